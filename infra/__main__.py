@@ -1,0 +1,5 @@
+import sys
+
+from trtlens.cli import main
+
+sys.exit(main())

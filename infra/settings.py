@@ -1,0 +1,227 @@
+"""One settings model for every trtlens process.
+
+Sources, highest priority first: keyword overrides (the CLI), environment
+variables ``TRTLENS_<SECTION>__<KEY>`` (e.g. ``TRTLENS_KAFKA__BOOTSTRAP_SERVERS``),
+a ``.env`` file, a TOML or YAML file named by ``TRTLENS_CONFIG`` (or ``--config``),
+then the defaults below. Defaults point at the embedded stack on ports that do
+not collide with a real Kafka (9092) or Elasticsearch (9200).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from trtlens.errors import TrtlensError
+
+DEFAULT_KAFKA_PORT = 19092
+DEFAULT_ES_PORT = 19200
+
+
+class SettingsError(TrtlensError):
+    """A setting failed validation.
+
+    Attributes:
+        problems: one ``(key, value, rule)`` per failing setting; key is dotted
+            (``kafka.bootstrap_servers``) and names its env var in the message.
+    """
+
+    def __init__(self, problems: list[tuple[str, Any, str]]) -> None:
+        self.problems = problems
+        lines = [
+            f"  {key} = {value!r}: {rule}  (env TRTLENS_{key.upper().replace('.', '__')})"
+            for key, value, rule in problems
+        ]
+        super().__init__("invalid settings:\n" + "\n".join(lines))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = f"127.0.0.1:{DEFAULT_KAFKA_PORT}"
+    client_id: str = "trtlens"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    # Group joins on the embedded broker wait session_timeout/2 (DESIGN.md): keep it short.
+    session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
+    heartbeat_interval_ms: int = Field(1000, ge=100, le=60_000)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        for part in value.split(","):
+            host, sep, port = part.strip().rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("must be host:port[,host:port...] with a port in 1..65535")
+        return value
+
+    def common_kwargs(self) -> dict[str, Any]:
+        """Connection and security options understood by kafka-python and aiokafka alike."""
+        out: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            out["sasl_mechanism"] = self.sasl_mechanism
+            out["sasl_plain_username"] = self.sasl_username
+            out["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+        return out
+
+    def kafka_python_kwargs(self) -> dict[str, Any]:
+        out = self.common_kwargs()
+        for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            if (value := getattr(self, key)) is not None:
+                out[key] = str(value)
+        return out
+
+    def aiokafka_kwargs(self) -> dict[str, Any]:
+        out = self.common_kwargs()
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            out["ssl_context"] = create_ssl_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None,
+                certfile=str(self.ssl_certfile) if self.ssl_certfile else None,
+                keyfile=str(self.ssl_keyfile) if self.ssl_keyfile else None,
+            )
+        return out
+
+
+class TopicSettings(_Section):
+    events: str = "trtlens.events"
+    events_dlq: str = "trtlens.events.dlq"
+    traces: str = "trtlens.traces"
+    metrics: str = "trtlens.metrics"
+    alerts: str = "trtlens.alerts"
+    builds: str = "trtlens.builds"
+    sink_dlq: str = "trtlens.sink.dlq"
+    partitions: int = Field(3, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1, le=16)
+
+    def all_topics(self) -> list[str]:
+        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.sink_dlq]
+
+
+class ElasticsearchSettings(_Section):
+    url: str = f"http://127.0.0.1:{DEFAULT_ES_PORT}"
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    request_timeout_s: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        for part in value.split(","):
+            if not part.strip().startswith(("http://", "https://")):
+                raise ValueError("must start with http:// or https:// (comma-separate several nodes)")
+        return value
+
+
+class IndexSettings(_Section):
+    """Index families. Documents go to daily indices ``<name>-YYYY.MM.DD`` (by event
+    time); ``<name>`` itself is a read alias over all of them."""
+
+    traces: str = "trtlens-traces"
+    metrics: str = "trtlens-metrics"
+    alerts: str = "trtlens-alerts"
+    builds: str = "trtlens-builds"
+    shards: int = Field(1, ge=1, le=64)
+    replicas: int = Field(0, ge=0, le=8)
+    retention_days: int = Field(30, ge=1, le=3650)
+
+
+class StackSettings(_Section):
+    """The embedded stack (Tansu broker + osmem store) started by ``trtlens stack up``."""
+
+    host: str = "127.0.0.1"
+    kafka_port: int = Field(DEFAULT_KAFKA_PORT, ge=0, le=65535, description="0 picks a free port")
+    es_port: int = Field(DEFAULT_ES_PORT, ge=0, le=65535, description="0 picks a free port")
+    state_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state")) / "trtlens")
+    ready_timeout_s: float = Field(30.0, gt=0, le=600)
+
+
+class Settings(BaseSettings):
+    """Root settings: one nested section per component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRTLENS_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    indices: IndexSettings = Field(default_factory=IndexSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        config = os.environ.get("TRTLENS_CONFIG")
+        if config:
+            path = Path(config)
+            if path.suffix == ".toml":
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            elif path.suffix in (".yaml", ".yml"):
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        sources.append(file_secret_settings)
+        return tuple(sources)
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build settings from all sources; raise :class:`SettingsError` naming key, value and rule."""
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise SettingsError([("config", str(path), "file does not exist")])
+        if path.suffix not in (".toml", ".yaml", ".yml"):
+            raise SettingsError([("config", str(path), "must be a .toml, .yaml or .yml file")])
+    saved = os.environ.get("TRTLENS_CONFIG")
+    try:
+        if config is not None:
+            os.environ["TRTLENS_CONFIG"] = str(config)
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) for p in err["loc"])
+            rule = err["msg"].removeprefix("Value error, ")
+            problems.append((key, err.get("input"), rule))
+        raise SettingsError(problems) from None
+    finally:
+        if config is not None:
+            if saved is None:
+                os.environ.pop("TRTLENS_CONFIG", None)
+            else:
+                os.environ["TRTLENS_CONFIG"] = saved

@@ -1,0 +1,1 @@
+"""Everything that publishes events: inference workers, the load generator, replayers."""

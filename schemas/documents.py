@@ -1,0 +1,197 @@
+"""Output documents: what the Faust app publishes and the sinks index.
+
+Each document has a deterministic ``doc_id`` (the Kafka key of its record and
+the Elasticsearch ``_id``), so a retry or a replay overwrites the same document
+instead of adding a second one:
+
+==============  ==========================================================
+document        doc_id
+==============  ==========================================================
+Trace           ``request_id``
+WindowMetric    ``{scope}:{scope_key}:{window_start_ms}:{window_ms}``
+Alert           ``{rule_id}:{scope_key}:{window_start_ms}:{state}``
+BuildReport     ``engine_id``
+==============  ==========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trtlens.schemas.events import EngineBuild, Status
+
+MetricScope = Literal["model_version", "worker", "all"]
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @property
+    def doc_id(self) -> str:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    @property
+    def ts_ms(self) -> int:  # pragma: no cover - every subclass overrides
+        """Event time that names the daily index the document lands in."""
+        raise NotImplementedError
+
+
+class StageBreakdown(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    queue_ms: float | None = None
+    engine_load_ms: float | None = None
+    h2d_ms: float | None = None
+    compute_ms: float | None = None
+    d2h_ms: float | None = None
+    inference_ms: float | None = None
+    total_ms: float | None = None
+
+
+class TraceError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    error_type: str
+    message: str = ""
+    stage: str = "other"
+
+
+class Trace(_Doc):
+    """One request end to end, joined from its events by request_id."""
+
+    request_id: str
+    model: str | None = None
+    model_version: str | None = None
+    worker_id: str | None = None
+    host: str | None = None
+    backend: str | None = None
+    start_ts_ms: int
+    end_ts_ms: int
+    status: Literal["ok", "error", "incomplete"]
+    complete: bool
+    missing_stages: list[str] = Field(default_factory=list)
+    cold_start: bool = False
+    batch_size: int | None = None
+    precision: str | None = None
+    stages: StageBreakdown = Field(default_factory=StageBreakdown)
+    error: TraceError | None = None
+    event_ids: list[str] = Field(default_factory=list)
+    event_count: int = 0
+    sample_weight: Annotated[float, Field(ge=1)] = 1.0
+    sample_reason: str = Field("rate", description="error | cold_start | incomplete | slow | rate")
+
+    @property
+    def doc_id(self) -> str:
+        return self.request_id
+
+    @property
+    def ts_ms(self) -> int:
+        return self.start_ts_ms
+
+
+class Quantiles(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = 0
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class WindowMetric(_Doc):
+    """One closed (or running) event-time window for one scope, all partitions merged."""
+
+    scope: MetricScope
+    scope_key: str = Field(description="model/version, worker_id, or '*' for the rollup")
+    model: str | None = None
+    model_version: str | None = None
+    worker_id: str | None = None
+    window_start_ms: int
+    window_ms: int
+    final: bool = True
+    requests: int = 0
+    qps: float = 0.0
+    errors: int = 0
+    error_rate: float = 0.0
+    cold_starts: int = 0
+    cold_start_rate: float = 0.0
+    latency_ms: Quantiles = Field(default_factory=Quantiles)
+    first_inference_ms: Quantiles = Field(default_factory=Quantiles)
+    engine_load_ms: Quantiles = Field(default_factory=Quantiles)
+    gpu_memory_max_bytes: int | None = None
+    gpu_utilization_max_pct: float | None = None
+    late_events: int = 0
+    partitions: list[int] = Field(default_factory=list, description="Partitions merged into this window")
+    sketch: dict | None = Field(None, description="Serialised latency DDSketch, for merging longer windows")
+
+    @property
+    def doc_id(self) -> str:
+        return f"{self.scope}:{self.scope_key}:{self.window_start_ms}:{self.window_ms}"
+
+    @property
+    def ts_ms(self) -> int:
+        return self.window_start_ms
+
+
+class Alert(_Doc):
+    """A state change of an alert rule: it fired, or it resolved."""
+
+    rule_id: str
+    rule_kind: str
+    scope: MetricScope
+    scope_key: str
+    state: Literal["firing", "resolved"]
+    window_start_ms: int
+    window_ms: int
+    value: float | None
+    threshold: float
+    message: str
+    breaching_windows: int = 0
+
+    @property
+    def doc_id(self) -> str:
+        return f"{self.rule_id}:{self.scope_key}:{self.window_start_ms}:{self.state}"
+
+    @property
+    def ts_ms(self) -> int:
+        return self.window_start_ms
+
+
+class RuleViolation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str
+    message: str
+    value: float | str | None = None
+    limit: float | str | None = None
+
+
+class BuildReport(_Doc):
+    """An engine build report with the result of the grey-box rules."""
+
+    engine_id: str
+    built_at_ms: int = Field(description="Event time of the build report")
+    report: EngineBuild
+    fusion_rate: float | None = None
+    int8_coverage: float | None = None
+    passed: bool = True
+    violations: list[RuleViolation] = Field(default_factory=list)
+    status: Status | Literal["failed", "unknown"] = "ok"
+
+    @property
+    def doc_id(self) -> str:
+        return self.engine_id
+
+    @property
+    def ts_ms(self) -> int:
+        return self.built_at_ms
+
+
+DOCUMENT_TYPES: dict[str, type[_Doc]] = {
+    "trace": Trace,
+    "metric": WindowMetric,
+    "alert": Alert,
+    "build": BuildReport,
+}

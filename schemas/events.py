@@ -1,0 +1,271 @@
+"""The event contract: one JSON object per step of an inference request.
+
+Every event shares the envelope (:class:`EventBase`); ``event`` names its type
+and selects the model. Request-scoped events carry ``request_id`` and are keyed
+(and partitioned) by it, so all events of one request share a partition.
+Worker-scoped events (engine loads, GPU samples) are keyed by ``worker_id``;
+build reports by ``engine_id``.
+
+Compatibility rules, for consumers in any language:
+
+* Fields may be **added** within a schema version; decoders ignore fields they
+  do not know (``extra="ignore"``), so an older consumer keeps working.
+* A **new event type** is unknown to older consumers: trtlens routes it to the
+  dead-letter topic with reason ``unknown_event_type`` (visible, replayable once
+  the consumer is upgraded) instead of guessing at its meaning.
+* Removing or retyping a field is a breaking change: it bumps
+  ``schema_version`` and ships on new topic names.
+
+Units are in field names: ``*_ms`` milliseconds, ``*_bytes`` bytes, ``*_pct``
+percent (0-100), ``ts_ms`` epoch milliseconds of **event time**.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION = 1
+
+Backend = Literal["tensorrt", "onnxruntime", "synthetic"]
+Level = Literal["debug", "info", "warning", "error"]
+Status = Literal["ok", "error"]
+Stage = Literal["queue", "engine_load", "preprocess", "h2d", "compute", "d2h", "postprocess", "publish", "other"]
+
+NonEmpty = Annotated[str, Field(min_length=1, max_length=512)]
+Millis = Annotated[float, Field(ge=0)]
+EpochMs = Annotated[int, Field(ge=0, le=32_503_680_000_000)]  # up to year 3000
+
+
+class EventBase(BaseModel):
+    """Envelope shared by every event."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: NonEmpty = Field(description="Unique per event; producers assign it. Dedup key.")
+    schema_version: Annotated[int, Field(ge=1)] = SCHEMA_VERSION
+    ts_ms: EpochMs = Field(description="Event time, epoch milliseconds.")
+    request_id: NonEmpty | None = None
+    worker_id: NonEmpty = Field(description="The process that emitted the event.")
+    host: str | None = None
+    model: NonEmpty | None = None
+    model_version: NonEmpty | None = None
+    backend: Backend | None = None
+    level: Level = "info"
+
+    @property
+    def routing_key(self) -> str:
+        """Kafka key: decides the partition. Request events → request_id."""
+        return self.request_id or self.worker_id
+
+
+class RequestEvent(EventBase):
+    """Events that belong to one request: request_id, model and version required."""
+
+    request_id: NonEmpty
+    model: NonEmpty
+    model_version: NonEmpty
+
+
+class RequestReceived(RequestEvent):
+    event: Literal["request_received"] = "request_received"
+    batch_size: Annotated[int, Field(ge=1)] = 1
+    input_shape: list[int] | None = None
+
+
+class EngineLoadStart(EventBase):
+    """Worker-scoped: keyed by worker_id. ``request_id`` names the request that triggered it, if any."""
+
+    event: Literal["engine_load_start"] = "engine_load_start"
+    model: NonEmpty
+    model_version: NonEmpty
+    engine_path: str
+
+
+class EngineLoadComplete(EventBase):
+    event: Literal["engine_load_complete"] = "engine_load_complete"
+    model: NonEmpty
+    model_version: NonEmpty
+    engine_path: str
+    duration_ms: Millis
+    status: Status = "ok"
+    cache_hit: bool = False
+
+
+class InferenceComplete(RequestEvent):
+    """One inference of the request. Breakdown fields are None where not measured."""
+
+    event: Literal["inference_complete"] = "inference_complete"
+    latency_ms: Millis
+    queue_ms: Millis | None = None
+    engine_load_ms: Millis | None = Field(None, description="Engine load this request waited for (cold start).")
+    h2d_ms: Millis | None = None
+    compute_ms: Millis | None = None
+    d2h_ms: Millis | None = None
+    batch_size: Annotated[int, Field(ge=1)] = 1
+    precision: str | None = Field(None, description="fp32 | fp16 | bf16 | int8 | fp8 | mixed")
+    cold_start: bool = False
+
+
+class RequestComplete(RequestEvent):
+    """Terminal event of every request, failed ones included."""
+
+    event: Literal["request_complete"] = "request_complete"
+    total_ms: Millis
+    status: Status = "ok"
+    cold_start: bool = Field(False, description="The request paid for an engine load or was first on a fresh engine.")
+    batch_size: Annotated[int, Field(ge=1)] = 1
+
+
+class ErrorEvent(EventBase):
+    """A failure. Request-scoped when request_id is set; a request still ends with request_complete."""
+
+    event: Literal["error"] = "error"
+    level: Level = "error"
+    error_type: NonEmpty
+    message: str = ""
+    stage: Stage = "other"
+
+
+class GpuSample(EventBase):
+    """Worker-scoped periodic NVML sample."""
+
+    event: Literal["gpu_sample"] = "gpu_sample"
+    gpu_index: Annotated[int, Field(ge=0)] = 0
+    utilization_pct: Annotated[float, Field(ge=0, le=100)]
+    memory_used_bytes: Annotated[int, Field(ge=0)]
+    memory_total_bytes: Annotated[int, Field(ge=0)]
+
+
+class Fusion(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    kind: str | None = Field(None, description="e.g. ConvReluFusion; None when the log does not say")
+    layers: list[str]
+    result: str | None = None
+
+
+class LayerInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str
+    layer_type: str | None = None
+    precision: str | None = Field(None, description="fp32 | fp16 | int8 | ... as reported")
+    tactic: str | None = None
+    device: str | None = Field(None, description="GPU | DLA")
+
+
+class Diagnostic(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    severity: Literal["error", "warning", "info"]
+    message: str
+    code: str | None = None
+    source: str | None = Field(None, description="file:line inside TensorRT, when printed")
+    count: Annotated[int, Field(ge=1)] = 1
+
+
+class LatencyStats(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    min_ms: float | None = None
+    max_ms: float | None = None
+    mean_ms: float | None = None
+    median_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+
+class PerfSummary(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    throughput_qps: float | None = None
+    latency: LatencyStats | None = None
+    gpu_compute: LatencyStats | None = None
+    h2d: LatencyStats | None = None
+    d2h: LatencyStats | None = None
+    enqueue: LatencyStats | None = None
+
+
+class MemoryStats(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    peak_gpu_bytes: int | None = None
+    activation_bytes: int | None = None
+    weights_bytes: int | None = None
+    engine_bytes: int | None = None
+    requested_bytes: int | None = Field(None, description="Largest failed allocation (out of memory)")
+
+
+class EngineBuild(EventBase):
+    """A grey-box report of one engine build (or trtexec run), parsed from its log."""
+
+    event: Literal["engine_build"] = "engine_build"
+    engine_id: NonEmpty
+    source: str | None = Field(None, description="Log file the report came from")
+    trt_version: str | None = None
+    precisions: list[str] = Field(default_factory=list, description="Precisions the build enabled")
+    status: Literal["ok", "failed", "unknown"] = "unknown"
+    build_time_ms: Millis | None = None
+    layers_before: int | None = None
+    layers_after: int | None = None
+    fusions: list[Fusion] = Field(default_factory=list)
+    removed_layers: list[str] = Field(default_factory=list)
+    layers: list[LayerInfo] = Field(default_factory=list)
+    plugin_fallbacks: list[str] = Field(default_factory=list)
+    dla_fallbacks: list[LayerInfo] = Field(default_factory=list)
+    fp16_weight_warnings: dict[str, int] = Field(default_factory=dict)
+    calibration: dict[str, float] = Field(default_factory=dict, description="tensor → dynamic range")
+    memory: MemoryStats = Field(default_factory=MemoryStats)
+    perf: PerfSummary | None = None
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+    unparsed_lines: Annotated[int, Field(ge=0)] = 0
+
+    @property
+    def routing_key(self) -> str:
+        return self.engine_id
+
+
+class LayerProfile(EventBase):
+    """One row of a per-layer profile (trtexec --dumpProfile / exportProfile)."""
+
+    event: Literal["layer_profile"] = "layer_profile"
+    engine_id: NonEmpty
+    layer: str
+    time_ms: Millis | None = Field(None, description="Total time over all iterations")
+    avg_ms: Millis | None = None
+    median_ms: Millis | None = None
+    time_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    precision: str | None = None
+
+    @property
+    def routing_key(self) -> str:
+        return self.engine_id
+
+
+Event = Annotated[
+    Union[
+        RequestReceived,
+        EngineLoadStart,
+        EngineLoadComplete,
+        InferenceComplete,
+        RequestComplete,
+        ErrorEvent,
+        GpuSample,
+        EngineBuild,
+        LayerProfile,
+    ],
+    Field(discriminator="event"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_TYPES: dict[str, type[EventBase]] = {
+    "request_received": RequestReceived,
+    "engine_load_start": EngineLoadStart,
+    "engine_load_complete": EngineLoadComplete,
+    "inference_complete": InferenceComplete,
+    "request_complete": RequestComplete,
+    "error": ErrorEvent,
+    "gpu_sample": GpuSample,
+    "engine_build": EngineBuild,
+    "layer_profile": LayerProfile,
+}
+
+TERMINAL_EVENT = "request_complete"

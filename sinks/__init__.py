@@ -1,0 +1,1 @@
+"""Elasticsearch writers: index templates, bulk actions, retry, dead letters."""
