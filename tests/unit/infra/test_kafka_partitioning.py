@@ -1,0 +1,34 @@
+import ctypes
+
+import pytest
+
+from trtlens.kafka import murmur2, partition_for_key
+
+# Test vectors of org.apache.kafka.common.utils.UtilsTest#testMurmur2 (signed 32-bit results)
+JAVA_MURMUR2 = [
+    ("21", -973932308),
+    ("foobar", -790332482),
+    ("a-little-bit-long-string", -985981536),
+    ("a-little-bit-longer-string", -1486304829),
+    ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+    ("abc", 479470107),
+]
+
+
+@pytest.mark.parametrize(("key", "expected"), JAVA_MURMUR2)
+def test_murmur2_matches_the_java_client(key, expected):
+    assert ctypes.c_int32(murmur2(key.encode())).value == expected
+
+
+@pytest.mark.parametrize(("key", "expected"), JAVA_MURMUR2)
+@pytest.mark.parametrize("partitions", [1, 3, 12])
+def test_partition_is_to_positive_modulo(key, expected, partitions):
+    # Java: Utils.toPositive(murmur2(key)) % numPartitions
+    assert partition_for_key(key, partitions) == (expected & 0x7FFFFFFF) % partitions
+    assert partition_for_key(key.encode(), partitions) == partition_for_key(key, partitions)
+
+
+def test_partition_spreads_keys_and_is_stable():
+    got = [partition_for_key(f"r{i}", 7) for i in range(1000)]
+    assert set(got) == set(range(7))
+    assert got == [partition_for_key(f"r{i}", 7) for i in range(1000)]
