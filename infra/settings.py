@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from trtlens.errors import TrtlensError
+from trtlens.sinks.config import SinkSettings
 
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_ES_PORT = 19200
@@ -177,6 +178,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     indices: IndexSettings = Field(default_factory=IndexSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
 
     @classmethod
     def settings_customise_sources(
