@@ -21,10 +21,13 @@ COMMAND_MODULES = [
     "trtlens.stack_cli",
     "trtlens.topics_cli",
     "trtlens.schema_cli",
+    "trtlens.sinks.cli",
 ]
 
 # modules exposing register(subparsers) under `trtlens bench`
-BENCH_MODULES: list[str] = []
+BENCH_MODULES: list[str] = [
+    "trtlens.sinks.bench",
+]
 
 EPILOG = """\
 settings: every option has an environment variable TRTLENS_<SECTION>__<KEY>

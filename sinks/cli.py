@@ -1,0 +1,49 @@
+"""``trtlens sink``: index the output topics into Elasticsearch until stopped."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sink",
+        help="index trtlens.traces/.metrics/.alerts/.builds into Elasticsearch (consumer group)",
+        description="Consume the output topics and bulk-index them into daily indices behind read aliases. "
+        "Offsets commit only after the store acknowledged; bad records go to the sink DLQ. "
+        "SIGTERM/Ctrl-C drains the in-flight bulk, commits and exits.",
+    )
+    p.add_argument("--group-id", help="consumer group (default: sink.group_id = trtlens-sink)")
+    p.add_argument("--families", help="comma list of traces,metrics,alerts,builds (default: all)")
+    p.add_argument("--no-templates", action="store_true", help="do not install index templates at start-up")
+    p.set_defaults(func=cmd_sink)
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from trtlens.settings import load_settings
+    from trtlens.sinks.agent import ElasticsearchSink
+
+    settings = load_settings(args.config)
+    update: dict = {}
+    if args.group_id:
+        update["group_id"] = args.group_id
+    if args.families:
+        update["families"] = [f.strip() for f in args.families.split(",") if f.strip()]
+    if args.no_templates:
+        update["install_templates"] = False
+    if update:
+        sink_cfg = settings.sink.model_validate({**settings.sink.model_dump(), **update})
+        settings = settings.model_copy(update={"sink": sink_cfg})
+
+    async def main() -> None:
+        sink = ElasticsearchSink(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, sink.request_stop)
+        await sink.run()
+
+    asyncio.run(main())
+    return 0
