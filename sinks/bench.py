@@ -72,7 +72,7 @@ def make_documents(n: int, *, seed: int = 7, start_ms: int = 1_795_300_000_000) 
         sketch = DDSketch(relative_accuracy=0.01)
         for _ in range(200):
             sketch.add(rng.lognormvariate(1.5, 0.4))
-        store = sketch.store
+        store = sketch._store  # noqa: SLF001 - bins only, for a realistic document size
         bins = {str(store.offset + k): c for k, c in enumerate(store.bins) if c}
         docs.append(
             WindowMetric(
@@ -93,6 +93,7 @@ def cmd_bench_sink(args: argparse.Namespace) -> int:
     import asyncio
     import json
     import tempfile
+    from pathlib import Path
 
     from trtlens.settings import load_settings
     from trtlens.stack import apply_to_settings, start_stack, stop_stack
@@ -101,7 +102,7 @@ def cmd_bench_sink(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="trtlens-bench-sink-") as tmp:
         settings = base.model_copy(
             update={
-                "stack": base.stack.model_copy(update={"kafka_port": 0, "es_port": 0, "state_dir": tmp}),
+                "stack": base.stack.model_copy(update={"kafka_port": 0, "es_port": 0, "state_dir": Path(tmp)}),
                 "topics": base.topics.model_copy(update={"partitions": args.partitions}),
             }
         )
