@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from trtlens.errors import TrtlensError
+from trtlens.producers.config import PublisherConfig
 from trtlens.sinks.config import SinkSettings
 
 DEFAULT_KAFKA_PORT = 19092
@@ -179,6 +180,7 @@ class Settings(BaseSettings):
     indices: IndexSettings = Field(default_factory=IndexSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    producer: PublisherConfig = Field(default_factory=PublisherConfig)
 
     @classmethod
     def settings_customise_sources(
