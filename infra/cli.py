@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "trtlens.topics_cli",
     "trtlens.schema_cli",
     "trtlens.sinks.cli",
+    "trtlens.producers.load.cli",
+    "trtlens.streams.cli",
 ]
 
 # modules exposing register(subparsers) under `trtlens bench`

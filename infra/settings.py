@@ -25,6 +25,7 @@ from pydantic_settings import (
 from trtlens.errors import TrtlensError
 from trtlens.producers.config import PublisherConfig
 from trtlens.sinks.config import SinkSettings
+from trtlens.streams.config import StreamsSettings
 
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_ES_PORT = 19200
@@ -115,11 +116,12 @@ class TopicSettings(_Section):
     alerts: str = "trtlens.alerts"
     builds: str = "trtlens.builds"
     sink_dlq: str = "trtlens.sink.dlq"
+    metrics_partials: str = "trtlens.metrics.partials"  # internal: per-partition partial windows → merge stage
     partitions: int = Field(3, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=16)
 
     def all_topics(self) -> list[str]:
-        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.sink_dlq]
+        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.sink_dlq, self.metrics_partials]
 
 
 class ElasticsearchSettings(_Section):
@@ -181,6 +183,7 @@ class Settings(BaseSettings):
     stack: StackSettings = Field(default_factory=StackSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     producer: PublisherConfig = Field(default_factory=PublisherConfig)
+    streams: StreamsSettings = Field(default_factory=StreamsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,68 @@
+"""Alert rules: a discriminated union on ``kind`` with scope, threshold and hysteresis."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    scope: Literal["model_version", "worker", "all"] = "model_version"
+    model: str | None = Field(None, description="only this model (None: every)")
+    model_version: str | None = Field(None, description="only this version (None: every)")
+    worker_id: str | None = Field(None, description="only this worker (None: every)")
+    fire_after: int = Field(3, ge=1, le=1000, description="consecutive breaching windows before firing")
+    resolve_after: int = Field(3, ge=1, le=1000, description="consecutive clean windows before resolving")
+    min_requests: int = Field(1, ge=0, description="windows with fewer requests neither breach nor clear (rate rules)")
+
+
+class P99AboveRule(_Rule):
+    kind: Literal["p99_above"] = "p99_above"
+    threshold_ms: float = Field(gt=0)
+
+
+class ErrorRateAboveRule(_Rule):
+    kind: Literal["error_rate_above"] = "error_rate_above"
+    threshold: float = Field(gt=0, le=1)
+
+
+class ColdStartRateAboveRule(_Rule):
+    kind: Literal["cold_start_rate_above"] = "cold_start_rate_above"
+    threshold: float = Field(gt=0, le=1)
+
+
+class GpuMemoryAboveRule(_Rule):
+    kind: Literal["gpu_memory_above"] = "gpu_memory_above"
+    scope: Literal["model_version", "worker", "all"] = "worker"
+    threshold_bytes: int = Field(gt=0)
+    min_requests: int = 0
+
+
+class QpsBelowRule(_Rule):
+    kind: Literal["qps_below"] = "qps_below"
+    threshold: float = Field(gt=0)
+    min_requests: int = 0
+
+
+AlertRule = Annotated[
+    Union[P99AboveRule, ErrorRateAboveRule, ColdStartRateAboveRule, GpuMemoryAboveRule, QpsBelowRule],
+    Field(discriminator="kind"),
+]
+
+
+def _default_rules() -> list:
+    return [
+        P99AboveRule(id="p99_above_1s", threshold_ms=1000.0),
+        ErrorRateAboveRule(id="error_rate_above_5pct", threshold=0.05, min_requests=20),
+        ColdStartRateAboveRule(id="cold_start_rate_above_20pct", threshold=0.2, min_requests=20),
+    ]
+
+
+class AlertsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[AlertRule] = Field(default_factory=_default_rules)

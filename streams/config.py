@@ -1,0 +1,59 @@
+"""Settings of the Faust app (``Settings.streams``; env ``TRTLENS_STREAMS__*``).
+
+One nested model per stage, each rejecting unknown keys. The app-level options
+here decide how the worker talks to Kafka; see README.md for why the defaults
+are what they are on the embedded broker.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trtlens.streams.alerts.config import AlertsConfig
+from trtlens.streams.dedup.config import DedupConfig
+from trtlens.streams.drop.config import DropConfig
+from trtlens.streams.metrics.config import MetricsConfig
+from trtlens.streams.traces.config import TracesConfig
+
+
+class StreamsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    app_id: str = Field("trtlens-streams", min_length=1, description="Faust app id = consumer group = changelog topic prefix")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="exactly_once needs Kafka transactions (aiokafka InitProducerId v0): the embedded Tansu broker rejects them",
+    )
+    batch_max_records: int = Field(64, ge=1, le=100_000, description="records taken per processing group (take_events)")
+    batch_within_ms: int = Field(100, ge=1, le=60_000, description="max wait to fill a processing group")
+    segment_max_bytes: int = Field(512 * 1024, ge=4096, le=8 * 1024 * 1024, description="max bytes of one state-log changelog record")
+    idle_timeout_ms: int = Field(
+        5_000, ge=100, le=3_600_000,
+        description="wall-clock ms without progress after which a partition counts as idle (see README: idle rule)",
+    )
+    producer_max_batch_size: int = Field(
+        1, ge=1, description="Faust producer batch bytes; 1 = one record per batch (exact changelog recovery on Tansu)"
+    )
+    commit_interval_s: float = Field(1.0, gt=0, le=60)
+    standby_replicas: int = Field(0, ge=0, le=8)
+    web_enabled: bool = False
+    web_port: int = Field(6066, ge=1, le=65535)
+    output_linger_ms: int = Field(5, ge=0, le=1000, description="linger of the output producer (traces, metrics, alerts, builds, DLQ)")
+    log_every_s: float = Field(10.0, gt=0, description="one summary log line per partition at most this often")
+
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    drop: DropConfig = Field(default_factory=DropConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    traces: TracesConfig = Field(default_factory=TracesConfig)
+
+    def state_horizon_ms(self) -> int:
+        """How much event time the state log must cover (README: state)."""
+        m = self.metrics
+        return max(
+            self.dedup.ttl_ms,
+            m.window_ms + m.grace_ms + m.late_retention_ms,
+            self.traces.join_timeout_ms + self.traces.retention_ms,
+        )

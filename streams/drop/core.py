@@ -1,0 +1,60 @@
+"""Drop low-value events by rules, each counted (pure).
+
+Rules are checked in order; the first that matches drops the event and its
+counter (``dropped[rule.id]``) goes up. An event missing the field a rule looks
+at does not match that rule (kept).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from trtlens.schemas.events import EventBase
+from trtlens.streams.drop.config import (
+    DropConfig,
+    EventTypeRule,
+    FieldEqualsRule,
+    HealthCheckRule,
+    LevelRule,
+)
+
+
+class Dropper:
+    def __init__(self, config: DropConfig) -> None:
+        self.dropped: Counter[str] = Counter()
+        self._checks = [(r.id, _compile(r)) for r in config.rules]
+
+    def rule_for(self, ev: EventBase) -> str | None:
+        """The id of the first rule that drops ``ev`` (counted), or None to keep it."""
+        for rule_id, check in self._checks:
+            if check(ev):
+                self.dropped[rule_id] += 1
+                return rule_id
+        return None
+
+
+def _compile(rule):
+    if isinstance(rule, EventTypeRule):
+        types = frozenset(rule.types)
+        return lambda ev: ev.event in types
+    if isinstance(rule, LevelRule):
+        levels = frozenset(rule.levels)
+        return lambda ev: ev.level in levels
+    if isinstance(rule, HealthCheckRule):
+        prefixes = tuple(rule.request_id_prefixes)
+        models = frozenset(rule.models)
+
+        def health(ev: EventBase) -> bool:
+            rid = ev.request_id
+            return (rid is not None and bool(prefixes) and rid.startswith(prefixes)) or (ev.model in models)
+
+        return health
+    if isinstance(rule, FieldEqualsRule):
+        name, values = rule.field, frozenset(rule.values)
+
+        def equals(ev: EventBase) -> bool:
+            v = getattr(ev, name, None)
+            return v is not None and str(v) in values
+
+        return equals
+    raise TypeError(f"unknown drop rule {rule!r}")  # pragma: no cover

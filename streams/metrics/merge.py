@@ -1,0 +1,183 @@
+"""Second half of the metrics stage (pure): merge per-partition partials into final windows.
+
+Partials arrive keyed by scope (``scope|scope_key``), so every partial of one
+scope — all windows, all source partitions — meets in one place, together with
+the alert state of that scope. Per window the merge keeps the **newest partial
+per source partition** (highest source offset), so replays overwrite.
+
+Closing rule (event time, with an idle bound):
+
+* every source partition reports its watermark (heartbeats after its partials);
+* the close bound is the **minimum watermark of the non-idle source partitions**;
+  a window is final when ``bound >= start + window_ms + grace_ms``;
+* a source partition is **idle** when its watermark has not advanced for
+  ``idle_timeout_ms`` of wall-clock time (one that never reported counts from the
+  merge's start); idle partitions do not hold windows open, their latest partials
+  are merged as they are;
+* when **all** source partitions are idle (end of input, a pause), every open
+  window is flushed as final. Data that arrives later for an emitted window
+  re-emits it (same document id, updated values).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtlens.schemas.documents import Quantiles, WindowMetric
+from trtlens.streams.metrics.config import MetricsConfig
+from trtlens.streams.metrics.sketch import DDSketch
+from trtlens.streams.metrics.windows import close_at
+
+QS = (0.5, 0.9, 0.95, 0.99)
+
+
+def quantiles_of(sk: DDSketch | None) -> Quantiles:
+    if sk is None or not sk.count:
+        return Quantiles()
+    p50, p90, p95, p99 = sk.quantiles(QS)
+    return Quantiles(count=sk.count, min=sk.min, max=sk.max, mean=sk.sum / sk.count, p50=p50, p90=p90, p95=p95, p99=p99)
+
+
+def _merge_sketch(into: DDSketch | None, d: dict | None) -> DDSketch | None:
+    if not d:
+        return into
+    sk = DDSketch.from_dict(d)
+    if into is None:
+        return sk
+    into.merge(sk)
+    return into
+
+
+def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, final: bool) -> WindowMetric:
+    """One WindowMetric from the partials (dicts) of one (scope, window), all partitions."""
+    first = partials[0]
+    requests = errors = cold = late = 0
+    lat = fi = el = None
+    mem: int | None = None
+    util: float | None = None
+    model = version = worker = None
+    for p in partials:
+        requests += p["requests"]
+        errors += p["errors"]
+        cold += p["cold_starts"]
+        late += p["late_events"]
+        lat = _merge_sketch(lat, p.get("latency"))
+        fi = _merge_sketch(fi, p.get("first_inference"))
+        el = _merge_sketch(el, p.get("engine_load"))
+        if p.get("gpu_memory_max_bytes") is not None:
+            mem = max(mem or 0, p["gpu_memory_max_bytes"])
+        if p.get("gpu_utilization_max_pct") is not None:
+            util = max(util or 0.0, p["gpu_utilization_max_pct"])
+        model = model or p.get("model")
+        version = version or p.get("model_version")
+        worker = worker or p.get("worker_id")
+    window_ms = first["window_ms"]
+    return WindowMetric(
+        scope=first["scope"],
+        scope_key=first["scope_key"],
+        model=model,
+        model_version=version,
+        worker_id=worker,
+        window_start_ms=first["window_start_ms"],
+        window_ms=window_ms,
+        final=final,
+        requests=requests,
+        qps=requests * 1000.0 / window_ms,
+        errors=errors,
+        error_rate=errors / requests if requests else 0.0,
+        cold_starts=cold,
+        cold_start_rate=cold / requests if requests else 0.0,
+        latency_ms=quantiles_of(lat),
+        first_inference_ms=quantiles_of(fi),
+        engine_load_ms=quantiles_of(el),
+        gpu_memory_max_bytes=mem,
+        gpu_utilization_max_pct=util,
+        late_events=late,
+        partitions=sorted(p["partition"] for p in partials),
+        sketch=lat.to_dict() if (lat is not None and config.include_sketch) else None,
+    )
+
+
+def merge_windows(metrics: list[WindowMetric], window_ms: int) -> WindowMetric:
+    """A longer window from shorter final windows of one scope (sketches merge; counts add).
+
+    Needs the stored ``sketch`` of each input for the latency quantiles; the
+    first-inference and engine-load quantiles keep only count/min/max.
+    """
+    if not metrics:
+        raise ValueError("no windows to merge")
+    start = min(m.window_start_ms for m in metrics)
+    if any(m.window_start_ms + m.window_ms > start + window_ms for m in metrics):
+        raise ValueError("an input window lies outside the merged window")
+    if any((m.scope, m.scope_key) != (metrics[0].scope, metrics[0].scope_key) for m in metrics):
+        raise ValueError("windows of different scopes")
+    lat: DDSketch | None = None
+    for m in metrics:
+        if m.latency_ms.count and m.sketch is None:
+            raise ValueError(f"window {m.doc_id} has no stored sketch")
+        lat = _merge_sketch(lat, m.sketch)
+    req = sum(m.requests for m in metrics)
+    err = sum(m.errors for m in metrics)
+    cold = sum(m.cold_starts for m in metrics)
+    mems = [m.gpu_memory_max_bytes for m in metrics if m.gpu_memory_max_bytes is not None]
+    first = metrics[0]
+    return WindowMetric(
+        scope=first.scope, scope_key=first.scope_key, model=first.model, model_version=first.model_version,
+        worker_id=first.worker_id, window_start_ms=start, window_ms=window_ms, final=all(m.final for m in metrics),
+        requests=req, qps=req * 1000.0 / window_ms, errors=err, error_rate=err / req if req else 0.0,
+        cold_starts=cold, cold_start_rate=cold / req if req else 0.0, latency_ms=quantiles_of(lat),
+        gpu_memory_max_bytes=max(mems) if mems else None, late_events=sum(m.late_events for m in metrics),
+        partitions=sorted({p for m in metrics for p in m.partitions}),
+        sketch=lat.to_dict() if lat is not None else None,
+    )
+
+
+@dataclass(slots=True)
+class MergeWindow:
+    partials: dict[int, dict[str, Any]] = field(default_factory=dict)
+    emitted: bool = False
+    changed: bool = False
+
+    def put(self, partial: dict[str, Any]) -> bool:
+        p = partial["partition"]
+        old = self.partials.get(p)
+        if old is not None and old["offset"] > partial["offset"]:
+            return False  # an older replayed partial: keep the newer one
+        if old == partial:
+            return False
+        self.partials[p] = partial
+        self.changed = True
+        return True
+
+
+@dataclass(slots=True)
+class SourceWatermark:
+    watermark_ms: int
+    progressed_at_ms: int
+
+
+def close_bound(
+    watermarks: dict[int, SourceWatermark], source_partitions: int, now_ms: int, started_at_ms: int, idle_timeout_ms: int
+) -> float:
+    """Event-time bound up to which windows may close (``inf`` = all idle: flush)."""
+    active: list[int] = []
+    for p in range(source_partitions):
+        wm = watermarks.get(p)
+        last = wm.progressed_at_ms if wm else started_at_ms
+        if now_ms - last < idle_timeout_ms:
+            if wm is None:
+                return -math.inf  # a partition we have not heard from yet, not idle yet: wait
+            active.append(wm.watermark_ms)
+    if not active:
+        return math.inf
+    return min(active)
+
+
+def ready_to_close(window_start_ms: int, bound: float, config: MetricsConfig) -> bool:
+    return bound >= close_at(window_start_ms, config.window_ms, config.grace_ms)
+
+
+def expired(window_start_ms: int, max_watermark_ms: int, config: MetricsConfig) -> bool:
+    return max_watermark_ms >= close_at(window_start_ms, config.window_ms, config.grace_ms) + config.late_retention_ms

@@ -1,0 +1,160 @@
+"""The merge stage's state machine for one merge partition (pure; clock injected).
+
+Input records (from the internal partials topic):
+
+* ``{"type": "partial", ...WindowPartial.to_dict()}`` keyed ``scope|scope_key``
+* ``{"type": "watermark", "partition": p, "watermark_ms": wm, "source_partitions": n}``
+  sent to every merge partition after the partials of the same group.
+
+State per scope (one table key each, written once per group when changed):
+its windows (newest partial per source partition, emitted flag) and the alert
+state of every rule for that scope. Source watermarks are one more key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtlens.schemas.documents import Alert, WindowMetric
+from trtlens.streams.alerts.config import AlertsConfig
+from trtlens.streams.alerts.core import AlertState, evaluate
+from trtlens.streams.metrics.config import MetricsConfig
+from trtlens.streams.metrics.merge import (
+    MergeWindow,
+    SourceWatermark,
+    close_bound,
+    expired,
+    merge_partials,
+    ready_to_close,
+)
+
+
+def scope_id(scope: str, scope_key: str) -> str:
+    return f"{scope}|{scope_key}"
+
+
+@dataclass(slots=True)
+class ScopeState:
+    windows: dict[int, MergeWindow] = field(default_factory=dict)
+    alerts: dict[str, AlertState] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "windows": {
+                str(ws): {"partials": {str(p): d for p, d in w.partials.items()}, "emitted": w.emitted}
+                for ws, w in self.windows.items()
+            },
+            "alerts": {rid: a.to_dict() for rid, a in self.alerts.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ScopeState":
+        st = cls()
+        for ws, w in d.get("windows", {}).items():
+            st.windows[int(ws)] = MergeWindow(
+                partials={int(p): v for p, v in w["partials"].items()}, emitted=w["emitted"]
+            )
+        st.alerts = {rid: AlertState.from_dict(a) for rid, a in d.get("alerts", {}).items()}
+        return st
+
+
+@dataclass
+class MergeOutputs:
+    metrics: list[WindowMetric] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    dirty_scopes: set[str] = field(default_factory=set)
+    watermarks_dirty: bool = False
+
+
+class Merger:
+    def __init__(
+        self, metrics: MetricsConfig, alerts: AlertsConfig, *, source_partitions: int, idle_timeout_ms: int, started_at_ms: int
+    ) -> None:
+        self.metrics = metrics
+        self.alerts = alerts
+        self.source_partitions = source_partitions
+        self.idle_timeout_ms = idle_timeout_ms
+        self.started_at_ms = started_at_ms
+        self.scopes: dict[str, ScopeState] = {}
+        self.watermarks: dict[int, SourceWatermark] = {}
+        self._dirty: set[str] = set()
+        self._wm_dirty = False
+
+    # -- input ----------------------------------------------------------------
+    def apply(self, record: dict[str, Any], now_ms: int) -> None:
+        kind = record.get("type")
+        if kind == "watermark":
+            p, wm = int(record["partition"]), int(record["watermark_ms"])
+            self.source_partitions = max(self.source_partitions, int(record.get("source_partitions", 0)))
+            old = self.watermarks.get(p)
+            if old is None or wm > old.watermark_ms:
+                self.watermarks[p] = SourceWatermark(wm, now_ms)
+                self._wm_dirty = True
+            return
+        if kind != "partial":
+            raise ValueError(f"unknown merge record type {kind!r}")
+        sid = scope_id(record["scope"], record["scope_key"])
+        st = self.scopes.setdefault(sid, ScopeState())
+        ws = int(record["window_start_ms"])
+        win = st.windows.get(ws)
+        if win is None:
+            if self._max_watermark() is not None and expired(ws, self._max_watermark(), self.metrics):
+                return  # a replayed partial of a window long gone
+            win = st.windows[ws] = MergeWindow()
+        partial = {k: v for k, v in record.items() if k != "type"}
+        if win.put(partial):
+            self._dirty.add(sid)
+
+    def _max_watermark(self) -> int | None:
+        return max((w.watermark_ms for w in self.watermarks.values()), default=None)
+
+    # -- output ---------------------------------------------------------------
+    def flush(self, now_ms: int) -> MergeOutputs:
+        """Emit what became final (and updates of emitted windows); evaluate alerts in window order."""
+        out = MergeOutputs()
+        bound = close_bound(self.watermarks, self.source_partitions, now_ms, self.started_at_ms, self.idle_timeout_ms)
+        max_wm = self._max_watermark()
+        for sid, st in self.scopes.items():
+            changed = sid in self._dirty
+            for ws in sorted(st.windows):
+                win = st.windows[ws]
+                if not win.partials:
+                    continue
+                if not win.emitted and ready_to_close(ws, bound, self.metrics):
+                    metric = merge_partials(list(win.partials.values()), self.metrics, final=True)
+                    out.metrics.append(metric)
+                    win.emitted = True
+                    win.changed = False
+                    changed = True
+                    for rule in self.alerts.rules:
+                        state = st.alerts.setdefault(rule.id, AlertState())
+                        alert = evaluate(rule, metric, state)
+                        if alert is not None:
+                            out.alerts.append(alert)
+                elif win.changed and (win.emitted or self.metrics.emit_running):
+                    out.metrics.append(merge_partials(list(win.partials.values()), self.metrics, final=win.emitted))
+                    win.changed = False
+            if max_wm is not None:
+                for ws in [ws for ws, w in st.windows.items() if w.emitted and expired(ws, max_wm, self.metrics)]:
+                    del st.windows[ws]
+                    changed = True
+            if changed:
+                out.dirty_scopes.add(sid)
+        out.watermarks_dirty = self._wm_dirty
+        self._dirty.clear()
+        self._wm_dirty = False
+        return out
+
+    # -- persistence ----------------------------------------------------------
+    def watermarks_to_dict(self) -> dict[str, Any]:
+        return {
+            "source_partitions": self.source_partitions,
+            "watermarks": {str(p): w.watermark_ms for p, w in self.watermarks.items()},
+        }
+
+    def load(self, scopes: dict[str, dict[str, Any]], watermarks: dict[str, Any] | None, now_ms: int) -> None:
+        self.scopes = {sid: ScopeState.from_dict(d) for sid, d in scopes.items()}
+        if watermarks:
+            self.source_partitions = max(self.source_partitions, int(watermarks.get("source_partitions", 0)))
+            self.watermarks = {int(p): SourceWatermark(int(wm), now_ms) for p, wm in watermarks["watermarks"].items()}

@@ -1,0 +1,237 @@
+"""Per-partition partial windows: the first half of the metrics stage (pure).
+
+Each worker sees only its partitions, so it keeps, per partition and per
+(scope, scope_key, window_start), a :class:`WindowPartial` of counts, sketches
+and gauges. Partials are **cumulative**: every send carries the whole partial
+so far plus the source ``offset`` it reflects, so the merge stage can keep the
+newest per partition and a replay (at-least-once) overwrites instead of adding.
+
+Scopes per event (metrics semantics of the brief):
+
+=====================  =========================================================
+event                  contributes to (model_version, worker, all scopes)
+=====================  =========================================================
+request_complete       requests; errors (status error); cold_starts (cold_start);
+                       latency sketch of ``total_ms`` — window of its ``ts_ms``
+inference_complete     first-inference sketch of ``latency_ms`` when ``cold_start``
+engine_load_complete   engine-load sketch of ``duration_ms``
+gpu_sample             GPU memory / utilisation max (worker and all scopes only)
+=====================  =========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtlens.schemas.events import EventBase
+from trtlens.streams.metrics.config import MetricsConfig
+from trtlens.streams.metrics.sketch import DDSketch
+from trtlens.streams.metrics.windows import close_at, window_start
+
+ALL_KEY = "*"
+
+
+def model_version_key(model: str, model_version: str) -> str:
+    return f"{model}/{model_version}"
+
+
+@dataclass(slots=True)
+class WindowPartial:
+    scope: str
+    scope_key: str
+    window_start_ms: int
+    window_ms: int
+    partition: int
+    model: str | None = None
+    model_version: str | None = None
+    worker_id: str | None = None
+    requests: int = 0
+    errors: int = 0
+    cold_starts: int = 0
+    late_events: int = 0
+    latency: DDSketch | None = None
+    first_inference: DDSketch | None = None
+    engine_load: DDSketch | None = None
+    gpu_memory_max_bytes: int | None = None
+    gpu_utilization_max_pct: float | None = None
+    offset: int = -1
+    closed: bool = False
+    _p99: float | None = field(default=None, repr=False)
+    _p99_count: int = field(default=0, repr=False)
+
+    def p99_hint(self, min_count: int) -> float | None:
+        """The latency P99 so far, recomputed when the count grew by ~6% (cheap per event)."""
+        sk = self.latency
+        if sk is None or sk.count < min_count:
+            return None
+        if self._p99 is None or sk.count >= self._p99_count + max(16, self._p99_count >> 4):
+            self._p99 = sk.quantile(0.99)
+            self._p99_count = sk.count
+        return self._p99
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "scope_key": self.scope_key,
+            "window_start_ms": self.window_start_ms,
+            "window_ms": self.window_ms,
+            "partition": self.partition,
+            "model": self.model,
+            "model_version": self.model_version,
+            "worker_id": self.worker_id,
+            "requests": self.requests,
+            "errors": self.errors,
+            "cold_starts": self.cold_starts,
+            "late_events": self.late_events,
+            "latency": self.latency.to_dict() if self.latency else None,
+            "first_inference": self.first_inference.to_dict() if self.first_inference else None,
+            "engine_load": self.engine_load.to_dict() if self.engine_load else None,
+            "gpu_memory_max_bytes": self.gpu_memory_max_bytes,
+            "gpu_utilization_max_pct": self.gpu_utilization_max_pct,
+            "offset": self.offset,
+            "closed": self.closed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "WindowPartial":
+        return cls(
+            scope=d["scope"], scope_key=d["scope_key"], window_start_ms=d["window_start_ms"],
+            window_ms=d["window_ms"], partition=d["partition"], model=d.get("model"),
+            model_version=d.get("model_version"), worker_id=d.get("worker_id"),
+            requests=d["requests"], errors=d["errors"], cold_starts=d["cold_starts"],
+            late_events=d["late_events"],
+            latency=DDSketch.from_dict(d["latency"]) if d.get("latency") else None,
+            first_inference=DDSketch.from_dict(d["first_inference"]) if d.get("first_inference") else None,
+            engine_load=DDSketch.from_dict(d["engine_load"]) if d.get("engine_load") else None,
+            gpu_memory_max_bytes=d.get("gpu_memory_max_bytes"),
+            gpu_utilization_max_pct=d.get("gpu_utilization_max_pct"),
+            offset=d.get("offset", -1), closed=d.get("closed", False),
+        )
+
+
+WindowKey = tuple[str, str, int]
+
+
+class PartitionWindows:
+    """Open (and recently closed) partial windows of one partition."""
+
+    def __init__(self, config: MetricsConfig, partition: int) -> None:
+        self.config = config
+        self.partition = partition
+        self.windows: dict[WindowKey, WindowPartial] = {}
+        self.dirty: set[WindowKey] = set()
+        self.late_events = 0
+        self.too_late_events = 0
+
+    # -- event intake ---------------------------------------------------------
+    def _partial(self, scope: str, scope_key: str, ws: int, ev: EventBase) -> WindowPartial:
+        key = (scope, scope_key, ws)
+        p = self.windows.get(key)
+        if p is None:
+            p = WindowPartial(scope, scope_key, ws, self.config.window_ms, self.partition)
+            if scope == "model_version":
+                p.model, p.model_version = ev.model, ev.model_version
+            elif scope == "worker":
+                p.worker_id = ev.worker_id
+            self.windows[key] = p
+        return p
+
+    def _targets(self, ev: EventBase, ws: int, with_model: bool) -> list[WindowPartial]:
+        out = []
+        if with_model and ev.model and ev.model_version:
+            out.append(self._partial("model_version", model_version_key(ev.model, ev.model_version), ws, ev))
+        out.append(self._partial("worker", ev.worker_id, ws, ev))
+        out.append(self._partial("all", ALL_KEY, ws, ev))
+        return out
+
+    def observe(self, ev: EventBase, offset: int, watermark_ms: int) -> WindowPartial | None:
+        """Apply one event seen while the partition watermark is ``watermark_ms``.
+
+        Returns the model_version partial the event landed in (for the slow-trace
+        rule), or None.
+        """
+        kind = ev.event  # type: ignore[attr-defined]
+        if kind not in _METRIC_EVENTS:
+            return None
+        cfg = self.config
+        ws = window_start(ev.ts_ms, cfg.window_ms)
+        closes = close_at(ws, cfg.window_ms, cfg.grace_ms)
+        if watermark_ms >= closes:
+            if watermark_ms >= closes + cfg.late_retention_ms:
+                self.too_late_events += 1
+                return None
+            self.late_events += 1
+            for p in self._targets(ev, ws, kind != "gpu_sample"):
+                p.late_events += 1
+                p.offset = offset
+                p.closed = True
+                self.dirty.add((p.scope, p.scope_key, ws))
+            return None
+        targets = self._targets(ev, ws, kind != "gpu_sample")
+        acc = cfg.relative_accuracy
+        if kind == "request_complete":
+            total = ev.total_ms  # type: ignore[attr-defined]
+            err = ev.status == "error"  # type: ignore[attr-defined]
+            cold = ev.cold_start  # type: ignore[attr-defined]
+            for p in targets:
+                p.requests += 1
+                if err:
+                    p.errors += 1
+                if cold:
+                    p.cold_starts += 1
+                if p.latency is None:
+                    p.latency = DDSketch(acc)
+                p.latency.add(total)
+        elif kind == "inference_complete":
+            if not ev.cold_start:  # type: ignore[attr-defined]
+                return None
+            for p in targets:
+                if p.first_inference is None:
+                    p.first_inference = DDSketch(acc)
+                p.first_inference.add(ev.latency_ms)  # type: ignore[attr-defined]
+        elif kind == "engine_load_complete":
+            for p in targets:
+                if p.engine_load is None:
+                    p.engine_load = DDSketch(acc)
+                p.engine_load.add(ev.duration_ms)  # type: ignore[attr-defined]
+        else:  # gpu_sample
+            mem, util = ev.memory_used_bytes, ev.utilization_pct  # type: ignore[attr-defined]
+            for p in targets:
+                if p.gpu_memory_max_bytes is None or mem > p.gpu_memory_max_bytes:
+                    p.gpu_memory_max_bytes = mem
+                if p.gpu_utilization_max_pct is None or util > p.gpu_utilization_max_pct:
+                    p.gpu_utilization_max_pct = util
+        dirty = self.dirty
+        for p in targets:
+            p.offset = offset
+            dirty.add((p.scope, p.scope_key, ws))
+        return targets[0] if targets[0].scope == "model_version" else None
+
+    def current(self, model: str, model_version: str, ts_ms: int) -> WindowPartial | None:
+        ws = window_start(ts_ms, self.config.window_ms)
+        return self.windows.get(("model_version", model_version_key(model, model_version), ws))
+
+    # -- watermark ------------------------------------------------------------
+    def advance(self, watermark_ms: int) -> None:
+        """Mark windows closed at ``watermark_ms`` (dirty: their final partial goes out) and drop expired ones."""
+        cfg = self.config
+        gone = []
+        for key, p in self.windows.items():
+            closes = close_at(p.window_start_ms, cfg.window_ms, cfg.grace_ms)
+            if watermark_ms >= closes + cfg.late_retention_ms:
+                gone.append(key)
+            elif watermark_ms >= closes and not p.closed:
+                p.closed = True
+                self.dirty.add(key)
+        for key in gone:
+            del self.windows[key]
+            self.dirty.discard(key)
+
+    def take_dirty(self) -> list[WindowPartial]:
+        out = [self.windows[k] for k in sorted(self.dirty, key=lambda k: (k[2], k[0], k[1])) if k in self.windows]
+        self.dirty.clear()
+        return out
+
+
+_METRIC_EVENTS = frozenset({"request_complete", "inference_complete", "engine_load_complete", "gpu_sample"})

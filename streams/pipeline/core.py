@@ -1,0 +1,176 @@
+"""One partition of the app, as a pure object: decode → dedup → drop → metrics + traces.
+
+:class:`PartitionPipeline` holds the whole state of one source partition and
+processes records in offset order. Every decision depends only on the record
+sequence (event-time watermark advanced per event, windows/traces advanced per
+record), so replaying the state log reproduces the state exactly. Outputs are
+collected in :class:`Outputs`; with ``muted=True`` (recovery) they are not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtlens.schemas.codec import DecodeError
+from trtlens.schemas.documents import BuildReport, Trace
+from trtlens.schemas.events import EventBase
+from trtlens.streams.config import StreamsSettings
+from trtlens.streams.decode.core import decode
+from trtlens.streams.dedup.core import Deduper
+from trtlens.streams.drop.core import Dropper
+from trtlens.streams.metrics.partial import PartitionWindows, WindowPartial
+from trtlens.streams.pipeline.statelog import Segment, StateLog
+
+BuildEvaluator = Callable[[EventBase], BuildReport]
+
+
+@dataclass
+class Outputs:
+    dlq: list[tuple[bytes | None, dict[str, Any]]] = field(default_factory=list)
+    traces: list[Trace] = field(default_factory=list)
+    builds: list[BuildReport] = field(default_factory=list)
+    partials: list[WindowPartial] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.dlq) + len(self.traces) + len(self.builds) + len(self.partials)
+
+
+class PartitionPipeline:
+    def __init__(
+        self,
+        settings: StreamsSettings,
+        *,
+        topic: str,
+        partition: int,
+        build_evaluator: BuildEvaluator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.partition = partition
+        self.watermark_ms = 0
+        self.applied_offset = -1
+        self.dedup = Deduper(settings.dedup.ttl_ms, settings.dedup.enabled)
+        self.dropper = Dropper(settings.drop)
+        self.windows = PartitionWindows(settings.metrics, partition)
+        from trtlens.streams.traces.join import TraceJoin
+
+        self.traces = TraceJoin(settings.traces)
+        self.log = StateLog(partition, settings.state_horizon_ms(), settings.segment_max_bytes)
+        self.build_evaluator = build_evaluator
+        self.counters: Counter[str] = Counter()
+        self.out = Outputs()
+
+    # -- records ----------------------------------------------------------------
+    def process_record(self, offset: int, key: bytes | None, raw: bytes | None, *, muted: bool = False) -> None:
+        if offset <= self.applied_offset:
+            self.counters["records_skipped_applied"] += 1
+            return
+        c = self.counters
+        c["records"] += 1
+        decoded = decode(raw)
+        if decoded.errors:
+            c["invalid_events"] += len(decoded.errors)
+            if not muted:
+                self._dead_letter(decoded.errors, offset, key)
+        wm_before = self.watermark_ms
+        if decoded.events:
+            self._apply(decoded.events, offset, muted)
+        if not muted:  # an invalid-only record is logged as null: its offset counts as applied
+            self.log.add(offset, raw if decoded.events else None, wm_before, self.watermark_ms)
+        self._advance(muted)
+        self.applied_offset = offset
+
+    def _apply(self, events: list[EventBase], offset: int, muted: bool) -> None:
+        c = self.counters
+        dedup, dropper, windows, traces = self.dedup, self.dropper, self.windows, self.traces
+        p99_min = self.settings.traces.p99_min_count
+        wm = self.watermark_ms
+        accepted = 0
+        for ev in events:
+            ts = ev.ts_ms
+            if not dedup.first_time(ev.event_id, ts if ts > wm else wm):
+                continue
+            if dropper.rule_for(ev) is not None:
+                if ts > wm:
+                    wm = ts  # dropped events still tell the time
+                continue
+            accepted += 1
+            kind = ev.event  # type: ignore[attr-defined]
+            if kind == "engine_build":
+                if not muted and self.build_evaluator is not None:
+                    self.out.builds.append(self.build_evaluator(ev))
+            else:
+                mv = windows.observe(ev, offset, wm)
+                if ev.request_id is not None:
+                    p99 = None
+                    if kind == "request_complete" and mv is not None:
+                        p99 = mv.p99_hint(p99_min)
+                    traces.observe(ev, wm, p99)
+            if ts > wm:
+                wm = ts
+        self.watermark_ms = wm
+        c["events"] += len(events)
+        c["accepted_events"] += accepted
+
+    def _advance(self, muted: bool) -> None:
+        wm = self.watermark_ms
+        self.windows.advance(wm)
+        self.traces.advance(wm)
+        self.dedup.expire(wm)
+        ready = self.traces.take_ready()
+        if not muted:
+            self.out.traces.extend(ready)
+
+    def _dead_letter(self, errors: list[DecodeError], offset: int, key: bytes | None) -> None:
+        for err in errors:
+            doc = err.to_dlq(topic=self.topic, partition=self.partition, offset=offset, source="streams")
+            self.out.dlq.append((key, doc))
+
+    # -- group boundaries -------------------------------------------------------
+    def end_group(self) -> tuple[Outputs, list[Segment], list[bytes]]:
+        """Outputs to deliver, then the state-log writes (segments, tombstones) to make after them."""
+        out, self.out = self.out, Outputs()
+        out.partials = self.windows.take_dirty()
+        segments, gone = self.log.seal(self.watermark_ms)
+        c = self.counters
+        c["late_events"] = self.windows.late_events
+        c["too_late_events"] = self.windows.too_late_events + self.traces.too_late_events
+        c["duplicates"] = self.dedup.duplicates
+        c["traces_out"] += len(out.traces)
+        c["dlq_out"] += len(out.dlq)
+        for rule_id, n in self.dropper.dropped.items():
+            c[f"dropped.{rule_id}"] = n
+        return out, segments, gone
+
+    def flush_idle(self) -> Outputs:
+        """Idle partition (no records for idle_timeout_ms): emit open traces as they are."""
+        self.traces.flush_open()
+        out, self.out = self.out, Outputs()
+        out.traces = self.traces.take_ready()
+        out.partials = self.windows.take_dirty()
+        return out
+
+    # -- recovery ---------------------------------------------------------------
+    def recover(self, segments: list[Segment]) -> int:
+        """Rebuild state from the retained segments (oldest first); return records replayed."""
+        segments = sorted(segments, key=lambda s: s.last_offset)
+        if segments:
+            self.watermark_ms = segments[0].watermark_before_ms
+        n = 0
+        import orjson
+
+        for seg in segments:
+            for offset, rec in zip(seg.offsets, seg.records):
+                if rec is None:
+                    self.applied_offset = max(self.applied_offset, offset)
+                    continue
+                self.process_record(offset, None, orjson.dumps(rec), muted=True)
+                n += 1
+        self.log.restore(segments)
+        self.windows.take_dirty()  # already delivered before the segments were written
+        self.out = Outputs()
+        self.counters["records_recovered"] += n
+        return n

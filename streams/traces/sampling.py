@@ -1,0 +1,52 @@
+"""Tail sampling decisions (pure, deterministic).
+
+A trace is always kept when it is an error, a cold start, incomplete, or slow
+(``slow_ms`` or above the current window P99); otherwise it is kept with
+probability ``sample_rate``, decided by a hash of ``request_id`` — the same
+request gets the same decision on every worker and every replay. A kept trace
+carries ``sample_weight = 1 / probability`` (1 for the always-kept kinds), so
+``sum(sample_weight)`` estimates the number of requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+_SCALE = float(1 << 64)
+
+
+def hash_fraction(request_id: str) -> float:
+    """A uniform number in [0, 1) from the request id (blake2b, stable across processes)."""
+    digest = hashlib.blake2b(request_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / _SCALE
+
+
+def rate_keeps(request_id: str, sample_rate: float) -> bool:
+    if sample_rate >= 1.0:
+        return True
+    if sample_rate <= 0.0:
+        return False
+    return hash_fraction(request_id) < sample_rate
+
+
+def decide(
+    request_id: str,
+    *,
+    error: bool,
+    cold_start: bool,
+    incomplete: bool,
+    slow: bool,
+    sample_rate: float,
+) -> tuple[bool, str, float]:
+    """(keep, reason, sample_weight)."""
+    if error:
+        return True, "error", 1.0
+    if cold_start:
+        return True, "cold_start", 1.0
+    if incomplete:
+        return True, "incomplete", 1.0
+    if slow:
+        return True, "slow", 1.0
+    if rate_keeps(request_id, sample_rate):
+        return True, "rate", 1.0 / sample_rate
+    return False, "rate", (1.0 / sample_rate) if sample_rate > 0 else 1.0
