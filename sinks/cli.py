@@ -21,11 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_sink(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
     import signal
 
     from trtlens.settings import load_settings
     from trtlens.sinks.agent import ElasticsearchSink
 
+    log = logging.getLogger("trtlens.sinks")
     settings = load_settings(args.config)
     update: dict = {}
     if args.group_id:
@@ -41,9 +43,26 @@ def cmd_sink(args: argparse.Namespace) -> int:
     async def main() -> None:
         sink = ElasticsearchSink(settings)
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        signals = 0
+
+        def on_signal() -> None:
+            # first: drain the in-flight bulk, commit, exit; second: exit now without
+            # committing (safe: uncommitted records are re-delivered and overwrite)
+            nonlocal signals
+            signals += 1
+            if signals == 1:
+                log.info("sink=stopping drain=in_flight_bulk (signal again to exit without committing)")
+                sink.request_stop()
+            else:
+                task.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, sink.request_stop)
+            loop.add_signal_handler(sig, on_signal)
         await sink.run()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        return 130
     return 0
