@@ -1,0 +1,1 @@
+"""Load generator: synthetic traffic with known ground truth (``trtlens load``)."""
