@@ -1,0 +1,1 @@
+"""Replay / backfill of historic logs into trtlens.events (`trtlens replay`)."""

@@ -1,0 +1,1 @@
+"""Inference worker: backends (ONNX Runtime, TensorRT), synthetic client, event emission (`trtlens worker`)."""
