@@ -215,10 +215,10 @@ async def _bench(settings, args) -> dict:
             await asyncio.sleep(0.05)
         writer = sink._writer
         first, last = writer.first_send_at, writer.last_ack_at
-        counters = dict(sink.counters)
-        writer_counters = dict(writer.counters)
         sink.request_stop()
         await task
+        counters = dict(sink.counters)
+        writer_counters = dict(writer.counters)
         wall = time.perf_counter() - started
         sink_rate = n / (last - first) if first and last and last > first else 0.0
         await aclient.indices.refresh(index=f"{sink_indices.traces},{sink_indices.metrics}")
