@@ -25,6 +25,7 @@ from pydantic_settings import (
 from trtlens.errors import TrtlensError
 from trtlens.producers.config import PublisherConfig
 from trtlens.sinks.config import SinkSettings
+from trtlens.streams.builds.config import BuildsSettings
 from trtlens.streams.config import StreamsSettings
 
 DEFAULT_KAFKA_PORT = 19092
@@ -184,6 +185,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = Field(default_factory=SinkSettings)
     producer: PublisherConfig = Field(default_factory=PublisherConfig)
     streams: StreamsSettings = Field(default_factory=StreamsSettings)
+    builds: BuildsSettings = Field(default_factory=BuildsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -152,6 +152,9 @@ class LayerInfo(BaseModel):
     precision: str | None = Field(None, description="fp32 | fp16 | int8 | ... as reported")
     tactic: str | None = None
     device: str | None = Field(None, description="GPU | DLA")
+    tactic_name: str | None = None
+    input_precisions: list[str] = Field(default_factory=list, description="Per input tensor, normalised (fp32, fp16, int8, ...)")
+    output_precisions: list[str] = Field(default_factory=list)
 
 
 class Diagnostic(BaseModel):
@@ -161,6 +164,7 @@ class Diagnostic(BaseModel):
     code: str | None = None
     source: str | None = Field(None, description="file:line inside TensorRT, when printed")
     count: Annotated[int, Field(ge=1)] = 1
+    category: str | None = Field(None, description="'Error Code N: <category>' (OutOfMemory, Serialization, ...)")
 
 
 class LatencyStats(BaseModel):
@@ -182,6 +186,11 @@ class PerfSummary(BaseModel):
     h2d: LatencyStats | None = None
     d2h: LatencyStats | None = None
     enqueue: LatencyStats | None = None
+    end_to_end: LatencyStats | None = Field(None, description="Old trtexec form: 'end to end' host latency")
+    host_walltime_ms: float | None = None
+    gpu_compute_total_ms: float | None = None
+    gpu_compute_cov_pct: float | None = Field(None, description="Coefficient of variance of GPU compute time")
+    enqueue_bound: bool | None = Field(None, description="trtexec warned that throughput is bound by enqueue time")
 
 
 class MemoryStats(BaseModel):
@@ -191,6 +200,69 @@ class MemoryStats(BaseModel):
     weights_bytes: int | None = None
     engine_bytes: int | None = None
     requested_bytes: int | None = Field(None, description="Largest failed allocation (out of memory)")
+    context_bytes: int | None = Field(None, description="Execution-context device memory")
+    persistent_device_bytes: int | None = None
+    persistent_host_bytes: int | None = None
+    scratch_bytes: int | None = None
+    cpu_peak_bytes: int | None = None
+
+
+class TacticTiming(BaseModel):
+    """One autotuning measurement (``Tactic Name: X Tactic: 0x.. Time: t``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    layer: str | None = Field(None, description="Timing Runner subject (layer or fused layer)")
+    runner: str | None = None
+    tactic: str | None = None
+    name: str | None = None
+    time_ms: float | None = None
+    fastest: bool = False
+    skipped: bool = False
+
+
+class CalibrationInfo(BaseModel):
+    """Header and health of an INT8 calibration cache."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    trt_version: str | None = None
+    calibrator: str | None = None
+    tensors: int = 0
+    zero_ranges: list[str] = Field(default_factory=list)
+    suspicious_ranges: list[str] = Field(default_factory=list, description="NaN/inf/negative/huge ranges")
+
+
+class ProfileSummary(BaseModel):
+    """The Total row of a per-layer profile."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    iterations: int | None = None
+    total_ms: float | None = None
+    avg_ms: float | None = None
+    median_ms: float | None = None
+    layers: int = 0
+
+
+class MetricSample(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    value: float
+
+
+class TritonInfo(BaseModel):
+    """Facts from a Triton server log (glog prefix) or its Prometheus metrics."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    backends: list[str] = Field(default_factory=list)
+    backend_api_version: str | None = None
+    models_loading: list[str] = Field(default_factory=list, description="name:version")
+    models_ready: list[str] = Field(default_factory=list)
+    models_failed: list[str] = Field(default_factory=list)
+    pinned_pool_bytes: int | None = None
+    cuda_pool_bytes: dict[str, int] = Field(default_factory=dict, description="device → bytes")
+    metric_families: dict[str, str] = Field(default_factory=dict, description="name → type")
+    metrics: list[MetricSample] = Field(default_factory=list)
+    idle_models: list[str] = Field(default_factory=list, description="Zero inferences while another model served some")
 
 
 class EngineBuild(EventBase):
@@ -216,6 +288,14 @@ class EngineBuild(EventBase):
     perf: PerfSummary | None = None
     diagnostics: list[Diagnostic] = Field(default_factory=list)
     unparsed_lines: Annotated[int, Field(ge=0)] = 0
+    # additive (grey-box parser): all optional
+    fp16_affected_weights: list[str] = Field(default_factory=list, description="Weights named in FP16 conversion warnings")
+    calibration_info: CalibrationInfo | None = None
+    tactic_timings: list[TacticTiming] = Field(default_factory=list)
+    profile: ProfileSummary | None = None
+    triton: TritonInfo | None = None
+    phase_times_ms: dict[str, float] = Field(default_factory=dict, description="graph_construction, engine_generation, ...")
+    facts: dict[str, str | int | float | bool] = Field(default_factory=dict, description="Other facts: command, device, versions")
 
     @property
     def routing_key(self) -> str:

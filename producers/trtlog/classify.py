@@ -1,0 +1,161 @@
+"""Line classifier: peel the wrapper prefixes every TensorRT-emitting tool adds.
+
+TensorRT's own logger only hands a severity and a message to the application;
+every tool then prints it its own way. The classifier peels prefixes off the
+front of a line, in any order, until none matches, so combinations nobody
+wrote down (a Triton glog line carrying a TensorRT message, a Polygraphy
+``[W] [TRT]`` pair, ...) still come apart:
+
+=================  ===========================================================
+family             example prefix
+=================  ===========================================================
+trtexec            ``[07/02/2026-03:47:09] [V] [TRT] msg`` (C++ order)
+python             ``[06/26/2023-14:33:11] [TRT] [E] msg`` / ``[TRT] [W] msg``
+legacy             ``[TensorRT] VERBOSE: msg`` (TensorRT 5-7 Python logger)
+bare               ``[W] msg`` / ``[E]`` / ``[!]`` (Polygraphy, trtexec to a file)
+deepstream         ``ERROR: [TRT]: msg`` / ``WARNING: [TRT]: msg``
+jetson             ``[TRT]    msg`` (jetson-inference, no severity)
+torch_tensorrt     ``WARNING: [Torch-TensorRT ...] - msg`` / ``INFO:torch_tensorrt...:msg``
+trtllm             ``[TRT-LLM] [E] msg`` / ``[TensorRT-LLM][WARNING] msg``
+triton             ``I0829 03:48:40.853740 1161 file.cc:123] msg`` (glog)
+status             ``&&&& PASSED TensorRT.trtexec [TensorRT v101600] # cmd``
+plain              nothing recognised (tables, JSON, tracebacks, continuations)
+=================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+_GLOG = re.compile(r"([IWEF])(\d{4})\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s+(\d+)\s+([^\s:\]]+):(\d+)\][ \t]?")
+_TS = re.compile(r"\[(\d{1,2})/(\d{1,2})/(\d{4})-(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?\][ \t]*")
+_ISO_TS = re.compile(
+    r"\[?(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?[ \t]+(?:-[ \t]+)?"
+)
+_BRACKET_SEV = re.compile(
+    r"\[(V|I|W|E|F|!|S|X|(?i:VERBOSE|INFO|WARN|WARNING|ERROR|FATAL|DEBUG|TRACE|INTERNAL_ERROR|CRITICAL))\][ \t]?"
+)
+_TAG = re.compile(r"\[(TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TensorRT Conversion Context)\]:?[ \t]*(?:-[ \t]+)?")
+_WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
+_PYLOG = re.compile(
+    r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(torch_tensorrt|tensorrt_llm|polygraphy|tensorrt|modelopt)[\w.]*"
+    r"(?:[ \t]*\[[^\]]*\])?:[ \t]?"
+)
+_STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\b")
+
+_SEVERITY = {
+    "V": "debug", "S": "debug", "X": "debug", "VERBOSE": "debug", "DEBUG": "debug", "TRACE": "debug",
+    "I": "info", "INFO": "info",
+    "W": "warning", "WARN": "warning", "WARNING": "warning",
+    "E": "error", "F": "error", "!": "error", "ERROR": "error", "FATAL": "error", "CRITICAL": "error",
+    "INTERNAL_ERROR": "error", "INTERNAL ERROR": "error",
+}  # fmt: skip
+
+
+@dataclass(slots=True)
+class Line:
+    """One physical line after its wrappers were peeled off."""
+
+    lineno: int
+    raw: str
+    text: str  # the message, stripped
+    indent: int  # leading blanks of the message after the prefix (continuations)
+    family: str
+    severity: str | None  # debug | info | warning | error
+    trt: bool  # a TensorRT logger tag ([TRT], [TensorRT], ...) was present
+    ts_ms: int | None = None
+    origin: str | None = None  # glog file:line of the wrapping tool
+
+    @property
+    def prefixed(self) -> bool:
+        return self.family not in ("plain",)
+
+
+def _epoch_ms(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int | None:
+    try:
+        return calendar.timegm((year, month, day, hh, mm, ss, 0, 0, 0)) * 1000 if 1 <= month <= 12 else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def classify(raw: str, lineno: int = 0) -> Line:
+    """Peel known prefixes off ``raw``; never raises."""
+    s = ANSI_RE.sub("", raw).rstrip("\r\n").replace("\x00", "")
+    if s.startswith("\ufeff"):
+        s = s[1:]
+    rest = s.lstrip(" \t")
+    severity: str | None = None
+    ts_ms: int | None = None
+    origin: str | None = None
+    tokens: list[str] = []  # order of what was peeled: ts, sev, tag, word, glog, pylog
+    tag_name = ""
+    if _STATUS.match(rest):
+        return Line(lineno, raw, rest.strip(), 0, "status", None, False)
+    for _ in range(6):
+        if m := _GLOG.match(rest):
+            severity = severity or _SEVERITY[m.group(1)]
+            origin = f"{m.group(5)}:{m.group(6)}"
+            tokens.append("glog")
+        elif m := _TS.match(rest):
+            mo, d, y, hh, mi, ss = (int(g) for g in m.groups())
+            ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)
+            tokens.append("ts")
+        elif not tokens and (m := _ISO_TS.match(rest)):
+            y, mo, d, hh, mi, ss = (int(g) for g in m.groups())
+            ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)
+            tokens.append("ts")
+        elif m := _BRACKET_SEV.match(rest):
+            severity = severity or _SEVERITY[m.group(1).upper() if len(m.group(1)) > 1 else m.group(1)]
+            tokens.append("sev")
+        elif m := _TAG.match(rest):
+            tag_name = tag_name or m.group(1)
+            tokens.append("tag")
+        elif m := _PYLOG.match(rest):
+            severity = severity or _SEVERITY[m.group(1)]
+            tag_name = tag_name or m.group(2)
+            tokens.append("pylog")
+        elif (not tokens or tokens[-1] in ("tag", "ts")) and (m := _WORD_SEV.match(rest)):
+            severity = severity or _SEVERITY[m.group(1).upper().replace("INTERNAL_ERROR", "INTERNAL ERROR")]
+            tokens.append("word")
+        else:
+            break
+        rest = rest[m.end() :]
+    message = rest
+    text = message.strip()
+    indent = len(message) - len(message.lstrip(" \t"))
+    family = _family(tokens, tag_name)
+    trt = tag_name in ("TRT", "TensorRT", "TensorRT Conversion Context") or tag_name.startswith("Torch-TensorRT")
+    if family == "triton":
+        trt = True  # the TensorRT backend forwards TensorRT's logger through glog
+    return Line(lineno, raw, text, indent, family, severity, trt, ts_ms, origin)
+
+
+def _family(tokens: list[str], tag: str) -> str:
+    if not tokens:
+        return "plain"
+    if "glog" in tokens:
+        return "triton"
+    if tag.startswith("Torch-TensorRT") or tag == "torch_tensorrt" or tag == "TensorRT Conversion Context":
+        return "torch_tensorrt"
+    if tag in ("TRT-LLM", "TensorRT-LLM", "tensorrt_llm"):
+        return "trtllm"
+    if "pylog" in tokens:
+        return "pylog"
+    first_tag = tokens.index("tag") if "tag" in tokens else -1
+    if "word" in tokens:
+        w = tokens.index("word")
+        if first_tag >= 0 and w < first_tag:
+            return "deepstream"
+        return "legacy" if first_tag >= 0 else "plain_severity"
+    if "sev" in tokens:
+        s = tokens.index("sev")
+        if first_tag >= 0 and first_tag < s:
+            return "python"
+        return "trtexec" if "ts" in tokens else "bare"
+    if first_tag >= 0:
+        return "jetson" if "ts" not in tokens else "python"
+    return "plain"

@@ -1,0 +1,270 @@
+"""Builder facts: fusions, removals, layer counts, phase times, versions, outcome,
+enabled precisions, tactic timings, plugin / DLA fallbacks, FP16 weight warnings."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from trtlens.producers.trtlog.classify import Line
+from trtlens.producers.trtlog.state import ParseState
+from trtlens.producers.trtlog.units import NUM, decode_version_tag, to_float
+from trtlens.schemas.events import Fusion, LayerInfo, TacticTiming
+
+FUSING = re.compile(r"^(?:(?P<kind>[A-Za-z][\w]*)\s*:\s*)?Fusing\s+(?P<a>.+?)\s+with\s+(?P<b>.+?)\s*$")
+SEED_FUSION = re.compile(r"^\[Fusion\]\s+(?P<layers>.+?)\s*(?:-+>|→|-)\s*(?P<result>[^\s,]+)\s*$")
+REMOVING = re.compile(r"^(?:Removing|Eliminating (?:concatenation|slice|redundant \w+))\s+(?P<name>.+?)\s*$")
+LAYER_COUNT = re.compile(r"^(?:After\b[^:]*|Original)\s*:\s*(?P<n>\d+)\s+layers?\b", re.I)
+PHASES = [
+    (re.compile(rf"Graph construction and optimization completed in ({NUM})\s*s", re.I), "graph_optimization", 1000.0),
+    (re.compile(rf"Graph construction completed in ({NUM})\s*s", re.I), "graph_construction", 1000.0),
+    (re.compile(rf"Graph optimization time:\s*({NUM})\s*s", re.I), "graph_optimization", 1000.0),
+    (re.compile(rf"Formats and tactics selection completed in ({NUM})\s*s", re.I), "tactic_selection", 1000.0),
+    (re.compile(rf"Engine generation completed in ({NUM})\s*s", re.I), "engine_generation", 1000.0),
+    (re.compile(rf"Engine built in ({NUM})\s*s", re.I), "engine_built", 1000.0),
+    (re.compile(rf"Finished engine building in ({NUM})\s*s", re.I), "engine_built", 1000.0),
+    (re.compile(rf"Engine deserialized in ({NUM})\s*s", re.I), "engine_deserialize", 1000.0),
+    (re.compile(rf"Build TRT engine elapsed time:\s*(\d+:\d+:{NUM})"), "engine_built", None),
+    (re.compile(rf"TRT INetwork construction elapsed time:\s*(\d+:\d+:{NUM})"), "graph_construction", None),
+    (re.compile(r"Total time of building all engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
+]
+VERSION = [
+    re.compile(r"TensorRT(?:\s+library)?\s+version\s*[:=]?\s*v?(\d+\.\d+(?:\.\d+){0,2})", re.I),
+    re.compile(r"Module:\s*tensorrt\s*\|\s*Version:\s*(\d+\.\d+(?:\.\d+){0,2})", re.I),
+]
+STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\s+\S+(?:\s+\[TensorRT v(\d+)\])?(?:\s+\[b\d+\])?(?:\s*#\s*(.*))?")
+FAILED = re.compile(
+    r"engine (?:building|set up|setup|creation|deserialization) failed|could not deserialize engine|"
+    r"failed to (?:parse onnx|create engine|build (?:the )?(?:serialized network|engine))|parsing model failed|"
+    r"unable to (?:create|build) (?:the )?engine|network validation failed",
+    re.I,
+)
+BUILT = re.compile(r"Engine (?:generation completed|built in)|Finished engine building|Serialized engine|Saving engine to", re.I)
+LOADED = re.compile(r"Loaded engine size|Engine deserialized in|=== Performance summary ===|=== Profile \(", re.I)
+PRECISION_LINE = re.compile(r"^Precision:\s*([A-Za-z0-9+ ]+)$")
+POLY_FLAGS = re.compile(r"Flags\s*\|\s*\[([^\]]*)\]")
+COMMAND = re.compile(r"(?:^|[#$>]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|polygraphy|tritonserver|trtllm-build)\s+-.*?)\s*$")
+FACTS = [
+    (re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
+    (re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
+    (re.compile(r"engine uses (\d+) auxiliary streams"), ("aux_streams",)),
+    (re.compile(r"expecting library version ([\d.]+) got ([\d.]+)"), ("expected_trt_version", "found_trt_version")),
+    (re.compile(r"Current Version:\s*(\d+),\s*Serialized Engine Version:\s*(\d+)"),
+     ("runtime_serialization_version", "engine_serialization_version")),
+    (re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
+    (re.compile(r"TensorRT-LLM version:?\s*(\S+)"), ("trtllm_version",)),
+    (re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+(\S+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
+    (re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
+    (re.compile(r"Saving engine to:?\s*(\S+)", re.I), ("engine_path",)),
+    (re.compile(r"Config saved to (\S+?)\.?$"), ("config_path",)),
+]  # fmt: skip
+TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
+TACTIC = re.compile(
+    rf"^(?:Tactic Name:\s*(?P<name>\S+)\s+)?Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s*"
+    rf"(?:[Tt]ime:?\s*(?P<time>{NUM})|(?P<skipped>skipped|is not a valid))?"
+)
+FASTEST = re.compile(rf"Fastest Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s+Time:\s*(?P<time>{NUM})")
+SET_TACTIC = re.compile(r"^(?P<layer>.+?)\s+\((?P<runner>[^()]+)\)\s+Set Tactic Name:\s*(?P<name>\S+)(?:\s+Tactic:\s*(?P<tactic>\S+))?")
+SKIP_TACTIC = re.compile(r"Skipping tactic\s+(?P<n>\S+)\s+due to (?P<why>.+?)(?:\s+detected for tactic\s+(?P<tactic>\S+?))?\.?$")
+PLUGIN = [
+    re.compile(r"No importer registered for op:\s*(?P<op>[^\s.]+)\.?\s*Attempting to import as plugin"),
+    re.compile(r"Searching for plugin:\s*(?P<op>[^,\s]+)"),
+    re.compile(r"Successfully created plugin:\s*(?P<op>\S+)"),
+    re.compile(r"Skipping fusion for node\s+(?P<op>\S+)\s+due to unsupported plugin"),
+    re.compile(r"^\[Fallback\]\s+(?P<op>\S+)\s+not supported"),
+    re.compile(r"Unsupported operator:\s*(?P<torch>aten::\w+|prim::\w+)"),
+]
+ONNX_OP = re.compile(r'^op_type:\s*"(?P<op>[^"]+)"')
+DLA = [
+    re.compile(r"^Layer '(?P<name>.*)' \((?P<type>[A-Z_0-9]+)\):\s*Unsupported on DLA"),
+    re.compile(r"Default DLA is enabled but layer (?P<name>.+?) is not supported on DLA"),
+    re.compile(r"^Layer (?P<name>.+?)(?: \((?P<type>[A-Z_0-9]+)\))?:? (?:is )?not supported on DLA"),
+    re.compile(r"^(?P<name>.+?)(?: \((?P<type>[A-Z_0-9]+)\))?: .*(?:falling back to GPU|[Ss]witching (?:this layer's|its) device type to GPU)"),
+]
+FP16_SUMMARY = re.compile(r"^-?\s*(?P<n>\d+)\s+weights?\s+(?:are|is)\s+affected by this issue:\s*(?P<what>.+)$")
+FP16_WEIGHT = re.compile(r"Weights \[name=(?P<name>.+?)\] had the following issues when converted to FP16")
+FP16_ITEM = re.compile(r"^-\s+(?P<what>.*(?:subnormal|FP16|overflow|underflow).*)$", re.I)
+
+
+def fp16_kind(text: str) -> str:
+    t = text.lower()
+    if "overflow" in t or "exceed" in t:
+        return "fp32_overflow"
+    if "subnormal" in t and ("less than" in t or "minimum" in t or "below" in t):
+        return "below_min_subnormal"
+    if "subnormal" in t:
+        return "subnormal"
+    if "underflow" in t or "zero" in t:
+        return "underflow"
+    return re.sub(r"[^a-z0-9]+", "_", t).strip("_")[:40] or "other"
+
+
+def _seconds(value: str, scale: float | None) -> float | None:
+    if scale is not None:
+        number = to_float(value)
+        return None if number is None else number * scale
+    parts = value.split(":")
+    try:
+        h, m, s = (float(p) for p in parts[-3:]) if len(parts) >= 3 else (0.0, float(parts[0]), float(parts[1]))
+    except ValueError:
+        return None
+    return (h * 3600 + m * 60 + s) * 1000.0
+
+
+def apply_command(st: ParseState, command: str) -> None:
+    st.facts.setdefault("command", command[: st.limits.message_chars])
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        argv = command.split()
+    flags = {"--fp16": ["fp16"], "--int8": ["int8"], "--bf16": ["bf16"], "--fp8": ["fp8"], "--best": ["fp16", "int8"]}
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        for p in flags.get(key, []):
+            st.add_name("precisions", st.precisions, p)
+        if key in ("--saveEngine", "--loadEngine") and value:
+            st.facts.setdefault("engine_path", value)
+        elif key in ("--onnx", "--uff", "--model", "--deploy") and value:
+            st.facts.setdefault("model_path", value)
+        elif key == "--useDLACore" and value:
+            st.facts["dla_core"] = value
+        elif key == "--stronglyTyped":
+            st.facts["strongly_typed"] = True
+
+
+def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch over patterns
+    text = line.text
+    if not text:
+        return False
+    if line.family == "status" and (m := STATUS.match(text)):
+        st.mark({"PASSED": "passed", "FAILED": "failed", "WAIVED": "passed"}.get(m.group(1), "running"))
+        if m.group(2):
+            st.trt_version = st.trt_version or decode_version_tag(m.group(2))
+        if m.group(3):
+            apply_command(st, m.group(3).strip())
+        return True
+    hit = False
+    if line.family == "plain" and (m := COMMAND.search(text)):
+        apply_command(st, m.group("cmd"))
+        return True
+    if "Fusing" in text and (m := FUSING.match(text)):
+        if st.cap("fusions", st.fusions, st.limits.fusions):
+            a, b = m.group("a"), m.group("b")
+            st.fusions.append(Fusion(kind=m.group("kind"), layers=[a, b], result=f"{a} + {b}"))
+        return True
+    if text.startswith("[Fusion]") and (m := SEED_FUSION.match(text)):
+        layers = [p for p in re.split(r"[\s,+]+", m.group("layers")) if p]
+        if st.cap("fusions", st.fusions, st.limits.fusions):
+            st.fusions.append(Fusion(kind=None, layers=layers, result=m.group("result")))
+        return True
+    if m := REMOVING.match(text):
+        name = m.group("name")
+        if name not in st.removed_layers and st.cap("removed_layers", st.removed_layers, st.limits.removed_layers):
+            st.removed_layers.append(name)
+        return True
+    if "layer" in text and (m := LAYER_COUNT.match(text)):
+        st.layer_counts.append(int(m.group("n")))
+        return True
+    if "actic" in text or "Timing Runner" in text:
+        if _tactics(text, st):
+            return True
+    for pattern, key, scale in PHASES:
+        if m := pattern.search(text):
+            if (ms := _seconds(m.group(1), scale)) is not None:
+                st.phase_times_ms[key] = ms
+            hit = True
+            break
+    if st.trt_version is None:
+        for pattern in VERSION:
+            if m := pattern.search(text):
+                st.trt_version = m.group(1)
+                hit = True
+    if FAILED.search(text):
+        st.mark("failed_step")
+        hit = True
+    elif BUILT.search(text):
+        st.mark("built")
+        hit = True
+    elif LOADED.search(text):
+        st.mark("loaded")
+        hit = True
+    if m := PRECISION_LINE.match(text):
+        for token in re.split(r"[+\s]+", m.group(1).lower()):
+            if token in ("fp16", "int8", "bf16", "fp8", "fp32", "int4", "fp4"):
+                st.add_name("precisions", st.precisions, token)
+        return True
+    if m := POLY_FLAGS.search(text):
+        for token in re.split(r"[,\s]+", m.group(1).lower()):
+            if token in ("fp16", "int8", "bf16", "fp8", "tf32"):
+                st.add_name("precisions", st.precisions, token)
+        hit = True
+    for pattern, keys in FACTS:
+        if m := pattern.search(text):
+            for key, value in zip(keys, m.groups()):
+                st.facts.setdefault(key, int(value) if value.isdigit() else value)
+            hit = True
+    return _fallbacks(line, st) or hit
+
+
+def _tactics(text: str, st: ParseState) -> bool:
+    if m := TIMING_RUNNER.search(text):
+        st.tactic_runner = (m.group("layer"), m.group("runner"))
+        return True
+    layer, runner = st.tactic_runner
+    timing: TacticTiming | None = None
+    if m := FASTEST.search(text):
+        timing = TacticTiming(layer=layer, runner=runner, tactic=m.group("tactic"), time_ms=to_float(m.group("time")), fastest=True)
+    elif m := TACTIC.match(text):
+        timing = TacticTiming(
+            layer=layer, runner=runner, tactic=m.group("tactic"), name=m.group("name"),
+            time_ms=to_float(m.group("time")), skipped=bool(m.group("skipped")),
+        )  # fmt: skip
+    elif m := SET_TACTIC.match(text):
+        timing = TacticTiming(layer=m.group("layer"), runner=m.group("runner"), name=m.group("name"), tactic=m.group("tactic"), fastest=True)
+    elif m := SKIP_TACTIC.search(text):
+        timing = TacticTiming(layer=layer, runner=runner, tactic=m.group("tactic") or m.group("n"), skipped=True)
+        st.facts["skipped_tactics"] = int(st.facts.get("skipped_tactics", 0)) + 1
+    if timing is None:
+        return False
+    st.facts["tactic_timings_total"] = int(st.facts.get("tactic_timings_total", 0)) + 1
+    if st.cap("tactic_timings", st.tactics, st.limits.tactic_timings):
+        st.tactics.append(timing)
+    return True
+
+
+def _fallbacks(line: Line, st: ParseState) -> bool:
+    text = line.text
+    if m := ONNX_OP.match(text):
+        st.last_onnx_op = m.group("op")
+        return True
+    if "importFallbackPluginImporter" in text:
+        st.add_name("plugin_fallbacks", st.plugin_fallbacks, st.last_onnx_op or "unknown-op")
+        st.facts["plugin_not_found"] = True
+        return False  # still a diagnostic
+    for pattern in PLUGIN:
+        if m := pattern.search(text):
+            op = m.group("op") if "op" in pattern.groupindex else f"torch:{m.group('torch')}"
+            st.add_name("plugin_fallbacks", st.plugin_fallbacks, op)
+            st.last_onnx_op = op
+            return True
+    if "DLA" in text:
+        for pattern in DLA:
+            if m := pattern.search(text):
+                name = m.group("name")
+                layer_type = m.groupdict().get("type")
+                if name not in st.dla_fallbacks and st.cap("dla_fallbacks", st.dla_fallbacks, st.limits.names):
+                    st.dla_fallbacks[name] = LayerInfo(name=name, layer_type=layer_type, device="GPU")
+                return True
+    if m := FP16_SUMMARY.match(text):
+        kind = fp16_kind(m.group("what"))
+        st.fp16_summary[kind] = max(st.fp16_summary.get(kind, 0), int(m.group("n")))
+        return True
+    if m := FP16_WEIGHT.search(text):
+        st.fp16_current_weight = m.group("name")
+        return True
+    if st.fp16_current_weight and (m := FP16_ITEM.match(text)):
+        names = st.fp16_weights.setdefault(fp16_kind(m.group("what")), set())
+        if len(names) < st.limits.names:
+            names.add(st.fp16_current_weight)
+        return True
+    return False

@@ -1,0 +1,76 @@
+"""Memory facts: ``[MemUsageChange]``/``[MemUsageStats]``, activation/weights/persistent/scratch
+totals, engine and context sizes, failed allocation requests."""
+
+from __future__ import annotations
+
+import re
+
+from trtlens.producers.trtlog.classify import Line
+from trtlens.producers.trtlog.state import ParseState
+from trtlens.producers.trtlog.units import NUM, to_bytes
+
+UNIT = r"(?:[KMGT]i?B|bytes?|B)"
+MEM_CHANGE = re.compile(
+    rf"\[MemUsageChange\][^:]*:\s*CPU\s*{NUM}\s*,\s*GPU\s*{NUM}\s*,\s*now:\s*CPU\s*(?P<cpu>{NUM})\s*,\s*GPU\s*(?P<gpu>{NUM})"
+    rf"\s*\((?P<unit>{UNIT})\)",
+    re.I,
+)
+MEM_SNAPSHOT = re.compile(rf"\[MemUsageSnapshot\][^:]*:\s*CPU\s*(?P<cpu>{NUM})\s*(?P<u1>{UNIT}),\s*GPU\s*(?P<gpu>{NUM})\s*(?P<u2>{UNIT})", re.I)
+PEAK_STATS = re.compile(
+    rf"Peak memory usage of TRT CPU/GPU memory allocators:\s*CPU\s*(?P<cpu>{NUM})\s*(?P<u1>{UNIT}),\s*GPU\s*(?P<gpu>{NUM})\s*(?P<u2>{UNIT})",
+    re.I,
+)
+PEAK_BUILD_CPU = re.compile(rf"Peak memory usage during Engine building and serialization:\s*CPU:?\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I)
+SEED_PEAK = re.compile(rf"(?:Estimated )?peak GPU memory(?: usage)?:?\s*(?P<v>{NUM})\s*(?P<u>{UNIT}|GB|MB)", re.I)
+SIMPLE = [
+    (re.compile(rf"Total Activation Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "activation_bytes", "max"),
+    (re.compile(rf"Allocated activation device memory of size\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "activation_bytes", "max"),
+    (re.compile(rf"Total Weights Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "weights_bytes", "max"),
+    (re.compile(rf"Total Host Persistent Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_host_bytes", "max"),
+    (re.compile(rf"Total Device Persistent Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_device_bytes", "max"),
+    (re.compile(rf"Total per-runner device persistent memory is\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_device_bytes", "max"),
+    (re.compile(rf"Total per-runner host persistent memory is\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_host_bytes", "max"),
+    (re.compile(rf"Total Scratch Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "scratch_bytes", "max"),
+    (re.compile(rf"Loaded engine size:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "engine_bytes", "last"),
+    (re.compile(rf"(?:Created engine with size|Engine size|Serialized engine size):\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "engine_bytes", "last"),
+    (re.compile(rf"execution context with device memory size:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "context_bytes", "max"),
+    (re.compile(r"Requested amount of GPU memory \((?P<v>\d+) bytes\)", re.I), "requested_bytes", "max"),
+    (re.compile(r"insufficient memory on requested size of (?P<v>\d+)", re.I), "requested_bytes", "max"),
+    (re.compile(r"Requested size was (?P<v>\d+) bytes", re.I), "requested_bytes", "max"),
+]  # fmt: skip
+BLOCK_ASSIGN = re.compile(r"\[BlockAssignment\].*requiring (?P<v>\d+) bytes")
+
+
+def extract(line: Line, st: ParseState) -> bool:
+    text = line.text
+    if "Mem" not in text and "mem" not in text and "size" not in text and "Block" not in text:
+        return False
+    if m := MEM_CHANGE.search(text):
+        gpu = to_bytes(m.group("gpu"), m.group("unit"))
+        if gpu is not None and (st.peak_now_gpu_bytes is None or gpu > st.peak_now_gpu_bytes):
+            st.peak_now_gpu_bytes = gpu
+        st.set_memory("cpu_now_peak_bytes", to_bytes(m.group("cpu"), m.group("unit")))
+        return True
+    if m := PEAK_STATS.search(text):
+        st.set_memory("peak_gpu_bytes", to_bytes(m.group("gpu"), m.group("u2")))
+        st.set_memory("cpu_peak_bytes", to_bytes(m.group("cpu"), m.group("u1")))
+        return True
+    if m := PEAK_BUILD_CPU.search(text):
+        st.set_memory("cpu_peak_bytes", to_bytes(m.group("v"), m.group("u")))
+        return True
+    if m := MEM_SNAPSHOT.search(text):
+        gpu = to_bytes(m.group("gpu"), m.group("u2"))
+        if gpu is not None and (st.peak_now_gpu_bytes is None or gpu > st.peak_now_gpu_bytes):
+            st.peak_now_gpu_bytes = gpu
+        return True
+    for pattern, key, keep in SIMPLE:
+        if m := pattern.search(text):
+            st.set_memory(key, to_bytes(m.group("v"), m.groupdict().get("u") or ""), keep=keep)
+            return True
+    if m := BLOCK_ASSIGN.search(text):
+        st.set_memory("block_assignment_bytes", int(m.group("v")))
+        return True
+    if m := SEED_PEAK.search(text):
+        st.set_memory("seed_peak_bytes", to_bytes(m.group("v"), m.group("u")))
+        return True
+    return False

@@ -1,0 +1,148 @@
+"""trtexec performance summaries (one-line TRT 8+/10 form and the old multi-line
+TRT 7 form) and per-layer profile tables (``--dumpProfile``: TRT 7/8 name-first,
+right-aligned layout and TRT 10 name-last layout; ``[Profile] X took Y ms``)."""
+
+from __future__ import annotations
+
+import re
+
+from trtlens.producers.trtlog.classify import Line
+from trtlens.producers.trtlog.state import ParseState, ProfileRow
+from trtlens.producers.trtlog.units import NUM, to_float
+
+ONE_LINE = re.compile(
+    r"^(?P<what>Latency|Host Latency|End-to-End Host Latency|Enqueue Time|H2D Latency|D2H Latency|GPU Compute Time|GPU Compute)"
+    r"\s*:\s*(?P<body>min\s*=.*)$",
+    re.I,
+)
+STAT = re.compile(rf"(?P<key>min|max|mean|median|percentile\s*\(\s*(?P<q>{NUM})\s*%\s*\))\s*=\s*(?P<v>{NUM})\s*(?P<u>ms|s|us|µs)?", re.I)
+SECTION = re.compile(r"^(Host Latency|End-to-End Host Latency|Enqueue Time|H2D Latency|D2H Latency|GPU Compute(?: Time)?)\s*$", re.I)
+OLD_STAT = re.compile(rf"^(?P<key>min|max|mean|median):\s*(?P<v>{NUM})\s*ms(?:\s*\(end to end\s*(?P<e2e>{NUM})\s*ms\))?", re.I)
+OLD_PCT = re.compile(rf"^percentile:\s*(?P<v>{NUM})\s*ms at (?P<q>{NUM})%(?:\s*\(end to end\s*(?P<e2e>{NUM})\s*ms at {NUM}%\))?", re.I)
+THROUGHPUT = re.compile(rf"^throughput:\s*(?P<v>{NUM})\s*qps", re.I)
+WALLTIME = re.compile(rf"^(?:Total Host Walltime|walltime):\s*(?P<v>{NUM})\s*s\b", re.I)
+GPU_TOTAL = re.compile(rf"^(?:Total GPU Compute Time|total compute time):\s*(?P<v>{NUM})\s*s\b", re.I)
+COV = re.compile(rf"coefficient of varian(?:ce|t)\s*(?:is|=)\s*(?P<v>{NUM})\s*%", re.I)
+ENQUEUE_BOUND = re.compile(r"Throughput may be bound by Enqueue Time", re.I)
+TRT6_AVG = re.compile(rf"Average over \d+ runs is (?P<mean>{NUM}) ms(?: \(host walltime is {NUM} ms, (?P<q>\d+)% percentile time is (?P<p>{NUM})\))?")
+PROFILE_HDR = re.compile(r"=== Profile \(\s*(?P<n>\d+)\s+iterations?\s*\)\s*===")
+TABLE_NAME_FIRST = re.compile(r"^Layer\s+Time\s*\(ms\)", re.I)
+TABLE_NAME_LAST = re.compile(r"^Time\s*\(ms\).*\bLayer\s*$", re.I)
+PROFILER_CB = re.compile(rf"^\[Profile\]\s*(?P<layer>.+?)\s+took\s+(?P<v>{NUM})\s*ms", re.I)
+
+_WHAT = {
+    "latency": "latency", "host latency": "latency", "end-to-end host latency": "end_to_end",
+    "enqueue time": "enqueue", "h2d latency": "h2d", "d2h latency": "d2h",
+    "gpu compute time": "gpu_compute", "gpu compute": "gpu_compute",
+}  # fmt: skip
+_QUANTILE = {"90": "p90_ms", "95": "p95_ms", "99": "p99_ms", "50": "median_ms"}
+_UNIT_MS = {"ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001, None: 1.0, "": 1.0}
+
+
+def _stats(st: ParseState, section: str) -> dict:
+    return st.perf.setdefault(section, {})
+
+
+def _q_key(q: str) -> str | None:
+    number = to_float(q)
+    if number is None:
+        return None
+    return _QUANTILE.get(f"{number:g}")
+
+
+def extract(line: Line, st: ParseState) -> bool:
+    text = line.text
+    if st.profile_layout is not None:
+        if _profile_row(text, st):
+            return True
+        st.profile_layout = None
+    if m := PROFILE_HDR.search(text):
+        st.profile_iterations = int(m.group("n"))
+        st.profile_rows.clear()
+        st.profile_total = None
+        return True
+    if TABLE_NAME_FIRST.match(text) or TABLE_NAME_LAST.match(text):
+        cols = ["time_ms", "avg_ms"] + (["median_ms"] if "median" in text.lower() else []) + (["time_pct"] if "%" in text else [])
+        st.profile_layout = ("name_first" if text.lower().startswith("layer") else "name_last", len(cols))
+        st.profile_columns = tuple(cols)
+        st.profile_rows.clear()
+        st.profile_total = None
+        return True
+    if m := ONE_LINE.match(text):
+        stats = _stats(st, _WHAT[m.group("what").lower()])
+        for s in STAT.finditer(m.group("body")):
+            value = to_float(s.group("v"))
+            if value is None:
+                continue
+            value *= _UNIT_MS.get(s.group("u"), 1.0)
+            key = s.group("key").lower()
+            field = _q_key(s.group("q")) if s.group("q") else f"{key}_ms"
+            if field:
+                stats[field] = value
+        st.perf_section = None
+        return True
+    if m := SECTION.match(text):
+        st.perf_section = _WHAT[m.group(1).lower()]
+        return True
+    if st.perf_section and (m := OLD_STAT.match(text) or OLD_PCT.match(text)):
+        key = f"{m.group('key').lower()}_ms" if "key" in m.groupdict() else _q_key(m.group("q"))
+        if key:
+            _stats(st, st.perf_section)[key] = to_float(m.group("v"))
+            if m.group("e2e") is not None:
+                _stats(st, "end_to_end")[key] = to_float(m.group("e2e"))
+        return True
+    return _scalars(text, st)
+
+
+def _scalars(text: str, st: ParseState) -> bool:
+    if m := THROUGHPUT.match(text) or re.match(rf"^Throughput:\s*(?P<v>{NUM})\s*qps", text, re.I):
+        value = to_float(m.group("v"))
+        if value is not None and (value > 0 or "throughput_qps" not in st.perf):
+            st.perf["throughput_qps"] = value
+        return True
+    if m := WALLTIME.match(text):
+        st.perf["host_walltime_ms"] = (to_float(m.group("v")) or 0.0) * 1000.0
+        return True
+    if m := GPU_TOTAL.match(text):
+        st.perf["gpu_compute_total_ms"] = (to_float(m.group("v")) or 0.0) * 1000.0
+        st.perf_section = None
+        return True
+    if m := COV.search(text):
+        st.perf["gpu_compute_cov_pct"] = to_float(m.group("v"))
+        return True
+    if ENQUEUE_BOUND.search(text):
+        st.perf["enqueue_bound"] = True
+        return True
+    if m := TRT6_AVG.search(text):
+        stats = _stats(st, "latency")
+        stats["mean_ms"] = to_float(m.group("mean"))
+        if m.group("q") and (key := _q_key(m.group("q"))):
+            stats[key] = to_float(m.group("p"))
+        return True
+    if m := PROFILER_CB.match(text):
+        times = st.profiler_callbacks.setdefault(m.group("layer"), [])
+        if len(st.profiler_callbacks) <= st.limits.profile_rows and (value := to_float(m.group("v"))) is not None:
+            times.append(value)
+        return True
+    return False
+
+
+def _profile_row(text: str, st: ParseState) -> bool:
+    layout, k = st.profile_layout or ("name_first", 0)
+    nums = r"\s+".join([f"({NUM})"] * k)
+    if layout == "name_first":
+        m = re.match(rf"^(?P<name>.*?\S)\s+{nums}\s*$", text)
+        groups = m.groups()[1:] if m else ()
+    else:
+        m = re.match(rf"^{nums}\s+(?P<name>\S.*?)\s*$", text)
+        groups = m.groups()[:-1] if m else ()
+    if not m:
+        return False
+    values = [to_float(g) for g in groups]
+    name = m.group("name")
+    row = ProfileRow(layer=name, **dict(zip(st.profile_columns, values)))
+    if name == "Total":
+        st.profile_total = row
+    elif st.cap("profile_rows", st.profile_rows, st.limits.profile_rows):
+        st.profile_rows.append(row)
+    return True

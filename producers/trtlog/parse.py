@@ -1,0 +1,229 @@
+"""``parse_log``: one TensorRT log (or trtexec JSON export) → one ``EngineBuild``
+event plus its ``LayerProfile`` events and parse statistics.
+
+Content never makes it raise: unknown or mangled lines are counted
+(``stats.unparsed``) and skipped. Only an unreadable *path* raises
+:class:`TrtlogInputError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trtlens.errors import TrtlensError
+from trtlens.producers.trtlog import (
+    extract_build,
+    extract_calib,
+    extract_diag,
+    extract_layers,
+    extract_memory,
+    extract_perf,
+    extract_triton,
+)
+from trtlens.producers.trtlog.assemble import assemble
+from trtlens.producers.trtlog.classify import classify
+from trtlens.producers.trtlog.state import Limits, ParseState, ProfileRow
+from trtlens.schemas.events import EngineBuild, LayerProfile
+
+_FACT_EXTRACTORS = (extract_calib, extract_triton, extract_perf, extract_memory, extract_build)
+MAX_JSON_BYTES = 64 << 20
+
+
+class TrtlogInputError(TrtlensError):
+    """The log could not be read at all.
+
+    Attributes:
+        path: the file that failed.
+        reason: the OS error text.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot read TensorRT log {path}: {reason}")
+
+
+@dataclass
+class ParseStats:
+    lines: int = 0
+    blank: int = 0
+    recognized: int = 0  # a known prefix family (or a known plain-text block)
+    extracted: int = 0  # a fact was taken from the line
+    unparsed: int = 0  # plain lines no extractor understood
+    families: Counter = field(default_factory=Counter)
+    document: str = "text"  # text | exportLayerInfo | exportProfile | exportTimes
+    truncated: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ParseResult:
+    build: EngineBuild
+    profile: list[LayerProfile]
+    stats: ParseStats
+
+    @property
+    def events(self) -> list[EngineBuild | LayerProfile]:
+        return [self.build, *self.profile]
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    try:
+        return Path(path).read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise TrtlogInputError(str(path), exc.strerror or str(exc)) from exc
+
+
+def parse_log(
+    path_or_lines: str | os.PathLike[str] | Iterable[str | bytes],
+    *,
+    engine_id: str | None = None,
+    source: str | None = None,
+    worker_id: str | None = None,
+    now_ms: int | None = None,
+    limits: Limits | None = None,
+) -> ParseResult:
+    """Parse a log file (``str``/``Path``) or an iterable of lines (``str`` or ``bytes``)."""
+    if isinstance(path_or_lines, (str, os.PathLike)):
+        text = read_text(path_or_lines)
+        source = source or str(path_or_lines)
+        lines = text.split("\n")
+    else:
+        lines = [ln.decode("utf-8", errors="replace") if isinstance(ln, (bytes, bytearray)) else str(ln) for ln in path_or_lines]
+        lines = [part for ln in lines for part in ln.split("\n")] if any("\n" in ln for ln in lines) else lines
+        text = "\n".join(lines)
+    normalized = "\n".join(ln.rstrip("\r") for ln in lines).rstrip("\n")  # same id for a file and its lines
+    digest = hashlib.sha256(normalized.encode("utf-8", errors="replace")).hexdigest()
+    st = ParseState(limits=limits or Limits())
+    stats = ParseStats()
+    if not _parse_json(text, st, stats):
+        _parse_lines(lines, st, stats)
+    stats.truncated = dict(st.truncated)
+    build, profile = assemble(
+        st, stats_unparsed=stats.unparsed, digest=digest, engine_id=engine_id, source=source, worker_id=worker_id, now_ms=now_ms
+    )
+    return ParseResult(build=build, profile=profile, stats=stats)
+
+
+def _parse_lines(lines: list[str], st: ParseState, stats: ParseStats) -> None:
+    for lineno, raw in enumerate(lines, start=1):
+        if lineno == len(lines) and raw == "":
+            break  # the newline that ends the file
+        stats.lines += 1
+        try:
+            _one_line(raw, lineno, st, stats)
+        except Exception:  # noqa: BLE001 - a parser bug on one line must not lose the log
+            stats.unparsed += 1
+            st.truncated["internal_errors"] += 1
+    extract_layers.flush(st)
+    extract_diag.close(st)
+
+
+def _one_line(raw: str, lineno: int, st: ParseState, stats: ParseStats) -> None:
+    line = classify(raw, lineno)
+    stats.families[line.family] += 1
+    if line.ts_ms is not None:
+        st.first_ts_ms = st.first_ts_ms if st.first_ts_ms is not None else line.ts_ms
+        st.last_ts_ms = line.ts_ms
+    if not line.text:
+        stats.blank += 1
+    # a layer-information line belongs to that block alone; other extractors all look
+    # (one line can carry several facts: a skipped tactic and a failed allocation size)
+    consumed = extract_layers.extract(line, st)
+    if not consumed:
+        for extractor in _FACT_EXTRACTORS:
+            consumed = extractor.extract(line, st) or consumed
+    in_diag = extract_diag.extract(line, st, consumed=consumed)
+    if consumed:
+        stats.extracted += 1
+    if line.family != "plain" or consumed or in_diag:
+        stats.recognized += 1
+    elif line.text:
+        stats.unparsed += 1
+
+
+def _parse_json(text: str, st: ParseState, stats: ParseStats) -> bool:
+    """trtexec --exportLayerInfo / --exportProfile / --exportTimes documents."""
+    head = text.lstrip()[:1]
+    if head not in ("{", "[") or len(text) > MAX_JSON_BYTES:
+        return False
+    try:
+        doc: Any = json.loads(text)
+    except ValueError:
+        return False
+    stats.lines = text.count("\n") + 1
+    stats.recognized = stats.lines
+    if extract_layers.from_json(doc, st):
+        stats.document = "exportLayerInfo"
+        st.mark("built")
+        return True
+    if isinstance(doc, list) and _profile_json(doc, st):
+        stats.document = "exportProfile"
+        st.mark("loaded")
+        return True
+    if isinstance(doc, list) and _times_json(doc, st):
+        stats.document = "exportTimes"
+        st.mark("loaded")
+        return True
+    stats.recognized = 0
+    return False
+
+
+def _profile_json(doc: list, st: ParseState) -> bool:
+    rows = [d for d in doc if isinstance(d, dict) and isinstance(d.get("name"), str) and "timeMs" in d]
+    if not rows:
+        return False
+    for d in doc:
+        if isinstance(d, dict) and isinstance(d.get("count"), int):
+            st.profile_iterations = d["count"]
+    for d in rows:
+        row = ProfileRow(
+            layer=d["name"],
+            time_ms=_num(d.get("timeMs")),
+            avg_ms=_num(d.get("averageMs")),
+            median_ms=_num(d.get("medianMs")),
+            time_pct=_num(d.get("percentage")),
+        )
+        if row.layer == "Total":
+            st.profile_total = row
+        elif st.cap("profile_rows", st.profile_rows, st.limits.profile_rows):
+            st.profile_rows.append(row)
+    return True
+
+
+def _times_json(doc: list, st: ParseState) -> bool:
+    def series(key: str) -> list[float]:
+        return sorted(v for d in doc if isinstance(d, dict) and (v := _num(d.get(key))) is not None)
+
+    latency = series("latencyMs")
+    if not latency:
+        return False
+    for section, key in (("latency", "latencyMs"), ("gpu_compute", "computeMs"), ("h2d", "h2dMs"), ("d2h", "d2hMs")):
+        values = series(key)
+        if values:
+            st.perf[section] = _summary(values)
+    return True
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    """Lower nearest-rank percentiles (index ceil(q*n)-1), like the rest of trtlens."""
+    n = len(values)
+
+    def q(p: float) -> float:
+        return values[max(0, math.ceil(round(p * n, 9)) - 1)]
+
+    return {
+        "min_ms": values[0], "max_ms": values[-1], "mean_ms": sum(values) / n,
+        "median_ms": q(0.5), "p90_ms": q(0.9), "p95_ms": q(0.95), "p99_ms": q(0.99),
+    }  # fmt: skip
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
