@@ -110,8 +110,9 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     events_topic = app.topic(t.events, partitions=t.partitions, **raw)
     partials_topic = app.topic(t.metrics_partials, partitions=t.partitions, **raw)
-    state_table = app.Table("state", partitions=t.partitions, **raw)
-    merge_table = app.Table("merge", partitions=t.partitions, **raw)
+    # bytes key/value types make Faust use the raw codec for the changelogs too
+    state_table = app.Table("state", partitions=t.partitions, key_type=bytes, value_type=bytes)
+    merge_table = app.Table("merge", partitions=t.partitions, key_type=bytes, value_type=bytes)
     rt = Runtime(settings, state_table, merge_table)
     within_s = s.batch_within_ms / 1000
 
@@ -161,6 +162,15 @@ def run_worker(settings: Settings, *, loglevel: str = "WARNING") -> int:
 
     ensure_topics(settings.kafka, settings.topics)
     app, _ = create_app(settings)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    level = logging.getLogger().getEffectiveLevel()
+
+    async def _quiet_framework() -> None:  # Faust set up logging for us: keep ours, tame the framework
+        logging.getLogger("trtlens").setLevel(level)
+        for name in ("faust", "mode", "aiokafka", "kafka"):
+            logging.getLogger(name).setLevel(max(logging.getLevelName(loglevel), level))
+
+    app.on_startup_finished = _quiet_framework
+
+    worker = faust.Worker(app, loglevel=logging.getLevelName(level), quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0
