@@ -23,12 +23,15 @@ COMMAND_MODULES = [
     "trtlens.schema_cli",
     "trtlens.sinks.cli",
     "trtlens.producers.load.cli",
+    "trtlens.producers.worker.cli",
     "trtlens.streams.cli",
+    "trtlens.producers.trtlog.cli",
 ]
 
 # modules exposing register(subparsers) under `trtlens bench`
 BENCH_MODULES: list[str] = [
     "trtlens.sinks.bench",
+    "trtlens.streams.bench.cli",
 ]
 
 EPILOG = """\

@@ -39,7 +39,8 @@ _ISO_TS = re.compile(
 _BRACKET_SEV = re.compile(
     r"\[(V|I|W|E|F|!|S|X|(?i:VERBOSE|INFO|WARN|WARNING|ERROR|FATAL|DEBUG|TRACE|INTERNAL_ERROR|CRITICAL))\][ \t]?"
 )
-_TAG = re.compile(r"\[(TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TensorRT Conversion Context)\]:?[ \t]*(?:-[ \t]+)?")
+_TAG = re.compile(r"\[(TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TensorRT Conversion Context)\]:?[ \t]*")
+_TORCH_DASH = re.compile(r"-[ \t]+")
 _WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
 _PYLOG = re.compile(
     r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(torch_tensorrt|tensorrt_llm|polygraphy|tensorrt|modelopt)[\w.]*"
@@ -114,6 +115,9 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif m := _TAG.match(rest):
             tag_name = tag_name or m.group(1)
             tokens.append("tag")
+            if m.group(1).startswith("Torch-TensorRT") and (dash := _TORCH_DASH.match(rest, m.end())):
+                rest = rest[dash.end() :]
+                continue
         elif m := _PYLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]
             tag_name = tag_name or m.group(2)

@@ -42,8 +42,8 @@ class CheckResult:
 def fusion_rate(report: EngineBuild) -> float | None:
     after = report.layers_after if report.layers_after is not None else (len(report.layers) or None)
     fused = len(report.fusions) + len(report.removed_layers)
-    if after is None:
-        return None
+    if after is None or (report.layers_before is None and fused == 0):
+        return None  # no evidence of the optimiser's work in this log
     original = max(report.layers_before or 0, after + fused)
     return (original - after) / original if original > 0 else None
 
