@@ -18,6 +18,7 @@ from trtlens.errors import TrtlensError
 
 # modules exposing register(subparsers); order = order in --help
 COMMAND_MODULES = [
+    "trtlens.demo",
     "trtlens.stack_cli",
     "trtlens.topics_cli",
     "trtlens.schema_cli",

@@ -83,39 +83,6 @@ def test_dead_letter_goes_to_the_dlq_topic(isolated, spool_config):
     assert raw == [(b"k1", orjson.dumps(doc))]
 
 
-@pytest.fixture
-def private_stack(tmp_path):
-    """A broker of this test's own (never freeze the shared session broker)."""
-    from trtlens.settings import load_settings
-    from trtlens.stack import free_port, start_stack, stop_stack
-
-    port = free_port()
-    base = load_settings(
-        kafka={"bootstrap_servers": f"127.0.0.1:{port}"},
-        stack={"kafka_port": port, "es_port": 0, "state_dir": tmp_path / "stack"},
-    )
-    holder: dict = {}
-
-    def start():
-        holder["state"] = start_stack(base)
-        return holder["state"]
-
-    try:
-        yield base, start
-    finally:
-        if "state" in holder:
-            os.kill(holder["state"].kafka.pid, signal.SIGCONT) if _alive(holder["state"].kafka.pid) else None
-            stop_stack(base)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def test_broker_frozen_mid_run_loses_and_doubles_nothing(private_stack, spool_config):
     from trtlens.stack import apply_to_settings
 
