@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# extra options: make demo ARGS="--duration-s 120 --keep"
 demo: $(STAMP)
-	$(BIN)/trtlens stack up
+	$(BIN)/trtlens demo $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
