@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "trtlens.sinks.cli",
     "trtlens.producers.load.cli",
     "trtlens.producers.worker.cli",
+    "trtlens.producers.replay.cli",
     "trtlens.streams.cli",
     "trtlens.producers.trtlog.cli",
 ]

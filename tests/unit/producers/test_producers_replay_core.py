@@ -1,0 +1,174 @@
+"""Replay parsing: shapes, deterministic ids, event time kept, bad lines with reasons, pacing, registry."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+
+from trtlens.producers.replay import formats
+from trtlens.producers.replay.core import Checkpoint, Pacer, deterministic_event_id, source_name, to_event
+from trtlens.producers.replay.formats import Item, parse_line, reader_for, register_reader
+
+EV = {"event": "request_complete", "ts_ms": 1_600_000_000_000, "request_id": "r1", "worker_id": "w",
+      "model": "m", "model_version": "v1", "total_ms": 4.2}
+
+
+def _one(raw, source="a.jsonl"):
+    items = parse_line(raw if isinstance(raw, bytes) else orjson.dumps(raw), source, 7)
+    assert len(items) == 1 and items[0].line == 7
+    return items[0]
+
+
+def test_plain_event_keeps_its_time_and_gets_a_deterministic_id():
+    item = _one(EV)
+    assert item.error is None and item.event["ts_ms"] == EV["ts_ms"]
+    assert item.event["event_id"] == _one(EV).event["event_id"] == deterministic_event_id("a.jsonl", EV)
+    assert item.event["event_id"] != _one(EV, source="b.jsonl").event["event_id"]
+    assert _one({**EV, "total_ms": 4.3}).event["event_id"] != item.event["event_id"]
+
+
+def test_an_existing_event_id_is_kept():
+    assert _one({**EV, "event_id": "given"}).event["event_id"] == "given"
+
+
+def test_id_ignores_key_order_and_unknown_fields_are_kept():
+    reordered = dict(reversed(list(EV.items())))
+    assert _one(reordered).event["event_id"] == _one(EV).event["event_id"]
+    assert _one({**EV, "future_field": 1}).event["future_field"] == 1
+
+
+@pytest.mark.parametrize("wrapper", [
+    {"message": orjson.dumps(EV).decode(), "@timestamp": "2020-09-13T12:26:40Z"},
+    {"message": EV},
+    {"log": orjson.dumps(EV).decode(), "stream": "stdout"},
+])
+def test_message_wrappers(wrapper):
+    item = _one(wrapper)
+    assert item.error is None and item.event["request_id"] == "r1"
+
+
+def test_error_event_with_a_message_field_is_an_event_not_a_wrapper():
+    err = {"event": "error", "ts_ms": 1, "worker_id": "w", "error_type": "X", "message": "boom"}
+    assert _one(err).event["message"] == "boom"
+
+
+def test_cloudwatch_payload_yields_every_log_event_and_fills_missing_time():
+    no_ts = {k: v for k, v in EV.items() if k != "ts_ms"}
+    payload = {"messageType": "DATA_MESSAGE", "logGroup": "/trt/workers", "logEvents": [
+        {"id": "1", "timestamp": 1_600_000_000_123, "message": orjson.dumps(no_ts).decode()},
+        {"id": "2", "timestamp": 1_600_000_000_456, "message": orjson.dumps({**EV, "request_id": "r2"}).decode()},
+        {"id": "3", "timestamp": 1_600_000_000_789, "message": "plain text, not JSON"},
+    ]}
+    items = parse_line(orjson.dumps(payload), "cw.json", 3)
+    assert [i.line for i in items] == [3, 3, 3]
+    assert items[0].event["ts_ms"] == 1_600_000_000_123  # from the log event
+    assert items[1].event["ts_ms"] == EV["ts_ms"]  # its own time wins
+    assert items[2].event is None and items[2].error.code == "invalid_json"
+
+
+@pytest.mark.parametrize(("raw", "code", "field"), [
+    (b"{not json", "invalid_json", None),
+    (orjson.dumps({**EV, "total_ms": -1}), "invalid_event", "total_ms"),
+    (orjson.dumps({**EV, "event": "teleport"}), "unknown_event_type", "event"),
+    (orjson.dumps({"hello": "world"}), "not_an_event", None),
+    (orjson.dumps(42), "not_an_event", None),
+])
+def test_bad_lines_carry_the_reason(raw, code, field):
+    item = _one(raw)
+    assert item.event is None and item.error.code == code and item.error.field == field
+    doc = item.error.to_dlq(source="f.jsonl", line=7)
+    assert doc["source"] == "f.jsonl" and doc["line"] == 7 and doc["reason"]
+
+
+def test_blank_lines_yield_nothing():
+    assert parse_line(b"   \n", "a", 1) == []
+
+
+def test_reader_detection(tmp_path):
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(orjson.dumps(EV) + b"\n")
+    gz = tmp_path / "events.jsonl.gz"
+    gz.write_bytes(gzip.compress(orjson.dumps(EV) + b"\n"))
+    doc = tmp_path / "export.json"
+    doc.write_bytes(orjson.dumps({"logEvents": [{"timestamp": 1, "message": orjson.dumps(EV).decode()}]},
+                                 option=orjson.OPT_INDENT_2))
+    assert reader_for(lines).name == "jsonl" and reader_for(gz).name == "jsonl"
+    assert reader_for(doc).name == "json-document"
+    got = [i.event["request_id"] for i in reader_for(gz).read(gz, source_name(gz), 0)]
+    assert got == ["r1"] and source_name(gz) == "events.jsonl"
+    assert [i.event["request_id"] for i in reader_for(doc).read(doc, "export.json", 0)] == ["r1"]
+
+
+def test_readers_skip_lines_already_replayed(tmp_path):
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps({**EV, "request_id": f"r{i}"}) for i in range(5)) + b"\n")
+    items = list(formats.JsonLinesReader().read(path, "e.jsonl", 3))
+    assert [(i.line, i.event["request_id"]) for i in items] == [(4, "r3"), (5, "r4")]
+    assert items[-1].offset == path.stat().st_size
+
+
+def test_other_formats_plug_in(tmp_path):
+    class Upper:
+        name = "shout"
+
+        def matches(self, path, head):
+            return path.suffix == ".shout"
+
+        def read(self, path, source, start_line):
+            yield Item(1, event=to_event({**EV, "model": "SHOUT"}, source))
+
+    path = tmp_path / "x.shout"
+    path.write_text("WHATEVER")
+    saved = list(formats.READERS)
+    try:
+        register_reader(Upper())
+        reader = reader_for(path)
+        assert reader.name == "shout" and next(reader.read(path, "x", 0)).event["model"] == "SHOUT"
+    finally:
+        formats.READERS[:] = saved
+    with pytest.raises(formats.UnknownFormatError, match="known formats"):
+        reader_for(path, "nope")
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, s):
+        self.slept.append(s)
+        self.now += s
+
+
+def test_rate_pacing():
+    t = FakeTime()
+    pacer = Pacer(rate_eps=100, clock_s=t.clock, sleep=t.sleep)
+    for _ in range(201):
+        pacer.wait_for(None)
+    assert t.now == pytest.approx(2.0, abs=0.02)
+
+
+def test_speed_pacing_follows_event_time():
+    t = FakeTime()
+    pacer = Pacer(speed=10, clock_s=t.clock, sleep=t.sleep)
+    for ts in (1000, 1000, 3000, 21000):  # 20 s of event time at 10× → 2 s
+        pacer.wait_for(ts)
+    assert t.now == pytest.approx(2.0, abs=0.01)
+
+
+def test_pacer_rejects_nonsense():
+    with pytest.raises(ValueError, match="rate"):
+        Pacer(rate_eps=0)
+    with pytest.raises(ValueError, match="speed"):
+        Pacer(speed=-1)
+
+
+def test_checkpoint_round_trip_and_change_detection():
+    cp = Checkpoint("/x", 10, 99, 4, False)
+    again = Checkpoint.from_json(cp.to_json())
+    assert again == cp and again.matches(10, 99) and not again.matches(11, 99)
