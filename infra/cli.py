@@ -34,6 +34,7 @@ COMMAND_MODULES = [
 BENCH_MODULES: list[str] = [
     "trtlens.sinks.bench",
     "trtlens.streams.bench.cli",
+    "trtlens.producers.bench",
 ]
 
 EPILOG = """\
