@@ -80,6 +80,12 @@ class OutputSender:
             key, value = _doc_bytes(doc)
             await self._send(topic, key, value)
 
+    async def send_trace_dicts(self, traces: list[dict[str, Any]]) -> None:
+        """Trace documents already in their JSON form (key = request_id = doc_id)."""
+        topic = self.topics.traces
+        for d in traces:
+            await self._send(topic, d["request_id"].encode("utf-8"), orjson.dumps(d))
+
     async def send_dead_letters(self, items: list[tuple[bytes | None, dict[str, Any]]]) -> None:
         for key, doc in items:
             await self._send(self.topics.events_dlq, key, orjson.dumps(doc))

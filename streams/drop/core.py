@@ -23,9 +23,13 @@ class Dropper:
     def __init__(self, config: DropConfig) -> None:
         self.dropped: Counter[str] = Counter()
         self._checks = [(r.id, _compile(r)) for r in config.rules]
+        self._fast = _prefilter(config.rules)
+
 
     def rule_for(self, ev: EventBase) -> str | None:
         """The id of the first rule that drops ``ev`` (counted), or None to keep it."""
+        if self._fast is not None and not self._fast(ev):
+            return None
         for rule_id, check in self._checks:
             if check(ev):
                 self.dropped[rule_id] += 1
@@ -58,3 +62,25 @@ def _compile(rule):
 
         return equals
     raise TypeError(f"unknown drop rule {rule!r}")  # pragma: no cover
+
+
+def _prefilter(rules):
+    """One cheap test that is False for (almost) every event no rule drops: the common case costs one call."""
+    if not rules:
+        return lambda ev: False
+    if any(isinstance(r, FieldEqualsRule) for r in rules):
+        return None  # arbitrary fields: check the rules one by one
+    types = frozenset(t for r in rules if isinstance(r, EventTypeRule) for t in r.types)
+    levels = frozenset(lv for r in rules if isinstance(r, LevelRule) for lv in r.levels)
+    prefixes = tuple(p for r in rules if isinstance(r, HealthCheckRule) for p in r.request_id_prefixes)
+    models = frozenset(m for r in rules if isinstance(r, HealthCheckRule) for m in r.models)
+    firsts = frozenset(p[:1] for p in prefixes)  # request ids rarely share a prefix's first character
+
+    def maybe(ev: EventBase) -> bool:
+        rid = ev.request_id
+        return (
+            ev.level in levels or ev.event in types or ev.model in models
+            or (rid is not None and rid[:1] in firsts and rid.startswith(prefixes))
+        )
+
+    return maybe

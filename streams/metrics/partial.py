@@ -57,6 +57,7 @@ class WindowPartial:
     gpu_utilization_max_pct: float | None = None
     offset: int = -1
     closed: bool = False
+    dirty: bool = False
     _p99: float | None = field(default=None, repr=False)
     _p99_count: int = field(default=0, repr=False)
 
@@ -123,6 +124,7 @@ class PartitionWindows:
         self.dirty: set[WindowKey] = set()
         self.late_events = 0
         self.too_late_events = 0
+        self._cache: dict[tuple, list[WindowPartial]] = {}  # (model, version, worker, window) → its partials
 
     # -- event intake ---------------------------------------------------------
     def _partial(self, scope: str, scope_key: str, ws: int, ev: EventBase) -> WindowPartial:
@@ -138,11 +140,16 @@ class PartitionWindows:
         return p
 
     def _targets(self, ev: EventBase, ws: int, with_model: bool) -> list[WindowPartial]:
+        ck = (ev.model if with_model else None, ev.model_version if with_model else None, ev.worker_id, ws)
+        hit = self._cache.get(ck)
+        if hit is not None:
+            return hit
         out = []
         if with_model and ev.model and ev.model_version:
             out.append(self._partial("model_version", model_version_key(ev.model, ev.model_version), ws, ev))
         out.append(self._partial("worker", ev.worker_id, ws, ev))
         out.append(self._partial("all", ALL_KEY, ws, ev))
+        self._cache[ck] = out
         return out
 
     def observe(self, ev: EventBase, offset: int, watermark_ms: int) -> WindowPartial | None:
@@ -166,6 +173,7 @@ class PartitionWindows:
                 p.late_events += 1
                 p.offset = offset
                 p.closed = True
+                p.dirty = True
                 self.dirty.add((p.scope, p.scope_key, ws))
             return None
         targets = self._targets(ev, ws, kind != "gpu_sample")
@@ -174,15 +182,19 @@ class PartitionWindows:
             total = ev.total_ms  # type: ignore[attr-defined]
             err = ev.status == "error"  # type: ignore[attr-defined]
             cold = ev.cold_start  # type: ignore[attr-defined]
+            key = None
             for p in targets:
                 p.requests += 1
                 if err:
                     p.errors += 1
                 if cold:
                     p.cold_starts += 1
-                if p.latency is None:
-                    p.latency = DDSketch(acc)
-                p.latency.add(total)
+                sk = p.latency
+                if sk is None:
+                    sk = p.latency = DDSketch(acc)
+                if key is None:
+                    key = sk.key(total)
+                sk.add_keyed(total, key)
         elif kind == "inference_complete":
             if not ev.cold_start:  # type: ignore[attr-defined]
                 return None
@@ -202,10 +214,11 @@ class PartitionWindows:
                     p.gpu_memory_max_bytes = mem
                 if p.gpu_utilization_max_pct is None or util > p.gpu_utilization_max_pct:
                     p.gpu_utilization_max_pct = util
-        dirty = self.dirty
         for p in targets:
             p.offset = offset
-            dirty.add((p.scope, p.scope_key, ws))
+            if not p.dirty:
+                p.dirty = True
+                self.dirty.add((p.scope, p.scope_key, ws))
         return targets[0] if targets[0].scope == "model_version" else None
 
     def current(self, model: str, model_version: str, ts_ms: int) -> WindowPartial | None:
@@ -223,13 +236,18 @@ class PartitionWindows:
                 gone.append(key)
             elif watermark_ms >= closes and not p.closed:
                 p.closed = True
+                p.dirty = True
                 self.dirty.add(key)
         for key in gone:
             del self.windows[key]
             self.dirty.discard(key)
+        if gone:
+            self._cache.clear()
 
     def take_dirty(self) -> list[WindowPartial]:
         out = [self.windows[k] for k in sorted(self.dirty, key=lambda k: (k[2], k[0], k[1])) if k in self.windows]
+        for p in out:
+            p.dirty = False
         self.dirty.clear()
         return out
 

@@ -52,6 +52,24 @@ class DDSketch:
         bins = self.bins
         bins[key] = bins.get(key, 0) + 1
 
+    def key(self, value: float) -> int | None:
+        """Bucket of ``value`` (None: the zero bucket); compute once, :meth:`add_keyed` to several sketches."""
+        return math.ceil(math.log(value) / self._gamma_ln) if value > MIN_VALUE else None
+
+    def add_keyed(self, value: float, key: int | None) -> None:
+        """:meth:`add` with a key from :meth:`key` of a sketch of the same accuracy."""
+        self.count += 1
+        self.sum += value
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        if key is None:
+            self.zero += 1
+        else:
+            bins = self.bins
+            bins[key] = bins.get(key, 0) + 1
+
     def merge(self, other: "DDSketch") -> None:
         if other.accuracy != self.accuracy:
             raise ValueError(f"cannot merge sketches of accuracy {other.accuracy} into {self.accuracy}")

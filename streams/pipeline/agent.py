@@ -29,6 +29,7 @@ class PipelineAgent:
         self.last_record_at: dict[int, float] = {}
         self.idle_flushed: set[int] = set()
         self._last_log = 0.0
+        self.timings: dict[str, float] = defaultdict(float)
 
     # -- partitions -----------------------------------------------------------
     def pipeline(self, partition: int) -> PartitionPipeline:
@@ -61,6 +62,7 @@ class PipelineAgent:
             by_partition[ev.message.partition].append(ev)
         async with self.rt.lock:
             now = time.monotonic()
+            t0 = time.perf_counter()
             done = []
             for partition, evs in sorted(by_partition.items()):
                 pipe = self.pipeline(partition)
@@ -70,14 +72,24 @@ class PipelineAgent:
                 self.last_record_at[partition] = now
                 self.idle_flushed.discard(partition)
                 done.append((pipe, *pipe.end_group()))
+            t1 = time.perf_counter()
             for pipe, out, _, _ in done:
                 await self.rt.deliver_pipeline(pipe, out)
+            t2 = time.perf_counter()
             await self.rt.sender.flush()
+            t3 = time.perf_counter()
             for pipe, _, segments, gone in done:
                 for seg in segments:
                     self.rt.state.put(pipe.partition, seg.key, seg.encode())
                 for key in gone:
                     self.rt.state.delete(pipe.partition, key)
+            t4 = time.perf_counter()
+            tm = self.timings
+            tm["groups"] += 1
+            tm["core_s"] += t1 - t0
+            tm["send_s"] += t2 - t1
+            tm["flush_s"] += t3 - t2
+            tm["persist_s"] += t4 - t3
             self._maybe_log(len(events))
 
     async def on_idle_tick(self) -> None:
@@ -101,6 +113,13 @@ class PipelineAgent:
         if now - self._last_log < self.settings.streams.log_every_s:
             return
         self._last_log = now
+        totals = [sum(pipe.counters[k] for pipe in self.pipelines.values()) for k in ("records", "events")]
+        tm = self.timings
+        log.info(
+            "streams_progress t=%.3f records=%d events=%d partitions=%d groups=%d core_s=%.2f send_s=%.2f flush_s=%.2f "
+            "persist_s=%.2f", time.time(), *totals, len(self.pipelines), tm["groups"], tm["core_s"], tm["send_s"],
+            tm["flush_s"], tm["persist_s"],
+        )
         for p, pipe in sorted(self.pipelines.items()):
             c = pipe.counters
             log.info(

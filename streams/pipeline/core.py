@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trtlens.schemas.codec import DecodeError
-from trtlens.schemas.documents import BuildReport, Trace
+from trtlens.schemas.documents import BuildReport
 from trtlens.schemas.events import EventBase
 from trtlens.streams.config import StreamsSettings
 from trtlens.streams.decode.core import decode
@@ -30,7 +30,7 @@ BuildEvaluator = Callable[[EventBase], BuildReport]
 @dataclass
 class Outputs:
     dlq: list[tuple[bytes | None, dict[str, Any]]] = field(default_factory=list)
-    traces: list[Trace] = field(default_factory=list)
+    traces: list[dict[str, Any]] = field(default_factory=list)  # Trace documents as JSON dicts
     builds: list[BuildReport] = field(default_factory=list)
     partials: list[WindowPartial] = field(default_factory=list)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from trtlens.schemas.documents import StageBreakdown, Trace, TraceError
 from trtlens.schemas.events import EventBase
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.sampling import decide
@@ -33,7 +32,6 @@ class TraceState:
     host: str | None = None
     backend: str | None = None
     kinds: set[str] = field(default_factory=set)
-    ids: set[str] = field(default_factory=set)
     event_ids: list[str] = field(default_factory=list)
     terminal: bool = False
     status: str | None = None
@@ -65,25 +63,27 @@ class TraceJoin:
         if rid is None:
             return
         tr = self.traces.get(rid)
+        ts = ev.ts_ms
         if tr is None:
-            if ev.ts_ms < watermark_ms - self.horizon_ms:
+            if ts < watermark_ms - self.horizon_ms:
                 self.too_late_events += 1
                 return
-            tr = self.traces[rid] = TraceState(rid, ev.ts_ms, ev.ts_ms)
-            heapq.heappush(self._deadlines, (ev.ts_ms + self.config.join_timeout_ms, rid))
-        elif ev.event_id in tr.ids:  # dedup off, or a replay: joining twice changes nothing
-            return
-        tr.ids.add(ev.event_id)
+            tr = self.traces[rid] = TraceState(
+                rid, ts, ts, ev.model, ev.model_version, ev.worker_id, ev.host, ev.backend
+            )
+            heapq.heappush(self._deadlines, (ts + self.config.join_timeout_ms, rid))
+        else:
+            if ev.event_id in tr.event_ids:  # dedup off: joining an event twice changes nothing (short list)
+                return
+            if ts < tr.start_ts_ms:
+                tr.start_ts_ms = ts
+            elif ts > tr.end_ts_ms:
+                tr.end_ts_ms = ts
+            if tr.model is None:
+                tr.model, tr.model_version = ev.model, ev.model_version
+            if tr.host is None:
+                tr.host, tr.backend = ev.host, ev.backend
         tr.event_ids.append(ev.event_id)
-        if ev.ts_ms < tr.start_ts_ms:
-            tr.start_ts_ms = ev.ts_ms
-        if ev.ts_ms > tr.end_ts_ms:
-            tr.end_ts_ms = ev.ts_ms
-        tr.model = tr.model or ev.model
-        tr.model_version = tr.model_version or ev.model_version
-        tr.worker_id = tr.worker_id or ev.worker_id
-        tr.host = tr.host or ev.host
-        tr.backend = tr.backend or ev.backend
         kind = ev.event  # type: ignore[attr-defined]
         tr.kinds.add(kind)
         if kind == "request_complete":
@@ -98,16 +98,25 @@ class TraceJoin:
                 cfg.slow_above_p99 and p99_ms is not None and total > p99_ms
             )
         elif kind == "inference_complete":
-            for name in ("queue_ms", "engine_load_ms", "h2d_ms", "compute_ms", "d2h_ms"):
-                v = getattr(ev, name)
-                if v is not None:
-                    tr.stages[name] = v
-            tr.stages["inference_ms"] = ev.latency_ms  # type: ignore[attr-defined]
+            st = tr.stages
+            st["inference_ms"] = ev.latency_ms  # type: ignore[attr-defined]
+            if ev.queue_ms is not None:  # type: ignore[attr-defined]
+                st["queue_ms"] = ev.queue_ms  # type: ignore[attr-defined]
+            if ev.engine_load_ms is not None:  # type: ignore[attr-defined]
+                st["engine_load_ms"] = ev.engine_load_ms  # type: ignore[attr-defined]
+            if ev.h2d_ms is not None:  # type: ignore[attr-defined]
+                st["h2d_ms"] = ev.h2d_ms  # type: ignore[attr-defined]
+            if ev.compute_ms is not None:  # type: ignore[attr-defined]
+                st["compute_ms"] = ev.compute_ms  # type: ignore[attr-defined]
+            if ev.d2h_ms is not None:  # type: ignore[attr-defined]
+                st["d2h_ms"] = ev.d2h_ms  # type: ignore[attr-defined]
             tr.cold_start = tr.cold_start or ev.cold_start  # type: ignore[attr-defined]
             tr.precision = ev.precision  # type: ignore[attr-defined]
-            tr.batch_size = tr.batch_size or ev.batch_size  # type: ignore[attr-defined]
+            if tr.batch_size is None:
+                tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
         elif kind == "request_received":
-            tr.batch_size = tr.batch_size or ev.batch_size  # type: ignore[attr-defined]
+            if tr.batch_size is None:
+                tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
         elif kind == "error":
             if tr.error is None:
                 tr.error = {"error_type": ev.error_type, "message": ev.message, "stage": ev.stage}  # type: ignore[attr-defined]
@@ -142,9 +151,9 @@ class TraceJoin:
             if not tr.emitted:
                 self.ready.add(rid)
 
-    def take_ready(self) -> list[Trace]:
-        """Traces to emit now (sampled), in request_id order; marks them emitted."""
-        out: list[Trace] = []
+    def take_ready(self) -> list[dict]:
+        """Trace documents (JSON dicts of :class:`Trace`) to emit now, sampled, in request_id order."""
+        out: list[dict] = []
         cfg = self.config
         for rid in sorted(self.ready):
             tr = self.traces.get(rid)
@@ -167,21 +176,49 @@ class TraceJoin:
         return out
 
 
-def _document(tr: TraceState, expected: list[str], reason: str, weight: float) -> Trace:
+STAGE_FIELDS = ("queue_ms", "engine_load_ms", "h2d_ms", "compute_ms", "d2h_ms", "inference_ms", "total_ms")
+
+
+def _document(tr: TraceState, expected: list[str], reason: str, weight: float) -> dict:
+    """The trace as the JSON dict of :class:`~trtlens.schemas.documents.Trace` (``model_dump(mode="json")``).
+
+    Built directly (no pydantic round trip: this is per kept request, on the hot
+    path); a unit test checks it equals ``Trace.model_validate(d).model_dump(mode="json")``.
+    """
     if tr.terminal:
         status = "error" if tr.status == "error" else "ok"
     else:
         status = "incomplete"
-    missing = [s for s in expected if s not in tr.kinds]
+    kinds = tr.kinds
+    missing = [s for s in expected if s not in kinds]
     if tr.terminal and status == "error":
         missing = [s for s in missing if s != "inference_complete"]  # failed before inference is normal
-    err = TraceError(**tr.error) if tr.error else (
-        TraceError(error_type="request_failed", stage="other") if status == "error" else None
-    )
-    return Trace(
-        request_id=tr.request_id, model=tr.model, model_version=tr.model_version, worker_id=tr.worker_id,
-        host=tr.host, backend=tr.backend, start_ts_ms=tr.start_ts_ms, end_ts_ms=tr.end_ts_ms, status=status,
-        complete=tr.terminal, missing_stages=missing, cold_start=tr.cold_start, batch_size=tr.batch_size,
-        precision=tr.precision, stages=StageBreakdown(**tr.stages), error=err, event_ids=list(tr.event_ids),
-        event_count=len(tr.event_ids), sample_weight=weight, sample_reason=reason,
-    )
+    if tr.error:
+        err = dict(tr.error)
+    elif status == "error":
+        err = {"error_type": "request_failed", "message": "", "stage": "other"}
+    else:
+        err = None
+    st = tr.stages
+    return {
+        "request_id": tr.request_id,
+        "model": tr.model,
+        "model_version": tr.model_version,
+        "worker_id": tr.worker_id,
+        "host": tr.host,
+        "backend": tr.backend,
+        "start_ts_ms": tr.start_ts_ms,
+        "end_ts_ms": tr.end_ts_ms,
+        "status": status,
+        "complete": tr.terminal,
+        "missing_stages": missing,
+        "cold_start": tr.cold_start,
+        "batch_size": tr.batch_size,
+        "precision": tr.precision,
+        "stages": {name: st.get(name) for name in STAGE_FIELDS},
+        "error": err,
+        "event_ids": list(tr.event_ids),
+        "event_count": len(tr.event_ids),
+        "sample_weight": weight,
+        "sample_reason": reason,
+    }
