@@ -249,11 +249,16 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
     heap: list[tuple[int, int, dict[str, Any]]] = []
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
-    cols = [a.tolist() for a in (plan.t0, plan.version, plan.worker, plan.load_ms, plan.infer_ms, plan.total_ms,
-                                 plan.t_done, plan.cold, plan.error, plan.incomplete, plan.late, plan.ooo,
-                                 plan.ooo_delay, plan.dup, plan.dup_pick, plan.ooo_pick)]
+    arrays = (plan.t0, plan.version, plan.worker, plan.load_ms, plan.infer_ms, plan.total_ms, plan.t_done,
+              plan.cold, plan.error, plan.incomplete, plan.late, plan.ooo, plan.ooo_delay, plan.dup, plan.dup_pick,
+              plan.ooo_pick)
+
+    def rows() -> Iterator[tuple]:  # python scalars, a chunk at a time (bounded memory)
+        for lo in range(0, len(plan.t0), 65_536):
+            yield from zip(*(a[lo : lo + 65_536].tolist() for a in arrays))
+
     for i, (t0, v, wk, load, infer, total, t_done, cold, err, incomplete, late, ooo, ooo_delay, dup, dup_pick,
-            ooo_pick) in enumerate(zip(*cols)):
+            ooo_pick) in enumerate(rows()):
         while gi < n_gpu and gpu_ts[gi] <= t0:
             seq += 1
             push(heap, (gpu_ts[gi], seq, gpu_event(gi)))

@@ -160,3 +160,38 @@ def test_publish_from_many_threads(isolated, spool_config):
         assert pub.flush(20)
     landed = read_topic(isolated, isolated.topics.events, until=lambda l: len(l.events) >= len(sent))
     _assert_exactly_once_in_order(landed.events, sent, isolated.topics.partitions)
+
+
+def test_full_spool_drops_oldest_low_value_events_and_never_errors(tmp_path):
+    """No broker at all: everything spools; past the bound low-value events go first, errors and terminals stay."""
+    from trtlens.producers.config import PublisherConfig
+    from trtlens.settings import load_settings
+    from trtlens.stack import free_port
+
+    settings = load_settings(kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"})
+    cfg = PublisherConfig(spool_dir=tmp_path / "spool", connect_timeout_ms=200, spool_max_bytes=112 * 1024,
+                          spool_segment_bytes=8 * 1024, linger_ms=10)
+    sent = _request_events(400)  # ~250 KB of spool lines, ~90 KB of them terminal or errors
+    for i, e in enumerate(sent):
+        if i % 30 == 0 and e["event"] == "inference_complete":
+            e.update(event="error", error_type="X", level="error")
+            e.pop("latency_ms")
+    pub = Publisher(settings, cfg)
+    try:
+        for i in range(0, len(sent), 20):
+            pub.publish_dicts(sent[i : i + 20])
+        deadline = time.monotonic() + 10
+        while pub.counters["dropped"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        counters = pub.counters
+        assert pub.spooling and counters["dropped"] > 0
+        assert counters["spooled"] == len(sent) and counters["spool_pending"] == len(sent) - counters["dropped"]
+    finally:
+        pub.close(timeout_s=0.5)
+    kept = []
+    for seg in sorted((pub.spool.directory).glob("seg-*.jsonl")):
+        kept += [orjson.loads(line)["e"] for line in seg.read_bytes().splitlines() if line]
+    kept_ids = {e["event_id"] for e in kept}
+    must_keep = {e["event_id"] for e in sent if e["event"] in ("request_complete", "error")}
+    assert must_keep <= kept_ids
+    assert pub.spool.total_bytes <= cfg.spool_max_bytes
