@@ -1,0 +1,76 @@
+import pytest
+
+from trtlens.schemas.events import ErrorEvent, GpuSample, RequestComplete, RequestReceived
+from trtlens.streams.dedup.core import Deduper
+from trtlens.streams.drop.config import DropConfig
+from trtlens.streams.drop.core import Dropper
+
+
+def test_dedup_ttl_by_arrival_watermark():
+    d = Deduper(ttl_ms=1000)
+    assert d.first_time("a", 100)
+    assert not d.first_time("a", 500)
+    d.expire(1099)
+    assert not d.first_time("a", 1099)
+    d.expire(1100)  # 100 + 1000
+    assert d.first_time("a", 1100)
+    assert d.duplicates == 2
+
+
+def test_dedup_disabled_keeps_everything():
+    d = Deduper(ttl_ms=1000, enabled=False)
+    assert d.first_time("a", 0) and d.first_time("a", 0)
+
+
+def rc(**kw):
+    base = dict(event_id="e", ts_ms=1, request_id="r1", worker_id="w", model="m", model_version="v", total_ms=1.0)
+    return RequestComplete(**{**base, **kw})
+
+
+CONFIG = DropConfig.model_validate({"rules": [
+    {"kind": "event_type", "id": "no_received", "types": ["request_received"]},
+    {"kind": "level", "id": "no_debug", "levels": ["debug"]},
+    {"kind": "health_check", "id": "health"},
+    {"kind": "field_equals", "id": "canary_host", "field": "host", "values": ["canary-1"]},
+]})
+
+
+@pytest.mark.parametrize(
+    ("event", "rule"),
+    [
+        (rc(), None),
+        (RequestReceived(event_id="x", ts_ms=1, request_id="r", worker_id="w", model="m", model_version="v"), "no_received"),
+        (rc(level="debug"), "no_debug"),
+        (rc(request_id="health-123"), "health"),
+        (rc(model="__health__"), "health"),
+        (rc(host="canary-1"), "canary_host"),
+        (rc(host="canary-2"), None),
+        (GpuSample(event_id="g", ts_ms=1, worker_id="w", utilization_pct=1, memory_used_bytes=1, memory_total_bytes=2), None),
+        (ErrorEvent(event_id="q", ts_ms=1, worker_id="w", error_type="x"), None),  # no host: the host rule does not match
+    ],
+)
+def test_drop_rules_first_match_counted(event, rule):
+    d = Dropper(CONFIG)
+    assert d.rule_for(event) == rule
+    assert dict(d.dropped) == ({rule: 1} if rule else {})
+
+
+@pytest.mark.parametrize("rules", [[], [{"kind": "level", "id": "dbg", "levels": ["debug"]}]])
+def test_prefilter_paths_agree(rules):
+    d = Dropper(DropConfig.model_validate({"rules": rules}))
+    assert d.rule_for(rc()) is None
+    assert d.rule_for(rc(level="debug")) == ("dbg" if rules else None)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"rules": [{"kind": "level", "id": "x", "levels": ["loud"]}]},
+        {"rules": [{"kind": "event_type", "id": "x", "types": []}]},
+        {"rules": [{"kind": "field_equals", "id": "x", "field": "host", "values": ["a"], "extra": 1}]},
+        {"rules": [{"kind": "teleport", "id": "x"}]},
+    ],
+)
+def test_invalid_drop_configs_rejected(bad):
+    with pytest.raises(ValueError):
+        DropConfig.model_validate(bad)

@@ -1,0 +1,107 @@
+import math
+
+import pytest
+
+from trtlens.schemas.documents import WindowMetric
+from trtlens.schemas.events import GpuSample, InferenceComplete, RequestComplete
+from trtlens.streams.alerts.config import AlertsConfig, P99AboveRule
+from trtlens.streams.metrics.config import MetricsConfig
+from trtlens.streams.metrics.merge import SourceWatermark, close_bound, merge_partials, merge_windows
+from trtlens.streams.metrics.merger import Merger
+from trtlens.streams.metrics.partial import PartitionWindows
+
+CFG = MetricsConfig(window_ms=10_000, grace_ms=5_000, late_retention_ms=20_000)
+BASE = dict(worker_id="w1", model="m", model_version="v1")
+
+
+def rc(i, ts, total=10.0, status="ok", cold=False, worker="w1"):
+    return RequestComplete(event_id=f"e{i}", ts_ms=ts, request_id=f"r{i}", total_ms=total, status=status,
+                           cold_start=cold, **{**BASE, "worker_id": worker})
+
+
+def test_partial_counts_scopes_and_late():
+    pw = PartitionWindows(CFG, partition=0)
+    pw.observe(rc(1, 1_000, status="error"), 1, 1_000)
+    pw.observe(rc(2, 2_000, cold=True), 2, 2_000)
+    pw.observe(InferenceComplete(event_id="i", ts_ms=2_000, request_id="r2", latency_ms=900.0, cold_start=True, **BASE), 2, 2_000)
+    pw.observe(GpuSample(event_id="g", ts_ms=3_000, worker_id="w1", utilization_pct=50, memory_used_bytes=7, memory_total_bytes=9), 3, 3_000)
+    assert {k[:2] for k in pw.windows} == {("model_version", "m/v1"), ("worker", "w1"), ("all", "*")}
+    mv = pw.windows[("model_version", "m/v1", 0)]
+    assert (mv.requests, mv.errors, mv.cold_starts, mv.first_inference.count) == (2, 1, 1, 1)
+    assert mv.gpu_memory_max_bytes is None and pw.windows[("worker", "w1", 0)].gpu_memory_max_bytes == 7
+    # watermark 15_000 closes window 0; an event for it is late (counted on the window, not in requests)
+    pw.advance(15_000)
+    assert all(p.closed for p in pw.windows.values())
+    pw.observe(rc(3, 4_000), 4, 15_000)
+    assert mv.requests == 2 and mv.late_events == 1 and pw.late_events == 1
+    pw.advance(35_000)  # + late retention: expired
+    assert not pw.windows
+    pw.observe(rc(4, 4_000), 5, 35_000)
+    assert pw.too_late_events == 1 and not pw.windows
+
+
+def partial_dict(partition, requests, offset, lat=(), ws=0, key="m/v1"):
+    pw = PartitionWindows(CFG, partition)
+    for i, v in enumerate(lat or [10.0] * requests):
+        pw.observe(rc(i, ws + 1, total=v), offset, ws + 1)
+    d = pw.windows[("model_version", key, ws)].to_dict()
+    d["type"] = "partial"
+    return d
+
+
+def test_merge_keeps_newest_partial_per_partition():
+    m = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2, idle_timeout_ms=10**9, started_at_ms=0)
+    m.apply(partial_dict(0, 5, offset=10), 0)
+    m.apply(partial_dict(0, 3, offset=4), 0)  # an older replayed partial: ignored
+    m.apply(partial_dict(1, 2, offset=7), 0)
+    for p in (0, 1):
+        m.apply({"type": "watermark", "partition": p, "watermark_ms": 15_000, "source_partitions": 2}, 0)
+    out = m.flush(0)
+    [metric] = [x for x in out.metrics if x.scope == "model_version"]
+    assert metric.final and metric.requests == 7 and metric.partitions == [0, 1]
+    assert m.flush(0).metrics == []  # emitted once
+    m.apply(partial_dict(1, 4, offset=9), 0)  # a later update of an emitted window re-emits it
+    [again] = m.flush(0).metrics
+    assert again.requests == 9 and again.doc_id == metric.doc_id
+
+
+@pytest.mark.parametrize(
+    ("wms", "now", "bound"),
+    [
+        ({0: 100, 1: 200}, 0, 100),
+        ({0: 100}, 0, -math.inf),  # partition 1 not heard from yet, not idle yet: wait
+        ({0: 100}, 5_000, 100),  # partition 1 never reported within idle timeout: ignored
+        ({0: (100, 0), 1: (200, 4_000)}, 5_000, 200),  # partition 0 idle for 5 s
+        ({0: (100, 0), 1: (200, 0)}, 5_000, math.inf),  # all idle: flush everything
+    ],
+)
+def test_close_bound_idle_rule(wms, now, bound):
+    marks = {p: SourceWatermark(*(v if isinstance(v, tuple) else (v, now))) for p, v in wms.items()}
+    assert close_bound(marks, 2, now, started_at_ms=0, idle_timeout_ms=5_000) == bound
+
+
+def test_merger_state_roundtrip_and_alerts_in_window_order():
+    rules = AlertsConfig(rules=[P99AboveRule(id="p", threshold_ms=50, fire_after=2, resolve_after=1)])
+    m = Merger(CFG, rules, source_partitions=1, idle_timeout_ms=10**9, started_at_ms=0)
+    for w in range(3):
+        m.apply(partial_dict(0, 10, offset=w, lat=[100.0] * 10, ws=w * 10_000), 0)
+    m.apply({"type": "watermark", "partition": 0, "watermark_ms": 45_000, "source_partitions": 1}, 0)
+    out = m.flush(0)
+    assert [a.state for a in out.alerts] == ["firing"] and out.alerts[0].window_start_ms == 10_000
+    m2 = Merger(CFG, rules, source_partitions=1, idle_timeout_ms=10**9, started_at_ms=0)
+    m2.load({sid: st.to_dict() for sid, st in m.scopes.items()}, m.watermarks_to_dict(), 0)
+    assert m2.flush(0).metrics == []  # nothing re-emitted after recovery
+    assert m2.scopes.keys() == m.scopes.keys()
+
+
+def test_longer_windows_merge_from_shorter_ones():
+    parts = [merge_partials([partial_dict(0, 0, 1, lat=[float(v) for v in range(1 + k, 200, 6)], ws=k * 10_000)], CFG, final=True)
+             for k in range(6)]
+    minute = merge_windows(parts, 60_000)
+    assert minute.requests == sum(p.requests for p in parts) and minute.window_ms == 60_000
+    values = sorted(float(v) for k in range(6) for v in range(1 + k, 200, 6))
+    exact_p99 = values[math.ceil(0.99 * len(values)) - 1]
+    assert abs(minute.latency_ms.p99 - exact_p99) <= 0.01 * exact_p99
+    with pytest.raises(ValueError):
+        merge_windows([p.model_copy(update={"sketch": None}) for p in parts], 60_000)
+    assert isinstance(minute, WindowMetric)
