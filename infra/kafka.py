@@ -94,7 +94,7 @@ def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, *, timeout_s: flo
             if count and count != topics.partitions:
                 log.warning(
                     "topic=%s partitions=%d configured=%d msg='existing topic keeps its partition count'",
-                    meta["topic"], count, topics.partitions,
+                    meta.get("name") or meta.get("topic"), count, topics.partitions,  # key name differs across kafka-python majors
                 )
     finally:
         admin.close()

@@ -55,16 +55,8 @@ def unique_settings(base: Settings, *, partitions: int = 3) -> Settings:
     from trtlens.kafka import ensure_topics
 
     tag = f"t{os.getpid()}x{next(_counter)}"
-    topics = TopicSettings(
-        events=f"{tag}.events",
-        events_dlq=f"{tag}.events.dlq",
-        traces=f"{tag}.traces",
-        metrics=f"{tag}.metrics",
-        alerts=f"{tag}.alerts",
-        builds=f"{tag}.builds",
-        sink_dlq=f"{tag}.sink.dlq",
-        partitions=partitions,
-    )
+    names = [name for name, field in TopicSettings.model_fields.items() if field.annotation is str]
+    topics = TopicSettings(**{name: f"{tag}.{name}" for name in names}, partitions=partitions)
     indices = IndexSettings(
         traces=f"{tag}-traces", metrics=f"{tag}-metrics", alerts=f"{tag}-alerts", builds=f"{tag}-builds"
     )

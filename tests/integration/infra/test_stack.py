@@ -125,3 +125,17 @@ def test_index_and_search_with_the_official_client(isolated):
     assert hits["total"]["value"] == 1
     assert hits["hits"][0]["_source"]["total_ms"] == 4.5
     assert es.info()["version"]["number"]
+
+
+def test_ensure_topics_leaves_existing_topics_alone(stack_settings, caplog):
+    from trtlens.kafka import ensure_topics
+    from trtlens.settings import TopicSettings
+
+    tag = f"pre{os.getpid()}"
+    names = [n for n, f in TopicSettings.model_fields.items() if f.annotation is str]
+    two = TopicSettings(**{name: f"{tag}.{name}" for name in names}, partitions=2)
+    assert sorted(ensure_topics(stack_settings.kafka, two)) == sorted(two.all_topics())
+    three = two.model_copy(update={"partitions": 3})
+    with caplog.at_level("WARNING", logger="trtlens.kafka"):
+        assert ensure_topics(stack_settings.kafka, three) == []
+    assert f"topic={tag}.events partitions=2 configured=3" in caplog.text
