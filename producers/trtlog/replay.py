@@ -1,0 +1,52 @@
+"""TensorRT text logs (build logs, trtexec output, profiles) as a ``trtlens replay`` format.
+
+A whole log becomes one ``engine_build`` event plus its ``layer_profile``
+events, published like any other replayed event. Event time is the last
+timestamp printed in the log; a log without timestamps takes the file's
+modification time, so replaying the same file twice yields the same events
+(ids are a digest of the content) and dedup removes the second copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from trtlens.producers.replay.formats import Item, open_binary, register_reader
+from trtlens.producers.trtlog.classify import classify
+from trtlens.producers.trtlog.parse import parse_log
+
+HEAD_LINES = 40
+# families the classifier gives to lines it recognises as TensorRT output of some tool
+_NOT_TRT = {"plain", "blank"}
+
+
+class TensorRTLogReader:
+    name = "tensorrt-log"
+
+    def matches(self, path: Path, head: bytes) -> bool:
+        text = head.decode("utf-8", errors="replace")
+        lines = text.splitlines()[:HEAD_LINES]
+        first = next((line for line in lines if line.strip()), "")
+        try:
+            orjson.loads(first)
+            return False  # JSON lines / documents belong to the JSON readers
+        except orjson.JSONDecodeError:
+            pass
+        return any(classify(line, i).family not in _NOT_TRT for i, line in enumerate(lines, start=1))
+
+    def read(self, path: Path, source: str, start_line: int) -> Iterator[Item]:
+        with open_binary(path) as f:
+            lines = f.read().decode("utf-8", errors="replace").split("\n")
+        last_line = len(lines)
+        if start_line >= last_line:
+            return  # already replayed (the whole log is one report)
+        mtime_ms = int(path.stat().st_mtime * 1000)
+        result = parse_log(lines, source=source, now_ms=mtime_ms)
+        for event in result.events:
+            yield Item(last_line, event=event.model_dump(mode="json", exclude_none=True))
+
+
+register_reader(TensorRTLogReader())
