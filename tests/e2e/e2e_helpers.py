@@ -373,3 +373,25 @@ def read_dlq(settings: Settings, topic: str, *, want: int, timeout_s: float = 30
         return out
     finally:
         consumer.close()
+
+
+def streams_finished(settings: Settings, expected: Expected) -> bool:
+    """Streams has emitted every expected final window (with its exact counts) and a trace for
+    every incomplete request (those come last: by join timeout or the idle flush)."""
+    topics = read_output_topics(settings, ("traces", "metrics"))
+    windows = {(d["scope_key"], d["window_start_ms"]): d for d in latest_by_key(topics["metrics"]).values()
+               if d["scope"] == "model_version" and d["final"]}
+    for key, w in expected.windows.items():
+        got = windows.get(key)
+        if got is None or (got["requests"], got["late_events"]) != (w.requests, w.late):
+            return False
+    incomplete = {rid for rid, r in expected.requests.items() if not r["complete"]}
+    return incomplete <= {r.key.decode() for r in topics["traces"]}
+
+
+def store_matches_topics(es, settings: Settings, **kwargs) -> dict[str, int] | None:
+    """:func:`assert_store_matches_topics` as a polling predicate (None while it does not hold)."""
+    try:
+        return assert_store_matches_topics(es, settings, **kwargs)
+    except AssertionError:
+        return None

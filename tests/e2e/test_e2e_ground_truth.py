@@ -30,15 +30,16 @@ import pytest
 from e2e_helpers import (
     Expected,
     StreamsOptions,
-    assert_store_matches_topics,
+    e2e_settings,
     generate_events,
-    latest_by_key,
     load_config,
     publish,
     read_dlq,
     read_output_topics,
     sink_process,
     store_docs,
+    store_matches_topics,
+    streams_finished,
     streams_process,
     wait_alive,
 )
@@ -92,8 +93,6 @@ def _poison(settings):
 
 @pytest.fixture(scope="module")
 def run(stack_settings, tmp_path_factory):
-    from e2e_helpers import e2e_settings
-
     from trtlens.es import es_client
 
     tmp = tmp_path_factory.mktemp("e2e-truth")
@@ -120,33 +119,15 @@ def run(stack_settings, tmp_path_factory):
         _poison(settings)
         publish(settings, events2, tmp / "spool")
 
-        incomplete = {rid for rid, r in expected.requests.items() if not r["complete"]}
-
-        def streams_done():
-            topics = read_output_topics(settings, ("traces", "metrics"))
-            windows = {(d["scope_key"], d["window_start_ms"]): d for d in latest_by_key(topics["metrics"]).values()
-                       if d["scope"] == "model_version" and d["final"]}
-            for key, w in expected.windows.items():
-                got = windows.get(key)
-                if got is None or (got["requests"], got["late_events"]) != (w.requests, w.late):
-                    return False
-            return incomplete <= {r.key.decode() for r in topics["traces"]}
-
-        wait_alive(streams_done, procs=procs, timeout_s=90, interval_s=1.0,
+        wait_alive(lambda: streams_finished(settings, expected), procs=procs, timeout_s=90, interval_s=1.0,
                    what="streams to emit every expected window and every incomplete trace")
-
-        def store_caught_up():
-            try:
-                return assert_store_matches_topics(es, settings, exclude_keys={POISON_REJECTED, POISON_INVALID})
-            except AssertionError:
-                return None
-
-        sizes = wait_alive(store_caught_up, procs=procs, timeout_s=90, interval_s=1.0,
-                           what="the sink to index everything streams produced")
+        sizes = wait_alive(lambda: store_matches_topics(es, settings, exclude_keys={POISON_REJECTED, POISON_INVALID}),
+                           procs=procs, timeout_s=90, interval_s=1.0, what="the sink to index everything streams produced")
+        trace_hits = store_docs(es, settings.indices.traces)
         yield {
             "settings": settings, "es": es, "expected": expected, "truths": [truth1, truth2], "sizes": sizes,
-            "traces": {h["_id"]: h["_source"] for h in store_docs(es, settings.indices.traces)},
-            "trace_ids": [h["_id"] for h in store_docs(es, settings.indices.traces)],
+            "traces": {h["_id"]: h["_source"] for h in trace_hits},
+            "trace_ids": [h["_id"] for h in trace_hits],
             "metrics": [h["_source"] for h in store_docs(es, settings.indices.metrics)],
             "alerts": [h["_source"] for h in store_docs(es, settings.indices.alerts)],
         }
