@@ -42,13 +42,6 @@ def make_build_evaluator(settings: Any = None):
 
 
 def _configured_rules(settings: Any):
-    """BuildRules from settings, wherever the grey-box section puts them (``builds`` or ``streams.builds``)."""
-    for holder in (settings, getattr(settings, "streams", None)):
-        for name in ("builds", "build_rules"):
-            value = getattr(holder, name, None) if holder is not None else None
-            if value is not None and type(value).__name__ == "BuildRules":
-                return value
-            rules = getattr(value, "rules", None) if value is not None else None
-            if rules is not None and type(rules).__name__ == "BuildRules":
-                return rules
-    return None
+    """``Settings.builds.rules`` (the grey-box section), or None when absent."""
+    section = getattr(settings, "builds", None)
+    return getattr(section, "rules", None) if section is not None else None

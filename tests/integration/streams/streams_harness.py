@@ -1,0 +1,158 @@
+"""Helpers for the streams integration tests: real broker, real Faust worker processes."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from trtlens.settings import Settings, TopicSettings
+
+_counter = itertools.count()
+
+
+def streams_settings(base: Settings, *, partitions: int = 3, **streams: object) -> Settings:
+    """Unique topics (internal partials included) and app id; topics created."""
+    from trtlens.kafka import ensure_topics
+
+    tag = f"s{os.getpid()}x{next(_counter)}"
+    topics = TopicSettings(**{name: f"{tag}.{value}" for name, value in TopicSettings().model_dump().items()
+                              if isinstance(value, str)}, partitions=partitions)
+    opts = {"app_id": f"{tag}-app", "idle_timeout_ms": 1500, "commit_interval_s": 0.5, "batch_within_ms": 50,
+            "log_every_s": 1.0, **streams}
+    settings = base.model_copy(update={
+        "topics": topics,
+        "streams": base.streams.model_validate({**base.streams.model_dump(), **opts}),
+    })
+    ensure_topics(settings.kafka, settings.topics)
+    return settings
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {**os.environ, "TRTLENS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers}
+    for name, value in settings.topics.model_dump().items():
+        env[f"TRTLENS_TOPICS__{name.upper()}"] = str(value)
+
+    def flatten(prefix: str, obj: dict) -> None:
+        for k, v in obj.items():
+            if isinstance(v, dict):
+                flatten(f"{prefix}{k.upper()}__", v)
+            elif isinstance(v, list):
+                env[f"{prefix}{k.upper()}"] = orjson.dumps(v).decode()
+            elif v is not None:
+                env[f"{prefix}{k.upper()}"] = str(v).lower() if isinstance(v, bool) else str(v)
+
+    flatten("TRTLENS_STREAMS__", settings.streams.model_dump(mode="json"))
+    return env
+
+
+class Worker:
+    """One ``trtlens streams`` process (a real Faust worker)."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trtlens", "--log-level", "INFO", "streams"],
+            stdout=self._log, stderr=subprocess.STDOUT, env=_env(settings),
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[[Settings], Worker]]:
+    started: list[Worker] = []
+
+    def start(settings: Settings) -> Worker:
+        w = Worker(settings, tmp_path / f"worker{len(started)}.log")
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+def read_topic(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes, int, int]]:
+    """Every record of ``topic`` now: (key, value, partition, offset)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(**settings.kafka.kafka_python_kwargs(), enable_auto_commit=False,
+                             consumer_timeout_ms=800, auto_offset_reset="earliest")
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in parts])
+        return [(m.key, m.value, m.partition, m.offset) for m in consumer]
+    finally:
+        consumer.close()
+
+
+def latest_docs(settings: Settings, topic: str) -> dict[str, dict]:
+    """Last value per key (= doc_id): what an idempotent sink ends up storing."""
+    return {k.decode(): orjson.loads(v) for k, v, _, _ in read_topic(settings, topic)}
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str, workers_: list[Worker] = ()) -> object:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = condition()
+        if result:
+            return result
+        for w in workers_:
+            if not w.alive():
+                raise AssertionError(f"worker died while waiting for {what}:\n{w.log()[-3000:]}")
+        if time.monotonic() > deadline:
+            logs = "\n".join(w.log()[-2000:] for w in workers_)
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{logs}")
+        time.sleep(0.5)
+
+
+def publish(settings: Settings, events: list[dict], **publisher: object) -> None:
+    from trtlens.producers.publisher import Publisher
+
+    cfg = settings.producer.model_copy(update={"spool_name": f"streams-test-{os.getpid()}", **publisher})
+    with Publisher(settings, cfg) as pub:
+        pub.publish_dicts(events)
+        assert pub.flush(60)
+
+
+def wait_stable(produce: Callable[[], object], timeout_s: float, what: str, workers_: list[Worker] = (),
+                settle_s: float = 2.5) -> object:
+    """Wait until ``produce()`` is truthy and unchanged for ``settle_s`` (a window closed early by the
+    idle rule while a rebalance paused a partition is re-emitted with full values shortly after)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = None, 0.0
+    while True:
+        value = wait_for(produce, max(1.0, deadline - time.monotonic()), what, workers_)
+        now = time.monotonic()
+        if value == last and now - since >= settle_s:
+            return value
+        if value != last:
+            last, since = value, now
+        time.sleep(0.5)
