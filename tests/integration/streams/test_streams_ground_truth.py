@@ -22,6 +22,8 @@ from streams_harness import Worker, latest_docs, publish, read_topic, streams_se
 
 T0 = 1_700_000_000_000
 SAMPLE_ALL = {"traces": {"sample_rate": 1.0}}
+ALERTING = {"alerts": {"rules": [{"kind": "p99_above", "id": "p99_tiny", "threshold_ms": 0.5, "fire_after": 2,
+                                  "resolve_after": 1, "scope": "all"}]}}
 
 
 def load(seed: int, **faults: float):
@@ -67,7 +69,7 @@ def assert_exact(docs, gt, *, late=False):
 @pytest.fixture(scope="module")
 def live(stack_settings, tmp_path_factory):
     run, events = load(11, duplicate_rate=0.03, out_of_order_rate=0.03, incomplete_rate=0.02)
-    settings = streams_settings(stack_settings, **SAMPLE_ALL)
+    settings = streams_settings(stack_settings, **SAMPLE_ALL, **ALERTING)
     publish(settings, events)
     # bad input in the middle of a batch record, and a record that is not JSON at all
     end = run.ground_truth["end_ms"]  # within grace of the end: not late
@@ -85,6 +87,10 @@ def live(stack_settings, tmp_path_factory):
     producer = KafkaProducer(**settings.kafka.kafka_python_kwargs())
     producer.send(settings.topics.events, orjson.dumps(extra), key=b"extra-req", partition=part)
     producer.send(settings.topics.events, b"\x00 definitely not json", key=b"junk", partition=part)
+    build = {"event": "engine_build", "event_id": "build-1", "ts_ms": T0, "worker_id": "ci", "engine_id": "resnet50-fp16",
+             "status": "ok", "precisions": ["fp16"], "layers_before": 10, "layers_after": 6}
+    producer.send(settings.topics.events, orjson.dumps([build]), key=b"resnet50-fp16",
+                  partition=partition_for_key("resnet50-fp16", settings.topics.partitions))
     producer.flush()
     producer.close()
     worker = Worker(settings, tmp_path_factory.mktemp("live") / "worker.log")
@@ -202,3 +208,32 @@ def test_sigkill_mid_stream_and_restart_loses_and_doubles_nothing(stack_settings
     assert len(traces) == gt["requests"]
     assert sum(1 for t in traces.values() if not t["complete"]) == gt["faults"]["incomplete"]
     assert re.search(r"recovered segments=[1-9]", second.log()), "the restart rebuilt state from the changelog"
+
+
+def test_outputs_follow_the_document_contract(live):
+    from trtlens.schemas.documents import Alert, BuildReport, Trace, WindowMetric
+
+    settings = live[0]
+    for topic, model in ((settings.topics.traces, Trace), (settings.topics.metrics, WindowMetric),
+                         (settings.topics.alerts, Alert), (settings.topics.builds, BuildReport)):
+        for key, value, _, _ in read_topic(settings, topic):
+            doc = model.model_validate_json(value)
+            assert doc.doc_id.encode() == key
+
+
+def test_alert_fires_with_its_window_and_value(live):
+    settings = live[0]
+    alerts = wait_for(lambda: latest_docs(settings, settings.topics.alerts), 30, "alerts")
+    firing = [a for a in alerts.values() if a["state"] == "firing"]
+    assert len(firing) == 1  # hysteresis: one firing record, not one per breaching window
+    a = firing[0]
+    assert a["rule_id"] == "p99_tiny" and a["scope_key"] == "*" and a["value"] > 0.5 and a["breaching_windows"] == 2
+    assert a["window_start_ms"] == T0 + 10_000  # the second breaching window fires it
+
+
+def test_engine_build_routed_to_the_grey_box_rules(live):
+    settings = live[0]
+    builds = wait_for(lambda: latest_docs(settings, settings.topics.builds), 30, "build report")
+    report = builds["resnet50-fp16"]
+    assert report["engine_id"] == "resnet50-fp16" and report["report"]["layers_after"] == 6
+    assert "passed" in report and isinstance(report["violations"], list)
