@@ -35,6 +35,7 @@ BENCH_MODULES: list[str] = [
     "trtlens.sinks.bench",
     "trtlens.streams.bench.cli",
     "trtlens.producers.bench",
+    "trtlens.bench_pipeline",
 ]
 
 EPILOG = """\
