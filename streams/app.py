@@ -106,6 +106,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         web_enabled=s.web_enabled,
         web_port=s.web_port,
         stream_buffer_maxsize=max(4096, s.batch_max_records * 4),
+        consumer_max_fetch_size=8 * 1024 * 1024,  # batched records are ~50 KB each: fetch many per round trip
         topic_allow_declare=True,
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
