@@ -105,3 +105,12 @@ def test_longer_windows_merge_from_shorter_ones():
     with pytest.raises(ValueError):
         merge_windows([p.model_copy(update={"sketch": None}) for p in parts], 60_000)
     assert isinstance(minute, WindowMetric)
+
+
+@pytest.mark.parametrize(("emit_running", "expected"), [(False, []), (True, [False])])
+def test_running_updates_are_optional(emit_running, expected):
+    cfg = CFG.model_copy(update={"emit_running": emit_running})
+    m = Merger(cfg, AlertsConfig(rules=[]), source_partitions=1, idle_timeout_ms=10**9, started_at_ms=0)
+    m.apply(partial_dict(0, 3, offset=1), 0)
+    m.apply({"type": "watermark", "partition": 0, "watermark_ms": 5_000, "source_partitions": 1}, 0)  # still open
+    assert [x.final for x in m.flush(0).metrics if x.scope == "model_version"] == expected
