@@ -14,36 +14,45 @@ that overwrites the stored one).
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 
 from trtlens.schemas.events import EventBase
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.sampling import decide
 
 
-@dataclass(slots=True)
 class TraceState:
-    request_id: str
-    start_ts_ms: int
-    end_ts_ms: int
-    model: str | None = None
-    model_version: str | None = None
-    worker_id: str | None = None
-    host: str | None = None
-    backend: str | None = None
-    kinds: set[str] = field(default_factory=set)
-    event_ids: list[str] = field(default_factory=list)
-    terminal: bool = False
-    status: str | None = None
-    cold_start: bool = False
-    batch_size: int | None = None
-    precision: str | None = None
-    stages: dict[str, float] = field(default_factory=dict)
-    error: dict | None = None
-    slow: bool = False
-    emitted: bool = False
-    kept: bool = False
-    changed: bool = True
+    """One request being joined (a plain slotted class: created once per request on the hot path)."""
+
+    __slots__ = (
+        "request_id", "start_ts_ms", "end_ts_ms", "model", "model_version", "worker_id", "host", "backend",
+        "kinds", "event_ids", "terminal", "status", "cold_start", "batch_size", "precision", "stages", "error",
+        "slow", "emitted", "kept", "changed",
+    )
+
+    def __init__(self, request_id: str, start_ts_ms: int, end_ts_ms: int, model: str | None = None,
+                 model_version: str | None = None, worker_id: str | None = None, host: str | None = None,
+                 backend: str | None = None) -> None:
+        self.request_id = request_id
+        self.start_ts_ms = start_ts_ms
+        self.end_ts_ms = end_ts_ms
+        self.model = model
+        self.model_version = model_version
+        self.worker_id = worker_id
+        self.host = host
+        self.backend = backend
+        self.kinds: set[str] = set()
+        self.event_ids: list[str] = []
+        self.terminal = False
+        self.status: str | None = None
+        self.cold_start = False
+        self.batch_size: int | None = None
+        self.precision: str | None = None
+        self.stages: dict[str, float] = {}
+        self.error: dict | None = None
+        self.slow = False
+        self.emitted = False
+        self.kept = False
+        self.changed = True
 
 
 class TraceJoin:
