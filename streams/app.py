@@ -45,14 +45,14 @@ class Runtime:
         self.pipeline = PipelineAgent(self)
         self.merge = MergeAgent(self)
 
-    async def deliver_pipeline(self, pipe: Any, out: Any) -> None:
+    async def deliver_pipeline(self, pipe: Any, out: Any, *, idle: bool = False) -> None:
         t = self.settings.topics
         s = self.sender
         await s.send_dead_letters(out.dlq)
         await s.send_trace_dicts(out.traces)
         await s.send_docs(t.builds, out.builds)
         await s.send_partials(out.partials)
-        await s.send_watermark(pipe.partition, pipe.watermark_ms, t.partitions, t.partitions)
+        await s.send_watermark(pipe.partition, pipe.watermark_ms, t.partitions, t.partitions, idle=idle)
 
 
 def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
@@ -138,13 +138,13 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_, revoked, **kwargs) -> None:  # noqa: ANN001
-        rt.pipeline.forget({tp.partition for tp in revoked if tp.topic == t.events})
+        rt.pipeline.on_revoked({tp.partition for tp in revoked if tp.topic == t.events})
         rt.merge.forget({tp.partition for tp in revoked if tp.topic == t.metrics_partials})
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app_, assigned, **kwargs) -> None:  # noqa: ANN001
         # state is rebuilt lazily from the recovered tables on the first group of each partition
-        rt.pipeline.forget({tp.partition for tp in assigned if tp.topic == t.events})
+        rt.pipeline.on_assigned({tp.partition for tp in assigned if tp.topic == t.events})
         rt.merge.forget({tp.partition for tp in assigned if tp.topic == t.metrics_partials})
 
     @app.on_before_shutdown.connect

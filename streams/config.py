@@ -31,7 +31,7 @@ class StreamsSettings(BaseModel):
     segment_max_bytes: int = Field(512 * 1024, ge=4096, le=8 * 1024 * 1024, description="max bytes of one state-log changelog record")
     idle_timeout_ms: int = Field(
         5_000, ge=100, le=3_600_000,
-        description="wall-clock ms without progress after which a partition counts as idle (see README: idle rule)",
+        description="wall-clock ms without records after which a partition is announced idle (README: idle rule)",
     )
     producer_max_batch_size: int = Field(
         1, ge=1, description="Faust producer batch bytes; 1 = one record per batch (exact changelog recovery on Tansu)"

@@ -96,10 +96,13 @@ class OutputSender:
             d["type"] = "partial"
             await self._send(self.topics.metrics_partials, f"{p.scope}|{p.scope_key}".encode(), orjson.dumps(d))
 
-    async def send_watermark(self, partition: int, watermark_ms: int, merge_partitions: int, source_partitions: int) -> None:
-        value = orjson.dumps(
-            {"type": "watermark", "partition": partition, "watermark_ms": watermark_ms, "source_partitions": source_partitions}
-        )
+    async def send_watermark(
+        self, partition: int, watermark_ms: int, merge_partitions: int, source_partitions: int, *, idle: bool = False
+    ) -> None:
+        value = orjson.dumps({
+            "type": "watermark", "partition": partition, "watermark_ms": watermark_ms,
+            "source_partitions": source_partitions, "idle": idle,
+        })
         for m in range(merge_partitions):
             await self._send(self.topics.metrics_partials, b"__watermark__", value, partition=m)
 

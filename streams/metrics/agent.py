@@ -28,16 +28,12 @@ class MergeAgent:
         self.rt = runtime
         self.settings = runtime.settings
         self.mergers: dict[int, Merger] = {}
-        self.started_at_ms = runtime.now_ms()
 
     def merger(self, partition: int) -> Merger:
         m = self.mergers.get(partition)
         if m is None:
             s = self.settings.streams
-            m = Merger(
-                s.metrics, s.alerts, source_partitions=self.settings.topics.partitions,
-                idle_timeout_ms=s.idle_timeout_ms, started_at_ms=self.rt.now_ms(),
-            )
+            m = Merger(s.metrics, s.alerts, source_partitions=self.settings.topics.partitions)
             scopes, wms = {}, None
             skip = len(b"%05d:" % partition)
             for key, value in self.rt.merge_state.items_for(partition):

@@ -5,18 +5,20 @@ scope — all windows, all source partitions — meets in one place, together wi
 the alert state of that scope. Per window the merge keeps the **newest partial
 per source partition** (highest source offset), so replays overwrite.
 
-Closing rule (event time, with an idle bound):
+Closing rule (event time; idleness is declared by the partition's own worker):
 
-* every source partition reports its watermark (heartbeats after its partials);
+* every source partition reports its watermark in heartbeats sent after its
+  partials, and ``idle: true`` when its worker has had no records for it for
+  ``idle_timeout_ms`` (a partition that never had data is announced idle the same
+  way, counted from its assignment);
 * the close bound is the **minimum watermark of the non-idle source partitions**;
   a window is final when ``bound >= start + window_ms + grace_ms``;
-* a source partition is **idle** when its watermark has not advanced for
-  ``idle_timeout_ms`` of wall-clock time (one that never reported counts from the
-  merge's start); idle partitions do not hold windows open, their latest partials
-  are merged as they are;
-* when **all** source partitions are idle (end of input, a pause), every open
-  window is flushed as final. Data that arrives later for an emitted window
-  re-emits it (same document id, updated values).
+* a partition not heard from at all (not assigned yet, its worker restarting,
+  a rebalance in progress) **holds windows open** — silence is not idleness, so
+  a rebalance never closes a window early;
+* when **all** source partitions are idle (end of input, a pause in traffic),
+  every open window is flushed as final. Data that arrives later for an emitted
+  window re-emits it (same document id, updated values).
 """
 
 from __future__ import annotations
@@ -155,20 +157,17 @@ class MergeWindow:
 @dataclass(slots=True)
 class SourceWatermark:
     watermark_ms: int
-    progressed_at_ms: int
+    idle: bool = False
 
 
-def close_bound(
-    watermarks: dict[int, SourceWatermark], source_partitions: int, now_ms: int, started_at_ms: int, idle_timeout_ms: int
-) -> float:
-    """Event-time bound up to which windows may close (``inf`` = all idle: flush)."""
+def close_bound(watermarks: dict[int, SourceWatermark], source_partitions: int) -> float:
+    """Event-time bound up to which windows may close (``-inf`` = wait, ``inf`` = all idle: flush)."""
     active: list[int] = []
     for p in range(source_partitions):
         wm = watermarks.get(p)
-        last = wm.progressed_at_ms if wm else started_at_ms
-        if now_ms - last < idle_timeout_ms:
-            if wm is None:
-                return -math.inf  # a partition we have not heard from yet, not idle yet: wait
+        if wm is None:
+            return -math.inf  # not heard from: its worker may be starting or rebalancing
+        if not wm.idle:
             active.append(wm.watermark_ms)
     if not active:
         return math.inf

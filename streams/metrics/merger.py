@@ -3,8 +3,9 @@
 Input records (from the internal partials topic):
 
 * ``{"type": "partial", ...WindowPartial.to_dict()}`` keyed ``scope|scope_key``
-* ``{"type": "watermark", "partition": p, "watermark_ms": wm, "source_partitions": n}``
-  sent to every merge partition after the partials of the same group.
+* ``{"type": "watermark", "partition": p, "watermark_ms": wm, "source_partitions": n, "idle": bool}``
+  sent to every merge partition after the partials of the same group (and by
+  the idle timer, with ``idle: true``).
 
 State per scope (one table key each, written once per group when changed):
 its windows (newest partial per source partition, emitted flag) and the alert
@@ -69,13 +70,10 @@ class MergeOutputs:
 
 class Merger:
     def __init__(
-        self, metrics: MetricsConfig, alerts: AlertsConfig, *, source_partitions: int, idle_timeout_ms: int, started_at_ms: int
-    ) -> None:
+        self, metrics: MetricsConfig, alerts: AlertsConfig, *, source_partitions: int) -> None:
         self.metrics = metrics
         self.alerts = alerts
         self.source_partitions = source_partitions
-        self.idle_timeout_ms = idle_timeout_ms
-        self.started_at_ms = started_at_ms
         self.scopes: dict[str, ScopeState] = {}
         self.watermarks: dict[int, SourceWatermark] = {}
         self._dirty: set[str] = set()
@@ -86,10 +84,15 @@ class Merger:
         kind = record.get("type")
         if kind == "watermark":
             p, wm = int(record["partition"]), int(record["watermark_ms"])
+            idle = bool(record.get("idle", False))
             self.source_partitions = max(self.source_partitions, int(record.get("source_partitions", 0)))
             old = self.watermarks.get(p)
-            if old is None or wm > old.watermark_ms:
-                self.watermarks[p] = SourceWatermark(wm, now_ms)
+            if old is None:
+                self.watermarks[p] = SourceWatermark(wm, idle)
+                self._wm_dirty = True
+            elif wm > old.watermark_ms or idle != old.idle:
+                old.watermark_ms = max(old.watermark_ms, wm)
+                old.idle = idle
                 self._wm_dirty = True
             return
         if kind != "partial":
@@ -113,7 +116,7 @@ class Merger:
     def flush(self, now_ms: int) -> MergeOutputs:
         """Emit what became final (and updates of emitted windows); evaluate alerts in window order."""
         out = MergeOutputs()
-        bound = close_bound(self.watermarks, self.source_partitions, now_ms, self.started_at_ms, self.idle_timeout_ms)
+        bound = close_bound(self.watermarks, self.source_partitions)
         max_wm = self._max_watermark()
         for sid, st in self.scopes.items():
             changed = sid in self._dirty
@@ -151,10 +154,14 @@ class Merger:
         return {
             "source_partitions": self.source_partitions,
             "watermarks": {str(p): w.watermark_ms for p, w in self.watermarks.items()},
+            "idle": sorted(p for p, w in self.watermarks.items() if w.idle),
         }
 
     def load(self, scopes: dict[str, dict[str, Any]], watermarks: dict[str, Any] | None, now_ms: int) -> None:
         self.scopes = {sid: ScopeState.from_dict(d) for sid, d in scopes.items()}
         if watermarks:
             self.source_partitions = max(self.source_partitions, int(watermarks.get("source_partitions", 0)))
-            self.watermarks = {int(p): SourceWatermark(int(wm), now_ms) for p, wm in watermarks["watermarks"].items()}
+            idle = set(watermarks.get("idle", []))
+            self.watermarks = {
+                int(p): SourceWatermark(int(wm), int(p) in idle) for p, wm in watermarks["watermarks"].items()
+            }

@@ -5,7 +5,9 @@ bounded by ``batch_max_records`` / ``batch_within_ms``) is split by partition.
 Per partition: records → :class:`PartitionPipeline` → outputs (traces, DLQ,
 build reports, cumulative partial windows + a watermark heartbeat) are sent
 and flushed, then the group's state-log segment is written (one changelog
-record per partition per group). A timer flushes idle partitions.
+record per partition per group). A timer announces idle partitions: it emits
+their open traces and tells the merge stage (heartbeat ``idle: true``), also for
+assigned partitions that never had a record, so they do not hold windows open.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class PipelineAgent:
         self.pipelines: dict[int, PartitionPipeline] = {}
         self.last_record_at: dict[int, float] = {}
         self.idle_flushed: set[int] = set()
+        self.assigned: dict[int, float] = {}  # partition → monotonic time it was assigned
+        self.flowing_since: float | None = None  # first group after the last assignment: recovery is over
         self._last_log = 0.0
         self.timings: dict[str, float] = defaultdict(float)
 
@@ -55,6 +59,18 @@ class PipelineAgent:
             self.last_record_at.pop(p, None)
             self.idle_flushed.discard(p)
 
+    def on_assigned(self, partitions: set[int]) -> None:
+        now = time.monotonic()
+        self.forget(partitions)  # rebuilt lazily from the recovered table on the first group
+        self.flowing_since = None
+        for p in partitions:
+            self.assigned[p] = now
+
+    def on_revoked(self, partitions: set[int]) -> None:
+        self.forget(partitions)
+        for p in partitions:
+            self.assigned.pop(p, None)
+
     # -- groups ---------------------------------------------------------------
     async def process_group(self, events: list[Any]) -> None:
         by_partition: dict[int, list[Any]] = defaultdict(list)
@@ -62,6 +78,8 @@ class PipelineAgent:
             by_partition[ev.message.partition].append(ev)
         async with self.rt.lock:
             now = time.monotonic()
+            if self.flowing_since is None:
+                self.flowing_since = now
             t0 = time.perf_counter()
             done = []
             for partition, evs in sorted(by_partition.items()):
@@ -93,19 +111,33 @@ class PipelineAgent:
             self._maybe_log(len(events))
 
     async def on_idle_tick(self) -> None:
+        """Announce partitions with no records for ``idle_timeout_ms`` (once per idle spell)."""
         idle_s = self.settings.streams.idle_timeout_ms / 1000
+        t = self.settings.topics
         now = time.monotonic()
         async with self.rt.lock:
-            flushed = False
-            for partition, pipe in list(self.pipelines.items()):
-                if partition in self.idle_flushed or now - self.last_record_at.get(partition, now) < idle_s:
+            announced = False
+            for partition, assigned_at in list(self.assigned.items()):
+                # a partition without records counts from when records started flowing after the
+                # assignment (table recovery can take a while), or twice the timeout when none flow
+                base = self.flowing_since if self.flowing_since is not None else assigned_at + idle_s
+                since = self.last_record_at.get(partition, max(base, assigned_at))
+                if partition in self.idle_flushed or now - since < idle_s:
+                    continue
+                pipe = self.pipelines.get(partition)
+                self.idle_flushed.add(partition)
+                announced = True
+                if pipe is None:
+                    # no record since the assignment: nothing to flush (and the table may still be
+                    # recovering); the heartbeat alone keeps this partition from holding windows open
+                    await self.rt.sender.send_watermark(partition, 0, t.partitions, t.partitions, idle=True)
+                    log.info("partition=%d idle (no records since assignment)", partition)
                     continue
                 out = pipe.flush_idle()
-                await self.rt.deliver_pipeline(pipe, out)
-                self.idle_flushed.add(partition)
-                flushed = True
-                log.info("partition=%d idle_flush traces=%d partials=%d", partition, len(out.traces), len(out.partials))
-            if flushed:
+                await self.rt.deliver_pipeline(pipe, out, idle=True)
+                log.info("partition=%d idle traces=%d partials=%d watermark_ms=%d",
+                         partition, len(out.traces), len(out.partials), pipe.watermark_ms)
+            if announced:
                 await self.rt.sender.flush()
 
     def _maybe_log(self, records: int) -> None:

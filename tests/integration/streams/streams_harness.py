@@ -26,7 +26,7 @@ def streams_settings(base: Settings, *, partitions: int = 3, **streams: object) 
     tag = f"s{os.getpid()}x{next(_counter)}"
     topics = TopicSettings(**{name: f"{tag}.{value}" for name, value in TopicSettings().model_dump().items()
                               if isinstance(value, str)}, partitions=partitions)
-    opts = {"app_id": f"{tag}-app", "idle_timeout_ms": 1500, "commit_interval_s": 0.5, "batch_within_ms": 50,
+    opts = {"app_id": f"{tag}-app", "idle_timeout_ms": 3000, "commit_interval_s": 0.5, "batch_within_ms": 50,
             "log_every_s": 1.0, **streams}
     settings = base.model_copy(update={
         "topics": topics,
@@ -143,7 +143,7 @@ def publish(settings: Settings, events: list[dict], **publisher: object) -> None
 
 
 def wait_stable(produce: Callable[[], object], timeout_s: float, what: str, workers_: list[Worker] = (),
-                settle_s: float = 2.5) -> object:
+                settle_s: float = 3.5) -> object:
     """Wait until ``produce()`` is truthy and unchanged for ``settle_s`` (a window closed early by the
     idle rule while a rebalance paused a partition is re-emitted with full values shortly after)."""
     deadline = time.monotonic() + timeout_s

@@ -156,9 +156,14 @@ def test_backfill_rebatched_through_two_workers_gives_the_same_windows(live, sta
     settings = streams_settings(stack_settings, **SAMPLE_ALL)
     publish(settings, events, batch_max_events=7)  # other record boundaries than the live run
     ws = [Worker(settings, tmp_path / f"w{i}.log") for i in range(2)]
+    strip = lambda d: {k: v for k, v in d.items() if k != "partitions"}  # noqa: E731
+    live_only = {k: strip(v) for k, v in live_docs.items() if "extra-model" not in k}
+    assert len(live_only) == len(run.ground_truth["windows"])
     try:
-        docs = wait_stable(lambda: (d := window_docs(settings)) and matches(d, run.ground_truth) and d, 120,
-                           "final windows of the backfill", ws)
+        # a window closed early while a rebalance paused a partition (idle rule) is re-emitted complete:
+        # wait until every window equals the live run's, field by field
+        docs = wait_for(lambda: {k: strip(v) for k, v in window_docs(settings).items()} == live_only, 120,
+                        "backfill windows equal to the live run's", ws)
         traces = wait_for(
             lambda: (t := latest_docs(settings, settings.topics.traces)) and len(t) >= run.ground_truth["requests"] and t,
             60, "every trace of the backfill", ws,
@@ -166,10 +171,14 @@ def test_backfill_rebatched_through_two_workers_gives_the_same_windows(live, sta
     finally:
         for w in ws:
             w.stop()
-    strip = lambda d: {k: v for k, v in d.items() if k != "partitions"}  # noqa: E731
-    live_only = {k: strip(v) for k, v in live_docs.items() if "extra-model" not in k}
-    assert {k: strip(v) for k, v in docs.items()} == live_only and len(live_only) == len(run.ground_truth["windows"])
+    assert docs is True
     assert len(traces) == run.ground_truth["requests"]
+    # each window was emitted once, already covering every partition (no early close during the rebalances)
+    emitted: dict[str, set] = {}
+    for key, value, _, _ in read_topic(settings, settings.topics.metrics):
+        emitted.setdefault(key.decode(), set()).add(value)
+    assert all(len(v) == 1 for k, v in emitted.items() if k.startswith("model_version:")), {
+        k: len(v) for k, v in emitted.items() if len(v) > 1}
 
 
 def test_late_events_counted_per_window_not_in_requests(stack_settings, tmp_path):

@@ -50,7 +50,7 @@ def partial_dict(partition, requests, offset, lat=(), ws=0, key="m/v1"):
 
 
 def test_merge_keeps_newest_partial_per_partition():
-    m = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2, idle_timeout_ms=10**9, started_at_ms=0)
+    m = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2)
     m.apply(partial_dict(0, 5, offset=10), 0)
     m.apply(partial_dict(0, 3, offset=4), 0)  # an older replayed partial: ignored
     m.apply(partial_dict(1, 2, offset=7), 0)
@@ -66,29 +66,42 @@ def test_merge_keeps_newest_partial_per_partition():
 
 
 @pytest.mark.parametrize(
-    ("wms", "now", "bound"),
+    ("wms", "bound"),
     [
-        ({0: 100, 1: 200}, 0, 100),
-        ({0: 100}, 0, -math.inf),  # partition 1 not heard from yet, not idle yet: wait
-        ({0: 100}, 5_000, 100),  # partition 1 never reported within idle timeout: ignored
-        ({0: (100, 0), 1: (200, 4_000)}, 5_000, 200),  # partition 0 idle for 5 s
-        ({0: (100, 0), 1: (200, 0)}, 5_000, math.inf),  # all idle: flush everything
+        ({0: 100, 1: 200}, 100),
+        ({0: 100}, -math.inf),  # partition 1 not heard from (starting, rebalancing): wait
+        ({0: (100, True), 1: 200}, 200),  # partition 0 declared idle by its worker: ignored
+        ({0: (100, True), 1: (200, True)}, math.inf),  # all idle: flush everything
     ],
 )
-def test_close_bound_idle_rule(wms, now, bound):
-    marks = {p: SourceWatermark(*(v if isinstance(v, tuple) else (v, now))) for p, v in wms.items()}
-    assert close_bound(marks, 2, now, started_at_ms=0, idle_timeout_ms=5_000) == bound
+def test_close_bound_idle_rule(wms, bound):
+    marks = {p: SourceWatermark(*(v if isinstance(v, tuple) else (v, False))) for p, v in wms.items()}
+    assert close_bound(marks, 2) == bound
+
+
+def test_idle_heartbeat_then_activity():
+    m = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2)
+    m.apply(partial_dict(0, 5, offset=3), 0)
+    m.apply({"type": "watermark", "partition": 0, "watermark_ms": 1_000, "source_partitions": 2}, 0)
+    assert m.flush(0).metrics == []  # partition 1 silent: the window stays open
+    m.apply({"type": "watermark", "partition": 1, "watermark_ms": 0, "source_partitions": 2, "idle": True}, 0)
+    assert m.flush(0).metrics == []  # bound = partition 0's 1_000 < 15_000
+    m.apply({"type": "watermark", "partition": 0, "watermark_ms": 1_000, "source_partitions": 2, "idle": True}, 0)
+    assert {x.final for x in m.flush(0).metrics} == {True}  # all idle: flushed
+    m2 = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2)
+    m2.load({}, m.watermarks_to_dict(), 0)
+    assert all(w.idle for w in m2.watermarks.values())
 
 
 def test_merger_state_roundtrip_and_alerts_in_window_order():
     rules = AlertsConfig(rules=[P99AboveRule(id="p", threshold_ms=50, fire_after=2, resolve_after=1)])
-    m = Merger(CFG, rules, source_partitions=1, idle_timeout_ms=10**9, started_at_ms=0)
+    m = Merger(CFG, rules, source_partitions=1)
     for w in range(3):
         m.apply(partial_dict(0, 10, offset=w, lat=[100.0] * 10, ws=w * 10_000), 0)
     m.apply({"type": "watermark", "partition": 0, "watermark_ms": 45_000, "source_partitions": 1}, 0)
     out = m.flush(0)
     assert [a.state for a in out.alerts] == ["firing"] and out.alerts[0].window_start_ms == 10_000
-    m2 = Merger(CFG, rules, source_partitions=1, idle_timeout_ms=10**9, started_at_ms=0)
+    m2 = Merger(CFG, rules, source_partitions=1)
     m2.load({sid: st.to_dict() for sid, st in m.scopes.items()}, m.watermarks_to_dict(), 0)
     assert m2.flush(0).metrics == []  # nothing re-emitted after recovery
     assert m2.scopes.keys() == m.scopes.keys()
@@ -110,7 +123,7 @@ def test_longer_windows_merge_from_shorter_ones():
 @pytest.mark.parametrize(("emit_running", "expected"), [(False, []), (True, [False])])
 def test_running_updates_are_optional(emit_running, expected):
     cfg = CFG.model_copy(update={"emit_running": emit_running})
-    m = Merger(cfg, AlertsConfig(rules=[]), source_partitions=1, idle_timeout_ms=10**9, started_at_ms=0)
+    m = Merger(cfg, AlertsConfig(rules=[]), source_partitions=1)
     m.apply(partial_dict(0, 3, offset=1), 0)
     m.apply({"type": "watermark", "partition": 0, "watermark_ms": 5_000, "source_partitions": 1}, 0)  # still open
     assert [x.final for x in m.flush(0).metrics if x.scope == "model_version"] == expected
