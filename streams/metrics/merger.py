@@ -1,4 +1,4 @@
-"""The merge stage's state machine for one merge partition (pure; clock injected).
+"""The merge stage's state machine for one merge partition (pure; no clock: idleness arrives in heartbeats).
 
 Input records (from the internal partials topic):
 
