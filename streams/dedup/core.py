@@ -18,27 +18,28 @@ class Deduper:
     def __init__(self, ttl_ms: int, enabled: bool = True) -> None:
         self.ttl_ms = ttl_ms
         self.enabled = enabled
-        self._seen: set[str] = set()
-        self._expiry: deque[tuple[int, str]] = deque()
+        # public for the pipeline's inlined hot loop: ids, and (expire_at_ms, id) in insertion order
+        self.seen: set[str] = set()
+        self.expiry: deque[tuple[int, str]] = deque()
         self.duplicates = 0
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self.seen)
 
     def first_time(self, event_id: str, watermark_ms: int) -> bool:
         """True if ``event_id`` was not seen within the TTL (and remember it)."""
         if not self.enabled:
             return True
-        seen = self._seen
+        seen = self.seen
         if event_id in seen:
             self.duplicates += 1
             return False
         seen.add(event_id)
-        self._expiry.append((watermark_ms + self.ttl_ms, event_id))
+        self.expiry.append((watermark_ms + self.ttl_ms, event_id))
         return True
 
     def expire(self, watermark_ms: int) -> int:
-        q, seen, n = self._expiry, self._seen, 0
+        q, seen, n = self.expiry, self.seen, 0
         while q and q[0][0] <= watermark_ms:
             seen.discard(q.popleft()[1])
             n += 1

@@ -23,12 +23,12 @@ class Dropper:
     def __init__(self, config: DropConfig) -> None:
         self.dropped: Counter[str] = Counter()
         self._checks = [(r.id, _compile(r)) for r in config.rules]
-        self._fast = _prefilter(config.rules)
+        self.prefilter = _prefilter(config.rules)  # None: check every rule; else False = surely kept
 
 
     def rule_for(self, ev: EventBase) -> str | None:
         """The id of the first rule that drops ``ev`` (counted), or None to keep it."""
-        if self._fast is not None and not self._fast(ev):
+        if self.prefilter is not None and not self.prefilter(ev):
             return None
         for rule_id, check in self._checks:
             if check(ev):

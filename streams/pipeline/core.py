@@ -26,6 +26,9 @@ from trtlens.streams.pipeline.statelog import Segment, StateLog
 
 BuildEvaluator = Callable[[EventBase], BuildReport]
 
+# events that feed windows (inference_complete only when cold_start); only these can be "late"
+METRIC_KINDS = frozenset({"request_complete", "inference_complete", "engine_load_complete", "gpu_sample"})
+
 
 @dataclass
 class Outputs:
@@ -84,16 +87,25 @@ class PartitionPipeline:
         self.applied_offset = offset
 
     def _apply(self, events: list[EventBase], offset: int, muted: bool) -> None:
+        """The per-event loop (the hot path: dedup and the drop pre-check are inlined)."""
         c = self.counters
         dedup, dropper, windows, traces = self.dedup, self.dropper, self.windows, self.traces
+        seen, expiry, ttl = dedup.seen, dedup.expiry, dedup.ttl_ms
+        dedup_on = dedup.enabled
+        maybe_drop = dropper.prefilter
         p99_min = self.settings.traces.p99_min_count
         wm = self.watermark_ms
-        accepted = 0
+        accepted = duplicates = 0
         for ev in events:
             ts = ev.ts_ms
-            if not dedup.first_time(ev.event_id, ts if ts > wm else wm):
-                continue
-            if dropper.rule_for(ev) is not None:
+            if dedup_on:
+                eid = ev.event_id
+                if eid in seen:
+                    duplicates += 1
+                    continue
+                seen.add(eid)
+                expiry.append(((ts if ts > wm else wm) + ttl, eid))
+            if (maybe_drop is None or maybe_drop(ev)) and dropper.rule_for(ev) is not None:
                 if ts > wm:
                     wm = ts  # dropped events still tell the time
                 continue
@@ -103,7 +115,9 @@ class PartitionPipeline:
                 if not muted and self.build_evaluator is not None:
                     self.out.builds.append(self.build_evaluator(ev))
             else:
-                mv = windows.observe(ev, offset, wm)
+                mv = None
+                if kind in METRIC_KINDS and (kind != "inference_complete" or ev.cold_start):  # type: ignore[attr-defined]
+                    mv = windows.observe(ev, offset, wm)
                 if ev.request_id is not None:
                     p99 = None
                     if kind == "request_complete" and mv is not None:
@@ -112,6 +126,7 @@ class PartitionPipeline:
             if ts > wm:
                 wm = ts
         self.watermark_ms = wm
+        dedup.duplicates += duplicates
         c["events"] += len(events)
         c["accepted_events"] += accepted
 
