@@ -105,7 +105,11 @@ def wait_alive(predicate, *, procs: list[ManagedProcess], timeout_s: float, what
         assert_running(*procs)
         return predicate()
 
-    return wait_for(check, timeout_s=timeout_s, interval_s=interval_s, what=what)
+    try:
+        return wait_for(check, timeout_s=timeout_s, interval_s=interval_s, what=what)
+    except TimeoutError as exc:
+        logs = "\n".join(f"--- {p.name} ({p.log_path}):\n{p.log_tail(2500)}" for p in procs)
+        raise TimeoutError(f"{exc}\n{logs}") from None
 
 
 # ------------------------------------------------------------------ load
