@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -331,8 +332,14 @@ def _run(settings, state, rates: list[float], args, log_dir: Path) -> dict:
                      "poll_ms": args.poll_ms, "partitions": settings.topics.partitions},
         "method": "latency = probe trace first seen in the store (midpoint of the poll span) - probe event time; "
                   "events_per_s = events published / (first send -> last probe indexed)",
-        "machine_note": "2-core machine shared with other work: CPU-bound figures are depressed",
+        "machine": _machine(),
     }
+
+
+def _machine() -> dict:
+    """What the figures were measured on: CPUs and the load average other work put on them."""
+    load_1m, load_5m, _ = os.getloadavg()
+    return {"cpus": os.cpu_count(), "load_avg_1m": round(load_1m, 2), "load_avg_5m": round(load_5m, 2)}
 
 
 def _step(settings, es, pids, procs, rate: float, duration_s: float, args, log_dir: Path, tag: str, *,
@@ -417,7 +424,8 @@ def _print(r: dict) -> None:
     from rich.table import Table
 
     console = Console(width=max(Console().width, 120))
-    table = Table(title="trtlens bench pipeline: embedded stack, 2-core machine shared with other work")
+    m = r["machine"]
+    table = Table(title=f"trtlens bench pipeline: embedded stack, {m['cpus']} CPUs, load average {m['load_avg_5m']} (5 min) at the end")
     for col in ("offered ev/s", "scheduled ev/s", "sent ev/s", "end-to-end ev/s", "latency P50 ms", "P99 ms",
                 "max ms", "probes seen", "traces stored"):
         table.add_column(col, justify="right")
