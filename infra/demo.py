@@ -137,13 +137,15 @@ def _render(state: WatchState, elapsed_s: float, duration_s: float, procs: list[
         windows.add_column(col, justify="right" if col not in ("model/version",) else "left")
     for key, doc in sorted(state.latest.items()):
         p99 = (doc.get("latency_ms") or {}).get("p99")
-        style = "red" if p99 and p99 > SLOW_P99_MS else ""
+        p99_cell = "-" if p99 is None else f"{p99:.1f}"
+        if p99 is not None and p99 > SLOW_P99_MS:
+            p99_cell = f"[red]{p99_cell}[/red]"
         windows.add_row(
             key,
             time.strftime("%H:%M:%S", time.localtime(doc["window_start_ms"] / 1000)),
             str(doc["requests"]),
             f"{doc['qps']:.1f}",
-            f"[{style}]{p99:.1f}[/]" if p99 is not None else "-",
+            p99_cell,
             str(doc["errors"]),
             f"{doc['cold_start_rate']:.1%}",
         )
