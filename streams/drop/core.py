@@ -23,8 +23,8 @@ class Dropper:
     def __init__(self, config: DropConfig) -> None:
         self.dropped: Counter[str] = Counter()
         self._checks = [(r.id, _compile(r)) for r in config.rules]
-        self.prefilter = _prefilter(config.rules)  # None: check every rule; else False = surely kept
-
+        self.quick = _quick_sets(config.rules)  # the prefilter's sets, for loops that inline it
+        self.prefilter = _prefilter(self.quick)  # None: check every rule; else False = surely kept
 
     def rule_for(self, ev: EventBase) -> str | None:
         """The id of the first rule that drops ``ev`` (counted), or None to keep it."""
@@ -64,10 +64,12 @@ def _compile(rule):
     raise TypeError(f"unknown drop rule {rule!r}")  # pragma: no cover
 
 
-def _prefilter(rules):
-    """One cheap test that is False for (almost) every event no rule drops: the common case costs one call."""
-    if not rules:
-        return lambda ev: False
+def _quick_sets(rules):
+    """(levels, types, models, first characters of prefixes, prefixes) that any rule can drop, or None.
+
+    An event whose level, type and model are not in them and whose ``request_id``
+    does not start with a prefix is surely kept (what the prefilter tests).
+    """
     if any(isinstance(r, FieldEqualsRule) for r in rules):
         return None  # arbitrary fields: check the rules one by one
     types = frozenset(t for r in rules if isinstance(r, EventTypeRule) for t in r.types)
@@ -75,6 +77,14 @@ def _prefilter(rules):
     prefixes = tuple(p for r in rules if isinstance(r, HealthCheckRule) for p in r.request_id_prefixes)
     models = frozenset(m for r in rules if isinstance(r, HealthCheckRule) for m in r.models)
     firsts = frozenset(p[:1] for p in prefixes)  # request ids rarely share a prefix's first character
+    return levels, types, models, firsts, prefixes
+
+
+def _prefilter(quick):
+    """One cheap test that is False for (almost) every event no rule drops: the common case costs one call."""
+    if quick is None:
+        return None
+    levels, types, models, firsts, prefixes = quick
 
     def maybe(ev: EventBase) -> bool:
         rid = ev.request_id

@@ -21,12 +21,14 @@ gpu_sample             GPU memory / utilisation max (worker and all scopes only)
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from trtlens.schemas.events import EventBase
 from trtlens.streams.metrics.config import MetricsConfig
-from trtlens.streams.metrics.sketch import DDSketch
+from trtlens.streams.metrics.sketch import MIN_VALUE, DDSketch, log_gamma
 from trtlens.streams.metrics.windows import close_at, window_start
 
 ALL_KEY = "*"
@@ -158,68 +160,119 @@ class PartitionWindows:
         Returns the model_version partial the event landed in (for the slow-trace
         rule), or None.
         """
-        kind = ev.event  # type: ignore[attr-defined]
-        if kind not in _METRIC_EVENTS:
-            return None
+        landed: list[WindowPartial | None] = [None]
+        self.observe_many((ev,), (watermark_ms,), offset, landed_out=landed)
+        return landed[0]
+
+    def observe_many(
+        self,
+        events: Sequence[EventBase],
+        watermarks_ms: Sequence[int],
+        offset: int,
+        *,
+        p99_min_count: int | None = None,
+        landed_out: list[WindowPartial | None] | None = None,
+    ) -> list[float | None] | None:
+        """:meth:`observe` each event (seen at its watermark) of one record in turn: the hot path.
+
+        Events that feed no window (other types, ``inference_complete`` without
+        ``cold_start``) are skipped. With ``p99_min_count``, returns the current
+        latency P99 hint of each ``request_complete``'s model-version window
+        (aligned with ``events``; None elsewhere) for the slow-trace rule.
+        ``landed_out`` (aligned with ``events``) receives the model-version partial
+        each event landed in.
+        """
         cfg = self.config
-        ws = window_start(ev.ts_ms, cfg.window_ms)
-        closes = close_at(ws, cfg.window_ms, cfg.grace_ms)
-        if watermark_ms >= closes:
-            if watermark_ms >= closes + cfg.late_retention_ms:
-                self.too_late_events += 1
-                return None
-            self.late_events += 1
-            for p in self._targets(ev, ws, kind != "gpu_sample"):
-                p.late_events += 1
-                p.offset = offset
-                p.closed = True
-                p.dirty = True
-                self.dirty.add((p.scope, p.scope_key, ws))
-            return None
-        targets = self._targets(ev, ws, kind != "gpu_sample")
+        window_ms, grace_ms, late_ms = cfg.window_ms, cfg.grace_ms, cfg.late_retention_ms
+        if window_ms <= 0:
+            raise ValueError("window_ms must be positive")
         acc = cfg.relative_accuracy
-        if kind == "request_complete":
-            total = ev.total_ms  # type: ignore[attr-defined]
-            err = ev.status == "error"  # type: ignore[attr-defined]
-            cold = ev.cold_start  # type: ignore[attr-defined]
-            key = None
+        gamma_ln = log_gamma(acc)
+        cache, targets_for, dirty = self._cache, self._targets, self.dirty
+        p99s: list[float | None] | None = [None] * len(events) if p99_min_count is not None else None
+        i = -1
+        for ev, watermark_ms in zip(events, watermarks_ms):
+            i += 1
+            kind = ev.event  # type: ignore[attr-defined]
+            if kind == "request_complete":
+                with_model = True
+            elif kind == "inference_complete":
+                if not ev.cold_start:  # type: ignore[attr-defined]
+                    continue
+                with_model = True
+            elif kind == "engine_load_complete":
+                with_model = True
+            elif kind == "gpu_sample":
+                with_model = False
+            else:
+                continue
+            ts = ev.ts_ms
+            ws = ts - ts % window_ms  # window_start()
+            closes = ws + window_ms + grace_ms  # close_at()
+            if watermark_ms >= closes:
+                if watermark_ms >= closes + late_ms:
+                    self.too_late_events += 1
+                    continue
+                self.late_events += 1
+                for p in targets_for(ev, ws, with_model):
+                    p.late_events += 1
+                    p.offset = offset
+                    p.closed = True
+                    p.dirty = True
+                    dirty.add((p.scope, p.scope_key, ws))
+                continue
+            if with_model:
+                targets = cache.get((ev.model, ev.model_version, ev.worker_id, ws))
+            else:
+                targets = cache.get((None, None, ev.worker_id, ws))
+            if targets is None:
+                targets = targets_for(ev, ws, with_model)
+            if kind == "request_complete":
+                total = ev.total_ms  # type: ignore[attr-defined]
+                err = ev.status == "error"  # type: ignore[attr-defined]
+                cold = ev.cold_start  # type: ignore[attr-defined]
+                key = math.ceil(math.log(total) / gamma_ln) if total > MIN_VALUE else None  # DDSketch.key()
+                for p in targets:
+                    p.requests += 1
+                    if err:
+                        p.errors += 1
+                    if cold:
+                        p.cold_starts += 1
+                    sk = p.latency
+                    if sk is None:
+                        sk = p.latency = DDSketch(acc)
+                    sk.add_keyed(total, key)
+            elif kind == "inference_complete":
+                value = ev.latency_ms  # type: ignore[attr-defined]
+                for p in targets:
+                    if p.first_inference is None:
+                        p.first_inference = DDSketch(acc)
+                    p.first_inference.add(value)
+            elif kind == "engine_load_complete":
+                value = ev.duration_ms  # type: ignore[attr-defined]
+                for p in targets:
+                    if p.engine_load is None:
+                        p.engine_load = DDSketch(acc)
+                    p.engine_load.add(value)
+            else:  # gpu_sample
+                mem, util = ev.memory_used_bytes, ev.utilization_pct  # type: ignore[attr-defined]
+                for p in targets:
+                    if p.gpu_memory_max_bytes is None or mem > p.gpu_memory_max_bytes:
+                        p.gpu_memory_max_bytes = mem
+                    if p.gpu_utilization_max_pct is None or util > p.gpu_utilization_max_pct:
+                        p.gpu_utilization_max_pct = util
             for p in targets:
-                p.requests += 1
-                if err:
-                    p.errors += 1
-                if cold:
-                    p.cold_starts += 1
-                sk = p.latency
-                if sk is None:
-                    sk = p.latency = DDSketch(acc)
-                if key is None:
-                    key = sk.key(total)
-                sk.add_keyed(total, key)
-        elif kind == "inference_complete":
-            if not ev.cold_start:  # type: ignore[attr-defined]
-                return None
-            for p in targets:
-                if p.first_inference is None:
-                    p.first_inference = DDSketch(acc)
-                p.first_inference.add(ev.latency_ms)  # type: ignore[attr-defined]
-        elif kind == "engine_load_complete":
-            for p in targets:
-                if p.engine_load is None:
-                    p.engine_load = DDSketch(acc)
-                p.engine_load.add(ev.duration_ms)  # type: ignore[attr-defined]
-        else:  # gpu_sample
-            mem, util = ev.memory_used_bytes, ev.utilization_pct  # type: ignore[attr-defined]
-            for p in targets:
-                if p.gpu_memory_max_bytes is None or mem > p.gpu_memory_max_bytes:
-                    p.gpu_memory_max_bytes = mem
-                if p.gpu_utilization_max_pct is None or util > p.gpu_utilization_max_pct:
-                    p.gpu_utilization_max_pct = util
-        for p in targets:
-            p.offset = offset
-            if not p.dirty:
-                p.dirty = True
-                self.dirty.add((p.scope, p.scope_key, ws))
-        return targets[0] if targets[0].scope == "model_version" else None
+                p.offset = offset
+                if not p.dirty:
+                    p.dirty = True
+                    dirty.add((p.scope, p.scope_key, ws))
+            mv = targets[0]
+            if mv.scope == "model_version":
+                if landed_out is not None:
+                    landed_out[i] = mv
+                if p99s is not None and kind == "request_complete":
+                    p99s[i] = mv.p99_hint(p99_min_count)
+        return p99s
 
     def current(self, model: str, model_version: str, ts_ms: int) -> WindowPartial | None:
         ws = window_start(ts_ms, self.config.window_ms)

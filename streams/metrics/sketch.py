@@ -22,6 +22,11 @@ from typing import Any
 MIN_VALUE = 1e-3
 
 
+def log_gamma(relative_accuracy: float) -> float:
+    """``log(gamma)`` of a sketch of this accuracy: bucket of ``x`` = ``ceil(log(x) / log_gamma)``."""
+    return math.log((1 + relative_accuracy) / (1 - relative_accuracy))
+
+
 class DDSketch:
     __slots__ = ("accuracy", "_gamma_ln", "_gamma", "bins", "zero", "count", "sum", "min", "max")
 
@@ -30,7 +35,7 @@ class DDSketch:
             raise ValueError("relative_accuracy must be in (0, 1)")
         self.accuracy = relative_accuracy
         self._gamma = (1 + relative_accuracy) / (1 - relative_accuracy)
-        self._gamma_ln = math.log(self._gamma)
+        self._gamma_ln = log_gamma(relative_accuracy)
         self.bins: dict[int, int] = {}
         self.zero = 0
         self.count = 0

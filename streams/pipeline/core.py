@@ -26,9 +26,6 @@ from trtlens.streams.pipeline.statelog import Segment, StateLog
 
 BuildEvaluator = Callable[[EventBase], BuildReport]
 
-# events that feed windows (inference_complete only when cold_start); only these can be "late"
-METRIC_KINDS = frozenset({"request_complete", "inference_complete", "engine_load_complete", "gpu_sample"})
-
 
 @dataclass
 class Outputs:
@@ -87,15 +84,26 @@ class PartitionPipeline:
         self.applied_offset = offset
 
     def _apply(self, events: list[EventBase], offset: int, muted: bool) -> None:
-        """The per-event loop (the hot path: dedup and the drop pre-check are inlined)."""
+        """The per-event loop (the hot path: dedup and the drop pre-check are inlined).
+
+        Each kept event is passed on with the watermark it was seen at; windows and
+        the trace join then take the whole record in one call each (they do not
+        depend on each other, except the P99 hint the windows hand to the join).
+        """
         c = self.counters
-        dedup, dropper, windows, traces = self.dedup, self.dropper, self.windows, self.traces
+        dedup, dropper = self.dedup, self.dropper
         seen, expiry, ttl = dedup.seen, dedup.expiry, dedup.ttl_ms
+        seen_add, expiry_append = seen.add, expiry.append
         dedup_on = dedup.enabled
-        maybe_drop = dropper.prefilter
-        p99_min = self.settings.traces.p99_min_count
+        quick = dropper.quick
+        if quick is not None:
+            levels, types, models, firsts, prefixes = quick
         wm = self.watermark_ms
-        accepted = duplicates = 0
+        duplicates = 0
+        kept: list[EventBase] = []
+        kept_wms: list[int] = []
+        keep, keep_wm = kept.append, kept_wms.append
+        builds: list[EventBase] = []
         for ev in events:
             ts = ev.ts_ms
             if dedup_on:
@@ -103,32 +111,36 @@ class PartitionPipeline:
                 if eid in seen:
                     duplicates += 1
                     continue
-                seen.add(eid)
-                expiry.append(((ts if ts > wm else wm) + ttl, eid))
-            if (maybe_drop is None or maybe_drop(ev)) and dropper.rule_for(ev) is not None:
+                seen_add(eid)
+                expiry_append(((ts if ts > wm else wm) + ttl, eid))
+            if quick is None:
+                maybe = True
+            else:  # Dropper.prefilter, inlined
+                rid = ev.request_id
+                maybe = (
+                    ev.level in levels or ev.event in types or ev.model in models  # type: ignore[attr-defined]
+                    or (rid is not None and rid[:1] in firsts and rid.startswith(prefixes))
+                )
+            if maybe and dropper.rule_for(ev) is not None:
                 if ts > wm:
                     wm = ts  # dropped events still tell the time
                 continue
-            accepted += 1
-            kind = ev.event  # type: ignore[attr-defined]
-            if kind == "engine_build":
-                if not muted and self.build_evaluator is not None:
-                    self.out.builds.append(self.build_evaluator(ev))
+            if ev.event == "engine_build":  # type: ignore[attr-defined]
+                builds.append(ev)
             else:
-                mv = None
-                if kind in METRIC_KINDS and (kind != "inference_complete" or ev.cold_start):  # type: ignore[attr-defined]
-                    mv = windows.observe(ev, offset, wm)
-                if ev.request_id is not None:
-                    p99 = None
-                    if kind == "request_complete" and mv is not None:
-                        p99 = mv.p99_hint(p99_min)
-                    traces.observe(ev, wm, p99)
+                keep(ev)
+                keep_wm(wm)
             if ts > wm:
                 wm = ts
         self.watermark_ms = wm
         dedup.duplicates += duplicates
+        if kept:
+            p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count)
+            self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]
+        if builds and not muted and self.build_evaluator is not None:
+            self.out.builds.extend(self.build_evaluator(ev) for ev in builds)
         c["events"] += len(events)
-        c["accepted_events"] += accepted
+        c["accepted_events"] += len(kept) + len(builds)
 
     def _advance(self, muted: bool) -> None:
         wm = self.watermark_ms

@@ -14,6 +14,7 @@ that overwrites the stored one).
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 
 from trtlens.schemas.events import EventBase
 from trtlens.streams.traces.config import TracesConfig
@@ -68,70 +69,100 @@ class TraceJoin:
         return self.config.join_timeout_ms + self.config.retention_ms
 
     def observe(self, ev: EventBase, watermark_ms: int, p99_ms: float | None) -> None:
-        rid = ev.request_id
-        if rid is None:
-            return
-        tr = self.traces.get(rid)
-        ts = ev.ts_ms
-        if tr is None:
-            if ts < watermark_ms - self.horizon_ms:
-                self.too_late_events += 1
-                return
-            tr = self.traces[rid] = TraceState(
-                rid, ts, ts, ev.model, ev.model_version, ev.worker_id, ev.host, ev.backend
-            )
-            heapq.heappush(self._deadlines, (ts + self.config.join_timeout_ms, rid))
-        else:
-            if ev.event_id in tr.event_ids:  # dedup off: joining an event twice changes nothing (short list)
-                return
-            if ts < tr.start_ts_ms:
-                tr.start_ts_ms = ts
-            elif ts > tr.end_ts_ms:
-                tr.end_ts_ms = ts
-            if tr.model is None:
-                tr.model, tr.model_version = ev.model, ev.model_version
-            if tr.host is None:
-                tr.host, tr.backend = ev.host, ev.backend
-        tr.event_ids.append(ev.event_id)
-        kind = ev.event  # type: ignore[attr-defined]
-        tr.kinds.add(kind)
-        if kind == "request_complete":
-            tr.terminal = True
-            tr.status = ev.status  # type: ignore[attr-defined]
-            tr.cold_start = tr.cold_start or ev.cold_start  # type: ignore[attr-defined]
-            tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
-            total = ev.total_ms  # type: ignore[attr-defined]
-            tr.stages["total_ms"] = total
-            cfg = self.config
-            tr.slow = (cfg.slow_ms is not None and total >= cfg.slow_ms) or (
-                cfg.slow_above_p99 and p99_ms is not None and total > p99_ms
-            )
-        elif kind == "inference_complete":
-            st = tr.stages
-            st["inference_ms"] = ev.latency_ms  # type: ignore[attr-defined]
-            if ev.queue_ms is not None:  # type: ignore[attr-defined]
-                st["queue_ms"] = ev.queue_ms  # type: ignore[attr-defined]
-            if ev.engine_load_ms is not None:  # type: ignore[attr-defined]
-                st["engine_load_ms"] = ev.engine_load_ms  # type: ignore[attr-defined]
-            if ev.h2d_ms is not None:  # type: ignore[attr-defined]
-                st["h2d_ms"] = ev.h2d_ms  # type: ignore[attr-defined]
-            if ev.compute_ms is not None:  # type: ignore[attr-defined]
-                st["compute_ms"] = ev.compute_ms  # type: ignore[attr-defined]
-            if ev.d2h_ms is not None:  # type: ignore[attr-defined]
-                st["d2h_ms"] = ev.d2h_ms  # type: ignore[attr-defined]
-            tr.cold_start = tr.cold_start or ev.cold_start  # type: ignore[attr-defined]
-            tr.precision = ev.precision  # type: ignore[attr-defined]
-            if tr.batch_size is None:
+        """Join one event seen while the partition watermark is ``watermark_ms``."""
+        self.observe_many((ev,), (watermark_ms,), (p99_ms,))
+
+    def observe_many(
+        self, events: Sequence[EventBase], watermarks_ms: Sequence[int], p99s_ms: Sequence[float | None]
+    ) -> None:
+        """:meth:`observe` for each ``(event, watermark, p99)`` in turn (the hot path: one call per record).
+
+        ``p99s_ms`` is the current window P99 of the event's model version (read for
+        ``request_complete`` only). Events without ``request_id`` are skipped.
+        """
+        cfg = self.config
+        traces = self.traces
+        get = traces.get
+        ready_add = self.ready.add
+        deadlines = self._deadlines
+        push = heapq.heappush
+        timeout = cfg.join_timeout_ms
+        horizon = timeout + cfg.retention_ms
+        slow_ms = cfg.slow_ms
+        slow_p99 = cfg.slow_above_p99
+        too_late = 0
+        for ev, watermark_ms, p99_ms in zip(events, watermarks_ms, p99s_ms):
+            rid = ev.request_id
+            if rid is None:
+                continue
+            tr = get(rid)
+            ts = ev.ts_ms
+            eid = ev.event_id
+            if tr is None:
+                if ts < watermark_ms - horizon:
+                    too_late += 1
+                    continue
+                tr = traces[rid] = TraceState(
+                    rid, ts, ts, ev.model, ev.model_version, ev.worker_id, ev.host, ev.backend
+                )
+                push(deadlines, (ts + timeout, rid))
+            else:
+                if eid in tr.event_ids:  # dedup off: joining an event twice changes nothing (short list)
+                    continue
+                if ts < tr.start_ts_ms:
+                    tr.start_ts_ms = ts
+                elif ts > tr.end_ts_ms:
+                    tr.end_ts_ms = ts
+                if tr.model is None:
+                    tr.model, tr.model_version = ev.model, ev.model_version
+                if tr.host is None:
+                    tr.host, tr.backend = ev.host, ev.backend
+            tr.event_ids.append(eid)
+            kind = ev.event  # type: ignore[attr-defined]
+            tr.kinds.add(kind)
+            if kind == "request_complete":
+                tr.terminal = True
+                tr.status = ev.status  # type: ignore[attr-defined]
+                tr.cold_start = tr.cold_start or ev.cold_start  # type: ignore[attr-defined]
                 tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
-        elif kind == "request_received":
-            if tr.batch_size is None:
-                tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
-        elif kind == "error":
-            if tr.error is None:
-                tr.error = {"error_type": ev.error_type, "message": ev.message, "stage": ev.stage}  # type: ignore[attr-defined]
-        tr.changed = True
-        if tr.terminal or tr.emitted:
-            self.ready.add(rid)
+                total = ev.total_ms  # type: ignore[attr-defined]
+                tr.stages["total_ms"] = total
+                tr.slow = (slow_ms is not None and total >= slow_ms) or (
+                    slow_p99 and p99_ms is not None and total > p99_ms
+                )
+            elif kind == "inference_complete":
+                st = tr.stages
+                st["inference_ms"] = ev.latency_ms  # type: ignore[attr-defined]
+                v = ev.queue_ms  # type: ignore[attr-defined]
+                if v is not None:
+                    st["queue_ms"] = v
+                v = ev.engine_load_ms  # type: ignore[attr-defined]
+                if v is not None:
+                    st["engine_load_ms"] = v
+                v = ev.h2d_ms  # type: ignore[attr-defined]
+                if v is not None:
+                    st["h2d_ms"] = v
+                v = ev.compute_ms  # type: ignore[attr-defined]
+                if v is not None:
+                    st["compute_ms"] = v
+                v = ev.d2h_ms  # type: ignore[attr-defined]
+                if v is not None:
+                    st["d2h_ms"] = v
+                tr.cold_start = tr.cold_start or ev.cold_start  # type: ignore[attr-defined]
+                tr.precision = ev.precision  # type: ignore[attr-defined]
+                if tr.batch_size is None:
+                    tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
+            elif kind == "request_received":
+                if tr.batch_size is None:
+                    tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
+            elif kind == "error":
+                if tr.error is None:
+                    tr.error = {"error_type": ev.error_type, "message": ev.message, "stage": ev.stage}  # type: ignore[attr-defined]
+            tr.changed = True
+            if tr.terminal or tr.emitted:
+                ready_add(rid)
+        if too_late:
+            self.too_late_events += too_late
 
     def advance(self, watermark_ms: int) -> None:
         """Time out traces whose join window passed; forget emitted ones past retention.
@@ -140,19 +171,24 @@ class TraceJoin:
         after the first event that arrived), then its end of retention.
         """
         dl = self._deadlines
+        if not dl or dl[0][0] > watermark_ms:
+            return
+        traces, ready = self.traces, self.ready
+        horizon = self.horizon_ms
+        pop, push = heapq.heappop, heapq.heappush
         while dl and dl[0][0] <= watermark_ms:
-            _, rid = heapq.heappop(dl)
-            tr = self.traces.get(rid)
+            _, rid = pop(dl)
+            tr = traces.get(rid)
             if tr is None:
                 continue
-            forget_at = tr.start_ts_ms + self.horizon_ms
+            forget_at = tr.start_ts_ms + horizon
             if not tr.emitted and not tr.terminal:
-                self.ready.add(rid)
-                heapq.heappush(dl, (forget_at, rid))
-            elif watermark_ms >= forget_at and tr.emitted and rid not in self.ready:
-                del self.traces[rid]
+                ready.add(rid)
+                push(dl, (forget_at, rid))
+            elif watermark_ms >= forget_at and tr.emitted and rid not in ready:
+                del traces[rid]
             else:  # not yet, or still to be emitted first: look again later
-                heapq.heappush(dl, (max(forget_at, watermark_ms + 1), rid))
+                push(dl, (forget_at if forget_at > watermark_ms else watermark_ms + 1, rid))
 
     def flush_open(self) -> None:
         """Idle partition: make every open trace ready (emitted incomplete, updated if more arrives)."""
@@ -163,16 +199,20 @@ class TraceJoin:
     def take_ready(self) -> list[dict]:
         """Trace documents (JSON dicts of :class:`Trace`) to emit now, sampled, in request_id order."""
         out: list[dict] = []
+        if not self.ready:
+            return out
         cfg = self.config
+        traces = self.traces
+        expected = cfg.expected_stages
+        sample_rate = cfg.sample_rate
         for rid in sorted(self.ready):
-            tr = self.traces.get(rid)
+            tr = traces.get(rid)
             if tr is None or not tr.changed:
                 continue
             tr.changed = False
-            incomplete = not tr.terminal
             keep, reason, weight = decide(
                 rid, error=tr.status == "error" or tr.error is not None, cold_start=tr.cold_start,
-                incomplete=incomplete, slow=tr.slow, sample_rate=cfg.sample_rate,
+                incomplete=not tr.terminal, slow=tr.slow, sample_rate=sample_rate,
             )
             tr.emitted = True
             if tr.kept and not keep:
@@ -180,7 +220,7 @@ class TraceJoin:
             if not keep:
                 continue
             tr.kept = True
-            out.append(_document(tr, cfg.expected_stages, reason, weight))
+            out.append(_document(tr, expected, reason, weight))
         self.ready.clear()
         return out
 

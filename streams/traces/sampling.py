@@ -15,10 +15,9 @@ import hashlib
 _SCALE = float(1 << 64)
 
 
-def hash_fraction(request_id: str) -> float:
+def hash_fraction(request_id: str, _blake2b=hashlib.blake2b, _from_bytes=int.from_bytes) -> float:
     """A uniform number in [0, 1) from the request id (blake2b, stable across processes)."""
-    digest = hashlib.blake2b(request_id.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / _SCALE
+    return _from_bytes(_blake2b(request_id.encode("utf-8"), digest_size=8).digest(), "big") / _SCALE
 
 
 def rate_keeps(request_id: str, sample_rate: float) -> bool:
@@ -47,6 +46,6 @@ def decide(
         return True, "incomplete", 1.0
     if slow:
         return True, "slow", 1.0
-    if rate_keeps(request_id, sample_rate):
+    if sample_rate >= 1.0 or (sample_rate > 0.0 and hash_fraction(request_id) < sample_rate):  # rate_keeps
         return True, "rate", 1.0 / sample_rate
     return False, "rate", (1.0 / sample_rate) if sample_rate > 0 else 1.0
