@@ -40,7 +40,7 @@ from trtlens.sinks.core import (
     prepare_record,
     topic_families,
 )
-from trtlens.sinks.writer import BulkWriter, RetriesExhaustedError
+from trtlens.sinks.writer import BulkWriter, RetriesExhaustedError, StoreUnreachableError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ class ElasticsearchSink:
         s, cfg = self.settings, self._cfg
         if self._client is None:
             self._client = async_es_client(s.elasticsearch)
+        await self._wait_for_store()
         if cfg.install_templates:
             from trtlens.sinks.templates import install
 
@@ -133,6 +134,28 @@ class ElasticsearchSink:
             _safe_url(s.elasticsearch.url), cfg.chunk_docs, cfg.chunk_bytes,
         )
 
+    async def _wait_for_store(self) -> None:
+        """Poll the store's info endpoint with backoff until it answers or ``startup_timeout_s`` passes."""
+        from elastic_transport import TransportError
+
+        cfg = self._cfg
+        deadline = time.monotonic() + cfg.startup_timeout_s
+        attempt = 0
+        while True:
+            try:
+                await self._client.info()
+                return
+            except TransportError as exc:  # connection refused, timeout, 5xx while the store boots
+                attempt += 1
+                if time.monotonic() >= deadline:
+                    raise StoreUnreachableError(_safe_url(self.settings.elasticsearch.url), cfg.startup_timeout_s, repr(exc)) from None
+                delay = min(backoff_s(attempt, initial_ms=cfg.backoff_initial_ms, max_ms=cfg.backoff_max_ms,
+                                      multiplier=cfg.backoff_multiplier, jitter=cfg.backoff_jitter, rng=self._rng),
+                            max(0.0, deadline - time.monotonic()))
+                log.warning("sink=waiting_for_store es=%s attempt=%d retry_in_s=%.1f error=%r",
+                            _safe_url(self.settings.elasticsearch.url), attempt, delay, exc)
+                await asyncio.sleep(delay)
+
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -151,8 +174,8 @@ class ElasticsearchSink:
 
     async def run(self) -> None:
         """Start, index until :meth:`request_stop`, drain, commit, close."""
-        await self.start()
         try:
+            await self.start()
             await self._loop()
         finally:
             await self.close()

@@ -39,6 +39,9 @@ class SinkSettings(BaseModel):
     backoff_jitter: float = Field(0.5, ge=0.0, le=1.0, description="Fraction of each delay drawn at random")
     install_templates: bool = Field(True, description="Install index templates (and ILM where supported) at start-up")
     ilm_policy: str = Field("trtlens-retention", min_length=1, description="ILM policy name (real Elasticsearch only)")
+    startup_timeout_s: float = Field(
+        60.0, ge=0, le=3600, description="At start-up, wait this long for the store to answer before giving up"
+    )
     revoke_drain_timeout_s: float = Field(
         10.0, ge=0, le=600, description="On a rebalance, wait this long for the in-flight bulk before giving partitions up"
     )

@@ -61,6 +61,23 @@ class StoreRejectedError(SinkError):
         super().__init__(f"the store rejected a bulk request ({status}: {reason}); {hint}")
 
 
+class StoreUnreachableError(SinkError):
+    """The store did not answer at start-up.
+
+    Attributes: url (credentials removed), waited_s, last_error.
+    """
+
+    def __init__(self, url: str, waited_s: float, last_error: str) -> None:
+        self.url = url
+        self.waited_s = waited_s
+        self.last_error = last_error
+        super().__init__(
+            f"Elasticsearch at {url} did not answer within {waited_s:.0f}s ({last_error}); is it running? "
+            "`trtlens stack status` shows the embedded store; TRTLENS_ELASTICSEARCH__URL points elsewhere, "
+            "TRTLENS_SINK__STARTUP_TIMEOUT_S waits longer"
+        )
+
+
 class RetriesExhaustedError(SinkError):
     """A bulk still failed after ``max_retries`` attempts; nothing was committed for it.
 

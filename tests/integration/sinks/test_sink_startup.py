@@ -1,0 +1,26 @@
+"""Start-up against a store that is not there: a clear error, not a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from trtlens.processes import settings_env
+from trtlens.stack import free_port
+
+
+def test_sink_without_a_store_waits_then_exits_with_a_clear_error(isolated):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {
+        **os.environ,
+        **settings_env(isolated),
+        "TRTLENS_ELASTICSEARCH__URL": url,
+        "TRTLENS_SINK__STARTUP_TIMEOUT_S": "2",
+        "TRTLENS_SINK__BACKOFF_INITIAL_MS": "100",
+    }
+    res = subprocess.run([sys.executable, "-m", "trtlens", "sink"], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert f"Elasticsearch at {url} did not answer within 2s" in res.stderr
+    assert "sink=waiting_for_store" in res.stderr
+    assert "Traceback" not in res.stderr and "Unclosed client session" not in res.stderr
