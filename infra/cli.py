@@ -81,6 +81,10 @@ def configure_logging(level: str) -> None:
     )
     for noisy in ("kafka", "aiokafka", "elastic_transport", "faust", "mode"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+    if level != "DEBUG":
+        # kafka-python logs every refused connection and slow poll (hundreds of lines while a
+        # broker is down); trtlens reports the broker's state itself, once per change
+        logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
