@@ -32,4 +32,10 @@ def _run(args: argparse.Namespace) -> int:
         updates["web_enabled"] = True
     if updates:
         settings = settings.model_copy(update={"streams": settings.streams.model_copy(update=updates)})
+    import logging
+
+    logging.getLogger("trtlens.streams").info(
+        "streams=starting app_id=%s kafka=%s topic=%s msg='waiting for the broker (up to 30 s)'",
+        settings.streams.app_id, settings.kafka.bootstrap_servers, settings.topics.events,
+    )
     return run_worker(settings, loglevel=args.faust_log_level)
