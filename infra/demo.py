@@ -31,6 +31,7 @@ from trtlens.watch import PipelineWatch, WatchState
 
 WINDOW_MS = 5_000
 GRACE_MS = 2_000
+IDLE_TIMEOUT_MS = 3_000
 SLOW_P99_MS = 100.0
 ALERT_RULE = {
     "id": "resnet50_v2_p99_above_100ms",
@@ -93,7 +94,7 @@ def _children(settings: Settings, args: argparse.Namespace, log_dir: Path) -> di
         **env,
         "TRTLENS_STREAMS__METRICS__WINDOW_MS": str(WINDOW_MS),
         "TRTLENS_STREAMS__METRICS__GRACE_MS": str(GRACE_MS),
-        "TRTLENS_STREAMS__IDLE_TIMEOUT_MS": "3000",
+        "TRTLENS_STREAMS__IDLE_TIMEOUT_MS": str(IDLE_TIMEOUT_MS),
         "TRTLENS_STREAMS__ALERTS__RULES": json.dumps([ALERT_RULE]),
     }
     d = args.duration_s
@@ -219,9 +220,11 @@ def _print_summary(summary: dict, state: WatchState, settings: Settings) -> None
         table.add_row(row["scope_key"], str(row["windows"]), f"{row['requests']:,}", str(row["errors"]), str(row["cold_starts"]), f"{p99:.1f}" if p99 else "-")
     console.print(table)
     weight = summary["traces_weight"] or 0
+    counted = sum(row["requests"] for row in summary["per_version"])
     console.print(
         f"events in: {state.events_in:,}   dead letters: {state.dlq}   traces stored: {summary['traces_stored']:,} "
-        f"(sample weights sum to {weight:,.0f} requests; kept because {summary['trace_reasons']})"
+        f"of {counted:,} requests counted by the windows; their sample weights estimate {weight:,.0f} "
+        f"(kept because {summary['trace_reasons']})"
     )
     for alert in summary["alerts"]:
         print(f"alert {alert['state']:8} {alert['rule_id']} {alert['scope_key']} value={alert['value']:.1f} at window {time.strftime('%H:%M:%S', time.localtime(alert['window_start_ms'] / 1000))}")
@@ -275,7 +278,9 @@ def _live(args, groups, every, watch: PipelineWatch, settings: Settings) -> int:
     t0 = time.monotonic()
     traffic_end = t0 + args.duration_s
     phase2_at = t0 + args.duration_s * 0.5
-    drain_s = max(20.0, (WINDOW_MS + GRACE_MS) / 1000 * 3)
+    drain_s = max(30.0, (WINDOW_MS + GRACE_MS) / 1000 * 4)
+    traffic_done_ms: int | None = None
+    totals: list[int] = []
     live = Live(console=console, refresh_per_second=2, transient=False) if not args.no_live and console.is_terminal else None
     last_print = 0.0
     with live if live is not None else contextlib.nullcontext():
@@ -295,10 +300,15 @@ def _live(args, groups, every, watch: PipelineWatch, settings: Settings) -> int:
                 p99s = ", ".join(f"{k} P99 {d['latency_ms'].get('p99') or 0:.0f}ms" for k, d in sorted(state.latest.items()))
                 print(f"t={elapsed:4.0f}s in={state.events_per_s:6.0f} ev/s store={sum(state.docs.values()):6d} docs dlq={state.dlq} alerts firing={len(state.firing)} | {p99s}", flush=True)
             traffic_done = now >= traffic_end and not any(p.running for p in groups["traffic"] + groups["later"])
+            if traffic_done and traffic_done_ms is None:
+                traffic_done_ms = int(time.time() * 1000)
             if traffic_done and now >= traffic_end + drain_s:
+                print(f"warning: the pipeline did not drain within {drain_s:.0f}s; the summary may miss the last windows", file=sys.stderr)
                 break
-            if traffic_done and _drained(state):
-                break
+            if traffic_done_ms is not None:
+                totals.append(sum(state.docs.values()))
+                if _drained(traffic_done_ms, totals):
+                    break
     failed = [p for p in groups["traffic"] + groups["later"] if p.returncode not in (0, None)]
     for proc in failed:
         print(f"warning: {proc.name} exited with {proc.returncode}; log {proc.log_path}", file=sys.stderr)
@@ -310,7 +320,11 @@ def _live(args, groups, every, watch: PipelineWatch, settings: Settings) -> int:
     return 1 if failed else 0
 
 
-def _drained(state: WatchState) -> bool:
-    """Every alert has resolved and the last windows reached the store."""
-    return bool(state.alerts) and not state.firing and state.docs.get("alerts", 0) >= len(state.alerts)
+def _drained(traffic_done_ms: int, totals: list[int]) -> bool:
+    """Every window has been flushed and indexed.
 
+    Once all partitions have been silent for ``IDLE_TIMEOUT_MS`` the streams app
+    flushes its open windows as final (its idle rule); after that the store must
+    stop growing over the last few polls (the sink has indexed what was emitted)."""
+    flushed = time.time() * 1000 >= traffic_done_ms + IDLE_TIMEOUT_MS + 2_000
+    return flushed and len(totals) >= 4 and len(set(totals[-4:])) == 1
