@@ -14,6 +14,7 @@ that overwrites the stored one).
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Sequence
 
 from trtlens.schemas.events import EventBase
@@ -60,7 +61,12 @@ class TraceJoin:
     def __init__(self, config: TracesConfig) -> None:
         self.config = config
         self.traces: dict[str, TraceState] = {}
-        self._deadlines: list[tuple[int, str]] = []  # (timeout at, request_id)
+        # each trace has exactly one deadline (at, request_id) at a time: its timeout, then its end of
+        # retention. Both mostly come in order, so a deadline goes to the FIFO of its kind when it is not
+        # earlier than that FIFO's last one, else to the heap (cheaper than a heap for everything)
+        self._deadlines: list[tuple[int, str]] = []
+        self._timeouts: deque[tuple[int, str]] = deque()
+        self._retention: deque[tuple[int, str]] = deque()
         self.too_late_events = 0
         self.ready: set[str] = set()
 
@@ -86,6 +92,8 @@ class TraceJoin:
         ready_add = self.ready.add
         deadlines = self._deadlines
         push = heapq.heappush
+        timeouts = self._timeouts
+        in_order = timeouts.append
         timeout = cfg.join_timeout_ms
         horizon = timeout + cfg.retention_ms
         slow_ms = cfg.slow_ms
@@ -105,7 +113,10 @@ class TraceJoin:
                 tr = traces[rid] = TraceState(
                     rid, ts, ts, ev.model, ev.model_version, ev.worker_id, ev.host, ev.backend
                 )
-                push(deadlines, (ts + timeout, rid))
+                if not timeouts or timeouts[-1][0] <= ts + timeout:
+                    in_order((ts + timeout, rid))
+                else:
+                    push(deadlines, (ts + timeout, rid))
             else:
                 if eid in tr.event_ids:  # dedup off: joining an event twice changes nothing (short list)
                     continue
@@ -167,28 +178,39 @@ class TraceJoin:
     def advance(self, watermark_ms: int) -> None:
         """Time out traces whose join window passed; forget emitted ones past retention.
 
-        Each trace has one deadline in the heap: first its timeout (``join_timeout_ms``
-        after the first event that arrived), then its end of retention.
+        Each trace has one deadline: first its timeout (``join_timeout_ms`` after the
+        first event that arrived), then its end of retention.
         """
-        dl = self._deadlines
-        if not dl or dl[0][0] > watermark_ms:
+        sources = [q for q in (self._deadlines, self._timeouts, self._retention) if q and q[0][0] <= watermark_ms]
+        if not sources:
             return
+        dl, retention = self._deadlines, self._retention
         traces, ready = self.traces, self.ready
         horizon = self.horizon_ms
-        pop, push = heapq.heappop, heapq.heappush
-        while dl and dl[0][0] <= watermark_ms:
-            _, rid = pop(dl)
-            tr = traces.get(rid)
-            if tr is None:
-                continue
-            forget_at = tr.start_ts_ms + horizon
-            if not tr.emitted and not tr.terminal:
-                ready.add(rid)
-                push(dl, (forget_at, rid))
-            elif watermark_ms >= forget_at and tr.emitted and rid not in ready:
-                del traces[rid]
-            else:  # not yet, or still to be emitted first: look again later
-                push(dl, (forget_at if forget_at > watermark_ms else watermark_ms + 1, rid))
+        pop, push, later = heapq.heappop, heapq.heappush, retention.append
+        # a deadline is handled on its own (one per trace), so the three queues can be taken one after the
+        # other; a rescheduled deadline is always after the watermark, so no loop sees it again
+        for q in sources:
+            take = (lambda: pop(dl)) if q is dl else q.popleft
+            while q and q[0][0] <= watermark_ms:
+                _, rid = take()
+                tr = traces.get(rid)
+                if tr is None:
+                    continue
+                forget_at = tr.start_ts_ms + horizon
+                if not tr.emitted and not tr.terminal:
+                    # timed out: emit incomplete. (An older event may have moved start_ts_ms back past the
+                    # watermark: never reschedule at or below it, it would be popped again at once, forever.)
+                    ready.add(rid)
+                elif watermark_ms >= forget_at and tr.emitted and rid not in ready:
+                    del traces[rid]
+                    continue
+                # else: not yet, or still to be emitted first: look again later
+                at = forget_at if forget_at > watermark_ms else watermark_ms + 1
+                if not retention or retention[-1][0] <= at:
+                    later((at, rid))
+                else:
+                    push(dl, (at, rid))
 
     def flush_open(self) -> None:
         """Idle partition: make every open trace ready (emitted incomplete, updated if more arrives)."""

@@ -111,3 +111,17 @@ def test_duplicate_event_joins_once():
     j = TraceJoin(cfg())
     [t] = feed(j, [received("r", 0), received("r", 0), complete("r", 5)])
     assert t["event_count"] == 2
+
+
+def test_timeout_of_a_trace_whose_start_moved_back_past_its_retention_does_not_hang():
+    # the first event seen is at 10_000; an older one (out of order by more than retention) moves the
+    # start back to 6_000, so the trace's end of retention (6_000 + 1_000 + 2_000) is already past
+    # when its timeout (11_000) is reached: it must be emitted once, then forgotten, not rescheduled forever
+    j = TraceJoin(cfg())
+    j.observe(received("r", 10_000), 10_000, None)
+    j.observe(inference("r", 6_000), 10_000, None)
+    j.advance(11_000)
+    [t] = j.take_ready()
+    assert t["status"] == "incomplete" and t["start_ts_ms"] == 6_000
+    j.advance(11_001)
+    assert j.take_ready() == [] and "r" not in j.traces
