@@ -124,6 +124,7 @@ class ElasticsearchSink:
             heartbeat_interval_ms=s.kafka.heartbeat_interval_ms,
             max_poll_interval_ms=cfg.max_poll_interval_ms,
             max_poll_records=cfg.chunk_docs,
+            fetch_max_wait_ms=cfg.fetch_max_wait_ms,
             **s.kafka.aiokafka_kwargs(),
         )
         await self._consumer.start()

@@ -39,6 +39,10 @@ class SinkSettings(BaseModel):
     backoff_jitter: float = Field(0.5, ge=0.0, le=1.0, description="Fraction of each delay drawn at random")
     install_templates: bool = Field(True, description="Install index templates (and ILM where supported) at start-up")
     ilm_policy: str = Field("trtlens-retention", min_length=1, description="ILM policy name (real Elasticsearch only)")
+    fetch_max_wait_ms: int = Field(
+        100, ge=0, le=30_000,
+        description="Longest a fetch waits for data (aiokafka default 500): each hop of end-to-end latency pays it",
+    )
     startup_timeout_s: float = Field(
         60.0, ge=0, le=3600, description="At start-up, wait this long for the store to answer before giving up"
     )
