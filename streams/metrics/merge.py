@@ -53,7 +53,13 @@ def _merge_sketch(into: DDSketch | None, d: dict | None) -> DDSketch | None:
 
 
 def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, final: bool) -> WindowMetric:
-    """One WindowMetric from the partials (dicts) of one (scope, window), all partitions."""
+    """One WindowMetric from the partials (dicts) of one (scope, window), all partitions.
+
+    Partials are combined in partition order, not arrival order: float sums (the
+    sketch's ``sum``, hence ``mean``) then come out bit-identical however many
+    workers produced them and whichever reached the merge first, so a backfill
+    reproduces the live run's documents exactly."""
+    partials = sorted(partials, key=lambda p: p["partition"])
     first = partials[0]
     requests = errors = cold = late = 0
     lat = fi = el = None

@@ -127,3 +127,12 @@ def test_running_updates_are_optional(emit_running, expected):
     m.apply(partial_dict(0, 3, offset=1), 0)
     m.apply({"type": "watermark", "partition": 0, "watermark_ms": 5_000, "source_partitions": 1}, 0)  # still open
     assert [x.final for x in m.flush(0).metrics if x.scope == "model_version"] == expected
+
+
+def test_merge_is_bit_identical_whatever_order_partials_arrive_in():
+    # one latency per partition: (0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1 in floating point
+    assert (0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1
+    partials = [partial_dict(p, 1, offset=5, lat=[v]) for p, v in enumerate([0.1, 0.2, 0.3])]
+    orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]]
+    docs = [merge_partials([partials[i] for i in order], CFG, final=True).model_dump() for order in orders]
+    assert all(d == docs[0] for d in docs[1:])
