@@ -55,6 +55,51 @@ class Runtime:
         await s.send_watermark(pipe.partition, pipe.watermark_ms, t.partitions, t.partitions, idle=idle)
 
 
+async def rewind_uncommitted(app: Any, tps: list[Any]) -> list[Any]:
+    """Re-read from the start every assigned partition that has no committed offset yet.
+
+    A rebalance makes Faust drop the records already fetched into the agents'
+    buffers, then seek each partition to its committed offset — but aiokafka's
+    ``seek_to_committed`` leaves a partition without one (or with 0) where the
+    fetcher was, past the dropped records. Until the first commit of a
+    partition that is every record fetched so far, and a worker that gets the
+    same partition back would not see them again before a restart (read from
+    the Faust and aiokafka code; not observed here). Re-reading is safe: the
+    state log skips records it already applied, and partitions with a committed
+    offset are left to Faust.
+    """
+    from aiokafka import TopicPartition
+
+    thread = app.consumer._thread  # Faust's aiokafka consumer thread; no public accessor for committed()
+    consumer = thread._ensure_consumer()
+    rewound = []
+    for tp in tps:
+        committed = await thread.call_thread(consumer.committed, TopicPartition(tp.topic, tp.partition))
+        if not committed:
+            await app.consumer.seek(tp, 0)
+            rewound.append(tp)
+    if rewound:
+        log.info("rebalance=rewound partitions=%s reason='no committed offset yet'",
+                 ",".join(f"{tp.topic}:{tp.partition}" for tp in rewound))
+    return rewound
+
+
+async def log_fetch_state(app: Any, topic: str, partition: int) -> None:
+    """When a partition goes idle, say whether the fetcher has read to the end of it
+    (position = highwater: really idle) or still has records to deliver (a stall)."""
+    from faust.types import TP
+
+    tp = TP(topic, partition)
+    try:
+        position = await app.consumer.position(tp)
+        highwater = app.consumer.highwater(tp)
+    except Exception as exc:  # diagnostics only: never disturb the worker
+        log.info("partition=%d idle fetch_state=unknown error=%r", partition, exc)
+        return
+    level = logging.WARNING if position is not None and highwater is not None and position < highwater else logging.INFO
+    log.log(level, "partition=%d idle fetch_position=%s highwater=%s", partition, position, highwater)
+
+
 def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
     """Broker URL and credentials for Faust from the one KafkaSettings."""
     import faust
@@ -133,7 +178,10 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
 
     @app.timer(max(0.1, min(1.0, s.idle_timeout_ms / 4000)))
     async def idle_tick() -> None:
+        idle_before = set(rt.pipeline.idle_flushed)
         await rt.pipeline.on_idle_tick()
+        for partition in sorted(rt.pipeline.idle_flushed - idle_before):
+            await log_fetch_state(app, t.events, partition)
         await rt.merge.on_tick()
 
     @app.on_partitions_revoked.connect
@@ -146,6 +194,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         # state is rebuilt lazily from the recovered tables on the first group of each partition
         rt.pipeline.on_assigned({tp.partition for tp in assigned if tp.topic == t.events})
         rt.merge.forget({tp.partition for tp in assigned if tp.topic == t.metrics_partials})
+        await rewind_uncommitted(app, [tp for tp in assigned if tp.topic in (t.events, t.metrics_partials)])
 
     @app.on_before_shutdown.connect
     async def _stop_sender(app_, **kwargs) -> None:  # noqa: ANN001
