@@ -84,20 +84,35 @@ async def rewind_uncommitted(app: Any, tps: list[Any]) -> list[Any]:
     return rewound
 
 
-async def log_fetch_state(app: Any, topic: str, partition: int) -> None:
-    """When a partition goes idle, say whether the fetcher has read to the end of it
-    (position = highwater: really idle) or still has records to deliver (a stall)."""
+async def recover_if_stalled(app: Any, rt: Any, topic: str, partition: int) -> bool:
+    """When a partition goes idle, check that its records really were all processed.
+
+    Seen on the embedded broker: after a rebalance, Faust's fetcher had read a
+    partition to its highwater while its agent had applied records only up to an
+    earlier offset; the rest never reached the agent and the worker sat idle.
+    Then re-read from the first unapplied offset (the state log makes the re-read
+    exact). Returns whether it had to.
+    """
     from faust.types import TP
 
     tp = TP(topic, partition)
+    pipe = rt.pipeline.pipelines.get(partition)
     try:
         position = await app.consumer.position(tp)
         highwater = app.consumer.highwater(tp)
-    except Exception as exc:  # diagnostics only: never disturb the worker
+    except Exception as exc:  # diagnostics must never disturb the worker
         log.info("partition=%d idle fetch_state=unknown error=%r", partition, exc)
-        return
-    level = logging.WARNING if position is not None and highwater is not None and position < highwater else logging.INFO
-    log.log(level, "partition=%d idle fetch_position=%s highwater=%s", partition, position, highwater)
+        return False
+    applied = pipe.applied_offset if pipe is not None else None
+    if position is None or applied is None or applied + 1 >= position:
+        log.info("partition=%d idle fetch_position=%s highwater=%s applied_offset=%s", partition, position, highwater, applied)
+        return False
+    log.warning(
+        "partition=%d stalled fetch_position=%s highwater=%s applied_offset=%s msg='fetched records never reached "
+        "the agent; re-reading from offset %d'", partition, position, highwater, applied, applied + 1,
+    )
+    await app.consumer.seek(tp, applied + 1)
+    return True
 
 
 def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
@@ -181,7 +196,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         idle_before = set(rt.pipeline.idle_flushed)
         await rt.pipeline.on_idle_tick()
         for partition in sorted(rt.pipeline.idle_flushed - idle_before):
-            await log_fetch_state(app, t.events, partition)
+            await recover_if_stalled(app, rt, t.events, partition)
         await rt.merge.on_tick()
 
     @app.on_partitions_revoked.connect
