@@ -22,6 +22,9 @@ from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.sampling import decide
 
 
+# inference_complete fields copied into the trace breakdown when the backend measured them
+_MEASURED_STAGES = ("queue_ms", "engine_load_ms", "h2d_ms", "compute_ms", "d2h_ms")
+
 class TraceState:
     """One request being joined (a plain slotted class: created once per request on the hot path)."""
 
@@ -144,21 +147,10 @@ class TraceJoin:
             elif kind == "inference_complete":
                 st = tr.stages
                 st["inference_ms"] = ev.latency_ms  # type: ignore[attr-defined]
-                v = ev.queue_ms  # type: ignore[attr-defined]
-                if v is not None:
-                    st["queue_ms"] = v
-                v = ev.engine_load_ms  # type: ignore[attr-defined]
-                if v is not None:
-                    st["engine_load_ms"] = v
-                v = ev.h2d_ms  # type: ignore[attr-defined]
-                if v is not None:
-                    st["h2d_ms"] = v
-                v = ev.compute_ms  # type: ignore[attr-defined]
-                if v is not None:
-                    st["compute_ms"] = v
-                v = ev.d2h_ms  # type: ignore[attr-defined]
-                if v is not None:
-                    st["d2h_ms"] = v
+                for name in _MEASURED_STAGES:
+                    v = getattr(ev, name)
+                    if v is not None:
+                        st[name] = v
                 tr.cold_start = tr.cold_start or ev.cold_start  # type: ignore[attr-defined]
                 tr.precision = ev.precision  # type: ignore[attr-defined]
                 if tr.batch_size is None:
