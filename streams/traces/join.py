@@ -25,6 +25,7 @@ from trtlens.streams.traces.sampling import decide
 # inference_complete fields copied into the trace breakdown when the backend measured them
 _MEASURED_STAGES = ("queue_ms", "engine_load_ms", "h2d_ms", "compute_ms", "d2h_ms")
 
+
 class TraceState:
     """One request being joined (a plain slotted class: created once per request on the hot path)."""
 
