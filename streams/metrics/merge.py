@@ -184,5 +184,20 @@ def ready_to_close(window_start_ms: int, bound: float, config: MetricsConfig) ->
     return bound >= close_at(window_start_ms, config.window_ms, config.grace_ms)
 
 
-def expired(window_start_ms: int, max_watermark_ms: int, config: MetricsConfig) -> bool:
-    return max_watermark_ms >= close_at(window_start_ms, config.window_ms, config.grace_ms) + config.late_retention_ms
+def retention_bound(watermarks: dict[int, SourceWatermark], source_partitions: int) -> float:
+    """Event-time bound up to which merged windows may be forgotten (``-inf`` = keep everything).
+
+    The slowest active source decides, as for closing: a source partition that
+    lags (its worker took it over later, a backfill with skewed partitions) still
+    sends partials for windows the others left behind long ago, and those must
+    find their window. Only when every source is idle does the newest watermark
+    decide (nothing is on its way then)."""
+    bound = close_bound(watermarks, source_partitions)
+    if bound == math.inf:
+        return max((w.watermark_ms for w in watermarks.values()), default=-math.inf)
+    return bound
+
+
+def expired(window_start_ms: int, bound_ms: float, config: MetricsConfig) -> bool:
+    """A window no source partition can still send data for (``bound_ms`` from :func:`retention_bound`)."""
+    return bound_ms >= close_at(window_start_ms, config.window_ms, config.grace_ms) + config.late_retention_ms

@@ -28,6 +28,7 @@ from trtlens.streams.metrics.merge import (
     expired,
     merge_partials,
     ready_to_close,
+    retention_bound,
 )
 
 
@@ -102,22 +103,19 @@ class Merger:
         ws = int(record["window_start_ms"])
         win = st.windows.get(ws)
         if win is None:
-            if self._max_watermark() is not None and expired(ws, self._max_watermark(), self.metrics):
-                return  # a replayed partial of a window long gone
+            if expired(ws, retention_bound(self.watermarks, self.source_partitions), self.metrics):
+                return  # a replayed partial of a window every source has left behind
             win = st.windows[ws] = MergeWindow()
         partial = {k: v for k, v in record.items() if k != "type"}
         if win.put(partial):
             self._dirty.add(sid)
-
-    def _max_watermark(self) -> int | None:
-        return max((w.watermark_ms for w in self.watermarks.values()), default=None)
 
     # -- output ---------------------------------------------------------------
     def flush(self, now_ms: int) -> MergeOutputs:
         """Emit what became final (and updates of emitted windows); evaluate alerts in window order."""
         out = MergeOutputs()
         bound = close_bound(self.watermarks, self.source_partitions)
-        max_wm = self._max_watermark()
+        forget = retention_bound(self.watermarks, self.source_partitions)
         for sid, st in self.scopes.items():
             changed = sid in self._dirty
             for ws in sorted(st.windows):
@@ -138,10 +136,9 @@ class Merger:
                 elif win.changed and (win.emitted or self.metrics.emit_running):
                     out.metrics.append(merge_partials(list(win.partials.values()), self.metrics, final=win.emitted))
                     win.changed = False
-            if max_wm is not None:
-                for ws in [ws for ws, w in st.windows.items() if w.emitted and expired(ws, max_wm, self.metrics)]:
-                    del st.windows[ws]
-                    changed = True
+            for ws in [ws for ws, w in st.windows.items() if w.emitted and expired(ws, forget, self.metrics)]:
+                del st.windows[ws]
+                changed = True
             if changed:
                 out.dirty_scopes.add(sid)
         out.watermarks_dirty = self._wm_dirty

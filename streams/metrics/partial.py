@@ -124,6 +124,7 @@ class PartitionWindows:
         self.partition = partition
         self.windows: dict[WindowKey, WindowPartial] = {}
         self.dirty: set[WindowKey] = set()
+        self._evicted: list[WindowPartial] = []  # dropped while dirty: their last change still goes out
         self.late_events = 0
         self.too_late_events = 0
         self._cache: dict[tuple, list[WindowPartial]] = {}  # (model, version, worker, window) → its partials
@@ -303,16 +304,25 @@ class PartitionWindows:
                 p.dirty = True
                 self.dirty.add(key)
         for key in gone:
-            del self.windows[key]
-            self.dirty.discard(key)
+            p = self.windows.pop(key)
+            if key in self.dirty:
+                # changed since its last send: one processing group can move the watermark past a
+                # window's whole retention (a backlog after a takeover, a fast backfill of a quiet
+                # service); its final partial must still reach the merge stage
+                self.dirty.discard(key)
+                p.closed = True
+                self._evicted.append(p)
         if gone:
             self._cache.clear()
 
     def take_dirty(self) -> list[WindowPartial]:
-        out = [self.windows[k] for k in sorted(self.dirty, key=lambda k: (k[2], k[0], k[1])) if k in self.windows]
+        """Every partial changed since the last call (final ones of evicted windows included), window order."""
+        out = self._evicted + [self.windows[k] for k in self.dirty if k in self.windows]
+        out.sort(key=lambda p: (p.window_start_ms, p.scope, p.scope_key))
         for p in out:
             p.dirty = False
         self.dirty.clear()
+        self._evicted = []
         return out
 
 

@@ -136,3 +136,49 @@ def test_merge_is_bit_identical_whatever_order_partials_arrive_in():
     orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]]
     docs = [merge_partials([partials[i] for i in order], CFG, final=True).model_dump() for order in orders]
     assert all(d == docs[0] for d in docs[1:])
+
+
+def test_a_lagging_source_still_reaches_windows_the_others_left_behind():
+    """Issue 9: after a takeover one source partition lags far behind the others. Its partials for
+    windows the merge has not seen yet must not be taken for replays of long-gone windows (the
+    fastest source's watermark used to decide)."""
+    m = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2)
+    for p, wm in ((0, 200_000), (1, 12_000)):  # partition 0 raced through its backlog; 1 is behind
+        m.apply({"type": "watermark", "partition": p, "watermark_ms": wm, "source_partitions": 2}, 0)
+    m.apply(partial_dict(1, 4, offset=30, ws=20_000), 0)  # a window partition 0 never had data for
+    m.apply({"type": "watermark", "partition": 1, "watermark_ms": 200_000, "source_partitions": 2}, 0)
+    [metric] = [x for x in m.flush(0).metrics if x.scope == "model_version"]
+    assert metric.window_start_ms == 20_000 and metric.requests == 4 and metric.partitions == [1]
+
+
+@pytest.mark.parametrize(
+    ("wms", "bound"),
+    [
+        ({0: 200, 1: 100}, 100),  # the slowest active source decides
+        ({0: 200}, -math.inf),  # a source not heard from: forget nothing
+        ({0: (200, True), 1: 100}, 100),
+        ({0: (200, True), 1: (100, True)}, 200),  # all idle: the newest watermark
+    ],
+)
+def test_retention_bound_follows_the_slowest_active_source(wms, bound):
+    from trtlens.streams.metrics.merge import retention_bound
+
+    marks = {p: SourceWatermark(*(v if isinstance(v, tuple) else (v, False))) for p, v in wms.items()}
+    assert retention_bound(marks, 2) == bound
+
+
+def test_a_window_evicted_within_one_group_still_sends_its_final_partial():
+    """Issue 9: one processing group (a backlog after a takeover, a fast backfill of a quiet
+    service) can move the watermark past a window's whole retention. The window's last change
+    used to be dropped with it, before the group's partials were taken."""
+    pw = PartitionWindows(CFG, partition=0)
+    pw.observe(rc(1, 1_000), 1, 1_000)
+    pw.observe(rc(2, 2_000), 2, 2_000)
+    pw.advance(2_000)
+    pw.observe(rc(3, 90_000), 3, 2_000)  # same group: the watermark jumps 88 s
+    pw.advance(90_000)
+    assert ("model_version", "m/v1", 0) not in pw.windows
+    sent = {(p.scope, p.window_start_ms): p for p in pw.take_dirty()}
+    assert sent[("model_version", 0)].requests == 2 and sent[("model_version", 0)].closed
+    assert sent[("model_version", 90_000)].requests == 1
+    assert pw.take_dirty() == []
