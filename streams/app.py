@@ -21,7 +21,7 @@ import logging
 from typing import Any
 
 from trtlens.settings import Settings
-from trtlens.streams.runtime import OutputSender, StateTable, now_ms
+from trtlens.streams.runtime import BrokerProbe, OutputSender, Rereads, StateTable, now_ms
 
 log = logging.getLogger("trtlens.streams")
 
@@ -29,21 +29,47 @@ log = logging.getLogger("trtlens.streams")
 class Runtime:
     """Per-process objects the agents share (no module-level state)."""
 
-    def __init__(self, settings: Settings, state_table: Any, merge_table: Any) -> None:
+    def __init__(self, settings: Settings, app: Any, state_table: Any, merge_table: Any) -> None:
         from trtlens.streams.builds.agent import make_build_evaluator
+        from trtlens.streams.faust_glue import CommitGuard
 
         self.settings = settings
+        self.app = app
         self.sender = OutputSender(settings)
         self.state = StateTable(state_table)
         self.merge_state = StateTable(merge_table)
         self.lock = asyncio.Lock()
         self.build_evaluator = make_build_evaluator(settings)
         self.now_ms = now_ms
+        self.probe = BrokerProbe(settings)
+        self.commit_guard = CommitGuard(self.commit_limit)
         from trtlens.streams.metrics.agent import MergeAgent
         from trtlens.streams.pipeline.agent import PipelineAgent
 
         self.pipeline = PipelineAgent(self)
         self.merge = MergeAgent(self)
+
+    def rereads_for(self, topic: str) -> Rereads:
+        from trtlens.streams.faust_glue import seek
+
+        async def _seek(topic_: str, partition: int, offset: int) -> None:
+            await seek(self.app, topic_, partition, offset)
+
+        return Rereads(topic, self.probe, _seek, retry_after_s=self.settings.streams.reread_retry_s)
+
+    def highwater(self, topic: str, partition: int) -> int | None:
+        from trtlens.streams.faust_glue import highwater
+
+        return highwater(self.app, topic, partition)
+
+    def commit_limit(self, topic: str, partition: int) -> int | None:
+        """What Faust may commit: one past the last offset whose outputs and state are written."""
+        t = self.settings.topics
+        if topic == t.events:
+            return self.pipeline.commit_limit(partition)
+        if topic == t.metrics_partials:
+            return self.merge.commit_limit(partition)
+        return None
 
     async def deliver_pipeline(self, pipe: Any, out: Any, *, idle: bool = False) -> None:
         t = self.settings.topics
@@ -53,66 +79,6 @@ class Runtime:
         await s.send_docs(t.builds, out.builds)
         await s.send_partials(out.partials)
         await s.send_watermark(pipe.partition, pipe.watermark_ms, t.partitions, t.partitions, idle=idle)
-
-
-async def rewind_uncommitted(app: Any, tps: list[Any]) -> list[Any]:
-    """Re-read from the start every assigned partition that has no committed offset yet.
-
-    A rebalance makes Faust drop the records already fetched into the agents'
-    buffers, then seek each partition to its committed offset — but aiokafka's
-    ``seek_to_committed`` leaves a partition without one (or with 0) where the
-    fetcher was, past the dropped records. Until the first commit of a
-    partition that is every record fetched so far, and a worker that gets the
-    same partition back would not see them again before a restart (read from
-    the Faust and aiokafka code; not observed here). Re-reading is safe: the
-    state log skips records it already applied, and partitions with a committed
-    offset are left to Faust.
-    """
-    from aiokafka import TopicPartition
-
-    thread = app.consumer._thread  # Faust's aiokafka consumer thread; no public accessor for committed()
-    consumer = thread._ensure_consumer()
-    rewound = []
-    for tp in tps:
-        committed = await thread.call_thread(consumer.committed, TopicPartition(tp.topic, tp.partition))
-        if not committed:
-            await app.consumer.seek(tp, 0)
-            rewound.append(tp)
-    if rewound:
-        log.info("rebalance=rewound partitions=%s reason='no committed offset yet'",
-                 ",".join(f"{tp.topic}:{tp.partition}" for tp in rewound))
-    return rewound
-
-
-async def recover_if_stalled(app: Any, rt: Any, topic: str, partition: int) -> bool:
-    """When a partition goes idle, check that its records really were all processed.
-
-    Seen on the embedded broker: after a rebalance, Faust's fetcher had read a
-    partition to its highwater while its agent had applied records only up to an
-    earlier offset; the rest never reached the agent and the worker sat idle.
-    Then re-read from the first unapplied offset (the state log makes the re-read
-    exact). Returns whether it had to.
-    """
-    from faust.types import TP
-
-    tp = TP(topic, partition)
-    pipe = rt.pipeline.pipelines.get(partition)
-    try:
-        position = await app.consumer.position(tp)
-        highwater = app.consumer.highwater(tp)
-    except Exception as exc:  # diagnostics must never disturb the worker
-        log.info("partition=%d idle fetch_state=unknown error=%r", partition, exc)
-        return False
-    applied = pipe.applied_offset if pipe is not None else None
-    if position is None or applied is None or applied + 1 >= position:
-        log.info("partition=%d idle fetch_position=%s highwater=%s applied_offset=%s", partition, position, highwater, applied)
-        return False
-    log.warning(
-        "partition=%d stalled fetch_position=%s highwater=%s applied_offset=%s msg='fetched records never reached "
-        "the agent; re-reading from offset %d'", partition, position, highwater, applied, applied + 1,
-    )
-    await app.consumer.seek(tp, applied + 1)
-    return True
 
 
 def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
@@ -145,6 +111,8 @@ def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
 def create_app(settings: Settings) -> tuple[Any, Runtime]:
     import faust
 
+    from trtlens.streams.faust_glue import SeekFirstTableManager
+
     s = settings.streams
     t = settings.topics
     app = faust.App(
@@ -168,6 +136,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         stream_buffer_maxsize=max(4096, s.batch_max_records * 4),
         consumer_max_fetch_size=8 * 1024 * 1024,  # batched records are ~50 KB each: fetch many per round trip
         topic_allow_declare=True,
+        TableManager=SeekFirstTableManager,  # seek before the flow resumes after a rebalance (faust_glue.py)
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     events_topic = app.topic(t.events, partitions=t.partitions, **raw)
@@ -175,7 +144,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
     # bytes key/value types make Faust use the raw codec for the changelogs too
     state_table = app.Table("state", partitions=t.partitions, key_type=bytes, value_type=bytes)
     merge_table = app.Table("merge", partitions=t.partitions, key_type=bytes, value_type=bytes)
-    rt = Runtime(settings, state_table, merge_table)
+    rt = Runtime(settings, app, state_table, merge_table)
     within_s = s.batch_within_ms / 1000
 
     @app.agent(events_topic, name="process")
@@ -193,10 +162,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
 
     @app.timer(max(0.1, min(1.0, s.idle_timeout_ms / 4000)))
     async def idle_tick() -> None:
-        idle_before = set(rt.pipeline.idle_flushed)
         await rt.pipeline.on_idle_tick()
-        for partition in sorted(rt.pipeline.idle_flushed - idle_before):
-            await recover_if_stalled(app, rt, t.events, partition)
         await rt.merge.on_tick()
 
     @app.on_partitions_revoked.connect
@@ -209,12 +175,15 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         # state is rebuilt lazily from the recovered tables on the first group of each partition
         rt.pipeline.on_assigned({tp.partition for tp in assigned if tp.topic == t.events})
         rt.merge.forget({tp.partition for tp in assigned if tp.topic == t.metrics_partials})
-        await rewind_uncommitted(app, [tp for tp in assigned if tp.topic in (t.events, t.metrics_partials)])
+        rt.commit_guard.install(app.consumer)  # before any record of this assignment can be acknowledged
+        log.info("rebalance=assigned partitions=%s", ",".join(
+            f"{tp.topic}:{tp.partition}" for tp in sorted(assigned) if tp.topic in (t.events, t.metrics_partials)))
 
     @app.on_before_shutdown.connect
     async def _stop_sender(app_, **kwargs) -> None:  # noqa: ANN001
         await rt.sender.flush()
         await rt.sender.stop()
+        await rt.probe.stop()
 
     app.trtlens_runtime = rt  # type: ignore[attr-defined]
     return app, rt

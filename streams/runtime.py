@@ -36,6 +36,16 @@ def _doc_bytes(doc: Trace | WindowMetric | Alert | BuildReport) -> tuple[bytes, 
     return doc.doc_id.encode("utf-8"), orjson.dumps(doc.model_dump(mode="json"))
 
 
+def _undelivered(fut: asyncio.Future) -> bool:
+    return not fut.done() or fut.cancelled() or fut.exception() is not None
+
+
+def _error_of(fut: asyncio.Future) -> object:
+    if not fut.done():
+        return "not acknowledged"
+    return "cancelled" if fut.cancelled() else fut.exception()
+
+
 class OutputSender:
     """An aiokafka producer (batched, acks=all) for every topic the app writes except changelogs."""
 
@@ -45,6 +55,9 @@ class OutputSender:
         self._producer = None
         self._lock = asyncio.Lock()
         self.sent: dict[str, int] = {}
+        self.resent = 0
+        # every send since the last flush: its delivery is checked there (a failed one is sent again)
+        self._unconfirmed: list[tuple[asyncio.Future, str, bytes | None, bytes, int | None]] = []
 
     async def start(self) -> None:
         async with self._lock:
@@ -72,7 +85,8 @@ class OutputSender:
     async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         if self._producer is None:
             await self.start()
-        await self._producer.send(topic, value=value, key=key, partition=partition)  # type: ignore[union-attr]
+        fut = await self._producer.send(topic, value=value, key=key, partition=partition)  # type: ignore[union-attr]
+        self._unconfirmed.append((fut, topic, key, value, partition))
         self.sent[topic] = self.sent.get(topic, 0) + 1
 
     async def send_docs(self, topic: str, docs: list[Any]) -> None:
@@ -107,8 +121,30 @@ class OutputSender:
             await self._send(self.topics.metrics_partials, b"__watermark__", value, partition=m)
 
     async def flush(self) -> None:
-        if self._producer is not None:
+        """Wait until every output sent since the last flush is acknowledged (acks=all).
+
+        A send the producer gave up on (broker unreachable past its request
+        timeout) is sent again, in the original order, with backoff, until it is
+        acknowledged: the caller writes its state only after this returns, so an
+        output is never lost behind a persisted state.
+        """
+        if self._producer is None:
+            return
+        delay_s = 0.2
+        while True:
             await self._producer.flush()
+            pending, self._unconfirmed = self._unconfirmed, []
+            failed = [item for item in pending if _undelivered(item[0])]
+            if not failed:
+                return
+            log.warning("outputs=resend count=%d first_topic=%s error=%r retry_in_s=%.1f", len(failed), failed[0][1],
+                        _error_of(failed[0][0]), delay_s)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 10.0)
+            for _, topic, key, value, partition in failed:
+                self.resent += 1
+                self.sent[topic] -= 1
+                await self._send(topic, key, value, partition)
 
 
 class StateTable:
@@ -138,3 +174,109 @@ class StateTable:
     def delete(self, partition: int, key: bytes) -> None:
         self.table.data.pop(key, None)
         self.table.send_changelog(partition, key, None, key_serializer="raw", value_serializer="raw")
+
+
+class BrokerProbe:
+    """Asks the broker directly — through a consumer of its own, outside the group — what a partition holds.
+
+    Used only when a stage found a gap (``streams/offsets.py``), so one short-lived
+    fetch per gap; the consumer starts on first use.
+    """
+
+    def __init__(self, settings: Settings, *, timeout_ms: int = 3000) -> None:
+        self.settings = settings
+        self.timeout_ms = timeout_ms
+        self._consumer: Any = None
+        self._lock = asyncio.Lock()
+
+    async def first_offset(self, topic: str, partition: int, offset: int) -> int | None:
+        """The offset of the first record at or after ``offset``.
+
+        When the broker answered with no record there, its high-watermark (the
+        offset the next record will get); None when it did not answer in time.
+        """
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        async with self._lock:
+            try:
+                if self._consumer is None:
+                    consumer = AIOKafkaConsumer(
+                        **self.settings.kafka.aiokafka_kwargs(), group_id=None, enable_auto_commit=False,
+                        auto_offset_reset="earliest", max_partition_fetch_bytes=1024 * 1024,
+                    )
+                    await consumer.start()
+                    self._consumer = consumer
+                tp = TopicPartition(topic, partition)
+                self._consumer.assign([tp])
+                self._consumer.seek(tp, offset)
+                got = await self._consumer.getmany(tp, timeout_ms=self.timeout_ms, max_records=1)
+                highwater = self._consumer.highwater(tp)
+            except Exception as exc:  # the probe only sharpens a decision; a failure means "re-read"
+                log.warning("probe=failed topic=%s partition=%d offset=%d error=%r", topic, partition, offset, exc)
+                return None
+        records = got.get(tp) or []
+        if records:
+            return records[0].offset
+        return highwater if highwater is not None and highwater >= offset else None
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
+class Rereads:
+    """Resolves the gaps one topic's stage found: confirm with the broker, then seek the group's consumer back.
+
+    ``seek(topic, partition, offset)`` moves the group consumer (``faust_glue.seek``).
+    """
+
+    def __init__(self, topic: str, probe: BrokerProbe, seek: Any, *, retry_after_s: float = 2.0,
+                 clock: Any = time.monotonic) -> None:
+        from trtlens.streams.offsets import GapBook
+
+        self.topic = topic
+        self.probe = probe
+        self._seek = seek
+        self.book = GapBook(retry_after_s)
+        self.clock = clock
+
+    async def resolve(self, partition: int, target: int, seen: int, accept_gap: Any, *, held: int = 0) -> None:
+        """Offset ``seen`` arrived while ``target`` is the next to apply (``held`` records left unapplied).
+
+        ``accept_gap(first_present)`` is called when the broker confirms it holds
+        nothing in ``[target, first_present)``.
+        """
+        now = self.clock()
+        if not self.book.needs_resolving(partition, target, held):
+            return
+        first = await self.probe.first_offset(self.topic, partition, target)
+        start = target
+        if first is not None and first > target:
+            self.book.confirmed(target, first)
+            accept_gap(first)
+            log.warning("topic=%s partition=%d gap=confirmed offsets=%d..%d msg='the broker holds no records there "
+                        "(compaction or transaction markers); skipped'", self.topic, partition, target, first - 1)
+            start = first
+        else:
+            log.warning("topic=%s partition=%d gap=reread next_offset=%d received_offset=%d first_on_broker=%s "
+                        "msg='records were not delivered; re-reading from offset %d'", self.topic, partition, target,
+                        seen, first, start)
+        self.book.asked(partition, start, seen, now)
+        await self._seek(self.topic, partition, start)
+
+    def progressed(self, partition: int, applied_offset: int) -> None:
+        done = self.book.progressed(partition, applied_offset)
+        if done is not None and done.attempts > 1:
+            log.info("topic=%s partition=%d gap=reread_done from=%d attempts=%d", self.topic, partition, done.target,
+                     done.attempts)
+
+    async def retry_overdue(self) -> None:
+        for r in self.book.overdue(self.clock()):
+            log.warning("topic=%s partition=%d gap=reread_retry from=%d attempt=%d msg='nothing arrived since the "
+                        "seek (it raced with records already fetched): seeking again'", self.topic, r.partition,
+                        r.target, r.attempts)
+            await self._seek(self.topic, r.partition, r.target)
+
+    def forget(self, partitions: set[int]) -> None:
+        self.book.forget(partitions)

@@ -9,7 +9,6 @@ then writes the changed scope states (one table key per scope per group).
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -20,6 +19,7 @@ from trtlens.streams.metrics.merger import Merger
 log = logging.getLogger("trtlens.streams.metrics")
 
 WM_KEY = b"wm"
+OFFSET_KEY = b"off"  # the last partials-topic offset applied (streams/offsets.py)
 SCOPE_PREFIX = b"s|"
 
 
@@ -28,29 +28,44 @@ class MergeAgent:
         self.rt = runtime
         self.settings = runtime.settings
         self.mergers: dict[int, Merger] = {}
+        self.applied: dict[int, int] = {}  # merge partition → last offset applied
+        self.persisted: dict[int, int] = {}  # merge partition → last offset whose outputs and state are written
+        self.rereads = runtime.rereads_for(runtime.settings.topics.metrics_partials)
+        self._tail_seen: dict[int, int] = {}
+        self.bad_records = 0
 
     def merger(self, partition: int) -> Merger:
         m = self.mergers.get(partition)
         if m is None:
             s = self.settings.streams
             m = Merger(s.metrics, s.alerts, source_partitions=self.settings.topics.partitions)
-            scopes, wms = {}, None
+            scopes, wms, applied = {}, None, -1
             skip = len(b"%05d:" % partition)
             for key, value in self.rt.merge_state.items_for(partition):
                 name = key[skip:]
                 if name == WM_KEY:
                     wms = orjson.loads(value)
+                elif name == OFFSET_KEY:
+                    applied = int(value)
                 elif name.startswith(SCOPE_PREFIX):
                     scopes[name[len(SCOPE_PREFIX):].decode()] = orjson.loads(value)
             m.load(scopes, wms, self.rt.now_ms())
             if scopes:
-                log.info("merge_partition=%d recovered scopes=%d", partition, len(scopes))
+                log.info("merge_partition=%d recovered scopes=%d applied_offset=%d", partition, len(scopes), applied)
             self.mergers[partition] = m
+            self.applied[partition] = self.persisted[partition] = applied
         return m
 
     def forget(self, partitions: set[int]) -> None:
         for p in partitions:
             self.mergers.pop(p, None)
+            self.applied.pop(p, None)
+            self.persisted.pop(p, None)
+        self.rereads.forget(partitions)
+
+    def commit_limit(self, partition: int) -> int | None:
+        off = self.persisted.get(partition)
+        return off + 1 if off is not None and off >= 0 else None
 
     async def process_group(self, events: list[Any]) -> None:
         by_partition: dict[int, list[Any]] = defaultdict(list)
@@ -58,19 +73,53 @@ class MergeAgent:
             by_partition[ev.message.partition].append(ev)
         async with self.rt.lock:
             now = self.rt.now_ms()
+            gaps = []
             for partition, evs in by_partition.items():
                 m = self.merger(partition)
-                for ev in sorted(evs, key=lambda e: e.message.offset):
+                evs.sort(key=lambda e: e.message.offset)
+                for i, ev in enumerate(evs):
+                    offset, applied = ev.message.offset, self.applied[partition]
+                    if offset <= applied:
+                        continue  # redelivered
+                    if offset > applied + 1:  # a gap: streams/offsets.py
+                        gaps.append((partition, applied + 1, offset, len(evs) - i))
+                        break
                     try:
                         m.apply(orjson.loads(ev.message.value), now)
                     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                        # written only by this app's workers: a bug, not bad input
+                        self.bad_records += 1
                         log.error("merge_partition=%d offset=%d msg='bad partial record skipped' error=%r",
-                                  partition, ev.message.offset, exc)
+                                  partition, offset, exc)
+                    self.applied[partition] = offset
             await self._flush(list(by_partition), now)
+            for partition, target, seen, held in gaps:
+                await self.rereads.resolve(partition, target, seen, self._accept_gap(partition), held=held)
+
+    def _accept_gap(self, partition: int):  # noqa: ANN202
+        def accept(first_present: int) -> None:
+            self.applied[partition] = max(self.applied[partition], first_present - 1)
+
+        return accept
 
     async def on_tick(self) -> None:
         async with self.rt.lock:
             await self._flush(list(self.mergers), self.rt.now_ms())
+            await self.rereads.retry_overdue()
+            await self._reread_tails()
+
+    async def _reread_tails(self) -> None:
+        """Records on the broker past the applied offset and nothing arriving: re-read (see the pipeline agent)."""
+        topic = self.settings.topics.metrics_partials
+        for partition, applied in list(self.applied.items()):
+            hw = self.rt.highwater(topic, partition)
+            if hw and hw > applied + 1 and partition not in self.rereads.book.pending:
+                seen = self._tail_seen.get(partition)
+                if seen == hw:  # the same tail on two ticks in a row: nothing is on its way
+                    await self.rereads.resolve(partition, applied + 1, hw - 1, self._accept_gap(partition))
+                self._tail_seen[partition] = hw
+            else:
+                self._tail_seen.pop(partition, None)
 
     async def _flush(self, partitions: list[int], now: int) -> None:
         results = []
@@ -96,3 +145,8 @@ class MergeAgent:
                     st.delete(p, key)
             if out.watermarks_dirty:
                 st.put(p, st.key(p, WM_KEY), orjson.dumps(m.watermarks_to_dict()))
+            applied = self.applied.get(p, -1)
+            if applied != self.persisted.get(p):
+                st.put(p, st.key(p, OFFSET_KEY), b"%d" % applied)
+                self.persisted[p] = applied
+                self.rereads.progressed(p, applied)

@@ -28,6 +28,8 @@ class PipelineAgent:
         self.rt = runtime
         self.settings = runtime.settings
         self.pipelines: dict[int, PartitionPipeline] = {}
+        self.persisted: dict[int, int] = {}  # partition → last offset whose outputs and state are written
+        self.rereads = runtime.rereads_for(runtime.settings.topics.events)
         self.last_record_at: dict[int, float] = {}
         self.idle_flushed: set[int] = set()
         self.assigned: dict[int, float] = {}  # partition → monotonic time it was assigned
@@ -51,13 +53,21 @@ class PipelineAgent:
                 partition, len(segments), n, pipe.applied_offset, pipe.watermark_ms, time.perf_counter() - t0,
             )
             self.pipelines[partition] = pipe
+            self.persisted[partition] = pipe.applied_offset
         return pipe
 
     def forget(self, partitions: set[int]) -> None:
         for p in partitions:
             self.pipelines.pop(p, None)
+            self.persisted.pop(p, None)
             self.last_record_at.pop(p, None)
             self.idle_flushed.discard(p)
+        self.rereads.forget(partitions)
+
+    def commit_limit(self, partition: int) -> int | None:
+        """The offset Faust may commit for ``partition``: one past the last one written (None: nothing yet)."""
+        off = self.persisted.get(partition)
+        return off + 1 if off is not None and off >= 0 else None
 
     def on_assigned(self, partitions: set[int]) -> None:
         now = time.monotonic()
@@ -82,11 +92,15 @@ class PipelineAgent:
                 self.flowing_since = now
             t0 = time.perf_counter()
             done = []
+            gaps: list[tuple[int, int, int, int]] = []  # (partition, next offset to apply, offset received, held)
             for partition, evs in sorted(by_partition.items()):
                 pipe = self.pipeline(partition)
-                for ev in sorted(evs, key=lambda e: e.message.offset):
+                evs.sort(key=lambda e: e.message.offset)
+                for i, ev in enumerate(evs):
                     msg = ev.message
-                    pipe.process_record(msg.offset, msg.key, msg.value)
+                    if not pipe.process_record(msg.offset, msg.key, msg.value):
+                        gaps.append((partition, pipe.applied_offset + 1, msg.offset, len(evs) - i))
+                        break  # the rest of this partition waits for the re-read
                 self.last_record_at[partition] = now
                 self.idle_flushed.discard(partition)
                 done.append((pipe, *pipe.end_group()))
@@ -101,6 +115,10 @@ class PipelineAgent:
                     self.rt.state.put(pipe.partition, seg.key, seg.encode())
                 for key in gone:
                     self.rt.state.delete(pipe.partition, key)
+                self.persisted[pipe.partition] = pipe.applied_offset
+                self.rereads.progressed(pipe.partition, pipe.applied_offset)
+            for partition, target, seen, held in gaps:
+                await self.rereads.resolve(partition, target, seen, self.pipelines[partition].accept_gap, held=held)
             t4 = time.perf_counter()
             tm = self.timings
             tm["groups"] += 1
@@ -139,6 +157,27 @@ class PipelineAgent:
                          partition, len(out.traces), len(out.partials), pipe.watermark_ms)
             if announced:
                 await self.rt.sender.flush()
+            await self.rereads.retry_overdue()
+            await self._reread_tails(now, idle_s)
+
+    async def _reread_tails(self, now: float, idle_s: float) -> None:
+        """A quiet partition whose broker holds records past the applied offset: re-read them.
+
+        The next record reveals any gap on a busy partition; at the end of one, nothing
+        would (records fetched but never handed to the agent), so the high-watermark is asked.
+        """
+        if self.flowing_since is None:  # tables may still be recovering
+            return
+        topic = self.settings.topics.events
+        for partition in list(self.assigned):
+            if partition in self.rereads.book.pending or now - self.last_record_at.get(partition, self.flowing_since) < idle_s:
+                continue
+            hw = self.rt.highwater(topic, partition)
+            if not hw:
+                continue
+            pipe = self.pipeline(partition)  # state from the table if no record arrived since the assignment
+            if hw > pipe.applied_offset + 1:
+                await self.rereads.resolve(partition, pipe.applied_offset + 1, hw - 1, pipe.accept_gap)
 
     def _maybe_log(self, records: int) -> None:
         now = time.monotonic()

@@ -64,10 +64,18 @@ class PartitionPipeline:
         self.out = Outputs()
 
     # -- records ----------------------------------------------------------------
-    def process_record(self, offset: int, key: bytes | None, raw: bytes | None, *, muted: bool = False) -> None:
-        if offset <= self.applied_offset:
-            self.counters["records_skipped_applied"] += 1
-            return
+    def process_record(self, offset: int, key: bytes | None, raw: bytes | None, *, muted: bool = False) -> bool:
+        """Apply the record at ``offset`` if it is the next one; False = a gap (``streams/offsets.py``).
+
+        A redelivered record (at or below the applied offset) is skipped and counts as handled.
+        Recovery (``muted``) replays the state log, whose offsets may jump over confirmed gaps.
+        """
+        if offset != self.applied_offset + 1:
+            if offset <= self.applied_offset:
+                self.counters["records_skipped_applied"] += 1
+                return True
+            if not muted:
+                return False
         c = self.counters
         c["records"] += 1
         decoded = decode(raw)
@@ -82,6 +90,12 @@ class PartitionPipeline:
             self.log.add(offset, raw if decoded.events else None, wm_before, self.watermark_ms)
         self._advance(muted)
         self.applied_offset = offset
+        return True
+
+    def accept_gap(self, first_present: int) -> None:
+        """The broker confirmed it holds no records between the applied offset and ``first_present``."""
+        if first_present > self.applied_offset + 1:
+            self.applied_offset = first_present - 1
 
     def _apply(self, events: list[EventBase], offset: int, muted: bool) -> None:
         """The per-event loop (the hot path: dedup and the drop pre-check are inlined).

@@ -54,6 +54,7 @@ def test_bad_events_mid_batch_go_to_dlq_and_neighbours_survive():
     good = request(1, T0)
     batch = [good[0], {"event": "request_complete", "event_id": "bad1"}, good[1], {"event": "teleport", "event_id": "x"}, good[2]]
     pipe = PartitionPipeline(settings(), topic="events", partition=2)
+    pipe.accept_gap(7)  # the partition starts at offset 7 (as if the broker had confirmed it)
     pipe.process_record(7, b"k", orjson.dumps(batch))
     pipe.process_record(8, b"k2", b"\xff not json")
     out, _, _ = pipe.end_group()
@@ -126,3 +127,34 @@ def test_fast_decoder_matches_codec(raw):
     fast, ref = decode(raw), decode_record(raw)
     assert fast.events == ref.events
     assert [(e.code, e.field, e.index) for e in fast.errors] == [(e.code, e.field, e.index) for e in ref.errors]
+
+
+def test_an_offset_jump_is_refused_until_reread_or_confirmed():
+    """Issue 9: a record past ``applied + 1`` is a gap — nothing is applied silently."""
+    recs = records(20, per_record=6)
+    pipe = PartitionPipeline(settings(), topic="e", partition=0)
+    assert pipe.process_record(0, None, recs[0]) and pipe.process_record(1, None, recs[1])
+    before = state_of(pipe)
+    assert pipe.process_record(3, None, recs[3]) is False  # offset 2 never arrived
+    assert state_of(pipe) == before and pipe.applied_offset == 1
+    assert pipe.process_record(1, None, recs[1]) is True  # a redelivery: skipped, handled
+    assert pipe.counters["records_skipped_applied"] == 1
+    for k in (2, 3):  # the re-read
+        assert pipe.process_record(k, None, recs[k])
+    ref = PartitionPipeline(settings(), topic="e", partition=0)
+    for k in range(4):
+        ref.process_record(k, None, recs[k])
+    assert state_of(pipe) == state_of(ref)
+
+
+def test_a_confirmed_gap_is_skipped_and_survives_recovery():
+    recs = records(20, per_record=6)
+    pipe = PartitionPipeline(settings(), topic="e", partition=0)
+    pipe.process_record(0, None, recs[0])
+    assert not pipe.process_record(5, None, recs[1])
+    pipe.accept_gap(5)  # offsets 1..4 do not exist on the broker (compaction, transaction markers)
+    assert pipe.process_record(5, None, recs[1]) and pipe.process_record(6, None, recs[2])
+    _, segments, _ = pipe.end_group()
+    recovered = PartitionPipeline(settings(), topic="e", partition=0)
+    recovered.recover([Segment.decode(s.key, s.encode()) for s in segments])
+    assert state_of(recovered) == state_of(pipe) and recovered.applied_offset == 6

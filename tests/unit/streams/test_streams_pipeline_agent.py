@@ -1,0 +1,148 @@
+"""The partition agent's glue (issue 9): gaps, re-reads, tails and commit limits, with fakes around it.
+
+The runtime here is a fake (no Faust, no Kafka): what is tested is the agent's
+own bookkeeping. The real worker runs on the real broker in the integration tests.
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+import orjson
+
+from trtlens.settings import load_settings
+from trtlens.streams.pipeline.agent import PipelineAgent
+from trtlens.streams.runtime import Rereads
+
+T0 = 1_700_000_000_000
+
+
+@dataclass
+class Msg:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class Ev:
+    message: Msg
+
+
+class FakeTable:
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+
+    def items_for(self, partition):
+        prefix = b"%05d:" % partition
+        return [(k, v) for k, v in self.data.items() if k.startswith(prefix)]
+
+    def put(self, partition, key, value):
+        self.data[key] = value
+
+    def delete(self, partition, key):
+        self.data.pop(key, None)
+
+
+class FakeSender:
+    async def flush(self):
+        return None
+
+    async def send_watermark(self, *a, **kw):
+        return None
+
+
+class FakeProbe:
+    def __init__(self) -> None:
+        self.first: dict[int, int] = {}
+
+    async def first_offset(self, topic, partition, offset):
+        return self.first.get(partition, offset)
+
+
+class FakeRuntime:
+    def __init__(self) -> None:
+        self.settings = load_settings(streams={"idle_timeout_ms": 1000, "traces": {"sample_rate": 1.0}})
+        self.state = FakeTable()
+        self.sender = FakeSender()
+        self.lock = asyncio.Lock()
+        self.build_evaluator = None
+        self.probe = FakeProbe()
+        self.seeks: list[tuple[int, int]] = []
+        self.delivered: list = []
+        self.highwaters: dict[int, int] = {}
+
+    def rereads_for(self, topic):
+        async def seek(topic_, partition, offset):
+            self.seeks.append((partition, offset))
+
+        return Rereads(topic, self.probe, seek)
+
+    def highwater(self, topic, partition):
+        return self.highwaters.get(partition)
+
+    async def deliver_pipeline(self, pipe, out, *, idle=False):
+        self.delivered.append(out)
+
+
+def record(i: int) -> bytes:
+    b = dict(request_id=f"r{i}", worker_id="w", model="m", model_version="v1")
+    return orjson.dumps([dict(b, event="request_received", event_id=f"{i}a", ts_ms=T0 + i),
+                         dict(b, event="request_complete", event_id=f"{i}c", ts_ms=T0 + i + 1, total_ms=3.0)])
+
+
+def group(partition: int, offsets) -> list[Ev]:
+    return [Ev(Msg(partition, o, b"k", record(o))) for o in offsets]
+
+
+def agent() -> tuple[PipelineAgent, FakeRuntime]:
+    rt = FakeRuntime()
+    a = PipelineAgent(rt)
+    a.on_assigned({0, 1})
+    return a, rt
+
+
+def test_a_gap_stops_the_partition_reads_again_and_commits_only_what_was_written():
+    a, rt = agent()
+    asyncio.run(a.process_group(group(0, range(0, 5)) + group(1, [0, 1])))
+    assert a.commit_limit(0) == 5 and a.commit_limit(1) == 2
+    asyncio.run(a.process_group(group(0, [5, 7, 8]) + group(1, [2])))  # offset 6 never delivered
+    assert a.pipelines[0].applied_offset == 5 and a.commit_limit(0) == 6  # 7 and 8 held back
+    assert rt.seeks == [(0, 6)] and a.commit_limit(1) == 3
+    asyncio.run(a.process_group(group(0, [7, 8])))  # fetched before the seek took effect: held again
+    assert rt.seeks == [(0, 6)] and a.rereads.book.counters["held_records"] == 4
+    asyncio.run(a.process_group(group(0, [6, 7, 8, 9])))  # the re-read
+    assert a.pipelines[0].applied_offset == 9 and a.commit_limit(0) == 10 and not a.rereads.book.pending
+    assert a.pipelines[0].counters["records"] == 10
+
+
+def test_a_partition_starting_past_zero_is_checked_with_the_broker():
+    a, rt = agent()
+    rt.probe.first[1] = 40  # retention deleted 0..39 (a real cluster)
+    asyncio.run(a.process_group(group(1, [40, 41])))
+    assert rt.seeks == [(1, 40)] and a.pipelines[1].applied_offset == 39
+    assert a.rereads.book.counters["confirmed_gap_offsets"] == 40
+    asyncio.run(a.process_group(group(1, [40, 41])))
+    assert a.pipelines[1].applied_offset == 41 and a.commit_limit(1) == 42
+
+
+def test_an_idle_partition_with_records_left_on_the_broker_is_read_again():
+    """The stall of the first landing: fetched records that never reached the agent, at a partition's end."""
+    a, rt = agent()
+    asyncio.run(a.process_group(group(0, range(0, 3))))
+    rt.highwaters = {0: 6, 1: 0}  # offsets 3..5 exist; partition 1 is empty
+    a.last_record_at = {p: t - 5.0 for p, t in a.last_record_at.items()}  # quiet for longer than the timeout
+    a.flowing_since -= 5.0
+    asyncio.run(a.on_idle_tick())
+    assert rt.seeks == [(0, 3)]
+    asyncio.run(a.on_idle_tick())  # the re-read is on its way: not asked twice
+    assert rt.seeks == [(0, 3)]
+
+
+def test_recovered_partition_commits_its_recovered_offset():
+    a, rt = agent()
+    asyncio.run(a.process_group(group(0, range(0, 4))))
+    b = PipelineAgent(rt)  # another worker takes the partition over: state from the table
+    b.on_assigned({0})
+    asyncio.run(b.process_group(group(0, range(0, 6))))  # redelivered from an older commit
+    assert b.pipelines[0].counters["records_skipped_applied"] == 4 and b.commit_limit(0) == 6
