@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-unit test-integration bench clean
+.PHONY: setup demo test test-unit test-integration chaos bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ demo: $(STAMP)
 	$(BIN)/trtlens demo $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q tests --ignore=tests/chaos
+
+# longer fault-injection runs (not part of make test): repeated worker takeovers under load, ...
+chaos: $(STAMP)
+	$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/chaos
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

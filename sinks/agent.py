@@ -31,6 +31,7 @@ from aiokafka import ConsumerRebalanceListener
 from trtlens.settings import Settings
 from trtlens.sinks.core import (
     BulkAction,
+    Continuity,
     DeadLetter,
     OffsetTracker,
     RecordRef,
@@ -84,6 +85,7 @@ class ElasticsearchSink:
         self._families = topic_families(settings.topics, self._cfg.families)
         self._prefixes = {topic: family_alias(settings.indices, fam) for topic, fam in self._families.items()}
         self._tracker = OffsetTracker()
+        self._continuity = Continuity()
         self._epochs = _Epochs()
         self._committed: dict[Any, int] = {}
         self._consumer: Any = None
@@ -171,7 +173,7 @@ class ElasticsearchSink:
                     await closer()
                 except Exception as exc:  # closing must not hide the real outcome
                     log.warning("sink=close_error error=%r", exc)
-        log.info("sink=stopped %s", " ".join(f"{k}={v}" for k, v in self.counters.items()))
+        log.info("sink=stopped %s", " ".join(f"{k}={v}" for k, v in {**self.counters, **self._continuity.counters}.items()))
 
     async def run(self) -> None:
         """Start, index until :meth:`request_stop`, drain, commit, close."""
@@ -188,6 +190,8 @@ class ElasticsearchSink:
         try:
             while not self._stop.is_set():
                 batch = await self._consumer.getmany(timeout_ms=cfg.poll_timeout_ms, max_records=cfg.chunk_docs)
+                if batch:
+                    batch = await self._contiguous(batch)
                 prepared = self._prepare(batch) if batch else None
                 await self._await_inflight()
                 if prepared is not None:
@@ -196,6 +200,36 @@ class ElasticsearchSink:
         finally:
             if self._inflight is not None and not self._inflight.done():
                 self._inflight.cancel()
+
+    async def _contiguous(self, batch: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+        """Only records that continue each partition's offsets go on; a jump is read again first (``Continuity``)."""
+        out = {}
+        for tp, records in batch.items():
+            if not records:
+                continue
+            if not self._continuity.knows(tp):
+                self._continuity.start(tp, await self._start_offset(tp, records[0].offset))
+            start, stop, seek_to = self._continuity.check(tp, [r.offset for r in records])
+            if stop > start:
+                out[tp] = records[start:stop]
+            if seek_to is not None:
+                log.warning("topic=%s partition=%d gap=reread next_offset=%d received_offset=%d msg='re-reading "
+                            "from offset %d; a gap that repeats is accepted'", tp.topic, tp.partition, seek_to,
+                            records[stop].offset, seek_to)
+                self._consumer.seek(tp, seek_to)
+        return out
+
+    async def _start_offset(self, tp: Any, first_fetched: int) -> int:
+        """Where this owner's records of ``tp`` begin: its committed offset, else the log start (reset earliest)."""
+        try:
+            committed = await self._consumer.committed(tp)
+            if committed is not None:
+                return committed
+            if self._cfg.auto_offset_reset == "earliest":
+                return (await self._consumer.beginning_offsets([tp]))[tp]
+        except Exception as exc:  # the check sharpens, never blocks: start from what was fetched
+            log.warning("topic=%s partition=%d start_offset=unknown error=%r", tp.topic, tp.partition, exc)
+        return first_fetched
 
     def _prepare(self, batch: dict[Any, list[Any]]) -> PreparedBatch:
         out = PreparedBatch()
@@ -333,11 +367,13 @@ class ElasticsearchSink:
             self._epochs.bump(tp)
             self._committed.pop(tp, None)
         self._tracker.forget(revoked)
+        self._continuity.forget(revoked)
         if revoked:
             log.info("rebalance=revoked partitions=%d", len(revoked))
 
     def on_assigned(self, assigned: set[Any]) -> None:
         log.info("rebalance=assigned partitions=%s", ",".join(f"{tp.topic}/{tp.partition}" for tp in sorted(assigned)))
+        self._continuity.forget(assigned)  # this owner starts from the committed offsets
         if self._writer is not None and self._writer.backpressure:
             self._pause_all()
 

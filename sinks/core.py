@@ -333,6 +333,63 @@ class OffsetTracker:
         return list(self._pending)
 
 
+class Continuity:
+    """Per partition, the next offset the sink must see (issue 9's gap check, for the sink).
+
+    aiokafka hands records over in offset order, so a jump past the expected
+    offset means records were skipped (or never existed: compaction,
+    transaction markers). The first time the sink seeks back and reads again;
+    if the broker's re-read repeats the same jump, the gap is real and accepted,
+    counted apart. Records before the expected offset (a redelivery after a
+    seek) were handed over already and are skipped.
+
+    Counters: ``gaps_reread``, ``gaps_confirmed``, ``gap_offsets_confirmed``, ``redelivered_skipped``.
+    """
+
+    def __init__(self) -> None:
+        self.expected: dict[Any, int] = {}
+        self.pending: dict[Any, tuple[int, int]] = {}  # tp → (expected, offset seen) of a re-read on its way
+        self.counters: dict[str, int] = {"gaps_reread": 0, "gaps_confirmed": 0, "gap_offsets_confirmed": 0,
+                                         "redelivered_skipped": 0}
+
+    def knows(self, tp: Any) -> bool:
+        return tp in self.expected
+
+    def start(self, tp: Any, offset: int) -> None:
+        """Where the partition's records begin for this owner (committed offset, or the log start)."""
+        self.expected[tp] = offset
+
+    def check(self, tp: Any, offsets: Sequence[int]) -> tuple[int, int, int | None]:
+        """``(start, stop, seek_to)``: hand over ``records[start:stop]``; seek back to ``seek_to`` if not None."""
+        exp = self.expected.get(tp)
+        start = 0
+        while exp is not None and start < len(offsets) and offsets[start] < exp:
+            start += 1
+        self.counters["redelivered_skipped"] += start
+        stop = start
+        while stop < len(offsets):
+            off = offsets[stop]
+            if exp is not None and off != exp:
+                if self.pending.get(tp) != (exp, off):
+                    self.pending[tp] = (exp, off)
+                    self.counters["gaps_reread"] += 1
+                    self.expected[tp] = exp
+                    return start, stop, exp
+                self.counters["gaps_confirmed"] += 1
+                self.counters["gap_offsets_confirmed"] += off - exp
+            self.pending.pop(tp, None)
+            exp = off + 1
+            stop += 1
+        if exp is not None:
+            self.expected[tp] = exp
+        return start, stop, None
+
+    def forget(self, tps: Iterable[Any]) -> None:
+        for tp in tps:
+            self.expected.pop(tp, None)
+            self.pending.pop(tp, None)
+
+
 def commits_due(committable: Mapping[Any, int], committed: Mapping[Any, int], assigned: Iterable[Any]) -> dict[Any, int]:
     """The offsets worth committing now: advanced since the last commit and still ours."""
     owned = set(assigned)

@@ -248,3 +248,31 @@ def test_index_settings_prefixes_are_family_aliases():
     from trtlens.sinks.core import family_alias
 
     assert family_alias(IndexSettings(), "metrics") == "trtlens-metrics"
+
+
+@pytest.mark.parametrize(
+    ("expected", "batches", "handed", "seeks", "counters"),
+    [
+        # contiguous: everything goes on
+        (5, [[5, 6, 7]], [[5, 6, 7]], [None], {}),
+        # a jump: the records before it go on, then a re-read from the expected offset
+        (5, [[5, 6, 9, 10], [7, 8, 9]], [[5, 6], [7, 8, 9]], [7, None], {"gaps_reread": 1}),
+        # the re-read shows the same jump: the broker has nothing there (compaction, markers): accepted
+        (5, [[5, 6, 9, 10], [9, 10]], [[5, 6], [9, 10]], [7, None],
+         {"gaps_reread": 1, "gaps_confirmed": 1, "gap_offsets_confirmed": 2}),
+        # a redelivery of records already handed over is skipped
+        (5, [[5, 6], [5, 6, 7]], [[5, 6], [7]], [None, None], {"redelivered_skipped": 2}),
+    ],
+)
+def test_continuity_rereads_a_jump_once_and_accepts_it_when_it_repeats(expected, batches, handed, seeks, counters):
+    from trtlens.sinks.core import Continuity
+
+    c = Continuity()
+    c.start("tp", expected)
+    got_handed, got_seeks = [], []
+    for offsets in batches:
+        start, stop, seek_to = c.check("tp", offsets)
+        got_handed.append(offsets[start:stop])
+        got_seeks.append(seek_to)
+    assert got_handed == handed and got_seeks == seeks
+    assert {k: v for k, v in c.counters.items() if v} == counters
