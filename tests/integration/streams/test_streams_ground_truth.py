@@ -18,7 +18,7 @@ from trtlens.kafka import partition_for_key
 from trtlens.producers.load.config import FaultSpec, LoadConfig
 from trtlens.producers.load.core import generate
 
-from streams_harness import Worker, latest_docs, publish, read_topic, streams_settings, wait_for, wait_stable
+from support.streams_harness import Worker, latest_docs, publish, read_topic, streams_settings, wait_for, wait_stable
 
 T0 = 1_700_000_000_000
 SAMPLE_ALL = {"traces": {"sample_rate": 1.0}}
@@ -266,10 +266,9 @@ def test_engine_build_routed_to_the_grey_box_rules(live):
 def test_a_worker_joining_before_the_first_commit_does_not_stall_the_group(stack_settings, tmp_path):
     """A rebalance while records are fetched but nothing is committed yet.
 
-    Faust drops the records it buffered and seeks to committed offsets; aiokafka leaves a partition
-    without one past the dropped records; ``rewind_uncommitted`` re-reads those partitions. This
-    ordering does not force that case every time (Faust may commit on revoke); it checks the path
-    stays exact."""
+    Faust drops the records it buffered and seeks to committed offsets; a partition without one
+    starts again at the log start, which the gap check (streams/offsets.py) verifies with the
+    broker. This ordering does not force that case every time; it checks the path stays exact."""
     run, events = load(21)
     gt = run.ground_truth
     # nothing is committed before the second worker joins; small groups keep the first worker's

@@ -1,0 +1,14 @@
+"""Issue 9, short version: repeated worker takeovers under load, checked record by record.
+
+The long version (more cycles, several seeds) is ``make chaos`` (tests/chaos/).
+See ``tests/support/takeover.py`` for what runs and what is checked.
+"""
+
+from support.takeover import run_takeovers
+
+
+def test_repeated_takeovers_apply_every_record_once_and_keep_every_window_exact(stack_settings, tmp_path):
+    result = run_takeovers(stack_settings, tmp_path, cycles=6, seed=9, malformed=40)
+    print(result.summary())
+    assert result.cycles == 6 and len(result.malformed) == 40
+    assert result.problems() == [], "\n".join(result.problems()[:20])
