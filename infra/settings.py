@@ -1,10 +1,17 @@
-"""One settings model for every trtlens process.
+"""The settings shell: the sections every trtlens process shares, and the registry of the others.
+
+Bottom layer: this module imports no component. Each component declares its
+own section (a pydantic model rejecting unknown keys) and registers it under a
+name through the ``trtlens.settings`` entry-point group in ``pyproject.toml``
+(``streams = "trtlens.streams.config:StreamsSettings"``); :func:`register_section`
+does the same at run time (plugins, tests). :func:`load_settings` assembles one
+root model from the shell's sections plus every registered one.
 
 Sources, highest priority first: keyword overrides (the CLI), environment
 variables ``TRTLENS_<SECTION>__<KEY>`` (e.g. ``TRTLENS_KAFKA__BOOTSTRAP_SERVERS``),
 a ``.env`` file, a TOML or YAML file named by ``TRTLENS_CONFIG`` (or ``--config``),
-then the defaults below. Defaults point at the embedded stack on ports that do
-not collide with a real Kafka (9092) or Elasticsearch (9200).
+then the defaults. Defaults point at the embedded stack on ports that do not
+collide with a real Kafka (9092) or Elasticsearch (9200).
 """
 
 from __future__ import annotations
@@ -23,10 +30,6 @@ from pydantic_settings import (
 )
 
 from trtlens.errors import TrtlensError
-from trtlens.producers.config import PublisherConfig
-from trtlens.sinks.config import SinkSettings
-from trtlens.streams.builds.config import BuildsSettings
-from trtlens.streams.config import StreamsSettings
 
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_ES_PORT = 19200
@@ -167,7 +170,7 @@ class StackSettings(_Section):
 
 
 class Settings(BaseSettings):
-    """Root settings: one nested section per component."""
+    """The shell: connection, topic, index and stack sections (components add theirs, see the module doc)."""
 
     model_config = SettingsConfigDict(
         env_prefix="TRTLENS_",
@@ -182,10 +185,6 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     indices: IndexSettings = Field(default_factory=IndexSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
-    sink: SinkSettings = Field(default_factory=SinkSettings)
-    producer: PublisherConfig = Field(default_factory=PublisherConfig)
-    streams: StreamsSettings = Field(default_factory=StreamsSettings)
-    builds: BuildsSettings = Field(default_factory=BuildsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -208,6 +207,82 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+ENTRY_POINT_GROUP = "trtlens.settings"
+_sections: dict[str, type[BaseModel]] = {}
+_discovered = False
+_root: type[Settings] | None = None
+
+
+def register_section(name: str, model: type[BaseModel]) -> None:
+    """Add a settings section (``TRTLENS_<NAME>__<KEY>``); a name may be registered once."""
+    global _root
+    if name in Settings.model_fields:
+        raise ValueError(f"settings section {name!r} belongs to the shell")
+    if _sections.get(name, model) is not model:
+        raise ValueError(f"settings section {name!r} is registered twice ({_sections[name].__module__}, {model.__module__})")
+    _sections[name] = model
+    _root = None
+
+
+def sections() -> dict[str, type[BaseModel]]:
+    """Every registered section (entry points discovered on first use), by name."""
+    global _discovered
+    if not _discovered:
+        from importlib.metadata import entry_points
+
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if ep.name not in _sections:
+                register_section(ep.name, ep.load())
+        _discovered = True
+    return dict(_sections)
+
+
+def settings_class() -> type[Settings]:
+    """The root model: the shell plus one field per registered section."""
+    global _root
+    registered = sections()
+    if _root is None:
+        from pydantic import create_model
+
+        fields: dict[str, Any] = {name: (model, Field(default_factory=model)) for name, model in registered.items()}
+        _root = create_model("Settings", __base__=Settings, __module__=__name__, **fields)
+    return _root
+
+
+def settings_env(settings: BaseModel, *, sections_: list[str] | None = None) -> dict[str, str]:
+    """``TRTLENS_*`` environment variables that reproduce ``settings`` in a child process.
+
+    Secrets are passed as their real values (a child needs them); lists and
+    nested models are flattened with ``__``, lists as JSON. ``sections_`` limits
+    the output to some sections.
+    """
+    import orjson
+
+    env: dict[str, str] = {}
+
+    def flatten(prefix: str, model: BaseModel) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            key = f"{prefix}{name.upper()}"
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                env[key] = value.get_secret_value()
+            elif isinstance(value, BaseModel):
+                flatten(f"{key}__", value)
+            elif isinstance(value, bool):
+                env[key] = str(value).lower()
+            elif isinstance(value, (list, dict)):
+                env[key] = orjson.dumps(value, default=lambda v: v.model_dump(mode="json")).decode()
+            else:
+                env[key] = str(value)
+
+    for name in type(settings).model_fields:
+        if sections_ is None or name in sections_:
+            flatten(f"TRTLENS_{name.upper()}__", getattr(settings, name))
+    return env
+
+
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
     """Build settings from all sources; raise :class:`SettingsError` naming key, value and rule."""
     if config is not None:
@@ -220,7 +295,7 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     try:
         if config is not None:
             os.environ["TRTLENS_CONFIG"] = str(config)
-        return Settings(**overrides)
+        return settings_class()(**overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):

@@ -25,7 +25,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
     import signal
 
     from trtlens.settings import load_settings
-    from trtlens.sinks.agent import ElasticsearchSink
+    from trtlens.sinks.sink import ElasticsearchSink
 
     log = logging.getLogger("trtlens.sinks")
     settings = load_settings(args.config)

@@ -15,70 +15,14 @@ settings form one consumer group and share the partitions.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from typing import Any
 
 from trtlens.settings import Settings
-from trtlens.streams.runtime import BrokerProbe, OutputSender, Rereads, StateTable, now_ms
+from trtlens.streams.runtime import Runtime
 
 log = logging.getLogger("trtlens.streams")
-
-
-class Runtime:
-    """Per-process objects the agents share (no module-level state)."""
-
-    def __init__(self, settings: Settings, app: Any, state_table: Any, merge_table: Any) -> None:
-        from trtlens.streams.builds.agent import make_build_evaluator
-        from trtlens.streams.faust_glue import CommitGuard
-
-        self.settings = settings
-        self.app = app
-        self.sender = OutputSender(settings)
-        self.state = StateTable(state_table)
-        self.merge_state = StateTable(merge_table)
-        self.lock = asyncio.Lock()
-        self.build_evaluator = make_build_evaluator(settings)
-        self.now_ms = now_ms
-        self.probe = BrokerProbe(settings)
-        self.commit_guard = CommitGuard(self.commit_limit)
-        from trtlens.streams.metrics.agent import MergeAgent
-        from trtlens.streams.pipeline.agent import PipelineAgent
-
-        self.pipeline = PipelineAgent(self)
-        self.merge = MergeAgent(self)
-
-    def rereads_for(self, topic: str) -> Rereads:
-        from trtlens.streams.faust_glue import seek
-
-        async def _seek(topic_: str, partition: int, offset: int) -> None:
-            await seek(self.app, topic_, partition, offset)
-
-        return Rereads(topic, self.probe, _seek, retry_after_s=self.settings.streams.reread_retry_s)
-
-    def highwater(self, topic: str, partition: int) -> int | None:
-        from trtlens.streams.faust_glue import highwater
-
-        return highwater(self.app, topic, partition)
-
-    def commit_limit(self, topic: str, partition: int) -> int | None:
-        """What Faust may commit: one past the last offset whose outputs and state are written."""
-        t = self.settings.topics
-        if topic == t.events:
-            return self.pipeline.commit_limit(partition)
-        if topic == t.metrics_partials:
-            return self.merge.commit_limit(partition)
-        return None
-
-    async def deliver_pipeline(self, pipe: Any, out: Any, *, idle: bool = False) -> None:
-        t = self.settings.topics
-        s = self.sender
-        await s.send_dead_letters(out.dlq)
-        await s.send_trace_dicts(out.traces)
-        await s.send_docs(t.builds, out.builds)
-        await s.send_partials(out.partials)
-        await s.send_watermark(pipe.partition, pipe.watermark_ms, t.partitions, t.partitions, idle=idle)
 
 
 def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:

@@ -26,8 +26,16 @@ confirmed, and how many offsets they spanned).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
+
+from trtlens.settings import Settings
+
+log = logging.getLogger("trtlens.streams")
 
 
 @dataclass(slots=True)
@@ -89,3 +97,107 @@ class GapBook:
     def forget(self, partitions: set[int]) -> None:
         for p in partitions:
             self.pending.pop(p, None)
+
+
+class BrokerProbe:
+    """Asks the broker directly — through a consumer of its own, outside the group — what a partition holds.
+
+    Used only when a stage found a gap (``streams/offsets.py``), so one short-lived
+    fetch per gap; the consumer starts on first use.
+    """
+
+    def __init__(self, settings: Settings, *, timeout_ms: int = 3000) -> None:
+        self.settings = settings
+        self.timeout_ms = timeout_ms
+        self._consumer: Any = None
+        self._lock = asyncio.Lock()
+
+    async def first_offset(self, topic: str, partition: int, offset: int) -> int | None:
+        """The offset of the first record at or after ``offset``.
+
+        When the broker answered with no record there, its high-watermark (the
+        offset the next record will get); None when it did not answer in time.
+        """
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        async with self._lock:
+            try:
+                if self._consumer is None:
+                    consumer = AIOKafkaConsumer(
+                        **self.settings.kafka.aiokafka_kwargs(), group_id=None, enable_auto_commit=False,
+                        auto_offset_reset="earliest", max_partition_fetch_bytes=1024 * 1024,
+                    )
+                    await consumer.start()
+                    self._consumer = consumer
+                tp = TopicPartition(topic, partition)
+                self._consumer.assign([tp])
+                self._consumer.seek(tp, offset)
+                got = await self._consumer.getmany(tp, timeout_ms=self.timeout_ms, max_records=1)
+                highwater = self._consumer.highwater(tp)
+            except Exception as exc:  # the probe only sharpens a decision; a failure means "re-read"
+                log.warning("probe=failed topic=%s partition=%d offset=%d error=%r", topic, partition, offset, exc)
+                return None
+        records = got.get(tp) or []
+        if records:
+            return records[0].offset
+        return highwater if highwater is not None and highwater >= offset else None
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
+class Rereads:
+    """Resolves the gaps one topic's stage found: confirm with the broker, then seek the group's consumer back.
+
+    ``seek(topic, partition, offset)`` moves the group consumer (``faust_glue.seek``).
+    """
+
+    def __init__(self, topic: str, probe: BrokerProbe, seek: Any, *, retry_after_s: float = 2.0,
+                 clock: Any = time.monotonic) -> None:
+        self.topic = topic
+        self.probe = probe
+        self._seek = seek
+        self.book = GapBook(retry_after_s)
+        self.clock = clock
+
+    async def resolve(self, partition: int, target: int, seen: int, accept_gap: Any, *, held: int = 0) -> None:
+        """Offset ``seen`` arrived while ``target`` is the next to apply (``held`` records left unapplied).
+
+        ``accept_gap(first_present)`` is called when the broker confirms it holds
+        nothing in ``[target, first_present)``.
+        """
+        now = self.clock()
+        if not self.book.needs_resolving(partition, target, held):
+            return
+        first = await self.probe.first_offset(self.topic, partition, target)
+        start = target
+        if first is not None and first > target:
+            self.book.confirmed(target, first)
+            accept_gap(first)
+            log.warning("topic=%s partition=%d gap=confirmed offsets=%d..%d msg='the broker holds no records there "
+                        "(compaction or transaction markers); skipped'", self.topic, partition, target, first - 1)
+            start = first
+        else:
+            log.warning("topic=%s partition=%d gap=reread next_offset=%d received_offset=%d first_on_broker=%s "
+                        "msg='records were not delivered; re-reading from offset %d'", self.topic, partition, target,
+                        seen, first, start)
+        self.book.asked(partition, start, seen, now)
+        await self._seek(self.topic, partition, start)
+
+    def progressed(self, partition: int, applied_offset: int) -> None:
+        done = self.book.progressed(partition, applied_offset)
+        if done is not None and done.attempts > 1:
+            log.info("topic=%s partition=%d gap=reread_done from=%d attempts=%d", self.topic, partition, done.target,
+                     done.attempts)
+
+    async def retry_overdue(self) -> None:
+        for r in self.book.overdue(self.clock()):
+            log.warning("topic=%s partition=%d gap=reread_retry from=%d attempt=%d msg='nothing arrived since the "
+                        "seek (it raced with records already fetched): seeking again'", self.topic, r.partition,
+                        r.target, r.attempts)
+            await self._seek(self.topic, r.partition, r.target)
+
+    def forget(self, partitions: set[int]) -> None:
+        self.book.forget(partitions)

@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     from trtlens.producers.trtlog.parse import ParseResult, parse_log
     from trtlens.producers.trtlog.render import json_document, render
-    from trtlens.streams.builds.config import load_rules
-    from trtlens.streams.builds.core import run_checks, to_build_report
+    from trtlens.greybox.config import load_rules
+    from trtlens.greybox.core import run_checks, to_build_report
 
     parsed: dict[str, ParseResult] = {"build": parse_log(args.build_log, engine_id=args.engine_id)}
     build_result = parsed["build"]

@@ -17,14 +17,38 @@ from typing import Any
 from trtlens.schemas.codec import DecodeError
 from trtlens.schemas.documents import BuildReport
 from trtlens.schemas.events import EventBase
-from trtlens.streams.config import StreamsSettings
 from trtlens.streams.decode.core import decode
+from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.dedup.core import Deduper
+from trtlens.streams.drop.config import DropConfig
 from trtlens.streams.drop.core import Dropper
-from trtlens.streams.metrics.partial import PartitionWindows, WindowPartial
+from trtlens.streams.metrics.config import MetricsConfig
+from trtlens.streams.metrics.core import PartitionWindows, WindowPartial
 from trtlens.streams.pipeline.statelog import Segment, StateLog
+from trtlens.streams.traces.config import TracesConfig
+from trtlens.streams.traces.core import TraceJoin
 
 BuildEvaluator = Callable[[EventBase], BuildReport]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """What the partition pipeline needs of the ``streams`` settings section: its stages' configs."""
+
+    dedup: DedupConfig
+    drop: DropConfig
+    metrics: MetricsConfig
+    traces: TracesConfig
+    state_horizon_ms: int
+    segment_max_bytes: int
+
+    @classmethod
+    def of(cls, streams: Any) -> PipelineConfig:
+        """From a ``StreamsSettings`` (read, not imported: the app's settings sit above the stages)."""
+        if isinstance(streams, cls):
+            return streams
+        return cls(streams.dedup, streams.drop, streams.metrics, streams.traces, streams.state_horizon_ms(),
+                   streams.segment_max_bytes)
 
 
 @dataclass
@@ -41,13 +65,13 @@ class Outputs:
 class PartitionPipeline:
     def __init__(
         self,
-        settings: StreamsSettings,
+        settings: PipelineConfig | Any,
         *,
         topic: str,
         partition: int,
         build_evaluator: BuildEvaluator | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = settings = PipelineConfig.of(settings)
         self.topic = topic
         self.partition = partition
         self.watermark_ms = 0
@@ -55,10 +79,8 @@ class PartitionPipeline:
         self.dedup = Deduper(settings.dedup.ttl_ms, settings.dedup.enabled)
         self.dropper = Dropper(settings.drop)
         self.windows = PartitionWindows(settings.metrics, partition)
-        from trtlens.streams.traces.join import TraceJoin
-
         self.traces = TraceJoin(settings.traces)
-        self.log = StateLog(partition, settings.state_horizon_ms(), settings.segment_max_bytes)
+        self.log = StateLog(partition, settings.state_horizon_ms, settings.segment_max_bytes)
         self.build_evaluator = build_evaluator
         self.counters: Counter[str] = Counter()
         self.out = Outputs()

@@ -1,7 +1,7 @@
 """Helpers of the end-to-end tests: run the real pipeline, read back what it produced.
 
 The pipeline under test is the product's own processes: ``trtlens streams`` and
-``trtlens sink`` as supervised subprocesses (:class:`trtlens.processes.ManagedProcess`)
+``trtlens sink`` as supervised subprocesses (:class:`trtlens.stack.processes.ManagedProcess`)
 against the embedded broker and store. Events come from the pure load
 generator (``trtlens.producers.load.core.generate``) and are published with the
 :class:`~trtlens.producers.publisher.Publisher`, so the test knows every event
@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from trtlens.processes import ManagedProcess, settings_env, wait_for
+from trtlens.stack.processes import ManagedProcess, connection_env, wait_for
 from trtlens.settings import IndexSettings, Settings, TopicSettings
 
 FAMILIES = ("traces", "metrics", "alerts", "builds")
@@ -83,12 +83,12 @@ class StreamsOptions:
 
 
 def streams_process(settings: Settings, options: StreamsOptions, log_dir: Path) -> ManagedProcess:
-    env = {**settings_env(settings), **options.env(), "TRTLENS_STREAMS__APP_ID": settings.streams.app_id}
+    env = {**connection_env(settings), **options.env(), "TRTLENS_STREAMS__APP_ID": settings.streams.app_id}
     return ManagedProcess("streams", ["streams"], log_dir=log_dir, env=env)
 
 
 def sink_process(settings: Settings, log_dir: Path, *, name: str = "sink", **sink_env: Any) -> ManagedProcess:
-    env = {**settings_env(settings), "TRTLENS_SINK__GROUP_ID": settings.sink.group_id}
+    env = {**connection_env(settings), "TRTLENS_SINK__GROUP_ID": settings.sink.group_id}
     env.update({f"TRTLENS_SINK__{k.upper()}": str(v) for k, v in sink_env.items()})
     return ManagedProcess(name, ["sink"], log_dir=log_dir, env=env)
 

@@ -36,7 +36,7 @@ from e2e_helpers import (
     wait_alive,
 )
 
-from trtlens.processes import wait_for
+from trtlens.stack.processes import wait_for
 from trtlens.producers.load.config import FaultSpec
 
 WINDOW_MS = 1000

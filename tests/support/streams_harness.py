@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from trtlens.settings import Settings, TopicSettings
+from trtlens.settings import Settings, TopicSettings, settings_env
 
 _counter = itertools.count()
 
@@ -37,21 +37,7 @@ def streams_settings(base: Settings, *, partitions: int = 3, **streams: object) 
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {**os.environ, "TRTLENS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers}
-    for name, value in settings.topics.model_dump().items():
-        env[f"TRTLENS_TOPICS__{name.upper()}"] = str(value)
-
-    def flatten(prefix: str, obj: dict) -> None:
-        for k, v in obj.items():
-            if isinstance(v, dict):
-                flatten(f"{prefix}{k.upper()}__", v)
-            elif isinstance(v, list):
-                env[f"{prefix}{k.upper()}"] = orjson.dumps(v).decode()
-            elif v is not None:
-                env[f"{prefix}{k.upper()}"] = str(v).lower() if isinstance(v, bool) else str(v)
-
-    flatten("TRTLENS_STREAMS__", settings.streams.model_dump(mode="json"))
-    return env
+    return {**os.environ, **settings_env(settings, sections_=["kafka", "topics", "streams"])}
 
 
 class Worker:

@@ -119,7 +119,7 @@ def all_ids(es, index: str) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running_sink(settings: Settings):
-    from trtlens.sinks.agent import ElasticsearchSink
+    from trtlens.sinks.sink import ElasticsearchSink
 
     sink = ElasticsearchSink(settings)
     task = asyncio.create_task(sink.run())

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from trtlens.processes import settings_env
+from trtlens.stack.processes import connection_env
 from trtlens.stack import free_port
 
 
@@ -14,7 +14,7 @@ def test_sink_without_a_store_waits_then_exits_with_a_clear_error(isolated):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = {
         **os.environ,
-        **settings_env(isolated),
+        **connection_env(isolated),
         "TRTLENS_ELASTICSEARCH__URL": url,
         "TRTLENS_SINK__STARTUP_TIMEOUT_S": "2",
         "TRTLENS_SINK__BACKOFF_INITIAL_MS": "100",

@@ -14,8 +14,8 @@ from trtlens.kafka import partition_for_key
 from trtlens.schemas.codec import decode_record
 from trtlens.schemas.events import EngineBuild
 from trtlens.settings import Settings
-from trtlens.streams.builds.config import BuildRules
-from trtlens.streams.builds.core import evaluate_build
+from trtlens.greybox.config import BuildRules
+from trtlens.greybox.core import evaluate_build
 
 DATA = Path(__file__).resolve().parents[3] / "tests" / "data" / "trt-logs"
 

@@ -17,9 +17,9 @@ from trtlens.schemas.events import (
     MemoryStats,
     PerfSummary,
 )
-from trtlens.streams.builds.config import BuildRules, BuildRulesError, load_rules
-from trtlens.streams.builds.core import evaluate_build, fusion_rate, int8_coverage, run_checks
-from trtlens.streams.builds.diff import diff_builds
+from trtlens.greybox.config import BuildRules, BuildRulesError, load_rules
+from trtlens.greybox.core import evaluate_build, fusion_rate, int8_coverage, run_checks
+from trtlens.greybox.diff import diff_builds
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "trt-logs"
 EXAMPLE_RULES = Path(__file__).resolve().parents[3] / "producers" / "trtlog" / "rules.example.yaml"

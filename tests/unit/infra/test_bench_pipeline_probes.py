@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from trtlens.bench_pipeline import _probe_events, _quantile, probe_plan
+from trtlens.bench.pipeline import _probe_events, _quantile, probe_plan
 from trtlens.schemas.codec import decode_record
 from trtlens.streams.traces.sampling import decide
 
@@ -23,7 +23,7 @@ def test_probe_events_are_valid_events_of_one_request_that_tail_sampling_always_
 
 
 def test_probe_plan_runs_past_the_last_event_so_the_last_probe_is_sent_last():
-    from trtlens.bench_pipeline import _load_config
+    from trtlens.bench.pipeline import _load_config
     from trtlens.producers.load.core import generate
 
     start = 1_795_300_000_000

@@ -3,7 +3,7 @@
 from rich.console import Console
 
 from trtlens.demo import SLOW_P99_MS, _render
-from trtlens.watch import WatchState
+from trtlens.demo.watch import WatchState
 
 
 def _window(key: str, p99: float | None) -> dict:

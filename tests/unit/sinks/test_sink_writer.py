@@ -8,7 +8,7 @@ import pytest
 from elastic_transport import ApiResponseMeta, ConnectionTimeout, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
-from trtlens.sinks.agent import _safe_url
+from trtlens.sinks.sink import _safe_url
 from trtlens.sinks.config import SinkSettings
 from trtlens.sinks.core import BulkAction, RecordRef
 from trtlens.sinks.writer import BulkWriter, RetriesExhaustedError, StoreRejectedError

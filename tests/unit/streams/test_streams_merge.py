@@ -6,9 +6,9 @@ from trtlens.schemas.documents import WindowMetric
 from trtlens.schemas.events import GpuSample, InferenceComplete, RequestComplete
 from trtlens.streams.alerts.config import AlertsConfig, P99AboveRule
 from trtlens.streams.metrics.config import MetricsConfig
-from trtlens.streams.metrics.merge import SourceWatermark, close_bound, merge_partials, merge_windows
-from trtlens.streams.metrics.merger import Merger
-from trtlens.streams.metrics.partial import PartitionWindows
+from trtlens.streams.merge.combine import SourceWatermark, close_bound, merge_partials, merge_windows
+from trtlens.streams.merge.core import Merger
+from trtlens.streams.metrics.core import PartitionWindows
 
 CFG = MetricsConfig(window_ms=10_000, grace_ms=5_000, late_retention_ms=20_000)
 BASE = dict(worker_id="w1", model="m", model_version="v1")
@@ -161,7 +161,7 @@ def test_a_lagging_source_still_reaches_windows_the_others_left_behind():
     ],
 )
 def test_retention_bound_follows_the_slowest_active_source(wms, bound):
-    from trtlens.streams.metrics.merge import retention_bound
+    from trtlens.streams.merge.combine import retention_bound
 
     marks = {p: SourceWatermark(*(v if isinstance(v, tuple) else (v, False))) for p, v in wms.items()}
     assert retention_bound(marks, 2) == bound

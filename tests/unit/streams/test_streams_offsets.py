@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from trtlens.streams.offsets import GapBook
-from trtlens.streams.runtime import Rereads
+from trtlens.streams.offsets import Rereads
 
 
 class FakeProbe:

@@ -11,7 +11,7 @@ import orjson
 
 from trtlens.settings import load_settings
 from trtlens.streams.pipeline.agent import PipelineAgent
-from trtlens.streams.runtime import Rereads
+from trtlens.streams.offsets import Rereads
 
 T0 = 1_700_000_000_000
 

@@ -3,7 +3,7 @@ import pytest
 from trtlens.schemas.documents import Trace
 from trtlens.schemas.events import ErrorEvent, InferenceComplete, RequestComplete, RequestReceived
 from trtlens.streams.traces.config import TracesConfig
-from trtlens.streams.traces.join import TraceJoin
+from trtlens.streams.traces.core import TraceJoin
 
 BASE = dict(worker_id="w1", model="m", model_version="v1", host="h", backend="onnxruntime")
 

@@ -133,7 +133,7 @@ async def _bench(settings, args) -> dict:
     from trtlens.es import async_es_client, es_client
     from trtlens.kafka import partition_for_key
     from trtlens.settings import IndexSettings
-    from trtlens.sinks.agent import ElasticsearchSink
+    from trtlens.sinks.sink import ElasticsearchSink
     from trtlens.sinks.core import FAMILY_MODELS, daily_index
     from trtlens.sinks.templates import install
 

@@ -21,7 +21,7 @@ from trtlens.schemas.documents import Alert, WindowMetric
 from trtlens.streams.alerts.config import AlertsConfig
 from trtlens.streams.alerts.core import AlertState, evaluate
 from trtlens.streams.metrics.config import MetricsConfig
-from trtlens.streams.metrics.merge import (
+from trtlens.streams.merge.combine import (
     MergeWindow,
     SourceWatermark,
     close_bound,

@@ -1,7 +1,7 @@
 """Routing of ``engine_build`` events to the grey-box rule core (thin).
 
-The rules live in :mod:`trtlens.streams.builds.core` (``evaluate_build``) and
-:mod:`trtlens.streams.builds.config` (``BuildRules``), written by the grey-box
+The rules live in :mod:`trtlens.greybox.core` (``evaluate_build``) and
+:mod:`trtlens.greybox.config` (``BuildRules``), written by the grey-box
 work; they are imported lazily, when the first build report arrives. The
 pipeline calls the evaluator inside its batch and the app sends the
 :class:`BuildReport` to ``trtlens.builds`` (key ``engine_id``).
@@ -25,8 +25,8 @@ def make_build_evaluator(settings: Any = None):
 
     def _load():
         nonlocal rules, evaluate_build
-        from trtlens.streams.builds.config import BuildRules
-        from trtlens.streams.builds.core import evaluate_build as fn
+        from trtlens.greybox.config import BuildRules
+        from trtlens.greybox.core import evaluate_build as fn
 
         configured = _configured_rules(settings)
         rules = configured if configured is not None else BuildRules()

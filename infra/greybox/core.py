@@ -21,8 +21,8 @@ from typing import Literal
 
 from trtlens.schemas.documents import BuildReport, RuleViolation
 from trtlens.schemas.events import EngineBuild, LayerProfile
-from trtlens.streams.builds.config import BuildRules
-from trtlens.streams.builds.diff import BuildDiff, diff_builds
+from trtlens.greybox.config import BuildRules
+from trtlens.greybox.diff import BuildDiff, diff_builds
 
 CheckStatus = Literal["pass", "fail", "skip"]
 

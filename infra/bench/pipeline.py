@@ -277,10 +277,10 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
 
 
 def _run(settings, state, rates: list[float], args, log_dir: Path) -> dict:
-    from trtlens.bench_ceilings import measure_ceilings
+    from trtlens.bench.ceilings import measure_ceilings
     from trtlens.es import es_client
     from trtlens.kafka import ensure_topics
-    from trtlens.processes import ManagedProcess, settings_env
+    from trtlens.stack.processes import ManagedProcess, connection_env
     from trtlens.producers.load.config import LoadConfig
     from trtlens.producers.load.core import generate
 
@@ -289,7 +289,7 @@ def _run(settings, state, rates: list[float], args, log_dir: Path) -> dict:
     del sample
 
     ensure_topics(settings.kafka, settings.topics)
-    env = settings_env(settings)
+    env = connection_env(settings)
     streams_env = {**env, "TRTLENS_STREAMS__TRACES__SAMPLE_RATE": str(args.sample_rate)}
     streams = ManagedProcess("streams", ["streams"], log_dir=log_dir, env=streams_env).start()
     sink = ManagedProcess("sink", ["sink"], log_dir=log_dir, env=env).start()
@@ -346,14 +346,14 @@ def _step(settings, es, pids, procs, rate: float, duration_s: float, args, log_d
           timeout_s: float) -> dict:
     import multiprocessing
 
-    from trtlens.processes import settings_env
+    from trtlens.stack.processes import connection_env
 
     probe_ms = args.probe_ms if tag != "warm" else 100
     start_ms = int(time.time() * 1000) + 3000  # the traffic process starts and plans before its first event is due
     out_path = log_dir / f"traffic-{tag}.json"
     ctx = multiprocessing.get_context("spawn")
     probes = probe_plan(f"b{tag}", rate, duration_s, start_ms, probe_ms, args.seed)
-    traffic = ctx.Process(target=traffic_main, args=(settings_env(settings), f"b{tag}", rate, duration_s, start_ms,
+    traffic = ctx.Process(target=traffic_main, args=(connection_env(settings), f"b{tag}", rate, duration_s, start_ms,
                                                      probes, args.seed, str(log_dir / "spool"), str(out_path)))
     traffic.start()
     n_probes = len(probes)

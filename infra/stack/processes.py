@@ -17,29 +17,16 @@ from pathlib import Path
 
 import psutil
 
-from trtlens.settings import Settings
+from trtlens.settings import Settings, settings_env
 from trtlens.stack import _die_with_parent
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that reproduce the connection, topic and index settings."""
-    env: dict[str, str] = {}
-    sections = {
-        "KAFKA": settings.kafka.model_dump(mode="json", exclude_none=True),
-        "TOPICS": settings.topics.model_dump(mode="json"),
-        "ELASTICSEARCH": settings.elasticsearch.model_dump(mode="json", exclude_none=True),
-        "INDICES": settings.indices.model_dump(mode="json"),
-    }
-    for section, values in sections.items():
-        for key, value in values.items():
-            env[f"TRTLENS_{section}__{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    # secrets are dumped masked by pydantic; pass the real ones
-    for section, model in (("KAFKA", settings.kafka), ("ELASTICSEARCH", settings.elasticsearch)):
-        for key in ("sasl_password", "password", "api_key"):
-            secret = getattr(model, key, None)
-            if secret is not None:
-                env[f"TRTLENS_{section}__{key.upper()}"] = secret.get_secret_value()
-    return env
+CONNECTION_SECTIONS = ["kafka", "topics", "elasticsearch", "indices"]
+
+
+def connection_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce the connection, topic and index settings in a child."""
+    return settings_env(settings, sections_=CONNECTION_SECTIONS)
 
 
 class ManagedProcess:

@@ -25,7 +25,7 @@ def measure_ceilings(settings: Settings, sample_events: list[dict], *, log: Call
 
     from trtlens.es import async_es_client, es_client
     from trtlens.kafka import admin_client, ensure_topics
-    from trtlens.sinks.bench import make_documents
+    from trtlens.bench.sink import make_documents
     from trtlens.sinks.templates import install
 
     out: dict[str, float] = {}

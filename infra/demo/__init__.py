@@ -25,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
-from trtlens.processes import ManagedProcess, settings_env
+from trtlens.stack.processes import ManagedProcess, connection_env
 from trtlens.settings import Settings, load_settings
-from trtlens.watch import PipelineWatch, WatchState
+from trtlens.demo.watch import PipelineWatch, WatchState
 
 WINDOW_MS = 5_000
 GRACE_MS = 2_000
@@ -89,7 +89,7 @@ def _start_stack(settings: Settings, keep: bool):
 
 
 def _children(settings: Settings, args: argparse.Namespace, log_dir: Path) -> dict[str, list[ManagedProcess]]:
-    env = settings_env(settings)
+    env = connection_env(settings)
     streams_env = {
         **env,
         "TRTLENS_STREAMS__METRICS__WINDOW_MS": str(WINDOW_MS),

@@ -19,9 +19,9 @@ from trtlens.errors import TrtlensError
 # modules exposing register(subparsers); order = order in --help
 COMMAND_MODULES = [
     "trtlens.demo",
-    "trtlens.stack_cli",
-    "trtlens.topics_cli",
-    "trtlens.schema_cli",
+    "trtlens.stack.cli",
+    "trtlens.cli.topics",
+    "trtlens.cli.schema",
     "trtlens.sinks.cli",
     "trtlens.producers.load.cli",
     "trtlens.producers.worker.cli",
@@ -32,10 +32,10 @@ COMMAND_MODULES = [
 
 # modules exposing register(subparsers) under `trtlens bench`
 BENCH_MODULES: list[str] = [
-    "trtlens.sinks.bench",
-    "trtlens.streams.bench.cli",
-    "trtlens.producers.bench",
-    "trtlens.bench_pipeline",
+    "trtlens.bench.sink",
+    "trtlens.bench.streams",
+    "trtlens.bench.produce",
+    "trtlens.bench.pipeline",
 ]
 
 EPILOG = """\

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from trtlens.streams.metrics.merger import Merger
+from trtlens.streams.merge.core import Merger
 
 log = logging.getLogger("trtlens.streams.metrics")
 

@@ -1,0 +1,7 @@
+"""``trtlens bench``: every benchmark, each printing its figures next to a ceiling measured in the same run.
+
+``produce`` (load generator and worker publisher → broker), ``streams`` (one
+Faust worker, all stages), ``sink`` (Kafka → store), ``pipeline`` (end to end,
+with latency probes); ``ceilings`` measures the raw client ceilings they compare
+against. App layer: starts its own embedded stack and supervised processes.
+"""
