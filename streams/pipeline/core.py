@@ -120,61 +120,25 @@ class PartitionPipeline:
             self.applied_offset = first_present - 1
 
     def _apply(self, events: list[EventBase], offset: int, muted: bool) -> None:
-        """The per-event loop (the hot path: dedup and the drop pre-check are inlined).
+        """One record's events through the stages, each called once with the whole batch.
 
-        Each kept event is passed on with the watermark it was seen at; windows and
-        the trace join then take the whole record in one call each (they do not
+        Dedup decides each event's watermark (first-seen events advance it,
+        duplicates do not; dropped events still tell the time); windows and the
+        trace join then take the kept events with those watermarks (they do not
         depend on each other, except the P99 hint the windows hand to the join).
         """
-        c = self.counters
-        dedup, dropper = self.dedup, self.dropper
-        seen, expiry, ttl = dedup.seen, dedup.expiry, dedup.ttl_ms
-        seen_add, expiry_append = seen.add, expiry.append
-        dedup_on = dedup.enabled
-        quick = dropper.quick
-        if quick is not None:
-            levels, types, models, firsts, prefixes = quick
-        wm = self.watermark_ms
-        duplicates = 0
-        kept: list[EventBase] = []
-        kept_wms: list[int] = []
-        keep, keep_wm = kept.append, kept_wms.append
-        builds: list[EventBase] = []
-        for ev in events:
-            ts = ev.ts_ms
-            if dedup_on:
-                eid = ev.event_id
-                if eid in seen:
-                    duplicates += 1
-                    continue
-                seen_add(eid)
-                expiry_append(((ts if ts > wm else wm) + ttl, eid))
-            if quick is None:
-                maybe = True
-            else:  # Dropper.prefilter, inlined
-                rid = ev.request_id
-                maybe = (
-                    ev.level in levels or ev.event in types or ev.model in models  # type: ignore[attr-defined]
-                    or (rid is not None and rid[:1] in firsts and rid.startswith(prefixes))
-                )
-            if maybe and dropper.rule_for(ev) is not None:
-                if ts > wm:
-                    wm = ts  # dropped events still tell the time
-                continue
-            if ev.event == "engine_build":  # type: ignore[attr-defined]
-                builds.append(ev)
-            else:
-                keep(ev)
-                keep_wm(wm)
-            if ts > wm:
-                wm = ts
-        self.watermark_ms = wm
-        dedup.duplicates += duplicates
+        unique, wms, self.watermark_ms = self.dedup.first_seen(events, self.watermark_ms)
+        kept, kept_wms = self.dropper.keep(unique, wms)
+        builds = [ev for ev in kept if ev.event == "engine_build"]  # type: ignore[attr-defined]
+        if builds:
+            kept_wms = [wm for ev, wm in zip(kept, kept_wms) if ev.event != "engine_build"]  # type: ignore[attr-defined]
+            kept = [ev for ev in kept if ev.event != "engine_build"]  # type: ignore[attr-defined]
         if kept:
             p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]
         if builds and not muted and self.build_evaluator is not None:
             self.out.builds.extend(self.build_evaluator(ev) for ev in builds)
+        c = self.counters
         c["events"] += len(events)
         c["accepted_events"] += len(kept) + len(builds)
 

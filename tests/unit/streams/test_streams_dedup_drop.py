@@ -6,20 +6,32 @@ from trtlens.streams.drop.config import DropConfig
 from trtlens.streams.drop.core import Dropper
 
 
+def ev(eid, ts):
+    return RequestReceived(event_id=eid, ts_ms=ts, request_id="r", worker_id="w", model="m", model_version="v")
+
+
 def test_dedup_ttl_by_arrival_watermark():
     d = Deduper(ttl_ms=1000)
-    assert d.first_time("a", 100)
-    assert not d.first_time("a", 500)
+    kept, wms, wm = d.first_seen([ev("a", 100), ev("a", 500)], 0)
+    assert [e.ts_ms for e in kept] == [100] and wms == [0] and wm == 100  # the duplicate moves nothing
     d.expire(1099)
-    assert not d.first_time("a", 1099)
-    d.expire(1100)  # 100 + 1000
-    assert d.first_time("a", 1100)
+    assert d.first_seen([ev("a", 1099)], 1099)[0] == []
+    d.expire(1100)  # arrival watermark 100 + 1000
+    assert [e.ts_ms for e in d.first_seen([ev("a", 1100)], 1100)[0]] == [1100]
     assert d.duplicates == 2
+
+
+def test_dedup_watermarks_follow_first_seen_events():
+    d = Deduper(ttl_ms=1000)
+    kept, wms, wm = d.first_seen([ev("a", 300), ev("b", 200), ev("a", 900), ev("c", 400)], 250)
+    assert [e.event_id for e in kept] == ["a", "b", "c"] and wms == [250, 300, 300] and wm == 400
+    assert list(d.expiry) == [(1300, "a"), (1300, "b"), (1400, "c")]
 
 
 def test_dedup_disabled_keeps_everything():
     d = Deduper(ttl_ms=1000, enabled=False)
-    assert d.first_time("a", 0) and d.first_time("a", 0)
+    kept, wms, wm = d.first_seen([ev("a", 5), ev("a", 3)], 0)
+    assert len(kept) == 2 and wms == [0, 5] and wm == 5 and len(d) == 0
 
 
 def rc(**kw):
@@ -53,6 +65,9 @@ def test_drop_rules_first_match_counted(event, rule):
     d = Dropper(CONFIG)
     assert d.rule_for(event) == rule
     assert dict(d.dropped) == ({rule: 1} if rule else {})
+    batch = Dropper(CONFIG)  # the batch path the pipeline runs decides the same
+    assert batch.keep([event], [7]) == (([], []) if rule else ([event], [7]))
+    assert batch.dropped == d.dropped
 
 
 @pytest.mark.parametrize("rules", [[], [{"kind": "level", "id": "dbg", "levels": ["debug"]}]])
@@ -60,6 +75,9 @@ def test_prefilter_paths_agree(rules):
     d = Dropper(DropConfig.model_validate({"rules": rules}))
     assert d.rule_for(rc()) is None
     assert d.rule_for(rc(level="debug")) == ("dbg" if rules else None)
+    kept, wms = d.keep([rc(), rc(level="debug"), rc(event_id="x")], [1, 2, 3])
+    assert [e.event_id for e in kept] == (["e", "x"] if rules else ["e", "e", "x"])
+    assert wms == ([1, 3] if rules else [1, 2, 3])
 
 
 @pytest.mark.parametrize(
