@@ -45,11 +45,14 @@ class FakeTable:
 
 
 class FakeSender:
+    def __init__(self) -> None:
+        self.watermarks: list[tuple[int, bool]] = []
+
     async def flush(self):
         return None
 
-    async def send_watermark(self, *a, **kw):
-        return None
+    async def send_watermark(self, partition, watermark_ms, *a, idle=False):
+        self.watermarks.append((partition, idle))
 
 
 class FakeProbe:
@@ -82,7 +85,7 @@ class FakeRuntime:
         return self.highwaters.get(partition)
 
     async def deliver_pipeline(self, pipe, out, *, idle=False):
-        self.delivered.append(out)
+        self.delivered.append((pipe.partition, idle, out))
 
 
 def record(i: int) -> bytes:
@@ -146,3 +149,34 @@ def test_recovered_partition_commits_its_recovered_offset():
     b.on_assigned({0})
     asyncio.run(b.process_group(group(0, range(0, 6))))  # redelivered from an older commit
     assert b.pipelines[0].counters["records_skipped_applied"] == 4 and b.commit_limit(0) == 6
+
+
+def test_idle_partitions_are_announced_once_per_quiet_spell():
+    """The idle rule's worker side: quiet for idle_timeout_ms → open traces out, heartbeat idle: true."""
+    a, rt = agent()
+    asyncio.run(a.process_group(group(0, range(0, 3))))
+    asyncio.run(a.on_idle_tick())
+    assert not any(idle for _, idle, _ in rt.delivered)  # not quiet long enough yet
+    a.last_record_at = {p: t - 2.0 for p, t in a.last_record_at.items()}
+    a.assigned = {p: t - 2.0 for p, t in a.assigned.items()}
+    a.flowing_since -= 2.0
+    asyncio.run(a.on_idle_tick())
+    idle = [(p, out) for p, is_idle, out in rt.delivered if is_idle]
+    assert [p for p, _ in idle] == [0]
+    # partition 1 never had a record: announced by a heartbeat alone (nothing to flush)
+    assert rt.sender.watermarks == [(1, True)]
+    asyncio.run(a.on_idle_tick())  # once per spell
+    assert len([1 for _, is_idle, _ in rt.delivered if is_idle]) == 1 and len(rt.sender.watermarks) == 1
+    asyncio.run(a.process_group(group(0, [3])))  # a record ends the spell
+    assert 0 not in a.idle_flushed
+
+
+def test_no_partition_is_idle_while_nothing_flows_after_an_assignment():
+    """Table recovery can take a while after an assignment: silence counts double until records flow."""
+    a, rt = agent()
+    a.assigned = {p: t - 1.5 for p, t in a.assigned.items()}  # assigned 1.5 s ago, idle_timeout 1 s
+    asyncio.run(a.on_idle_tick())
+    assert rt.sender.watermarks == []
+    a.assigned = {p: t - 1.0 for p, t in a.assigned.items()}  # 2.5 s > twice the timeout
+    asyncio.run(a.on_idle_tick())
+    assert sorted(rt.sender.watermarks) == [(0, True), (1, True)]
