@@ -91,11 +91,25 @@ class CommitGuard:
         consumer._trtlens_commit_guard = self
 
 
-async def seek(app: Any, topic: str, partition: int, offset: int) -> None:
-    """Seek one partition in the consumer's own thread (Faust's read offset follows)."""
+async def seek(app: Any, topic: str, partition: int, offset: int) -> bool:
+    """Seek one partition in the consumer's own thread (Faust's read offset follows).
+
+    False when the partition is no longer assigned (a rebalance took it meanwhile:
+    its next owner starts from the committed offset, which the commit guard kept
+    at the first unapplied record).
+    """
     from faust.types import TP
 
-    await app.consumer.seek_wait({TP(topic, partition): offset})
+    tp = TP(topic, partition)
+    if tp not in app.consumer.assignment():
+        log.info("topic=%s partition=%d seek=skipped offset=%d reason='no longer assigned'", topic, partition, offset)
+        return False
+    try:
+        await app.consumer.seek_wait({tp: offset})
+    except Exception as exc:  # IllegalStateError: revoked between the check and the seek
+        log.info("topic=%s partition=%d seek=skipped offset=%d error=%r", topic, partition, offset, exc)
+        return False
+    return True
 
 
 def highwater(app: Any, topic: str, partition: int) -> int | None:
