@@ -1,5 +1,5 @@
 """Builder facts: fusions, removals, layer counts, phase times, versions, outcome,
-enabled precisions, tactic timings, plugin / DLA fallbacks, FP16 weight warnings."""
+enabled precisions, tactic timings. (Fallbacks: :mod:`extract_fallbacks`.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import shlex
 from trtlens.producers.trtlog.classify import Line
 from trtlens.producers.trtlog.state import ParseState
 from trtlens.producers.trtlog.units import NUM, decode_version_tag, to_float
-from trtlens.schemas.events import Fusion, LayerInfo, TacticTiming
+from trtlens.schemas.events import Fusion, TacticTiming
 
 FUSING = re.compile(r"^(?:(?P<kind>[A-Za-z][\w]*)\s*:\s*)?Fusing\s+(?P<a>.+?)\s+with\s+(?P<b>.+?)\s*$")
 SEED_FUSION = re.compile(r"^\[Fusion\]\s+(?P<layers>.+?)\s*(?:-+>|→|-)\s*(?P<result>[^\s,]+)\s*$")
@@ -66,39 +66,6 @@ TACTIC = re.compile(
 FASTEST = re.compile(rf"Fastest Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s+Time:\s*(?P<time>{NUM})")
 SET_TACTIC = re.compile(r"^(?P<layer>.+?)\s+\((?P<runner>[^()]+)\)\s+Set Tactic Name:\s*(?P<name>\S+)(?:\s+Tactic:\s*(?P<tactic>\S+))?")
 SKIP_TACTIC = re.compile(r"Skipping tactic\s+(?P<n>\S+)\s+due to (?P<why>.+?)(?:\s+detected for tactic\s+(?P<tactic>\S+?))?\.?$")
-PLUGIN = [
-    re.compile(r"No importer registered for op:\s*(?P<op>[^\s.]+)\.?\s*Attempting to import as plugin"),
-    re.compile(r"Searching for plugin:\s*(?P<op>[^,\s]+)"),
-    re.compile(r"Successfully created plugin:\s*(?P<op>\S+)"),
-    re.compile(r"Skipping fusion for node\s+(?P<op>\S+)\s+due to unsupported plugin"),
-    re.compile(r"^\[Fallback\]\s+(?P<op>\S+)\s+not supported"),
-    re.compile(r"Unsupported operator:\s*(?P<torch>aten::\w+|prim::\w+)"),
-]
-ONNX_OP = re.compile(r'^op_type:\s*"(?P<op>[^"]+)"')
-DLA = [
-    re.compile(r"^Layer '(?P<name>.*)' \((?P<type>[A-Z_0-9]+)\):\s*Unsupported on DLA"),
-    re.compile(r"Default DLA is enabled but layer (?P<name>.+?) is not supported on DLA"),
-    re.compile(r"^Layer (?P<name>.+?)(?: \((?P<type>[A-Z_0-9]+)\))?:? (?:is )?not supported on DLA"),
-    re.compile(r"^(?P<name>.+?)(?: \((?P<type>[A-Z_0-9]+)\))?: .*(?:falling back to GPU|[Ss]witching (?:this layer's|its) device type to GPU)"),
-]
-FP16_SUMMARY = re.compile(r"^-?\s*(?P<n>\d+)\s+weights?\s+(?:are|is)\s+affected by this issue:\s*(?P<what>.+)$")
-FP16_WEIGHT = re.compile(r"Weights \[name=(?P<name>.+?)\] had the following issues when converted to FP16")
-FP16_ITEM = re.compile(r"^-\s+(?P<what>.*(?:subnormal|FP16|overflow|underflow).*)$", re.I)
-
-
-def fp16_kind(text: str) -> str:
-    t = text.lower()
-    if "overflow" in t or "exceed" in t:
-        return "fp32_overflow"
-    if "subnormal" in t and ("less than" in t or "minimum" in t or "below" in t):
-        return "below_min_subnormal"
-    if "subnormal" in t:
-        return "subnormal"
-    if "underflow" in t or "zero" in t:
-        return "underflow"
-    return re.sub(r"[^a-z0-9]+", "_", t).strip("_")[:40] or "other"
-
-
 def _seconds(value: str, scale: float | None) -> float | None:
     if scale is not None:
         number = to_float(value)
@@ -203,7 +170,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
             for key, value in zip(keys, m.groups()):
                 st.facts.setdefault(key, int(value) if value.isdigit() else value)
             hit = True
-    return _fallbacks(line, st) or hit
+    return hit
 
 
 def _tactics(text: str, st: ParseState) -> bool:
@@ -230,41 +197,3 @@ def _tactics(text: str, st: ParseState) -> bool:
     if st.cap("tactic_timings", st.tactics, st.limits.tactic_timings):
         st.tactics.append(timing)
     return True
-
-
-def _fallbacks(line: Line, st: ParseState) -> bool:
-    text = line.text
-    if m := ONNX_OP.match(text):
-        st.last_onnx_op = m.group("op")
-        return True
-    if "importFallbackPluginImporter" in text:
-        st.add_name("plugin_fallbacks", st.plugin_fallbacks, st.last_onnx_op or "unknown-op")
-        st.facts["plugin_not_found"] = True
-        return False  # still a diagnostic
-    for pattern in PLUGIN:
-        if m := pattern.search(text):
-            op = m.group("op") if "op" in pattern.groupindex else f"torch:{m.group('torch')}"
-            st.add_name("plugin_fallbacks", st.plugin_fallbacks, op)
-            st.last_onnx_op = op
-            return True
-    if "DLA" in text:
-        for pattern in DLA:
-            if m := pattern.search(text):
-                name = m.group("name")
-                layer_type = m.groupdict().get("type")
-                if name not in st.dla_fallbacks and st.cap("dla_fallbacks", st.dla_fallbacks, st.limits.names):
-                    st.dla_fallbacks[name] = LayerInfo(name=name, layer_type=layer_type, device="GPU")
-                return True
-    if m := FP16_SUMMARY.match(text):
-        kind = fp16_kind(m.group("what"))
-        st.fp16_summary[kind] = max(st.fp16_summary.get(kind, 0), int(m.group("n")))
-        return True
-    if m := FP16_WEIGHT.search(text):
-        st.fp16_current_weight = m.group("name")
-        return True
-    if st.fp16_current_weight and (m := FP16_ITEM.match(text)):
-        names = st.fp16_weights.setdefault(fp16_kind(m.group("what")), set())
-        if len(names) < st.limits.names:
-            names.add(st.fp16_current_weight)
-        return True
-    return False

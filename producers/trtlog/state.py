@@ -86,6 +86,7 @@ class ParseState:
     open_diag_trt: bool = False
     in_traceback: bool = False
     traceback_source: str | None = None
+    traceback_cls: str | None = None  # IPython names the exception in its traceback header
     # per-layer profile
     profile_rows: list[ProfileRow] = field(default_factory=list)
     profile_total: ProfileRow | None = None
