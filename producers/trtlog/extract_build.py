@@ -27,6 +27,7 @@ PHASES = [
     (re.compile(rf"Build TRT engine elapsed time:\s*(\d+:\d+:{NUM})"), "engine_built", None),
     (re.compile(rf"TRT INetwork construction elapsed time:\s*(\d+:\d+:{NUM})"), "graph_construction", None),
     (re.compile(r"Total time of building all engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
+    (re.compile(rf"Calibration completed in ({NUM})\s*s", re.I), "calibration", 1000.0),
 ]
 VERSION = [
     re.compile(r"TensorRT(?:\s+library)?\s+version\s*[:=]?\s*v?(\d+\.\d+(?:\.\d+){0,2})", re.I),
@@ -41,8 +42,6 @@ FAILED = re.compile(
 )
 BUILT = re.compile(r"Engine (?:generation completed|built in)|Finished engine building|Serialized engine|Saving engine to", re.I)
 LOADED = re.compile(r"Loaded engine size|Engine deserialized in|=== Performance summary ===|=== Profile \(", re.I)
-PRECISION_LINE = re.compile(r"^Precision:\s*([A-Za-z0-9+ ]+)$")
-POLY_FLAGS = re.compile(r"Flags\s*\|\s*\[([^\]]*)\]")
 COMMAND = re.compile(r"(?:^|[#$>]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|polygraphy|tritonserver|trtllm-build)\s+-.*?)\s*$")
 FACTS = [
     (re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
@@ -57,7 +56,11 @@ FACTS = [
     (re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
     (re.compile(r"Saving engine to:?\s*(\S+)", re.I), ("engine_path",)),
     (re.compile(r"Config saved to (\S+?)\.?$"), ("config_path",)),
+    (re.compile(r"expecting compute ([\d.]+) got compute ([\d.]+)"), ("expected_compute_capability", "found_compute_capability")),
 ]  # fmt: skip
+# any other line about an engine that names its file: "Deserialize engine failed from file: /x/yolov5.engine",
+# "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
+ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w.])")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
 TACTIC = re.compile(
     rf"^(?:Tactic Name:\s*(?P<name>\S+)\s+)?Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s*"
@@ -155,21 +158,14 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
     elif LOADED.search(text):
         st.mark("loaded")
         hit = True
-    if m := PRECISION_LINE.match(text):
-        for token in re.split(r"[+\s]+", m.group(1).lower()):
-            if token in ("fp16", "int8", "bf16", "fp8", "fp32", "int4", "fp4"):
-                st.add_name("precisions", st.precisions, token)
-        return True
-    if m := POLY_FLAGS.search(text):
-        for token in re.split(r"[,\s]+", m.group(1).lower()):
-            if token in ("fp16", "int8", "bf16", "fp8", "tf32"):
-                st.add_name("precisions", st.precisions, token)
-        hit = True
     for pattern, keys in FACTS:
         if m := pattern.search(text):
             for key, value in zip(keys, m.groups()):
                 st.facts.setdefault(key, int(value) if value.isdigit() else value)
             hit = True
+    if "engine_path" not in st.facts and ("ngine" in text) and (m := ENGINE_FILE.search(text)):
+        st.facts["engine_path"] = m.group(1)
+        hit = True
     return hit
 
 

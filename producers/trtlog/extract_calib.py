@@ -14,6 +14,8 @@ from trtlens.producers.trtlog.state import ParseState
 from trtlens.producers.trtlog.units import NUM, decode_version_tag, hex_to_float, to_float
 
 HEADER = re.compile(r"^TRT-(?P<ver>\d+)-(?P<calib>[A-Za-z]\w*)\s*$")
+# the builder names the cache it writes or reads: "Writing Calibration Cache for calibrator: TRT-7000-EntropyCalibration2"
+NAMED = re.compile(r"\bTRT-(?P<ver>\d{4,6})-(?P<calib>\w*Calibrat\w*)")
 ENTRY = re.compile(r"^(?P<name>\S.*?):\s*(?P<hex>[0-9a-fA-F]{1,8})\s*$")
 SEED = re.compile(rf"^\[Calibration\]\s*Layer:\s*(?P<name>.+?),\s*dynamic range\s*\[\s*(?P<lo>{NUM})\s*,\s*(?P<hi>{NUM})\s*\]", re.I)
 INT8_SCALE = 127.0
@@ -26,6 +28,9 @@ def extract(line: Line, st: ParseState) -> bool:
     if m := HEADER.match(text):
         st.calib_header = (decode_version_tag(m.group("ver")) or m.group("ver"), m.group("calib"))
         st.add_name("precisions", st.precisions, "int8")
+        return True
+    if st.calib_header is None and "TRT-" in text and (m := NAMED.search(text)):
+        st.calib_header = (decode_version_tag(m.group("ver")) or m.group("ver"), m.group("calib"))
         return True
     if st.calib_header is not None and line.family == "plain" and (m := ENTRY.match(text)):
         scale = hex_to_float(m.group("hex"))

@@ -24,10 +24,12 @@ from trtlens.producers.trtlog import (
     extract_build,
     extract_calib,
     extract_diag,
+    extract_env,
     extract_fallbacks,
     extract_layers,
     extract_memory,
     extract_perf,
+    extract_precision,
     extract_triton,
 )
 from trtlens.producers.trtlog.assemble import assemble
@@ -35,7 +37,9 @@ from trtlens.producers.trtlog.classify import classify
 from trtlens.producers.trtlog.state import Limits, ParseState, ProfileRow
 from trtlens.schemas.events import EngineBuild, LayerProfile
 
-_FACT_EXTRACTORS = (extract_calib, extract_triton, extract_perf, extract_memory, extract_build, extract_fallbacks)
+_FACT_EXTRACTORS = (
+    extract_calib, extract_triton, extract_perf, extract_memory, extract_build, extract_fallbacks, extract_precision, extract_env,
+)  # fmt: skip
 MAX_JSON_BYTES = 64 << 20
 # a paste that lost its newlines: "... FP16: [10/09/2022-20:22:20] [TRT] [W] - Subnormal ..." holds several messages
 _GLUED = re.compile(r"(?<=[^\]\s]) (?=\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\] \[(?:TRT|TensorRT|[VIWEF])\])")

@@ -96,6 +96,9 @@ class ParseState:
     profiler_callbacks: dict[str, list[float]] = field(default_factory=dict)
     # layer information block (8.x/10.x text) and onnx node dump
     layer_block: bool = False
+    layer_names_only: bool = False  # a Layers: block that holds bare names (kLAYER_NAMES_ONLY)
+    in_bindings: bool = False
+    bindings: list[str] = field(default_factory=list)
     layer_pending: str | None = None
     last_onnx_op: str | None = None
     # timestamps
