@@ -116,6 +116,9 @@ def assemble(
         triton=_triton(st),
         phase_times_ms=st.phase_times_ms,
         facts=facts,
+        quantization_scales=st.quant_scales,
+        quantization_missing=st.quant_missing,
+        plugin_kernels=st.plugin_kernels,
     )
     return build, _profiles(st, build, digest)
 

@@ -36,17 +36,18 @@ def extract(line: Line, st: ParseState) -> bool:
         scale = hex_to_float(m.group("hex"))
         if scale is None:
             return False
-        _record(st, m.group("name"), scale * INT8_SCALE if math.isfinite(scale) else scale)
+        record(st, m.group("name"), scale * INT8_SCALE if math.isfinite(scale) else scale)
         return True
     if m := SEED.match(text):
         lo, hi = to_float(m.group("lo")), to_float(m.group("hi"))
         if lo is not None and hi is not None:
-            _record(st, m.group("name"), max(abs(lo), abs(hi)))
+            record(st, m.group("name"), max(abs(lo), abs(hi)))
             return True
     return False
 
 
-def _record(st: ParseState, name: str, dynamic_range: float) -> None:
+def record(st: ParseState, name: str, dynamic_range: float) -> None:
+    """One tensor's dynamic range; zero and suspicious ones are listed too."""
     if name not in st.calibration and not st.cap("calibration", st.calibration, st.limits.calibration):
         return
     if not math.isfinite(dynamic_range) or dynamic_range < 0 or (0 < dynamic_range < TINY_RANGE) or dynamic_range > HUGE_RANGE:

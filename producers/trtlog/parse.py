@@ -30,6 +30,7 @@ from trtlens.producers.trtlog import (
     extract_memory,
     extract_perf,
     extract_precision,
+    extract_quant,
     extract_triton,
 )
 from trtlens.producers.trtlog.assemble import assemble
@@ -39,6 +40,7 @@ from trtlens.schemas.events import EngineBuild, LayerProfile
 
 _FACT_EXTRACTORS = (
     extract_calib, extract_triton, extract_perf, extract_memory, extract_build, extract_fallbacks, extract_precision, extract_env,
+    extract_quant,
 )  # fmt: skip
 MAX_JSON_BYTES = 64 << 20
 # a paste that lost its newlines: "... FP16: [10/09/2022-20:22:20] [TRT] [W] - Subnormal ..." holds several messages

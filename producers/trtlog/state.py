@@ -70,6 +70,9 @@ class ParseState:
     calib_header: tuple[str | None, str | None] | None = None
     calib_zero: list[str] = field(default_factory=list)
     calib_suspicious: list[str] = field(default_factory=list)
+    quant_scales: dict[str, float] = field(default_factory=dict)
+    quant_missing: list[str] = field(default_factory=list)
+    plugin_kernels: dict[str, str] = field(default_factory=dict)
     memory: dict[str, int] = field(default_factory=dict)
     peak_now_gpu_bytes: int | None = None
     perf: dict[str, Any] = field(default_factory=dict)
