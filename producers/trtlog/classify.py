@@ -50,9 +50,9 @@ _TAG = re.compile(r"\[(TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|Te
 _TORCH_DASH = re.compile(r"-[ \t]+")
 _WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
 _PYLOG = re.compile(
-    r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(torch_tensorrt|tensorrt_llm|polygraphy|tensorrt|modelopt)[\w.]*"
+    r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[A-Za-z_][\w.]*)"
     r"(?:[ \t]*\[[^\]]*\])?:[ \t]?"
-)
+)  # Python logging's default "LEVEL:logger:msg"; torch_tensorrt / tensorrt_llm loggers name the family
 _STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\b")
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
 _GST = re.compile(
@@ -158,7 +158,9 @@ def classify(raw: str, lineno: int = 0) -> Line:
                 continue
         elif m := _PYLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]
-            tag_name = tag_name or m.group(2)
+            logger = m.group("logger").split(".")[0]
+            if logger in ("torch_tensorrt", "tensorrt_llm", "polygraphy", "tensorrt", "modelopt"):
+                tag_name = tag_name or logger
             tokens.append("pylog")
         elif (not tokens or tokens[-1] in ("tag", "ts")) and (m := _WORD_SEV.match(rest)):
             severity = severity or _SEVERITY[m.group(1).upper().replace("INTERNAL_ERROR", "INTERNAL ERROR")]

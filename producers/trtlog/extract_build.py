@@ -28,6 +28,7 @@ PHASES = [
     (re.compile(rf"TRT INetwork construction elapsed time:\s*(\d+:\d+:{NUM})"), "graph_construction", None),
     (re.compile(r"Total time of building all engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
     (re.compile(rf"Calibration completed in ({NUM})\s*s", re.I), "calibration", 1000.0),
+    (re.compile(rf"Finished parsing network model\. Parse time:\s*({NUM})"), "onnx_parse", 1000.0),
 ]
 VERSION = [
     re.compile(r"TensorRT(?:\s+library)?\s+version\s*[:=]?\s*v?(\d+\.\d+(?:\.\d+){0,2})", re.I),

@@ -17,7 +17,8 @@ from trtlens.producers.trtlog.state import DiagEntry, ParseState
 
 LEADING_CODE = re.compile(r"^(?P<code>\d{1,3}):\s?(?P<rest>.*)$", re.S)
 TRT_SOURCE = re.compile(r"^\[(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp))::(?:(?P<func>.*?)::)?(?P<line>\d+)\]\s*(?P<rest>.*)$", re.S)
-FILE_LINE = re.compile(r"^(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s*(?P<rest>.*)$", re.S)
+FILE_LINE = re.compile(r"^(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)(?::|\s)\s*(?P<rest>.*)$", re.S)
+ERROR_INDEX = re.compile(r"^Error\[(?P<code>\d+)\]:\s*(?P<rest>.*)$", re.S)  # trtexec 10: "[E] Error[4]: ITensor::..."
 INNER_FILE_LINE = re.compile(r"(?:ERROR|WARNING):\s*(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\b")
 TRT7_SOURCE = re.compile(
     r"(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|h|hpp))\s*\((?P<line>\d+)\)\s*-\s*(?P<cat>[A-Za-z][\w ]*?)\s+in\s+\w+:\s*(?P<code>\d+)"
@@ -29,6 +30,8 @@ ERROR_KIND = re.compile(
 )  # TensorRT 7/8.0 ErrorCode names in front of the message
 # an unprefixed TensorRT error line: "[file.cpp::func::144] Error Code 2: ..." or "1: [file.cpp::...] Error Code 1: ..."
 BARE_TRT_ERROR = re.compile(r"^(?:\d{1,3}:\s*)?\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*Error Code:? ?\d+:")
+ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
+STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception)):\s+(?P<msg>\S.*)$")
 CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
     r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$"
@@ -92,6 +95,14 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         and _looks_continued(st.open_diag.message, line)
     ):
         _continue(st, text)
+        return True
+    if line.family == "plain" and not consumed and text and (ASSERTION_LINE.match(text) or STANDALONE_EXCEPTION.match(text)):
+        close(st)
+        if m := STANDALONE_EXCEPTION.match(text):
+            _commit(st, DiagEntry("error", m.group("msg").strip(), m.group("cls"), None, "python exception"))
+        else:
+            st.open_diag = DiagEntry(severity="error", message=text, code=None, source=None, category=None)
+            st.open_diag_lines, st.open_diag_trt = 0, True
         return True
     if text or line.family != "plain":
         close(st)
@@ -167,7 +178,7 @@ def close(st: ParseState) -> None:
 def _analyse(entry: DiagEntry) -> DiagEntry:
     msg = entry.message.strip()
     code = source = category = None
-    if m := LEADING_CODE.match(msg):
+    if m := LEADING_CODE.match(msg) or ERROR_INDEX.match(msg):
         code, msg = m.group("code"), m.group("rest").strip()
     if m := TRT_SOURCE.match(msg):
         source, msg = f"{m.group('file')}:{m.group('line')}", m.group("rest").strip()

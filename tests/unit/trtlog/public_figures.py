@@ -476,6 +476,64 @@ FIGURES: dict[str, list[Figure]] = {
         F("facts.network_inputs", 1),
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
     ],
+    # -- collected after the parser changes above and written blind: a holdout for the coverage measure --
+    "p53-trtexec-trt10-verbose-parse-error-api-usage.log": [
+        F("API usage error", 1, n_diag("error", code="4", category="API Usage Error", source="ITensor::getDimensions")),
+        F("ModelImporter error source", 1, n_diag("error", source="ModelImporter.cpp:1012")),
+        F("status", "failed"),
+    ],
+    "p54-trtexec-trt1013-b9-precision-constraints-obey.log": [
+        F("trt_version", "10.13.3"),
+        F("engine_id", "ISTD_N"),
+        F("model", "ISTD_NS"),
+        F("warnings", 1, n_diag("warning")),
+        F("precisions", []),
+    ],
+    "p55-trtexec-trt1000-windows-failed-status-line.log": [
+        F("status", "failed"),
+        F("trt_version", "10.0.1"),
+        F("engine_id", "depth_anything_vits14"),
+        F("precisions", ["fp16"]),
+    ],
+    "p56-trtexec-trt861-backticks-plugin-not-found-runtimeerror.log": [
+        F("facts.plugin_not_found", True),
+        F("importer assertion", 1, n_diag("error", code="8", source="builtin_op_importers.cpp:5428")),
+        F("phase_times_ms.onnx_parse", 1983.27),
+        F("RuntimeError line is an error", True, has_diag("error", "Error running command")),
+        F("status", "failed"),
+    ],
+    "p57-deepstream-trt10-magic-tag-incompatible-serialization.log": [
+        F("serialization error", 1, n_diag("error", code="1", category="Serialization", source="IRuntime::deserializeCudaEngine")),
+        F("errors", 2, n_diag("error")),
+        F("gst WARN line", 1, n_diag("warning")),
+        F("engine_id", "detector_int8_v6"),
+        F("status", "failed"),
+    ],
+    "p58-deepstream-62-lazy-loading-open-error-secondary-gie.log": [
+        F("warnings", 3, n_diag("warning")),
+        F("open-error warning source", 1, n_diag("warning", source="nvdsinfer_model_builder.cpp:1487")),
+        F("engine_id", "resnet18.caffemodel_b16_gpu0_int8"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p59-trtexec-trt1000-fp16-build-options-yolov9.log": [
+        F("trt_version", "10.0.1"),
+        F("precisions", ["fp16"]),
+        F("engine_id", "best_engine"),
+        F("model", "best"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p60-python-root-logger-onnx-parse-assertion-lffd.log": [
+        F("errors (logger line + assertion)", 2, n_diag("error")),
+        F("status", "failed"),
+    ],
+    "p61-trtllm-triton-24-02-mpi-ranks-engine-size.log": [
+        F("memory.engine_bytes", 3404 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p62-trtllm-016-tp4-inspect-profiling-verbosity.log": [
+        F("memory.engine_bytes", 3122 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
 }
 
 
