@@ -26,7 +26,7 @@ PHASES = [
     (re.compile(rf"Engine deserialized in ({NUM})\s*s", re.I), "engine_deserialize", 1000.0),
     (re.compile(rf"Build TRT engine elapsed time:\s*(\d+:\d+:{NUM})"), "engine_built", None),
     (re.compile(rf"TRT INetwork construction elapsed time:\s*(\d+:\d+:{NUM})"), "graph_construction", None),
-    (re.compile(r"Total time of building all engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
+    (re.compile(r"Total time of building all(?: \d+)? engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
     (re.compile(rf"Calibration completed in ({NUM})\s*s", re.I), "calibration", 1000.0),
     (re.compile(rf"Finished parsing network model\. Parse time:\s*({NUM})"), "onnx_parse", 1000.0),
 ]
@@ -41,7 +41,11 @@ FAILED = re.compile(
     r"unable to (?:create|build) (?:the )?engine|network validation failed",
     re.I,
 )
-BUILT = re.compile(r"Engine (?:generation completed|built in)|Finished engine building|Serialized engine|Saving engine to", re.I)
+BUILT = re.compile(
+    r"Engine (?:generation completed|built in)|Finished engine building|Serialized engine|Saving engine to|"
+    r"serialize cuda engine to file: .* successfully",
+    re.I,
+)
 LOADED = re.compile(r"Loaded engine size|Engine deserialized in|=== Performance summary ===|=== Profile \(", re.I)
 COMMAND = re.compile(r"(?:^|[#$>]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|polygraphy|tritonserver|trtllm-build)\s+-.*?)\s*$")
 FACTS = [
@@ -61,6 +65,7 @@ FACTS = [
 ]  # fmt: skip
 # any other line about an engine that names its file: "Deserialize engine failed from file: /x/yolov5.engine",
 # "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
+ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
 ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w.])")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
 TACTIC = re.compile(
@@ -164,7 +169,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
             for key, value in zip(keys, m.groups()):
                 st.facts.setdefault(key, int(value) if value.isdigit() else value)
             hit = True
-    if "engine_path" not in st.facts and ("ngine" in text) and (m := ENGINE_FILE.search(text)):
+    if "engine_path" not in st.facts and ENGINE_CONTEXT.search(text) and (m := ENGINE_FILE.search(text)):
         st.facts["engine_path"] = m.group(1)
         hit = True
     return hit

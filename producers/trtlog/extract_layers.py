@@ -29,6 +29,8 @@ from trtlens.schemas.events import LayerInfo
 
 BLOCK_HEADER = re.compile(r"^(?:Engine Layer Information|Layers|Layer Information)\s*:?\s*$", re.I)
 BINDINGS_HEADER = re.compile(r"^Bindings\s*:\s*$")
+# TRT 8 verbose, one line per engine layer after the build: "Layer: Conv_0 + Relu_1 Host Persistent: 1696 Device Persistent: 0 ..."
+PERSISTENT = re.compile(r"^Layer: (?P<name>.+?) (?:Weights: \d+ )?Host ?Persistent: \d+ Device ?Persistent: \d+")
 V8_START = re.compile(r"^Layer\((?P<type>[^)]*)\)\s*:\s*")
 V8 = re.compile(r"^Layer\((?P<type>[^)]*)\)\s*:\s*(?P<name>.*?)(?:,\s*Tactic:\s*(?P<tactic>[-\w]+)\s*(?:,\s*(?P<io>.*))?)?\s*$")
 V10_START = re.compile(r"^Name:\s*.*?,\s*LayerType:")
@@ -55,6 +57,10 @@ def extract(line: Line, st: ParseState) -> bool:
             st.layer_pending += text
             return True
     flush(st)
+    if text.startswith("Layer: ") and (m := PERSISTENT.match(text)):
+        if m.group("name") not in st.layers:
+            add_layer(st, LayerInfo(name=m.group("name")))
+        return True
     if BLOCK_HEADER.match(text):
         st.layer_block, st.layer_names_only, st.in_bindings = True, True, False
         return True

@@ -104,6 +104,7 @@ class ParseState:
     bindings: list[str] = field(default_factory=list)
     layer_pending: str | None = None
     last_onnx_op: str | None = None
+    poly_layer: dict[str, Any] | None = None  # Polygraphy "inspect model" layer being read
     # timestamps
     first_ts_ms: int | None = None
     last_ts_ms: int | None = None

@@ -534,6 +534,17 @@ FIGURES: dict[str, list[Figure]] = {
         F("memory.engine_bytes", 3122 * MiB),
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
     ],
+    # -- added last, for the Polygraphy "inspect model" layer listing --
+    "p63-polygraphy-038-trt841-inspect-engine-layers.log": [
+        F("engine layers", 12, lambda r: len(r.build.layers)),
+        F("first layer", ("Conv-1 + ReLU-2", "CaskConvolution", "0x632674f65e3422ae"), layer(0, "name", "layer_type", "tactic")),
+        F("layer 10 type", "LogSoftmaxTopK", lambda r: r.build.layers[10].layer_type),
+        F("facts.network_inputs", 1),
+        F("facts.network_outputs", 1),
+        F("memory.context_bytes", 2409472),
+        F("engine_id", "model"),
+        F("warnings", 1, n_diag("warning")),
+    ],
 }
 
 

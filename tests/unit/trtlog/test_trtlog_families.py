@@ -136,3 +136,20 @@ def test_glued_paste_is_split_but_glued_timestamps_are_not() -> None:
     r = parse_log([glued, stacked], now_ms=0)
     assert r.build.fp16_affected_weights == ["a.weight", "b.weight"] and [d.name for d in r.build.dla_fallbacks] == ["x"]
     assert r.stats.lines == 2
+
+
+def test_build_wordings_of_other_versions() -> None:
+    r = parse_log(
+        [
+            "[V] [TRT] Layer: Conv_0 + Relu_1 Host Persistent: 1696 Device Persistent: 0 Scratch Memory: 0",
+            "[TensorRT] VERBOSE: Layer: conv1 Weights: 9408 HostPersistent: 0 DevicePersistent: 0",
+            "[11/10/2023-06:30:40] [TRT-LLM] [I] Total time of building all 1 engines: 00:01:23",
+            "0:01:02.123456789  1234 0x55d0 INFO nvinfer gstnvinfer.cpp:646:gst_nvinfer_logger:<primary_gie> NvDsInferContext[UID 1]: "
+            "Info from NvDsInferContextImpl::buildModel() <nvdsinfer_context_impl.cpp:2034> [UID = 1]: serialize cuda engine to file: "
+            "/opt/models/model_b1_gpu0_fp16.engine successfully",
+        ],
+        now_ms=0,
+    )  # fmt: skip
+    b = r.build
+    assert [x.name for x in b.layers] == ["Conv_0 + Relu_1", "conv1"] and b.build_time_ms == 83000
+    assert b.engine_id == "model_b1_gpu0_fp16" and b.status == "ok" and b.diagnostics == []
