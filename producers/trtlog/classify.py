@@ -119,18 +119,19 @@ def classify(raw: str, lineno: int = 0) -> Line:
     if _STATUS.match(rest):
         return Line(lineno, raw, rest.strip(), 0, "status", None, False)
     for _ in range(6):
-        if m := _GST.match(rest):
+        head = rest[:1]
+        if head.isdigit() and (m := _GST.match(rest)):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(2)}:{m.group(3)}"
             tokens.append("gst")
-        elif not tokens and (m := _ORT_API.match(rest)):
+        elif not tokens and rest[1:13] == " onnxruntime" and (m := _ORT_API.match(rest)):
             severity = severity or _SEVERITY[m.group(1)]
             tokens.append("ort")
-        elif m := _ORT_BRACKET.match(rest):
+        elif head == "[" and rest[2:14] == ":onnxruntime" and (m := _ORT_BRACKET.match(rest)):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(2)}:{m.group(3)}"
             tokens.append("ort")
-        elif m := _TS_SEV.match(rest):
+        elif head == "[" and rest[1:2].isdigit() and rest[5:6] == "-" and (m := _TS_SEV.match(rest)):
             y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
             ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)
             severity = severity or _SEVERITY[m.group(7)]

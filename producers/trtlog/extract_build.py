@@ -48,20 +48,20 @@ BUILT = re.compile(
 )
 LOADED = re.compile(r"Loaded engine size|Engine deserialized in|=== Performance summary ===|=== Profile \(", re.I)
 COMMAND = re.compile(r"(?:^|[#$>]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|polygraphy|tritonserver|trtllm-build)\s+-.*?)\s*$")
-FACTS = [
-    (re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
-    (re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
-    (re.compile(r"engine uses (\d+) auxiliary streams"), ("aux_streams",)),
-    (re.compile(r"expecting library version ([\d.]+) got ([\d.]+)"), ("expected_trt_version", "found_trt_version")),
-    (re.compile(r"Current Version:\s*(\d+),\s*Serialized Engine Version:\s*(\d+)"),
+FACTS = [  # (needle that must be in the line, pattern, fact keys)
+    ("Detected", re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
+    ("aux streams", re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
+    ("auxiliary", re.compile(r"engine uses (\d+) auxiliary streams"), ("aux_streams",)),
+    ("expecting library", re.compile(r"expecting library version ([\d.]+) got ([\d.]+)"), ("expected_trt_version", "found_trt_version")),
+    ("Current Version", re.compile(r"Current Version:\s*(\d+),\s*Serialized Engine Version:\s*(\d+)"),
      ("runtime_serialization_version", "engine_serialization_version")),
-    (re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
-    (re.compile(r"TensorRT-LLM version:?\s*(\S+)"), ("trtllm_version",)),
-    (re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+(\S+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
-    (re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
-    (re.compile(r"Saving engine to:?\s*(\S+)", re.I), ("engine_path",)),
-    (re.compile(r"Config saved to (\S+?)\.?$"), ("config_path",)),
-    (re.compile(r"expecting compute ([\d.]+) got compute ([\d.]+)"), ("expected_compute_capability", "found_compute_capability")),
+    ("Selected Device", re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
+    ("TensorRT-LLM version", re.compile(r"TensorRT-LLM version:?\s*(\S+)"), ("trtllm_version",)),
+    ("oading", re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+(\S+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
+    ("Loading", re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
+    ("aving", re.compile(r"Saving engine to:?\s*(\S+)", re.I), ("engine_path",)),
+    ("Config saved", re.compile(r"Config saved to (\S+?)\.?$"), ("config_path",)),
+    ("expecting compute", re.compile(r"expecting compute ([\d.]+) got compute ([\d.]+)"), ("expected_compute_capability", "found_compute_capability")),
 ]  # fmt: skip
 # any other line about an engine that names its file: "Deserialize engine failed from file: /x/yolov5.engine",
 # "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
@@ -144,34 +144,37 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
     if "actic" in text or "Timing Runner" in text:
         if _tactics(text, st):
             return True
-    for pattern, key, scale in PHASES:
-        if m := pattern.search(text):
-            if (ms := _seconds(m.group(1), scale)) is not None:
-                st.phase_times_ms[key] = ms
-            hit = True
-            break
-    if st.trt_version is None:
+    if " in " in text or "time" in text:  # every phase line says "... in N seconds" or "... time: N"
+        for pattern, key, scale in PHASES:
+            if m := pattern.search(text):
+                if (ms := _seconds(m.group(1), scale)) is not None:
+                    st.phase_times_ms[key] = ms
+                hit = True
+                break
+    if st.trt_version is None and "ersion" in text:
         for pattern in VERSION:
             if m := pattern.search(text):
                 st.trt_version = m.group(1)
                 hit = True
-    if FAILED.search(text):
+    low = text.lower()
+    if ("fail" in low or "unable" in low or "could not" in low) and FAILED.search(text):
         st.mark("failed_step")
         hit = True
-    elif BUILT.search(text):
+    elif ("engine" in low or "===" in text) and BUILT.search(text):
         st.mark("built")
         hit = True
-    elif LOADED.search(text):
+    elif ("engine" in low or "===" in text) and LOADED.search(text):
         st.mark("loaded")
         hit = True
-    for pattern, keys in FACTS:
-        if m := pattern.search(text):
+    for needle, pattern, keys in FACTS:
+        if needle in text and (m := pattern.search(text)):
             for key, value in zip(keys, m.groups()):
                 st.facts.setdefault(key, int(value) if value.isdigit() else value)
             hit = True
-    if "engine_path" not in st.facts and ENGINE_CONTEXT.search(text) and (m := ENGINE_FILE.search(text)):
-        st.facts["engine_path"] = m.group(1)
-        hit = True
+    if "engine_path" not in st.facts and (".engine" in low or ".plan" in low or ".trt" in low):
+        if ENGINE_CONTEXT.search(text) and (m := ENGINE_FILE.search(text)):
+            st.facts["engine_path"] = m.group(1)
+            hit = True
     return hit
 
 

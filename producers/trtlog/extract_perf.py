@@ -100,7 +100,7 @@ def extract(line: Line, st: ParseState) -> bool:
 
 
 def _scalars(text: str, st: ParseState) -> bool:
-    if m := THROUGHPUT.match(text) or re.match(rf"^Throughput:\s*(?P<v>{NUM})\s*qps", text, re.I):
+    if m := THROUGHPUT.match(text):
         value = to_float(m.group("v"))
         if value is not None and (value > 0 or "throughput_qps" not in st.perf):
             st.perf["throughput_qps"] = value
