@@ -11,7 +11,11 @@ from trtlens.producers.trtlog.state import ParseState
 from trtlens.producers.trtlog.units import NUM, decode_version_tag, to_float
 from trtlens.schemas.events import Fusion, TacticTiming
 
-FUSING = re.compile(r"^(?:(?P<kind>[A-Za-z][\w]*)\s*:\s*)?Fusing\s+(?P<a>.+?)\s+with\s+(?P<b>.+?)\s*$")
+FUSING = re.compile(
+    r"^(?:(?P<kind>[A-Za-z][\w]*)\s*:\s*)?Fusing\s+(?:(?:convolution|deconvolution|fully connected) weights from\s+)?"
+    r"(?P<a>.+?)\s+with\s+(?:scale\s+)?(?P<b>.+?)\s*$"
+)  # TRT 6/7 "Fusing convolution weights from conv1 with scale bn1"
+FUSING_INTO = re.compile(r"^(?P<kind>[A-Za-z]\w*)\s*:\s*fusing\s+(?P<a>.+?)\s+into\s+(?P<b>.+?)\s*$")  # TRT 8 Q/DQ passes
 SEED_FUSION = re.compile(r"^\[Fusion\]\s+(?P<layers>.+?)\s*(?:-+>|→|-)\s*(?P<result>[^\s,]+)\s*$")
 REMOVING = re.compile(r"^(?:Removing|Eliminating (?:concatenation|slice|redundant \w+))\s+(?P<name>.+?)\s*$")
 LAYER_COUNT = re.compile(r"^(?:After\b[^:]*|Original)\s*:\s*(?P<n>\d+)\s+layers?\b", re.I)
@@ -66,7 +70,7 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
 # any other line about an engine that names its file: "Deserialize engine failed from file: /x/yolov5.engine",
 # "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
 ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
-ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w.])")
+ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
 TACTIC = re.compile(
     rf"^(?:Tactic Name:\s*(?P<name>\S+)\s+)?Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s*"
@@ -123,7 +127,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
     if line.family == "plain" and (m := COMMAND.search(text)):
         apply_command(st, m.group("cmd"))
         return True
-    if "Fusing" in text and (m := FUSING.match(text)):
+    if ("Fusing" in text or "fusing" in text) and (m := FUSING.match(text) or FUSING_INTO.match(text)):
         if st.cap("fusions", st.fusions, st.limits.fusions):
             a, b = m.group("a"), m.group("b")
             st.fusions.append(Fusion(kind=m.group("kind"), layers=[a, b], result=f"{a} + {b}"))

@@ -21,7 +21,10 @@ PEAK_STATS = re.compile(
     rf"Peak memory usage of TRT CPU/GPU memory allocators:\s*CPU\s*(?P<cpu>{NUM})\s*(?P<u1>{UNIT}),\s*GPU\s*(?P<gpu>{NUM})\s*(?P<u2>{UNIT})",
     re.I,
 )
-PEAK_BUILD_CPU = re.compile(rf"Peak memory usage during Engine building and serialization:\s*CPU:?\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I)
+PEAK_BUILD_CPU = re.compile(
+    rf"(?:Peak memory usage during Engine building and serialization:\s*CPU:?|Build phase peak memory:)\s*(?P<v>{NUM})\s*(?P<u>{UNIT}|GB|MB)",
+    re.I,
+)  # TensorRT 8.6+, TensorRT-LLM "Build phase peak memory: 32.45 MB, children: 0.00 MB"
 SEED_PEAK = re.compile(rf"(?:Estimated )?peak GPU memory(?: usage)?:?\s*(?P<v>{NUM})\s*(?P<u>{UNIT}|GB|MB)", re.I)
 SIMPLE = [
     (re.compile(rf"Total Activation Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "activation_bytes", "max"),

@@ -20,7 +20,7 @@ from trtlens.producers.trtlog.classify import Line
 from trtlens.producers.trtlog.state import ParseState
 
 REDUCED = ("fp16", "bf16", "int8", "fp8", "int4", "fp4", "tf32")
-PRECISION_LINE = re.compile(r"^Precision:\s*([A-Za-z0-9+ ]+)$")
+PRECISION_LINE = re.compile(r"^Precision:\s*([A-Za-z0-9+ ]+?)\s*(?:\(.*\))?$")  # "FP32+FP16 (obey precision constraints)"
 POLY_FLAGS = re.compile(r"Flags\s*\|\s*\[([^\]]*)\]")
 POLY_BOOLS = re.compile(r"\b(TF32|FP16|BF16|INT8|FP8|INT4|FP4):\s*True\b")
 TORCH_SETTING = re.compile(r"(?:enabled_precisions|precision)\s*[=:]\s*\{?\s*(?P<v>[^}),]+(?:,\s*[^}),]+)*)", re.I)

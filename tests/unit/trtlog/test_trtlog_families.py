@@ -153,3 +153,19 @@ def test_build_wordings_of_other_versions() -> None:
     b = r.build
     assert [x.name for x in b.layers] == ["Conv_0 + Relu_1", "conv1"] and b.build_time_ms == 83000
     assert b.engine_id == "model_b1_gpu0_fp16" and b.status == "ok" and b.diagnostics == []
+
+
+def test_fusion_and_precision_wordings_of_other_versions() -> None:
+    b = parse_log(
+        [
+            "[TensorRT] VERBOSE: Fusing convolution weights from conv1 with scale bn_conv1",
+            "[V] [TRT] QuantizeDoubleInputNodes: fusing (DequantizeLinear_7 and DequantizeLinear_9) into Conv_10",
+            "[I] Precision: FP32+FP16 (obey precision constraints)",
+            "[11/10/2023-06:30:40] [TRT-LLM] [I] Build phase peak memory: 32.45 MB, children: 0.00 MB",
+            "[11/10/2023-06:30:41] [TRT-LLM] [I] Serializing engine to ./llama/rank0.engine...",
+        ],
+        now_ms=0,
+    ).build
+    assert [f.layers for f in b.fusions] == [["conv1", "bn_conv1"], ["(DequantizeLinear_7 and DequantizeLinear_9)", "Conv_10"]]
+    assert b.fusions[1].kind == "QuantizeDoubleInputNodes" and b.precisions == ["fp16"]
+    assert b.memory.cpu_peak_bytes == round(32.45 * (1 << 20)) and b.engine_id == "rank0"
