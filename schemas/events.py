@@ -296,6 +296,14 @@ class EngineBuild(EventBase):
     triton: TritonInfo | None = None
     phase_times_ms: dict[str, float] = Field(default_factory=dict, description="graph_construction, engine_generation, ...")
     facts: dict[str, str | int | float | bool] = Field(default_factory=dict, description="Other facts: command, device, versions")
+    # additive (grey-box parser, issue 15: quantization scales and plugin kernels); all optional
+    quantization_scales: dict[str, float] = Field(
+        default_factory=dict, description="Tensor or layer → quantization scale ('[Quantization] ... scale='); INT8/FP8 ranges also in calibration"
+    )
+    quantization_missing: list[str] = Field(
+        default_factory=list, description="Tensors TensorRT had no INT8 scale for ('Missing scale and zero-point'); they run wider"
+    )
+    plugin_kernels: dict[str, str] = Field(default_factory=dict, description="Node → kernel its plugin chose ('[Plugin] Using kernel K for node N')")
 
     @property
     def routing_key(self) -> str:

@@ -92,7 +92,7 @@ def assemble(
         level=level,
         engine_id=eid,
         source=source,
-        trt_version=st.trt_version or (st.calib_header[0] if st.calib_header else None),
+        trt_version=st.trt_version or _str(facts.get("library_trt_version")) or (st.calib_header[0] if st.calib_header else None),
         precisions=list(st.precisions),
         status=status,
         build_time_ms=next((st.phase_times_ms[k] for k in _BUILD_TIME_KEYS if k in st.phase_times_ms), None),
@@ -116,8 +116,15 @@ def assemble(
         triton=_triton(st),
         phase_times_ms=st.phase_times_ms,
         facts=facts,
+        quantization_scales=st.quant_scales,
+        quantization_missing=st.quant_missing,
+        plugin_kernels=st.plugin_kernels,
     )
     return build, _profiles(st, build, digest)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _fp16(st: ParseState) -> dict[str, int]:

@@ -18,9 +18,16 @@ jetson             ``[TRT]    msg`` (jetson-inference, no severity)
 torch_tensorrt     ``WARNING: [Torch-TensorRT ...] - msg`` / ``INFO:torch_tensorrt...:msg``
 trtllm             ``[TRT-LLM] [E] msg`` / ``[TensorRT-LLM][WARNING] msg``
 triton             ``I0829 03:48:40.853740 1161 file.cc:123] msg`` (glog)
+gstreamer          ``0:00:04.04 9789 0x2d12ae40 WARN nvinfer gstnvinfer.cpp:635:func:<elem> msg``
+onnxruntime        ``E onnxruntime: [2024-09-20 12:15:43   ERROR] msg``,
+                   ``2025-05-14 15:30:20.64 [E:onnxruntime:Default, file.cc:2167 func] msg``
+onnx2trt           ``[2022-11-08 06:01:58 WARNING] msg`` (onnx-tensorrt / ORT TensorRT logger)
 status             ``&&&& PASSED TensorRT.trtexec [TensorRT v101600] # cmd``
 plain              nothing recognised (tables, JSON, tracebacks, continuations)
 =================  ===========================================================
+
+A markdown quote mark (``> ``) in front of any of these is peeled too, and a
+trtexec timestamp that lost its opening ``[`` in a paste still counts.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from dataclasses import dataclass
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 _GLOG = re.compile(r"([IWEF])(\d{4})\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s+(\d+)\s+([^\s:\]]+):(\d+)\][ \t]?")
-_TS = re.compile(r"\[(\d{1,2})/(\d{1,2})/(\d{4})-(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?\][ \t]*")
+_TS = re.compile(r"\[?(\d{1,2})/(\d{1,2})/(\d{4})-(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?\][ \t]*")
 _ISO_TS = re.compile(
     r"\[?(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?[ \t]+(?:-[ \t]+)?"
 )
@@ -43,17 +50,30 @@ _TAG = re.compile(r"\[(TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|Te
 _TORCH_DASH = re.compile(r"-[ \t]+")
 _WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
 _PYLOG = re.compile(
-    r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(torch_tensorrt|tensorrt_llm|polygraphy|tensorrt|modelopt)[\w.]*"
+    r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[A-Za-z_][\w.]*)"
     r"(?:[ \t]*\[[^\]]*\])?:[ \t]?"
-)
+)  # Python logging's default "LEVEL:logger:msg"; torch_tensorrt / tensorrt_llm loggers name the family
 _STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\b")
+_QUOTE = re.compile(r">[ \t]+(?=\S)")
+_GST = re.compile(
+    r"\d+:\d\d:\d\d\.\d+\s+\d+\s+0x[0-9a-fA-F]+\s+(ERROR|WARN|FIXME|INFO|DEBUG|LOG|TRACE|MEMDUMP)\s+\S+\s+"
+    r"([^\s:]+):(\d+):[^\s:]*:(?:<[^>]*>)?[ \t]*"
+)
+_ORT_API = re.compile(r"([VIWEF]) onnxruntime:[ \t]*")
+_ORT_BRACKET = re.compile(r"\[([VIWEF]):onnxruntime:[^,\]]*,\s*([^\s:\]]+):(\d+)[^\]]*\][ \t]*")
+_TS_SEV = re.compile(
+    r"\[(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?\s+"
+    r"(VERBOSE|INFO|WARNING|ERROR|BUG|INTERNAL_ERROR|FATAL|DEBUG|UNKNOWN)\][ \t]*"
+)
+_ORT_SUFFIX = re.compile(r"\s*\[[\w.-]+\.(?:h|cc|cpp):\d+ [\w:~<>]+\]\s*$")
 
 _SEVERITY = {
     "V": "debug", "S": "debug", "X": "debug", "VERBOSE": "debug", "DEBUG": "debug", "TRACE": "debug",
     "I": "info", "INFO": "info",
-    "W": "warning", "WARN": "warning", "WARNING": "warning",
+    "W": "warning", "WARNING": "warning",
     "E": "error", "F": "error", "!": "error", "ERROR": "error", "FATAL": "error", "CRITICAL": "error",
-    "INTERNAL_ERROR": "error", "INTERNAL ERROR": "error",
+    "INTERNAL_ERROR": "error", "INTERNAL ERROR": "error", "BUG": "error",
+    "WARN": "warning", "FIXME": "warning", "LOG": "debug", "MEMDUMP": "debug", "UNKNOWN": "info",
 }  # fmt: skip
 
 
@@ -94,10 +114,29 @@ def classify(raw: str, lineno: int = 0) -> Line:
     origin: str | None = None
     tokens: list[str] = []  # order of what was peeled: ts, sev, tag, word, glog, pylog
     tag_name = ""
+    if m := _QUOTE.match(rest):
+        rest = rest[m.end() :]
     if _STATUS.match(rest):
         return Line(lineno, raw, rest.strip(), 0, "status", None, False)
     for _ in range(6):
-        if m := _GLOG.match(rest):
+        head = rest[:1]
+        if head.isdigit() and (m := _GST.match(rest)):
+            severity = severity or _SEVERITY[m.group(1)]
+            origin = f"{m.group(2)}:{m.group(3)}"
+            tokens.append("gst")
+        elif not tokens and rest[1:13] == " onnxruntime" and (m := _ORT_API.match(rest)):
+            severity = severity or _SEVERITY[m.group(1)]
+            tokens.append("ort")
+        elif head == "[" and rest[2:14] == ":onnxruntime" and (m := _ORT_BRACKET.match(rest)):
+            severity = severity or _SEVERITY[m.group(1)]
+            origin = f"{m.group(2)}:{m.group(3)}"
+            tokens.append("ort")
+        elif head == "[" and rest[1:2].isdigit() and rest[5:6] == "-" and (m := _TS_SEV.match(rest)):
+            y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
+            ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)
+            severity = severity or _SEVERITY[m.group(7)]
+            tokens.append("tssev")
+        elif m := _GLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(5)}:{m.group(6)}"
             tokens.append("glog")
@@ -120,7 +159,9 @@ def classify(raw: str, lineno: int = 0) -> Line:
                 continue
         elif m := _PYLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]
-            tag_name = tag_name or m.group(2)
+            logger = m.group("logger").split(".")[0]
+            if logger in ("torch_tensorrt", "tensorrt_llm", "polygraphy", "tensorrt", "modelopt"):
+                tag_name = tag_name or logger
             tokens.append("pylog")
         elif (not tokens or tokens[-1] in ("tag", "ts")) and (m := _WORD_SEV.match(rest)):
             severity = severity or _SEVERITY[m.group(1).upper().replace("INTERNAL_ERROR", "INTERNAL ERROR")]
@@ -129,12 +170,15 @@ def classify(raw: str, lineno: int = 0) -> Line:
             break
         rest = rest[m.end() :]
     message = rest
+    if "ort" in tokens and (m := _ORT_SUFFIX.search(message)):
+        origin = origin or message[m.start() :].strip(" []").split(" ")[0]
+        message = message[: m.start()]
     text = message.strip()
     indent = len(message) - len(message.lstrip(" \t"))
     family = _family(tokens, tag_name)
     trt = tag_name in ("TRT", "TensorRT", "TensorRT Conversion Context") or tag_name.startswith("Torch-TensorRT")
-    if family == "triton":
-        trt = True  # the TensorRT backend forwards TensorRT's logger through glog
+    if family == "triton" or "tssev" in tokens:
+        trt = True  # Triton's TensorRT backend (glog) and onnx-tensorrt's logger forward TensorRT's messages
     return Line(lineno, raw, text, indent, family, severity, trt, ts_ms, origin)
 
 
@@ -143,6 +187,12 @@ def _family(tokens: list[str], tag: str) -> str:
         return "plain"
     if "glog" in tokens:
         return "triton"
+    if "gst" in tokens:
+        return "gstreamer"
+    if "ort" in tokens:
+        return "onnxruntime"
+    if "tssev" in tokens:
+        return "onnx2trt"
     if tag.startswith("Torch-TensorRT") or tag == "torch_tensorrt" or tag == "TensorRT Conversion Context":
         return "torch_tensorrt"
     if tag in ("TRT-LLM", "TensorRT-LLM", "tensorrt_llm"):

@@ -1,5 +1,5 @@
 """Builder facts: fusions, removals, layer counts, phase times, versions, outcome,
-enabled precisions, tactic timings, plugin / DLA fallbacks, FP16 weight warnings."""
+enabled precisions, tactic timings. (Fallbacks: :mod:`extract_fallbacks`.)"""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import shlex
 from trtlens.producers.trtlog.classify import Line
 from trtlens.producers.trtlog.state import ParseState
 from trtlens.producers.trtlog.units import NUM, decode_version_tag, to_float
-from trtlens.schemas.events import Fusion, LayerInfo, TacticTiming
+from trtlens.schemas.events import Fusion, TacticTiming
 
-FUSING = re.compile(r"^(?:(?P<kind>[A-Za-z][\w]*)\s*:\s*)?Fusing\s+(?P<a>.+?)\s+with\s+(?P<b>.+?)\s*$")
+FUSING = re.compile(
+    r"^(?:(?P<kind>[A-Za-z][\w]*)\s*:\s*)?Fusing\s+(?:(?:convolution|deconvolution|fully connected) weights from\s+)?"
+    r"(?P<a>.+?)\s+with\s+(?:scale\s+)?(?P<b>.+?)\s*$"
+)  # TRT 6/7 "Fusing convolution weights from conv1 with scale bn1"
+FUSING_INTO = re.compile(r"^(?P<kind>[A-Za-z]\w*)\s*:\s*fusing\s+(?P<a>.+?)\s+into\s+(?P<b>.+?)\s*$")  # TRT 8 Q/DQ passes
 SEED_FUSION = re.compile(r"^\[Fusion\]\s+(?P<layers>.+?)\s*(?:-+>|→|-)\s*(?P<result>[^\s,]+)\s*$")
 REMOVING = re.compile(r"^(?:Removing|Eliminating (?:concatenation|slice|redundant \w+))\s+(?P<name>.+?)\s*$")
 LAYER_COUNT = re.compile(r"^(?:After\b[^:]*|Original)\s*:\s*(?P<n>\d+)\s+layers?\b", re.I)
@@ -26,7 +30,9 @@ PHASES = [
     (re.compile(rf"Engine deserialized in ({NUM})\s*s", re.I), "engine_deserialize", 1000.0),
     (re.compile(rf"Build TRT engine elapsed time:\s*(\d+:\d+:{NUM})"), "engine_built", None),
     (re.compile(rf"TRT INetwork construction elapsed time:\s*(\d+:\d+:{NUM})"), "graph_construction", None),
-    (re.compile(r"Total time of building all engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
+    (re.compile(r"Total time of building all(?: \d+)? engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
+    (re.compile(rf"Calibration completed in ({NUM})\s*s", re.I), "calibration", 1000.0),
+    (re.compile(rf"Finished parsing network model\. Parse time:\s*({NUM})"), "onnx_parse", 1000.0),
 ]
 VERSION = [
     re.compile(r"TensorRT(?:\s+library)?\s+version\s*[:=]?\s*v?(\d+\.\d+(?:\.\d+){0,2})", re.I),
@@ -39,25 +45,32 @@ FAILED = re.compile(
     r"unable to (?:create|build) (?:the )?engine|network validation failed",
     re.I,
 )
-BUILT = re.compile(r"Engine (?:generation completed|built in)|Finished engine building|Serialized engine|Saving engine to", re.I)
+BUILT = re.compile(
+    r"Engine (?:generation completed|built in)|Finished engine building|Serialized engine|Saving engine to|"
+    r"serialize cuda engine to file: .* successfully",
+    re.I,
+)
 LOADED = re.compile(r"Loaded engine size|Engine deserialized in|=== Performance summary ===|=== Profile \(", re.I)
-PRECISION_LINE = re.compile(r"^Precision:\s*([A-Za-z0-9+ ]+)$")
-POLY_FLAGS = re.compile(r"Flags\s*\|\s*\[([^\]]*)\]")
 COMMAND = re.compile(r"(?:^|[#$>]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|polygraphy|tritonserver|trtllm-build)\s+-.*?)\s*$")
-FACTS = [
-    (re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
-    (re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
-    (re.compile(r"engine uses (\d+) auxiliary streams"), ("aux_streams",)),
-    (re.compile(r"expecting library version ([\d.]+) got ([\d.]+)"), ("expected_trt_version", "found_trt_version")),
-    (re.compile(r"Current Version:\s*(\d+),\s*Serialized Engine Version:\s*(\d+)"),
+FACTS = [  # (needle that must be in the line, pattern, fact keys)
+    ("Detected", re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
+    ("aux streams", re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
+    ("auxiliary", re.compile(r"engine uses (\d+) auxiliary streams"), ("aux_streams",)),
+    ("expecting library", re.compile(r"expecting library version ([\d.]+) got ([\d.]+)"), ("expected_trt_version", "found_trt_version")),
+    ("Current Version", re.compile(r"Current Version:\s*(\d+),\s*Serialized Engine Version:\s*(\d+)"),
      ("runtime_serialization_version", "engine_serialization_version")),
-    (re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
-    (re.compile(r"TensorRT-LLM version:?\s*(\S+)"), ("trtllm_version",)),
-    (re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+(\S+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
-    (re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
-    (re.compile(r"Saving engine to:?\s*(\S+)", re.I), ("engine_path",)),
-    (re.compile(r"Config saved to (\S+?)\.?$"), ("config_path",)),
+    ("Selected Device", re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
+    ("TensorRT-LLM version", re.compile(r"TensorRT-LLM version:?\s*(\S+)"), ("trtllm_version",)),
+    ("oading", re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+(\S+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
+    ("Loading", re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
+    ("aving", re.compile(r"Saving engine to:?\s*(\S+)", re.I), ("engine_path",)),
+    ("Config saved", re.compile(r"Config saved to (\S+?)\.?$"), ("config_path",)),
+    ("expecting compute", re.compile(r"expecting compute ([\d.]+) got compute ([\d.]+)"), ("expected_compute_capability", "found_compute_capability")),
 ]  # fmt: skip
+# any other line about an engine that names its file: "Deserialize engine failed from file: /x/yolov5.engine",
+# "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
+ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
+ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
 TACTIC = re.compile(
     rf"^(?:Tactic Name:\s*(?P<name>\S+)\s+)?Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s*"
@@ -66,39 +79,6 @@ TACTIC = re.compile(
 FASTEST = re.compile(rf"Fastest Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s+Time:\s*(?P<time>{NUM})")
 SET_TACTIC = re.compile(r"^(?P<layer>.+?)\s+\((?P<runner>[^()]+)\)\s+Set Tactic Name:\s*(?P<name>\S+)(?:\s+Tactic:\s*(?P<tactic>\S+))?")
 SKIP_TACTIC = re.compile(r"Skipping tactic\s+(?P<n>\S+)\s+due to (?P<why>.+?)(?:\s+detected for tactic\s+(?P<tactic>\S+?))?\.?$")
-PLUGIN = [
-    re.compile(r"No importer registered for op:\s*(?P<op>[^\s.]+)\.?\s*Attempting to import as plugin"),
-    re.compile(r"Searching for plugin:\s*(?P<op>[^,\s]+)"),
-    re.compile(r"Successfully created plugin:\s*(?P<op>\S+)"),
-    re.compile(r"Skipping fusion for node\s+(?P<op>\S+)\s+due to unsupported plugin"),
-    re.compile(r"^\[Fallback\]\s+(?P<op>\S+)\s+not supported"),
-    re.compile(r"Unsupported operator:\s*(?P<torch>aten::\w+|prim::\w+)"),
-]
-ONNX_OP = re.compile(r'^op_type:\s*"(?P<op>[^"]+)"')
-DLA = [
-    re.compile(r"^Layer '(?P<name>.*)' \((?P<type>[A-Z_0-9]+)\):\s*Unsupported on DLA"),
-    re.compile(r"Default DLA is enabled but layer (?P<name>.+?) is not supported on DLA"),
-    re.compile(r"^Layer (?P<name>.+?)(?: \((?P<type>[A-Z_0-9]+)\))?:? (?:is )?not supported on DLA"),
-    re.compile(r"^(?P<name>.+?)(?: \((?P<type>[A-Z_0-9]+)\))?: .*(?:falling back to GPU|[Ss]witching (?:this layer's|its) device type to GPU)"),
-]
-FP16_SUMMARY = re.compile(r"^-?\s*(?P<n>\d+)\s+weights?\s+(?:are|is)\s+affected by this issue:\s*(?P<what>.+)$")
-FP16_WEIGHT = re.compile(r"Weights \[name=(?P<name>.+?)\] had the following issues when converted to FP16")
-FP16_ITEM = re.compile(r"^-\s+(?P<what>.*(?:subnormal|FP16|overflow|underflow).*)$", re.I)
-
-
-def fp16_kind(text: str) -> str:
-    t = text.lower()
-    if "overflow" in t or "exceed" in t:
-        return "fp32_overflow"
-    if "subnormal" in t and ("less than" in t or "minimum" in t or "below" in t):
-        return "below_min_subnormal"
-    if "subnormal" in t:
-        return "subnormal"
-    if "underflow" in t or "zero" in t:
-        return "underflow"
-    return re.sub(r"[^a-z0-9]+", "_", t).strip("_")[:40] or "other"
-
-
 def _seconds(value: str, scale: float | None) -> float | None:
     if scale is not None:
         number = to_float(value)
@@ -147,7 +127,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
     if line.family == "plain" and (m := COMMAND.search(text)):
         apply_command(st, m.group("cmd"))
         return True
-    if "Fusing" in text and (m := FUSING.match(text)):
+    if ("Fusing" in text or "fusing" in text) and (m := FUSING.match(text) or FUSING_INTO.match(text)):
         if st.cap("fusions", st.fusions, st.limits.fusions):
             a, b = m.group("a"), m.group("b")
             st.fusions.append(Fusion(kind=m.group("kind"), layers=[a, b], result=f"{a} + {b}"))
@@ -168,42 +148,38 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
     if "actic" in text or "Timing Runner" in text:
         if _tactics(text, st):
             return True
-    for pattern, key, scale in PHASES:
-        if m := pattern.search(text):
-            if (ms := _seconds(m.group(1), scale)) is not None:
-                st.phase_times_ms[key] = ms
-            hit = True
-            break
-    if st.trt_version is None:
+    if " in " in text or "time" in text:  # every phase line says "... in N seconds" or "... time: N"
+        for pattern, key, scale in PHASES:
+            if m := pattern.search(text):
+                if (ms := _seconds(m.group(1), scale)) is not None:
+                    st.phase_times_ms[key] = ms
+                hit = True
+                break
+    if st.trt_version is None and "ersion" in text:
         for pattern in VERSION:
             if m := pattern.search(text):
                 st.trt_version = m.group(1)
                 hit = True
-    if FAILED.search(text):
+    low = text.lower()
+    if ("fail" in low or "unable" in low or "could not" in low) and FAILED.search(text):
         st.mark("failed_step")
         hit = True
-    elif BUILT.search(text):
+    elif ("engine" in low or "===" in text) and BUILT.search(text):
         st.mark("built")
         hit = True
-    elif LOADED.search(text):
+    elif ("engine" in low or "===" in text) and LOADED.search(text):
         st.mark("loaded")
         hit = True
-    if m := PRECISION_LINE.match(text):
-        for token in re.split(r"[+\s]+", m.group(1).lower()):
-            if token in ("fp16", "int8", "bf16", "fp8", "fp32", "int4", "fp4"):
-                st.add_name("precisions", st.precisions, token)
-        return True
-    if m := POLY_FLAGS.search(text):
-        for token in re.split(r"[,\s]+", m.group(1).lower()):
-            if token in ("fp16", "int8", "bf16", "fp8", "tf32"):
-                st.add_name("precisions", st.precisions, token)
-        hit = True
-    for pattern, keys in FACTS:
-        if m := pattern.search(text):
+    for needle, pattern, keys in FACTS:
+        if needle in text and (m := pattern.search(text)):
             for key, value in zip(keys, m.groups()):
                 st.facts.setdefault(key, int(value) if value.isdigit() else value)
             hit = True
-    return _fallbacks(line, st) or hit
+    if "engine_path" not in st.facts and (".engine" in low or ".plan" in low or ".trt" in low):
+        if ENGINE_CONTEXT.search(text) and (m := ENGINE_FILE.search(text)):
+            st.facts["engine_path"] = m.group(1)
+            hit = True
+    return hit
 
 
 def _tactics(text: str, st: ParseState) -> bool:
@@ -230,41 +206,3 @@ def _tactics(text: str, st: ParseState) -> bool:
     if st.cap("tactic_timings", st.tactics, st.limits.tactic_timings):
         st.tactics.append(timing)
     return True
-
-
-def _fallbacks(line: Line, st: ParseState) -> bool:
-    text = line.text
-    if m := ONNX_OP.match(text):
-        st.last_onnx_op = m.group("op")
-        return True
-    if "importFallbackPluginImporter" in text:
-        st.add_name("plugin_fallbacks", st.plugin_fallbacks, st.last_onnx_op or "unknown-op")
-        st.facts["plugin_not_found"] = True
-        return False  # still a diagnostic
-    for pattern in PLUGIN:
-        if m := pattern.search(text):
-            op = m.group("op") if "op" in pattern.groupindex else f"torch:{m.group('torch')}"
-            st.add_name("plugin_fallbacks", st.plugin_fallbacks, op)
-            st.last_onnx_op = op
-            return True
-    if "DLA" in text:
-        for pattern in DLA:
-            if m := pattern.search(text):
-                name = m.group("name")
-                layer_type = m.groupdict().get("type")
-                if name not in st.dla_fallbacks and st.cap("dla_fallbacks", st.dla_fallbacks, st.limits.names):
-                    st.dla_fallbacks[name] = LayerInfo(name=name, layer_type=layer_type, device="GPU")
-                return True
-    if m := FP16_SUMMARY.match(text):
-        kind = fp16_kind(m.group("what"))
-        st.fp16_summary[kind] = max(st.fp16_summary.get(kind, 0), int(m.group("n")))
-        return True
-    if m := FP16_WEIGHT.search(text):
-        st.fp16_current_weight = m.group("name")
-        return True
-    if st.fp16_current_weight and (m := FP16_ITEM.match(text)):
-        names = st.fp16_weights.setdefault(fp16_kind(m.group("what")), set())
-        if len(names) < st.limits.names:
-            names.add(st.fp16_current_weight)
-        return True
-    return False

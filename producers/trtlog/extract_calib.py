@@ -14,6 +14,8 @@ from trtlens.producers.trtlog.state import ParseState
 from trtlens.producers.trtlog.units import NUM, decode_version_tag, hex_to_float, to_float
 
 HEADER = re.compile(r"^TRT-(?P<ver>\d+)-(?P<calib>[A-Za-z]\w*)\s*$")
+# the builder names the cache it writes or reads: "Writing Calibration Cache for calibrator: TRT-7000-EntropyCalibration2"
+NAMED = re.compile(r"\bTRT-(?P<ver>\d{4,6})-(?P<calib>\w*Calibrat\w*)")
 ENTRY = re.compile(r"^(?P<name>\S.*?):\s*(?P<hex>[0-9a-fA-F]{1,8})\s*$")
 SEED = re.compile(rf"^\[Calibration\]\s*Layer:\s*(?P<name>.+?),\s*dynamic range\s*\[\s*(?P<lo>{NUM})\s*,\s*(?P<hi>{NUM})\s*\]", re.I)
 INT8_SCALE = 127.0
@@ -27,21 +29,25 @@ def extract(line: Line, st: ParseState) -> bool:
         st.calib_header = (decode_version_tag(m.group("ver")) or m.group("ver"), m.group("calib"))
         st.add_name("precisions", st.precisions, "int8")
         return True
+    if st.calib_header is None and "TRT-" in text and (m := NAMED.search(text)):
+        st.calib_header = (decode_version_tag(m.group("ver")) or m.group("ver"), m.group("calib"))
+        return True
     if st.calib_header is not None and line.family == "plain" and (m := ENTRY.match(text)):
         scale = hex_to_float(m.group("hex"))
         if scale is None:
             return False
-        _record(st, m.group("name"), scale * INT8_SCALE if math.isfinite(scale) else scale)
+        record(st, m.group("name"), scale * INT8_SCALE if math.isfinite(scale) else scale)
         return True
     if m := SEED.match(text):
         lo, hi = to_float(m.group("lo")), to_float(m.group("hi"))
         if lo is not None and hi is not None:
-            _record(st, m.group("name"), max(abs(lo), abs(hi)))
+            record(st, m.group("name"), max(abs(lo), abs(hi)))
             return True
     return False
 
 
-def _record(st: ParseState, name: str, dynamic_range: float) -> None:
+def record(st: ParseState, name: str, dynamic_range: float) -> None:
+    """One tensor's dynamic range; zero and suspicious ones are listed too."""
     if name not in st.calibration and not st.cap("calibration", st.calibration, st.limits.calibration):
         return
     if not math.isfinite(dynamic_range) or dynamic_range < 0 or (0 < dynamic_range < TINY_RANGE) or dynamic_range > HUGE_RANGE:

@@ -17,15 +17,30 @@ from trtlens.producers.trtlog.state import DiagEntry, ParseState
 
 LEADING_CODE = re.compile(r"^(?P<code>\d{1,3}):\s?(?P<rest>.*)$", re.S)
 TRT_SOURCE = re.compile(r"^\[(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp))::(?:(?P<func>.*?)::)?(?P<line>\d+)\]\s*(?P<rest>.*)$", re.S)
-FILE_LINE = re.compile(r"^(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s*(?P<rest>.*)$", re.S)
+FILE_LINE = re.compile(r"^(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)(?::|\s)\s*(?P<rest>.*)$", re.S)
+ERROR_INDEX = re.compile(r"^Error\[(?P<code>\d+)\]:\s*(?P<rest>.*)$", re.S)  # trtexec 10: "[E] Error[4]: ITensor::..."
 INNER_FILE_LINE = re.compile(r"(?:ERROR|WARNING):\s*(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\b")
 TRT7_SOURCE = re.compile(
     r"(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|h|hpp))\s*\((?P<line>\d+)\)\s*-\s*(?P<cat>[A-Za-z][\w ]*?)\s+in\s+\w+:\s*(?P<code>\d+)"
 )
-ERROR_CODE = re.compile(r"Error Code (?P<code>\d+):\s*(?P<cat>[A-Za-z][\w ]*?)\s*(?:\(|$)")
+ERROR_CODE = re.compile(r"Error Code:? ?(?P<code>\d+):\s*(?:(?P<cat>[A-Za-z][\w ]*?)\s*\(|(?P<short>[A-Za-z][\w ]{0,30})$)?")
+ERROR_KIND = re.compile(
+    r"^(?P<kind>INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|UNSUPPORTED_STATE|INTERNAL_ERROR|FAILED_ALLOCATION|"
+    r"FAILED_INITIALIZATION|FAILED_EXECUTION|FAILED_COMPUTATION|UNSPECIFIED_ERROR):\s*"
+)  # TensorRT 7/8.0 ErrorCode names in front of the message
+# an unprefixed TensorRT error line: "[file.cpp::func::144] Error Code 2: ..." or "1: [file.cpp::...] Error Code 1: ..."
+BARE_TRT_ERROR = re.compile(r"^(?:\d{1,3}:\s*)?\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*Error Code:? ?\d+:")
+ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
+STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception)):\s+(?P<msg>\S.*)$")
+CRASH = re.compile(
+    r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
+    r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$"
+)
+WARNING_PHRASES = re.compile(r"^Could not register plugin creator\b")
 API_SOURCE = re.compile(r"^(?P<api>[A-Z]\w*::\w+):\s*Error Code")
 ASSERTION_CODE = re.compile(r"\[(?P<code>\d+)\]\s*Assertion failed")
-TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
+TRACEBACK = re.compile(r"^(?:(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\s+)?Traceback \(most recent call last\):?")
+IPYTHON_FRAME = re.compile(r"^(?:<ipython-input-[^>]*>|\S+\.py) in \S+|^-*> ?\d+ |^\d+ ")
 FRAME = re.compile(r'^File "(?P<file>[^"]+)", line (?P<line>\d+)')
 EXCEPTION = re.compile(r"^(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Fault|Failure))(?::\s*(?P<msg>.*))?$")
 NOT_CONTINUATION = re.compile(r"^(?:Traceback|&&&&|#|\{|\||!!!|=== |Layer\(|Name:)")
@@ -35,8 +50,13 @@ MAX_CONTINUATION_LINES = 4
 def inferred_severity(line: Line) -> str | None:
     if line.severity:
         return line.severity
-    if line.trt and LEADING_CODE.match(line.text) and ("Error Code" in line.text or "Assertion" in line.text):
+    text = line.text
+    if line.trt and LEADING_CODE.match(text) and ("Error Code" in text or "Assertion" in text):
         return "error"
+    if "Error Code" in text and BARE_TRT_ERROR.match(text):
+        return "error"
+    if WARNING_PHRASES.match(text):
+        return "warning"
     return None
 
 
@@ -44,6 +64,10 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
     """Returns True when the line belonged to a diagnostic (opened, continued, traceback)."""
     text = line.text
     if _traceback(line, st):
+        return True
+    if line.family == "plain" and text and (m := CRASH.match(text)):
+        close(st)
+        _commit(st, DiagEntry("error", text, m.group("what") or "terminate", None, "crash"))
         return True
     severity = inferred_severity(line)
     if severity in ("warning", "error"):
@@ -72,6 +96,14 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
     ):
         _continue(st, text)
         return True
+    if line.family == "plain" and not consumed and text and (ASSERTION_LINE.match(text) or STANDALONE_EXCEPTION.match(text)):
+        close(st)
+        if m := STANDALONE_EXCEPTION.match(text):
+            _commit(st, DiagEntry("error", m.group("msg").strip(), m.group("cls"), None, "python exception"))
+        else:
+            st.open_diag = DiagEntry(severity="error", message=text, code=None, source=None, category=None)
+            st.open_diag_lines, st.open_diag_trt = 0, True
+        return True
     if text or line.family != "plain":
         close(st)
     return False
@@ -97,25 +129,44 @@ def _traceback(line: Line, st: ParseState) -> bool:
         st.in_traceback = False
         return False
     text = line.text
-    if TRACEBACK.match(text):
+    if m := TRACEBACK.match(text):
         close(st)
-        st.in_traceback, st.traceback_source = True, None
+        _end_traceback(st)
+        st.in_traceback, st.traceback_source, st.traceback_cls = True, None, m.group("cls")
         return True
     if not st.in_traceback:
         return False
-    if line.indent > 0 or line.raw[:1] in (" ", "\t"):
+    if line.indent > 0 or line.raw[:1] in (" ", "\t") or (st.traceback_cls and IPYTHON_FRAME.match(text)):
         if m := FRAME.match(text):
             st.traceback_source = f"{_basename(m.group('file'))}:{m.group('line')}"
+        elif st.traceback_cls and (m := re.match(r"^(\S+\.py) in ", text)):
+            st.traceback_source = _basename(m.group(1))
         return True
     st.in_traceback = False
     if m := EXCEPTION.match(text):
+        st.traceback_cls = None
         _commit(st, DiagEntry("error", (m.group("msg") or "").strip(), m.group("cls"), st.traceback_source, "python exception"))
         return True
+    _end_traceback(st)
     return False
+
+
+def _end_traceback(st: ParseState) -> None:
+    """An IPython traceback names its exception in the header; commit it when no exception line follows."""
+    if st.traceback_cls:
+        _commit(st, DiagEntry("error", "", st.traceback_cls, st.traceback_source, "python exception"))
+    st.traceback_cls = None
 
 
 def _basename(path: str) -> str:
     return os.path.basename(path.replace("\\", "/"))
+
+
+def finish(st: ParseState) -> None:
+    """End of the log: commit what is still open."""
+    close(st)
+    st.in_traceback = False
+    _end_traceback(st)
 
 
 def close(st: ParseState) -> None:
@@ -127,7 +178,7 @@ def close(st: ParseState) -> None:
 def _analyse(entry: DiagEntry) -> DiagEntry:
     msg = entry.message.strip()
     code = source = category = None
-    if m := LEADING_CODE.match(msg):
+    if m := LEADING_CODE.match(msg) or ERROR_INDEX.match(msg):
         code, msg = m.group("code"), m.group("rest").strip()
     if m := TRT_SOURCE.match(msg):
         source, msg = f"{m.group('file')}:{m.group('line')}", m.group("rest").strip()
@@ -138,8 +189,11 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
     if m := TRT7_SOURCE.search(msg):
         source = source or f"{_basename(m.group('file'))}:{m.group('line')}"
         category, code = m.group("cat").strip(), code or m.group("code")
+    if m := ERROR_KIND.match(msg):
+        category = m.group("kind")
     if m := ERROR_CODE.search(msg):
-        code, category = code or m.group("code"), m.group("cat").strip()
+        code = code or m.group("code")
+        category = (m.group("cat") or m.group("short") or "").strip() or category
     if source is None and (m := API_SOURCE.match(msg)):
         source = m.group("api")
     if code is None and (m := ASSERTION_CODE.search(msg)):

@@ -8,7 +8,10 @@ Text forms (verbose log, ``--dumpLayerInfo`` / ``--profilingVerbosity=detailed``
 
 Both may follow an ``Engine Layer Information:`` / ``Layers:`` header without a
 prefix, and long lines may arrive wrapped: inside such a block an unprefixed
-line that does not start a new layer continues the previous one.
+line that does not start a new layer continues the previous one (outside a
+block too, while the record has an unclosed ``[`` or ``{``). An engine built
+with ``kLAYER_NAMES_ONLY`` prints one bare layer name per line after ``Layers:``
+and its bindings after ``Bindings:``.
 
 JSON form: ``--exportLayerInfo`` (``{"Layers": [...], "Bindings": [...]}``),
 layers as objects (detailed) or plain names (LAYER_NAMES_ONLY).
@@ -25,6 +28,9 @@ from trtlens.producers.trtlog.units import compute_precision, norm_precision
 from trtlens.schemas.events import LayerInfo
 
 BLOCK_HEADER = re.compile(r"^(?:Engine Layer Information|Layers|Layer Information)\s*:?\s*$", re.I)
+BINDINGS_HEADER = re.compile(r"^Bindings\s*:\s*$")
+# TRT 8 verbose, one line per engine layer after the build: "Layer: Conv_0 + Relu_1 Host Persistent: 1696 Device Persistent: 0 ..."
+PERSISTENT = re.compile(r"^Layer: (?P<name>.+?) (?:Weights: \d+ )?Host ?Persistent: \d+ Device ?Persistent: \d+")
 V8_START = re.compile(r"^Layer\((?P<type>[^)]*)\)\s*:\s*")
 V8 = re.compile(r"^Layer\((?P<type>[^)]*)\)\s*:\s*(?P<name>.*?)(?:,\s*Tactic:\s*(?P<tactic>[-\w]+)\s*(?:,\s*(?P<io>.*))?)?\s*$")
 V10_START = re.compile(r"^Name:\s*.*?,\s*LayerType:")
@@ -43,18 +49,38 @@ def extract(line: Line, st: ParseState) -> bool:
     if starts:
         flush(st)
         st.layer_pending = text
+        st.layer_names_only = False
         return True
-    if st.layer_pending is not None and line.family == "plain" and text and st.layer_block:
+    plain = line.family == "plain" and bool(text)
+    if st.layer_pending is not None and plain and (st.layer_block or _unclosed(st.layer_pending)):
         if not BLOCK_HEADER.match(text) and len(st.layer_pending) < 100_000:
             st.layer_pending += text
             return True
     flush(st)
-    if BLOCK_HEADER.match(text):
-        st.layer_block = True
+    if text.startswith("Layer: ") and (m := PERSISTENT.match(text)):
+        if m.group("name") not in st.layers:
+            add_layer(st, LayerInfo(name=m.group("name")))
         return True
-    if st.layer_block and (line.family != "plain" or not text):
-        st.layer_block = False
+    if BLOCK_HEADER.match(text):
+        st.layer_block, st.layer_names_only, st.in_bindings = True, True, False
+        return True
+    if BINDINGS_HEADER.match(text):
+        st.layer_block, st.in_bindings = False, True
+        return True
+    if plain and st.in_bindings:
+        st.add_name("bindings", st.bindings, text)
+        st.facts["bindings"] = ",".join(st.bindings)[: st.limits.message_chars]
+        return True
+    if plain and st.layer_block and st.layer_names_only:
+        add_layer(st, LayerInfo(name=text))
+        return True
+    if line.family != "plain" or not text:
+        st.layer_block = st.in_bindings = False
     return False
+
+
+def _unclosed(record: str) -> bool:
+    return record.count("[") > record.count("]") or record.count("{") > record.count("}")
 
 
 def flush(st: ParseState) -> None:

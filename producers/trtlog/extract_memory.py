@@ -1,5 +1,6 @@
 """Memory facts: ``[MemUsageChange]``/``[MemUsageStats]``, activation/weights/persistent/scratch
-totals, engine and context sizes, failed allocation requests."""
+totals, engine and context sizes, failed allocation requests, TensorRT-LLM's KV cache
+(``facts.kv_cache_bytes``, ``kv_cache_tokens``, ``tokens_per_block``)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ PEAK_STATS = re.compile(
     rf"Peak memory usage of TRT CPU/GPU memory allocators:\s*CPU\s*(?P<cpu>{NUM})\s*(?P<u1>{UNIT}),\s*GPU\s*(?P<gpu>{NUM})\s*(?P<u2>{UNIT})",
     re.I,
 )
-PEAK_BUILD_CPU = re.compile(rf"Peak memory usage during Engine building and serialization:\s*CPU:?\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I)
+PEAK_BUILD_CPU = re.compile(
+    rf"(?:Peak memory usage during Engine building and serialization:\s*CPU:?|Build phase peak memory:)\s*(?P<v>{NUM})\s*(?P<u>{UNIT}|GB|MB)",
+    re.I,
+)  # TensorRT 8.6+, TensorRT-LLM "Build phase peak memory: 32.45 MB, children: 0.00 MB"
 SEED_PEAK = re.compile(rf"(?:Estimated )?peak GPU memory(?: usage)?:?\s*(?P<v>{NUM})\s*(?P<u>{UNIT}|GB|MB)", re.I)
 SIMPLE = [
     (re.compile(rf"Total Activation Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "activation_bytes", "max"),
@@ -30,20 +34,29 @@ SIMPLE = [
     (re.compile(rf"Total Device Persistent Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_device_bytes", "max"),
     (re.compile(rf"Total per-runner device persistent memory is\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_device_bytes", "max"),
     (re.compile(rf"Total per-runner host persistent memory is\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_host_bytes", "max"),
-    (re.compile(rf"Total Scratch Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "scratch_bytes", "max"),
+    (re.compile(rf"(?:Total|Max) Scratch Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "scratch_bytes", "max"),
     (re.compile(rf"Loaded engine size:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "engine_bytes", "last"),
     (re.compile(rf"(?:Created engine with size|Engine size|Serialized engine size):\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "engine_bytes", "last"),
     (re.compile(rf"execution context with device memory size:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "context_bytes", "max"),
     (re.compile(r"Requested amount of GPU memory \((?P<v>\d+) bytes\)", re.I), "requested_bytes", "max"),
     (re.compile(r"insufficient memory on requested size of (?P<v>\d+)", re.I), "requested_bytes", "max"),
     (re.compile(r"Requested size was (?P<v>\d+) bytes", re.I), "requested_bytes", "max"),
+    (re.compile(rf"Tried to allocate (?P<v>{NUM}) ?(?P<u>{UNIT}|GB|MB)", re.I), "requested_bytes", "max"),  # PyTorch OOM
 ]  # fmt: skip
+KV_CACHE = [
+    (re.compile(rf"Allocated (?P<v>{NUM}) ?(?P<u>{UNIT}|GB|MB) for max tokens in paged KV cache(?: \((?P<t>\d+)\))?", re.I), "kv_cache_bytes"),
+    (re.compile(r"Allocate (?P<v>\d+) bytes for k/v cache", re.I), "kv_cache_bytes"),
+    (re.compile(r"Using (?P<t>\d+) tokens in paged KV cache", re.I), None),
+    (re.compile(r"(?:Number of tokens per block:|tokens per block=)\s*(?P<b>\d+)", re.I), None),
+]
 BLOCK_ASSIGN = re.compile(r"\[BlockAssignment\].*requiring (?P<v>\d+) bytes")
 
 
 def extract(line: Line, st: ParseState) -> bool:
     text = line.text
-    if "Mem" not in text and "mem" not in text and "size" not in text and "Block" not in text:
+    if ("KV cache" in text or "k/v cache" in text or "tokens per block" in text.lower()) and _kv_cache(text, st):
+        return True
+    if "Mem" not in text and "mem" not in text and "size" not in text and "Block" not in text and "allocate" not in text:
         return False
     if m := MEM_CHANGE.search(text):
         gpu = to_bytes(m.group("gpu"), m.group("unit"))
@@ -74,3 +87,18 @@ def extract(line: Line, st: ParseState) -> bool:
         st.set_memory("seed_peak_bytes", to_bytes(m.group("v"), m.group("u")))
         return True
     return False
+
+
+def _kv_cache(text: str, st: ParseState) -> bool:
+    hit = False
+    for pattern, key in KV_CACHE:
+        if m := pattern.search(text):
+            groups = m.groupdict()
+            if key and (value := to_bytes(m.group("v"), groups.get("u") or "")) is not None:
+                st.facts[key] = value
+            if groups.get("t"):
+                st.facts["kv_cache_tokens"] = int(groups["t"])
+            if groups.get("b"):
+                st.facts["tokens_per_block"] = int(groups["b"])
+            hit = True
+    return hit

@@ -1,6 +1,8 @@
 """trtexec performance summaries (one-line TRT 8+/10 form and the old multi-line
-TRT 7 form) and per-layer profile tables (``--dumpProfile``: TRT 7/8 name-first,
-right-aligned layout and TRT 10 name-last layout; ``[Profile] X took Y ms``)."""
+TRT 7 form), per-layer profile tables (``--dumpProfile``: TRT 7/8 name-first,
+right-aligned layout and TRT 10 name-last layout; ``[Profile] X took Y ms``),
+jetson-inference's ``Timing Report`` (Network → GPU compute, Total → latency, CUDA
+times) and Polygraphy's ``trt-runner ... | Average inference time: X ms``."""
 
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ PROFILE_HDR = re.compile(r"=== Profile \(\s*(?P<n>\d+)\s+iterations?\s*\)\s*==="
 TABLE_NAME_FIRST = re.compile(r"^Layer\s+Time\s*\(ms\)", re.I)
 TABLE_NAME_LAST = re.compile(r"^Time\s*\(ms\).*\bLayer\s*$", re.I)
 PROFILER_CB = re.compile(rf"^\[Profile\]\s*(?P<layer>.+?)\s+took\s+(?P<v>{NUM})\s*ms", re.I)
+JETSON_REPORT = re.compile(r"^Timing Report\b")
+JETSON_ROW = re.compile(rf"^(?P<what>Pre-Process|Network|Post-Process|Visualize|Total)\s+CPU\s*(?P<cpu>{NUM})\s*ms\s+CUDA\s*(?P<cuda>{NUM})\s*ms", re.I)
+POLY_RUNNER = re.compile(rf"^trt-runner\S*\s*\|\s*Completed (?P<n>\d+) iteration\(s\) in {NUM} ms \| Average inference time: (?P<v>{NUM}) ms")
 
 _WHAT = {
     "latency": "latency", "host latency": "latency", "end-to-end host latency": "end_to_end",
@@ -95,7 +100,7 @@ def extract(line: Line, st: ParseState) -> bool:
 
 
 def _scalars(text: str, st: ParseState) -> bool:
-    if m := THROUGHPUT.match(text) or re.match(rf"^Throughput:\s*(?P<v>{NUM})\s*qps", text, re.I):
+    if m := THROUGHPUT.match(text):
         value = to_float(m.group("v"))
         if value is not None and (value > 0 or "throughput_qps" not in st.perf):
             st.perf["throughput_qps"] = value
@@ -118,6 +123,18 @@ def _scalars(text: str, st: ParseState) -> bool:
         stats["mean_ms"] = to_float(m.group("mean"))
         if m.group("q") and (key := _q_key(m.group("q"))):
             stats[key] = to_float(m.group("p"))
+        return True
+    if JETSON_REPORT.match(text):
+        st.perf_section = "jetson_report"
+        return True
+    if st.perf_section == "jetson_report" and (m := JETSON_ROW.match(text)):
+        what = m.group("what").lower()
+        if what in ("network", "total"):
+            _stats(st, "gpu_compute" if what == "network" else "latency")["mean_ms"] = to_float(m.group("cuda"))
+        return True
+    if text.startswith("trt-runner") and (m := POLY_RUNNER.match(text)):
+        _stats(st, "latency")["mean_ms"] = to_float(m.group("v"))
+        st.facts["polygraphy_iterations"] = int(m.group("n"))
         return True
     if m := PROFILER_CB.match(text):
         times = st.profiler_callbacks.setdefault(m.group("layer"), [])

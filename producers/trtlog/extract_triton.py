@@ -15,6 +15,7 @@ CUDA_POOL = re.compile(r"CUDA memory pool is created on device (?P<d>\d+) with s
 LOADING = re.compile(r"^loading:\s*(?P<v>\S+)")
 LOADED = re.compile(r"successfully loaded '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 FAILED = re.compile(r"failed to load '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
+UNLOADED = re.compile(r"successfully unloaded '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 TABLE_ROW = re.compile(r"^\|\s*(?P<m>[^|]+?)\s*\|\s*(?P<v>\d+)\s*\|\s*(?P<s>READY|UNAVAILABLE|LOADING|UNLOADING)\b")
 HELP = re.compile(r"^#\s*HELP\s+(?P<name>[a-zA-Z_:][\w:]*)\s*(?P<text>.*)$")
 TYPE = re.compile(r"^#\s*TYPE\s+(?P<name>[a-zA-Z_:][\w:]*)\s+(?P<type>\w+)\s*$")
@@ -68,6 +69,11 @@ def extract(line: Line, st: ParseState) -> bool:
         _add(st, "models_ready", f"{m.group('m')}:{m.group('v') or '?'}")
     elif m := FAILED.search(text):
         _add(st, "models_failed", f"{m.group('m')}:{m.group('v') or '?'}")
+    elif m := UNLOADED.search(text):
+        model = f"{m.group('m')}:{m.group('v') or '?'}"
+        old = str(st.facts.get("triton_models_unloaded", ""))
+        if model not in old.split(","):
+            st.facts["triton_models_unloaded"] = f"{old},{model}" if old else model
     else:
         return False
     return True

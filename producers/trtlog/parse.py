@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,9 +24,14 @@ from trtlens.producers.trtlog import (
     extract_build,
     extract_calib,
     extract_diag,
+    extract_env,
+    extract_fallbacks,
     extract_layers,
     extract_memory,
     extract_perf,
+    extract_polygraphy,
+    extract_precision,
+    extract_quant,
     extract_triton,
 )
 from trtlens.producers.trtlog.assemble import assemble
@@ -33,8 +39,13 @@ from trtlens.producers.trtlog.classify import classify
 from trtlens.producers.trtlog.state import Limits, ParseState, ProfileRow
 from trtlens.schemas.events import EngineBuild, LayerProfile
 
-_FACT_EXTRACTORS = (extract_calib, extract_triton, extract_perf, extract_memory, extract_build)
+_FACT_EXTRACTORS = (
+    extract_calib, extract_triton, extract_perf, extract_memory, extract_build, extract_fallbacks, extract_precision, extract_env,
+    extract_quant, extract_polygraphy,
+)  # fmt: skip
 MAX_JSON_BYTES = 64 << 20
+# a paste that lost its newlines: "... FP16: [10/09/2022-20:22:20] [TRT] [W] - Subnormal ..." holds several messages
+_GLUED = re.compile(r"(?<=[^\]\s]) (?=\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\] \[(?:TRT|TensorRT|[VIWEF])\])")
 
 
 class TrtlogInputError(TrtlensError):
@@ -117,13 +128,22 @@ def _parse_lines(lines: list[str], st: ParseState, stats: ParseStats) -> None:
         if lineno == len(lines) and raw == "":
             break  # the newline that ends the file
         stats.lines += 1
-        try:
-            _one_line(raw, lineno, st, stats)
-        except Exception:  # noqa: BLE001 - a parser bug on one line must not lose the log
-            stats.unparsed += 1
-            st.truncated["internal_errors"] += 1
+        for part in split_glued(raw):
+            try:
+                _one_line(part, lineno, st, stats)
+            except Exception:  # noqa: BLE001 - a parser bug on one line must not lose the log
+                stats.unparsed += 1
+                st.truncated["internal_errors"] += 1
     extract_layers.flush(st)
-    extract_diag.close(st)
+    extract_polygraphy.flush(st)
+    extract_diag.finish(st)
+
+
+def split_glued(raw: str) -> list[str]:
+    """One physical line holding several timestamped messages (newlines lost in a paste) → one part each."""
+    if len(raw) < 80 or raw.count("] [") < 4:
+        return [raw]
+    return _GLUED.split(raw)
 
 
 def _one_line(raw: str, lineno: int, st: ParseState, stats: ParseStats) -> None:

@@ -81,6 +81,10 @@ def render(console: Any, report: BuildReport, checks: list, diff: Any, profile: 
                                     f"{len(ci.suspicious_ranges)} suspicious"))  # fmt: skip
     if b.fp16_weight_warnings:
         rows.append(("FP16 weight issues", ", ".join(f"{k}={v}" for k, v in b.fp16_weight_warnings.items())))
+    if b.quantization_scales or b.quantization_missing:
+        rows.append(("quantization", f"{len(b.quantization_scales)} scale(s), {len(b.quantization_missing)} tensor(s) without an INT8 scale"))
+    if b.plugin_kernels:
+        rows.append(("plugin kernels", ", ".join(f"{node}: {kernel}" for node, kernel in list(b.plugin_kernels.items())[:5])))
     errors = sum(d.count for d in b.diagnostics if d.severity == "error")
     warnings = sum(d.count for d in b.diagnostics if d.severity == "warning")
     rows.append(("diagnostics", f"{errors} error(s), {warnings} warning(s)"))

@@ -70,6 +70,9 @@ class ParseState:
     calib_header: tuple[str | None, str | None] | None = None
     calib_zero: list[str] = field(default_factory=list)
     calib_suspicious: list[str] = field(default_factory=list)
+    quant_scales: dict[str, float] = field(default_factory=dict)
+    quant_missing: list[str] = field(default_factory=list)
+    plugin_kernels: dict[str, str] = field(default_factory=dict)
     memory: dict[str, int] = field(default_factory=dict)
     peak_now_gpu_bytes: int | None = None
     perf: dict[str, Any] = field(default_factory=dict)
@@ -86,6 +89,7 @@ class ParseState:
     open_diag_trt: bool = False
     in_traceback: bool = False
     traceback_source: str | None = None
+    traceback_cls: str | None = None  # IPython names the exception in its traceback header
     # per-layer profile
     profile_rows: list[ProfileRow] = field(default_factory=list)
     profile_total: ProfileRow | None = None
@@ -95,8 +99,12 @@ class ParseState:
     profiler_callbacks: dict[str, list[float]] = field(default_factory=dict)
     # layer information block (8.x/10.x text) and onnx node dump
     layer_block: bool = False
+    layer_names_only: bool = False  # a Layers: block that holds bare names (kLAYER_NAMES_ONLY)
+    in_bindings: bool = False
+    bindings: list[str] = field(default_factory=list)
     layer_pending: str | None = None
     last_onnx_op: str | None = None
+    poly_layer: dict[str, Any] | None = None  # Polygraphy "inspect model" layer being read
     # timestamps
     first_ts_ms: int | None = None
     last_ts_ms: int | None = None

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from trtlens.producers.trtlog import classify, parse_log
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "trt-logs"
-SAMPLES = {p.name: p.read_text(encoding="utf-8").splitlines() for p in sorted(DATA.glob("*.log"))}
+SAMPLES = {p.name: p.read_text(encoding="utf-8").splitlines() for p in sorted([*DATA.glob("*.log"), *DATA.glob("public/*.log")])}
 ALL_LINES = [line for lines in SAMPLES.values() for line in lines]
 PREFIXES = ["", "[07/02/2026-03:47:09] [V] [TRT] ", "[TRT] [E] ", "[W] ", "[!] ", "ERROR: [TRT]: ", "[TRT]    ",
             "[TensorRT] VERBOSE: ", "I0829 03:48:40.853740 1161 x.cc:1] ", "[TRT-LLM] [I] ", "&&&& FAILED "]  # fmt: skip

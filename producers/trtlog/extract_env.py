@@ -1,0 +1,58 @@
+"""Where the engine ran or was built: device, compute capability, GPU count,
+TensorRT version read from a loaded library, missing libraries, registered
+plugins, TensorRT-LLM build settings. All land in ``facts`` (and ``trt_version``)."""
+
+from __future__ import annotations
+
+import re
+
+from trtlens.producers.trtlog.classify import Line
+from trtlens.producers.trtlog.state import ParseState
+
+DEVICE = [
+    re.compile(r"Selected Device:\s*(?P<v>.+?)\s*$"),
+    re.compile(r"Collecting metrics for GPU \d+:\s*(?P<v>.+?)\s*$"),  # Triton
+    re.compile(r"^GPU \d+:\s*(?P<v>\S.*?)\s*$"),  # Triton 1.x metrics, one line per GPU
+    re.compile(r"^Device \d+:\s*\"(?P<v>[^\"]+)\""),  # trtexec 10 "Available Devices"
+]
+COMPUTE = re.compile(r"^Compute Capability:\s*(?P<v>\d+\.\d+)\s*$")
+GPU_COUNT = re.compile(r"found (?P<v>\d+) GPUs? supporting NVML metrics", re.I)
+LIB_VERSION = re.compile(r"\blibnvinfer(?:_builder_resource|_plugin|_lean|_dispatch)?\.so\.(?P<v>\d+\.\d+\.\d+(?:\.\d+)?)\b")
+MISSING_LIB = [
+    re.compile(r"\"(?P<lib>[^\"]+\.(?:dll|so(?:\.\d+)*))\" which is missing"),
+    re.compile(r"(?P<lib>lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file"),
+    re.compile(r"(?:Could not load library|Unable to load library|Failed to load library|cannot load)\s+(?P<lib>[\w.+-]+\.(?:dll|so(?:\.\d+)*))", re.I),
+]
+PLUGIN_REGISTERED = re.compile(r"^(?:Registered plugin creator - (?:\S*::)?(?P<a>\S+) version|Plugin Creator registration succeeded - (?P<b>\S+))")
+TRTLLM_SETTING = re.compile(r"^Set (?P<k>\w+) to (?P<v>[^\s.]+(?:\.\d+)?)\.?$")
+
+
+def extract(line: Line, st: ParseState) -> bool:
+    text = line.text
+    if not text:
+        return False
+    if m := PLUGIN_REGISTERED.match(text):
+        st.facts["plugins_registered"] = int(st.facts.get("plugins_registered", 0)) + 1
+        return True
+    if line.family == "trtllm" and (m := TRTLLM_SETTING.match(text)):
+        st.facts[f"trtllm.{m.group('k')}"] = m.group("v")
+        return True
+    if "GPU" in text or "Device" in text:
+        for pattern in DEVICE:
+            if m := pattern.search(text):
+                st.facts.setdefault("device", m.group("v"))
+                return True
+        if m := GPU_COUNT.search(text):
+            st.facts["gpu_count"] = int(m.group("v"))
+            return True
+    if m := COMPUTE.match(text):
+        st.facts.setdefault("compute_capability", m.group("v"))
+        return True
+    if "libnvinfer" in text and (m := LIB_VERSION.search(text)):
+        st.facts.setdefault("library_trt_version", m.group("v"))
+        return True
+    for pattern in MISSING_LIB:
+        if m := pattern.search(text):
+            st.facts.setdefault("missing_library", m.group("lib"))
+            return False  # the line stays a diagnostic
+    return False

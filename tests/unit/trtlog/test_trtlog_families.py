@@ -1,0 +1,171 @@
+"""Line families without a real sample among the logs: quantization scales, plugin
+kernels per node, and the wrappers and wordings the public logs taught the parser,
+in forms those logs do not show."""
+
+from __future__ import annotations
+
+import pytest
+
+from trtlens.producers.trtlog import classify, parse_log
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "severity", "text"),
+    [
+        ("0:00:04.043230373  9789     0x2d12ae40 WARN                 nvinfer gstnvinfer.cpp:635:gst_nvinfer_logger:<primary_gie> msg",
+         "gstreamer", "warning", "msg"),
+        ("0:00:00.1 1 0x1 ERROR nvinfer gstnvinfer.cpp:1:f: msg", "gstreamer", "error", "msg"),
+        ("E onnxruntime: [2024-09-20 12:15:43   ERROR] msg [tensorrt_execution_provider.h:88 onnxruntime::TensorrtLogger::log]",
+         "onnxruntime", "error", "msg"),
+        ("2025-05-14 15:30:20.64 [W:onnxruntime:Default, tensorrt_execution_provider.h:77 log] msg", "onnxruntime", "warning", "msg"),
+        ("[2022-11-08 06:01:58 WARNING] msg", "onnx2trt", "warning", "msg"),
+        ("[2022-11-08 06:01:58    BUG] msg", "onnx2trt", "error", "msg"),
+        ("> [05/24/2022-12:48:34] [I] TensorRT version: 8.2.4", "trtexec", "info", "TensorRT version: 8.2.4"),
+        ("08/06/2022-13:26:57] [TRT] [E] 1: msg", "python", "error", "1: msg"),
+    ],
+)  # fmt: skip
+def test_wrapper_families(raw: str, family: str, severity: str | None, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.text) == (family, severity, text)
+
+
+def test_quantization_lines_give_scales_and_ranges() -> None:
+    b = parse_log(
+        [
+            "[Quantization] Activations of Gemm_4 quantized to INT8, scale=0.023",
+            "[V] [TRT] [Quantization] Weights of Conv_7 quantized to INT8, scale: 0.0041",
+            "[Quantization] tensor input_1: dynamic range [-2.5, 2.5]",
+            "[Quantization] attn_out quantized to FP8, scale = 0.5",
+            "[Quantization] Activations of dead quantized to INT8, scale=0",
+            "[Quantization] nothing to name here",
+            "[V] [TRT] Setting dynamic range for /conv1/Conv_output_0 to [-1.25,1.25]",
+        ],
+        now_ms=0,
+    ).build
+    assert b.quantization_scales == {"Gemm_4": 0.023, "Conv_7.weight": 0.0041, "attn_out": 0.5, "dead": 0.0}
+    assert b.calibration["Gemm_4"] == pytest.approx(0.023 * 127) and b.calibration["attn_out"] == pytest.approx(0.5 * 448)
+    assert b.calibration["input_1"] == 2.5 and b.calibration["/conv1/Conv_output_0"] == 1.25
+    assert b.calibration_info.zero_ranges == ["dead"]
+    assert set(b.precisions) == {"int8", "fp8"}
+
+
+def test_missing_int8_scales_are_listed_and_stay_warnings() -> None:
+    b = parse_log(
+        ["[TRT] [W] Missing scale and zero-point for tensor (Unnamed Layer* 686) [Shuffle]_output, expect fall back to non-int8 "
+         "implementation for any layer consuming or producing given tensor"],
+        now_ms=0,
+    ).build  # fmt: skip
+    assert b.quantization_missing == ["(Unnamed Layer* 686) [Shuffle]_output"]
+    assert [d.severity for d in b.diagnostics] == ["warning"] and "int8" in b.precisions
+
+
+def test_plugin_kernel_per_node() -> None:
+    b = parse_log(
+        [
+            "[Plugin] Using kernel efficient_attention for node Attention_5",
+            "[I] [TRT] [Plugin] Using kernel 'fmha_v2_flash' for node 'Attention_9'.",
+            "[Plugin] Using plugin CustomLayerNorm for layer LayerNorm_3",
+        ],
+        now_ms=0,
+    ).build
+    assert b.plugin_kernels == {"Attention_5": "efficient_attention", "Attention_9": "fmha_v2_flash", "LayerNorm_3": "CustomLayerNorm"}
+    assert b.diagnostics == []
+
+
+def test_the_seed_article_lines_all_land() -> None:
+    b = parse_log(
+        [
+            "[Fusion] Conv_1 Bias_2 ReLU_3 -> fused_conv_bias_relu",
+            "[Quantization] Activations of Gemm_4 quantized to INT8, scale=0.023",
+            "[Plugin] Using kernel efficient_attention for node Attention_5",
+            "[Memory] Estimated peak GPU memory usage: 1.8 GB",
+            "[Fallback] MultiHeadAttn not supported, using generic subgraph",
+        ],
+        now_ms=0,
+    )
+    assert r_unparsed(b) == 0
+    build = b.build
+    assert [f.result for f in build.fusions] == ["fused_conv_bias_relu"] and build.quantization_scales == {"Gemm_4": 0.023}
+    assert build.plugin_kernels == {"Attention_5": "efficient_attention"} and build.plugin_fallbacks == ["MultiHeadAttn"]
+    assert build.memory.peak_gpu_bytes == round(1.8 * (1 << 30))
+
+
+def r_unparsed(result) -> int:  # noqa: ANN001 - a ParseResult
+    return result.stats.unparsed
+
+
+def test_runtime_wordings_beyond_the_public_logs() -> None:
+    b = parse_log(
+        [
+            "[TRT] [E] 1: [runtime.cpp::parsePlan::314] Error Code 1: Serialization (Serialization assertion plan->header.magicTag "
+            "== rt::kPLAN_MAGIC_TAG failed.)",
+            "[TRT] [E] 6: The engine plan file is generated on an incompatible device, expecting compute 8.6 got compute 7.5, please rebuild.",
+            "[TRT] [E] IPluginRegistry::getCreator: Error Code 4: API Usage Error (Cannot find plugin: EfficientNMS_X, version: 1, namespace:.)",
+            "OSError: libnvinfer.so.8: cannot open shared object file: No such file or directory",
+            "./build.sh: line 12: 40211 Killed                  trtexec --onnx=big.onnx",
+            "terminate called after throwing an instance of 'std::runtime_error'",
+            "[TensorRT-LLM][INFO] [MemUsageChange] Allocated 12.50 GB for max tokens in paged KV cache (81920).",
+            "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB",
+        ],
+        now_ms=0,
+    ).build  # fmt: skip
+    assert b.facts["expected_compute_capability"] == "8.6" and b.facts["found_compute_capability"] == "7.5"
+    assert b.plugin_fallbacks == ["EfficientNMS_X"] and b.facts["plugin_not_found"] is True
+    assert b.facts["missing_library"] == "libnvinfer.so.8"
+    assert sorted(d.code for d in b.diagnostics if d.category == "crash") == ["Killed", "terminate"]
+    assert b.facts["kv_cache_bytes"] == round(12.5 * (1 << 30)) and b.facts["kv_cache_tokens"] == 81920
+    assert b.memory.requested_bytes == 20 << 20
+    assert b.status == "failed"
+
+
+def test_names_only_layer_block_ends_at_the_next_prefixed_line() -> None:
+    b = parse_log(
+        ["[I] Layers:", "conv1 + relu1", "fc", "", "Bindings:", "input", "output", "[I] Starting inference", "not a layer"], now_ms=0
+    ).build
+    assert [x.name for x in b.layers] == ["conv1 + relu1", "fc"] and b.facts["bindings"] == "input,output"
+
+
+def test_glued_paste_is_split_but_glued_timestamps_are_not() -> None:
+    glued = (
+        "[10/09/2022-20:22:20] [TRT] [W] Weights [name=a.weight] had the following issues when converted to FP16: "
+        "[10/09/2022-20:22:20] [TRT] [W] - Subnormal FP16 values detected. "
+        "[10/09/2022-20:22:20] [TRT] [W] Weights [name=b.weight] had the following issues when converted to FP16: "
+        "[10/09/2022-20:22:20] [TRT] [W] - Subnormal FP16 values detected."
+    )
+    stacked = "[07/29/2021-19:44:10] [07/29/2021-19:44:10] [W] [TRT] Default DLA is enabled but layer x is not supported on DLA, falling back to GPU."
+    r = parse_log([glued, stacked], now_ms=0)
+    assert r.build.fp16_affected_weights == ["a.weight", "b.weight"] and [d.name for d in r.build.dla_fallbacks] == ["x"]
+    assert r.stats.lines == 2
+
+
+def test_build_wordings_of_other_versions() -> None:
+    r = parse_log(
+        [
+            "[V] [TRT] Layer: Conv_0 + Relu_1 Host Persistent: 1696 Device Persistent: 0 Scratch Memory: 0",
+            "[TensorRT] VERBOSE: Layer: conv1 Weights: 9408 HostPersistent: 0 DevicePersistent: 0",
+            "[11/10/2023-06:30:40] [TRT-LLM] [I] Total time of building all 1 engines: 00:01:23",
+            "0:01:02.123456789  1234 0x55d0 INFO nvinfer gstnvinfer.cpp:646:gst_nvinfer_logger:<primary_gie> NvDsInferContext[UID 1]: "
+            "Info from NvDsInferContextImpl::buildModel() <nvdsinfer_context_impl.cpp:2034> [UID = 1]: serialize cuda engine to file: "
+            "/opt/models/model_b1_gpu0_fp16.engine successfully",
+        ],
+        now_ms=0,
+    )  # fmt: skip
+    b = r.build
+    assert [x.name for x in b.layers] == ["Conv_0 + Relu_1", "conv1"] and b.build_time_ms == 83000
+    assert b.engine_id == "model_b1_gpu0_fp16" and b.status == "ok" and b.diagnostics == []
+
+
+def test_fusion_and_precision_wordings_of_other_versions() -> None:
+    b = parse_log(
+        [
+            "[TensorRT] VERBOSE: Fusing convolution weights from conv1 with scale bn_conv1",
+            "[V] [TRT] QuantizeDoubleInputNodes: fusing (DequantizeLinear_7 and DequantizeLinear_9) into Conv_10",
+            "[I] Precision: FP32+FP16 (obey precision constraints)",
+            "[11/10/2023-06:30:40] [TRT-LLM] [I] Build phase peak memory: 32.45 MB, children: 0.00 MB",
+            "[11/10/2023-06:30:41] [TRT-LLM] [I] Serializing engine to ./llama/rank0.engine...",
+        ],
+        now_ms=0,
+    ).build
+    assert [f.layers for f in b.fusions] == [["conv1", "bn_conv1"], ["(DequantizeLinear_7 and DequantizeLinear_9)", "Conv_10"]]
+    assert b.fusions[1].kind == "QuantizeDoubleInputNodes" and b.precisions == ["fp16"]
+    assert b.memory.cpu_peak_bytes == round(32.45 * (1 << 20)) and b.engine_id == "rank0"
