@@ -19,6 +19,7 @@ from typing import Any
 
 from trtlens.streams.pipeline.core import PartitionPipeline
 from trtlens.streams.pipeline.statelog import Segment
+from trtlens.streams.pipeline.tallies import PartitionTallies, delivered_counts, group_duration_histogram
 
 log = logging.getLogger("trtlens.streams.pipeline")
 
@@ -36,6 +37,9 @@ class PipelineAgent:
         self.flowing_since: float | None = None  # first group after the last assignment: recovery is over
         self._last_log = 0.0
         self.timings: dict[str, float] = defaultdict(float)
+        # self-metrics (selfmetrics.py): counted per group and per assignment, read at scrape time
+        self.tallies = PartitionTallies()
+        self.group_duration = group_duration_histogram()
 
     # -- partitions -----------------------------------------------------------
     def pipeline(self, partition: int) -> PartitionPipeline:
@@ -54,11 +58,14 @@ class PipelineAgent:
             )
             self.pipelines[partition] = pipe
             self.persisted[partition] = pipe.applied_offset
+            self.tallies.attach(partition, pipe)  # what the replay counted is the baseline
+            self.tallies.add(partition, {"recovered_records": n})
         return pipe
 
     def forget(self, partitions: set[int]) -> None:
         for p in partitions:
-            self.pipelines.pop(p, None)
+            if self.pipelines.pop(p, None) is not None:
+                self.tallies.detach(p)
             self.persisted.pop(p, None)
             self.last_record_at.pop(p, None)
             self.idle_flushed.discard(p)
@@ -107,6 +114,8 @@ class PipelineAgent:
             t1 = time.perf_counter()
             for pipe, out, _, _ in done:
                 await self.rt.deliver_pipeline(pipe, out)
+                if out.traces or out.dlq:
+                    self.tallies.add(pipe.partition, delivered_counts(out))
             t2 = time.perf_counter()
             await self.rt.sender.flush()
             t3 = time.perf_counter()
@@ -126,6 +135,7 @@ class PipelineAgent:
             tm["send_s"] += t2 - t1
             tm["flush_s"] += t3 - t2
             tm["persist_s"] += t4 - t3
+            self.group_duration.observe(t4 - t0)
             self._maybe_log(len(events))
 
     async def on_idle_tick(self) -> None:
@@ -153,6 +163,8 @@ class PipelineAgent:
                     continue
                 out = pipe.flush_idle()
                 await self.rt.deliver_pipeline(pipe, out, idle=True)
+                if out.traces:
+                    self.tallies.add(partition, delivered_counts(out))
                 log.info("partition=%d idle traces=%d partials=%d watermark_ms=%d",
                          partition, len(out.traces), len(out.partials), pipe.watermark_ms)
             if announced:
