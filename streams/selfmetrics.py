@@ -47,9 +47,13 @@ class StreamsCollector:
         def per_partition(key: str) -> dict[str, float]:
             return {str(p): c.get(key, 0) for p, c in tallies.items()}
 
-        def by_prefix(prefix: str, label: str) -> dict[tuple[str, str], float]:
-            return {(str(p), k[len(prefix):]): n for p, c in tallies.items() for k, n in c.items() if k.startswith(prefix)}
+        def by_prefix(prefix: str, known: tuple[str, ...] = ()) -> dict[tuple[str, str], float]:
+            out = {(str(p), k): 0 for p in tallies for k in known}  # a configured rule shows 0, not nothing
+            out.update({(str(p), k[len(prefix):]): n for p, c in tallies.items() for k, n in c.items()
+                        if k.startswith(prefix)})
+            return out
 
+        rules = tuple(rule.id for rule in rt.settings.streams.drop.rules)
         part = ("partition",)
         yield counter("trtlens_streams_records_total", "records of the events topic applied (redeliveries and "
                       "state-log replays excluded)", per_partition("records"), part)
@@ -58,11 +62,11 @@ class StreamsCollector:
         yield counter("trtlens_streams_accepted_events_total", "events past dedup and drop rules",
                       per_partition("accepted_events"), part)
         yield counter("trtlens_streams_invalid_events_total", "events sent to the DLQ, by decode/validation code",
-                      by_prefix("invalid.", "code"), ("partition", "code"))
+                      by_prefix("invalid."), ("partition", "code"))
         yield counter("trtlens_streams_duplicate_events_total", "events dropped as duplicates (event_id within the TTL)",
                       per_partition("duplicates"), part)
         yield counter("trtlens_streams_dropped_events_total", "events dropped by a drop rule",
-                      by_prefix("dropped.", "rule"), ("partition", "rule"))
+                      by_prefix("dropped.", rules), ("partition", "rule"))
         yield counter("trtlens_streams_late_events_total", "events after their window closed, still within "
                       "late_retention (counted in the window's late_events)", per_partition("late_events"), part)
         yield counter("trtlens_streams_too_late_events_total", "events too late for any window or trace state",
