@@ -136,6 +136,8 @@ class PipelineAgent:
             tm["flush_s"] += t3 - t2
             tm["persist_s"] += t4 - t3
             self.group_duration.observe(t4 - t0)
+            for pipe, *_ in done:
+                self.tallies.sync(pipe.partition, pipe)  # the group is written: its counts are visible now
             self._maybe_log(len(events))
 
     async def on_idle_tick(self) -> None:

@@ -43,28 +43,40 @@ class PartitionTallies:
     """What this process counted per source partition, across the pipelines it built for it.
 
     ``attach`` after a pipeline's recovery (its counts so far are the replay:
-    the baseline), ``detach`` when it is dropped (what it counted since is
-    banked), ``add`` for counts the agent keeps itself (traces out, dead
-    letters by code). A lock makes a scrape see each partition once; it is
-    taken per group and per rebalance, never per event.
+    the baseline); ``sync`` at the end of each processing group (counts are
+    published when the group's outputs are flushed and its state written, so a
+    scrape never sees a group half done); ``detach`` when the pipeline is
+    dropped (what it counted up to its last sync is banked; records after it
+    were not persisted and the next owner applies them); ``add`` for counts
+    the agent keeps itself (traces out, dead letters by code). A lock makes a
+    scrape see each partition once; it is taken per group and per rebalance,
+    never per event.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._banked: dict[int, Counter[str]] = {}
-        self._live: dict[int, tuple[Any, Counter[str]]] = {}
+        self._live: dict[int, tuple[Any, Counter[str], Counter[str]]] = {}  # pipe, baseline, counts at last sync
 
     def attach(self, partition: int, pipe: Any) -> None:
+        counts = pipe_counts(pipe)
         with self._lock:
             self._banked.setdefault(partition, Counter())
-            self._live[partition] = (pipe, pipe_counts(pipe))
+            self._live[partition] = (pipe, counts, counts)
+
+    def sync(self, partition: int, pipe: Any) -> None:
+        counts = pipe_counts(pipe)
+        with self._lock:
+            live = self._live.get(partition)
+            if live is not None and live[0] is pipe:
+                self._live[partition] = (pipe, live[1], counts)
 
     def detach(self, partition: int) -> None:
         with self._lock:
             live = self._live.pop(partition, None)
             if live is not None:
-                pipe, base = live
-                self._banked.setdefault(partition, Counter()).update(pipe_counts(pipe) - base)
+                _, base, last = live
+                self._banked.setdefault(partition, Counter()).update(last - base)
 
     def add(self, partition: int, counts: dict[str, int]) -> None:
         with self._lock:
@@ -73,8 +85,8 @@ class PartitionTallies:
     def snapshot(self) -> dict[int, Counter[str]]:
         with self._lock:
             out = {p: Counter(c) for p, c in self._banked.items()}
-            for p, (pipe, base) in self._live.items():
-                out.setdefault(p, Counter()).update(pipe_counts(pipe) - base)
+            for p, (_, base, last) in self._live.items():
+                out.setdefault(p, Counter()).update(last - base)
         return out
 
 
