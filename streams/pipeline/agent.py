@@ -114,8 +114,6 @@ class PipelineAgent:
             t1 = time.perf_counter()
             for pipe, out, _, _ in done:
                 await self.rt.deliver_pipeline(pipe, out)
-                if out.traces or out.dlq:
-                    self.tallies.add(pipe.partition, delivered_counts(out))
             t2 = time.perf_counter()
             await self.rt.sender.flush()
             t3 = time.perf_counter()
@@ -136,8 +134,10 @@ class PipelineAgent:
             tm["flush_s"] += t3 - t2
             tm["persist_s"] += t4 - t3
             self.group_duration.observe(t4 - t0)
-            for pipe, *_ in done:
-                self.tallies.sync(pipe.partition, pipe)  # the group is written: its counts are visible now
+            for pipe, out, _, _ in done:  # the group is written: its counts are visible now
+                if out.traces or out.dlq:
+                    self.tallies.add(pipe.partition, delivered_counts(out))
+                self.tallies.sync(pipe.partition, pipe)
             self._maybe_log(len(events))
 
     async def on_idle_tick(self) -> None:
@@ -147,6 +147,7 @@ class PipelineAgent:
         now = time.monotonic()
         async with self.rt.lock:
             announced = False
+            flushed: list[tuple[int, dict[str, int]]] = []
             for partition, assigned_at in list(self.assigned.items()):
                 # a partition without records counts from when records started flowing after the
                 # assignment (table recovery can take a while), or twice the timeout when none flow
@@ -166,11 +167,13 @@ class PipelineAgent:
                 out = pipe.flush_idle()
                 await self.rt.deliver_pipeline(pipe, out, idle=True)
                 if out.traces:
-                    self.tallies.add(partition, delivered_counts(out))
+                    flushed.append((partition, delivered_counts(out)))
                 log.info("partition=%d idle traces=%d partials=%d watermark_ms=%d",
                          partition, len(out.traces), len(out.partials), pipe.watermark_ms)
             if announced:
                 await self.rt.sender.flush()
+            for partition, counts in flushed:
+                self.tallies.add(partition, counts)
             await self.rereads.retry_overdue()
             await self._reread_tails(now, idle_s)
 
