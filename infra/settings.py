@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, ValidationInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,8 @@ from pydantic_settings import (
 from trtlens.errors import TrtlensError
 
 DEFAULT_KAFKA_PORT = 19092
+# settings whose values an error message must not repeat
+SECRET_KEYS = frozenset({"sasl_password", "password", "api_key", "auth_token"})
 DEFAULT_ES_PORT = 19200
 
 
@@ -169,8 +171,48 @@ class StackSettings(_Section):
     ready_timeout_s: float = Field(30.0, gt=0, le=600)
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); any other name or address is not."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ObsSettings(_Section):
+    """The self-metrics and health listener every long-running process starts (``trtlens.obs``)."""
+
+    enabled: bool = True
+    # before host: host's check reads it
+    auth_token: SecretStr | None = Field(None, description="if set, every request needs Authorization: Bearer <token>")
+    host: str = Field("127.0.0.1", min_length=1, description="address to bind; a non-loopback one needs auth_token")
+    port: int = Field(0, ge=0, le=65535, description="0 picks a free port (written to port_file, logged)")
+    port_file: Path | None = Field(None, description="where the process writes the port it bound (for a supervisor)")
+
+    @field_validator("auth_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty (unset it to serve without a token on a loopback address)")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _exposed_needs_token(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("enabled", True) and not is_loopback(value) and info.data.get("auth_token") is None:
+            raise ValueError(
+                "is not a loopback address: serving /metrics there needs a bearer token; set obs.auth_token "
+                "(env TRTLENS_OBS__AUTH_TOKEN), or bind 127.0.0.1"
+            )
+        return value
+
+
 class Settings(BaseSettings):
-    """The shell: connection, topic, index and stack sections (components add theirs, see the module doc)."""
+    """The shell: connection, topic, index, stack and obs sections (components add theirs, see the module doc)."""
 
     model_config = SettingsConfigDict(
         env_prefix="TRTLENS_",
@@ -185,6 +227,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     indices: IndexSettings = Field(default_factory=IndexSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    obs: ObsSettings = Field(default_factory=ObsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -301,7 +344,8 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
         for err in exc.errors(include_url=False):
             key = ".".join(str(p) for p in err["loc"])
             rule = err["msg"].removeprefix("Value error, ")
-            problems.append((key, err.get("input"), rule))
+            value = "**********" if key.rsplit(".", 1)[-1] in SECRET_KEYS else err.get("input")
+            problems.append((key, value, rule))
         raise SettingsError(problems) from None
     finally:
         if config is not None:

@@ -25,6 +25,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
     import signal
 
     from trtlens.settings import load_settings
+    from trtlens.sinks.selfmetrics import start_listener
     from trtlens.sinks.sink import ElasticsearchSink
 
     log = logging.getLogger("trtlens.sinks")
@@ -59,7 +60,11 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
-        await sink.run()
+        obs = start_listener(sink, settings.obs)  # /metrics, /healthz, /readyz while the sink runs
+        try:
+            await sink.run()
+        finally:
+            obs.stop()
 
     try:
         asyncio.run(main())

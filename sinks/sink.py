@@ -98,6 +98,7 @@ class ElasticsearchSink:
             "batches": 0, "commits": 0, "commit_failures": 0, "backpressure_pauses": 0,
         }
         self.templates: dict[str, Any] | None = None
+        self.consuming = False  # the consumer is started and subscribed (readiness)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -131,6 +132,7 @@ class ElasticsearchSink:
         )
         await self._consumer.start()
         self._consumer.subscribe(list(self._families), listener=_Rebalance(self))
+        self.consuming = True
         log.info(
             "sink=started group=%s topics=%s indices=%s es=%s chunk_docs=%d chunk_bytes=%d",
             cfg.group_id, ",".join(self._families), ",".join(f"{p}-*" for p in self._prefixes.values()),
@@ -162,7 +164,46 @@ class ElasticsearchSink:
     def request_stop(self) -> None:
         self._stop.set()
 
+    # ------------------------------------------------------------ for the self-metrics (selfmetrics.py)
+
+    @property
+    def continuity_counters(self) -> dict[str, int]:
+        return dict(self._continuity.counters)
+
+    @property
+    def writer_counters(self) -> dict[str, int]:
+        return dict(self._writer.counters) if self._writer is not None else {}
+
+    @property
+    def backpressure(self) -> bool:
+        """A bulk is being retried (429/5xx/no answer): consumption is paused."""
+        return self._writer is not None and self._writer.backpressure
+
+    def partition_lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition, records on the broker past the committed offset (where both are known)."""
+        consumer = self._consumer
+        if consumer is None or not self.consuming:
+            return {}
+        out = {}
+        for tp, committed in list(self._committed.items()):
+            try:
+                hw = consumer.highwater(tp)
+            except (AssertionError, AttributeError, KeyError):  # revoked meanwhile (read from another thread)
+                continue
+            if hw is not None:
+                out[(tp.topic, tp.partition)] = max(0, hw - committed)
+        return out
+
+    def assigned_partitions(self) -> int:
+        if self._consumer is None or not self.consuming:
+            return 0
+        try:
+            return len(self._consumer.assignment())
+        except (AttributeError, RuntimeError):  # between generations (read from another thread)
+            return 0
+
     async def close(self) -> None:
+        self.consuming = False
         for closer in (
             self._consumer.stop if self._consumer else None,
             self._producer.stop if self._producer else None,

@@ -9,8 +9,9 @@
 * two changelog-backed tables (``state``: partition state logs, ``merge``:
   merge-stage scopes) and a timer for idle partitions.
 
-``run_worker(settings)`` runs one worker process; more processes with the same
-settings form one consumer group and share the partitions.
+``run_worker(settings)`` runs one worker process with its self-metrics listener
+(``selfmetrics.py``, ``settings.obs``); more processes with the same settings
+form one consumer group and share the partitions.
 """
 
 from __future__ import annotations
@@ -111,12 +112,14 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_, revoked, **kwargs) -> None:  # noqa: ANN001
+        rt.recovering = True  # every rebalance starts here; SeekFirstRecovery says when it is over
         rt.pipeline.on_revoked({tp.partition for tp in revoked if tp.topic == t.events})
         rt.merge.forget({tp.partition for tp in revoked if tp.topic == t.metrics_partials})
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app_, assigned, **kwargs) -> None:  # noqa: ANN001
         # state is rebuilt lazily from the recovered tables on the first group of each partition
+        rt.recovering = True
         rt.pipeline.on_assigned({tp.partition for tp in assigned if tp.topic == t.events})
         rt.merge.forget({tp.partition for tp in assigned if tp.topic == t.metrics_partials})
         rt.commit_guard.install(app.consumer)  # before any record of this assignment can be acknowledged
@@ -144,7 +147,7 @@ def run_worker(settings: Settings, *, loglevel: str = "WARNING") -> int:
         # ~5 short-lived objects per event: collecting every 700 allocations burns a third of the CPU
         _, gen1, gen2 = gc.get_threshold()
         gc.set_threshold(settings.streams.gc_gen0_threshold, max(gen1, 20), max(gen2, 50))
-    app, _ = create_app(settings)
+    app, rt = create_app(settings)
     level = logging.getLogger().getEffectiveLevel()
 
     async def _quiet_framework() -> None:  # Faust set up logging for us: keep ours, tame the framework
@@ -154,6 +157,12 @@ def run_worker(settings: Settings, *, loglevel: str = "WARNING") -> int:
 
     app.on_startup_finished = _quiet_framework
 
-    worker = faust.Worker(app, loglevel=logging.getLevelName(level), quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    from trtlens.streams.selfmetrics import start_listener
+
+    obs = start_listener(rt)  # /metrics, /healthz, /readyz (settings.obs)
+    try:
+        worker = faust.Worker(app, loglevel=logging.getLevelName(level), quiet=True, redirect_stdouts=False)
+        worker.execute_from_commandline()
+    finally:
+        obs.stop()
     return 0

@@ -54,6 +54,9 @@ class SeekFirstRecovery(Recovery):
         app.flow_control.suspend()
         app.flow_control.clear()
         await super().on_recovery_completed(generation_id)  # seeks, then resumes the flow
+        runtime = getattr(app, "trtlens_runtime", None)
+        if runtime is not None and getattr(app, "consumer_generation_id", generation_id) == generation_id:
+            runtime.recovery_completed()  # readiness: records flow again (a newer rebalance waits for its own)
 
 
 class SeekFirstTableManager(TableManager):

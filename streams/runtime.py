@@ -47,11 +47,17 @@ class Runtime:
         self.now_ms = now_ms
         self.probe = BrokerProbe(settings)
         self.commit_guard = CommitGuard(self.commit_limit)
+        # a rebalance or table recovery is under way (readiness): set by the rebalance callbacks,
+        # cleared when Faust has recovered the tables and resumed the flow (faust_glue.SeekFirstRecovery)
+        self.recovering = True
         from trtlens.streams.merge.agent import MergeAgent
         from trtlens.streams.pipeline.agent import PipelineAgent
 
         self.pipeline = PipelineAgent(self)
         self.merge = MergeAgent(self)
+
+    def recovery_completed(self) -> None:
+        self.recovering = False
 
     def rereads_for(self, topic: str) -> Rereads:
         from trtlens.streams.faust_glue import seek

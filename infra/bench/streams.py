@@ -5,9 +5,15 @@
    with the Publisher (batched records, the wire format every producer uses);
 3. **ceiling**: a raw aiokafka consumer reads and decodes (orjson + the same
    validation) every record of the events topic;
-4. **app**: one ``trtlens streams`` worker process (all stages on) consumes
-   the same records; its events/s is taken from its progress log lines
-   (first group to last event), and its peak RSS from ``VmHWM``.
+4. **app**: one ``trtlens streams`` worker process (all stages on, supervised
+   by :class:`~trtlens.stack.processes.ManagedProcess`) consumes the same
+   records. It is timed from its counters, not its log: the clock starts when
+   its ``/readyz`` first answers 200 (partitions assigned, tables recovered:
+   records start to flow, as the ceiling's clock starts before its first
+   fetch) and stops at the first scrape of ``/metrics`` (every
+   ``SCRAPE_INTERVAL_S``) whose ``trtlens_streams_events_total`` reaches the
+   published events. CPU seconds are the process's own (psutil) over the same
+   span, peak RSS its ``VmHWM``.
 """
 
 from __future__ import annotations
@@ -16,9 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +30,7 @@ from pathlib import Path
 
 from trtlens.settings import Settings, load_settings
 
-PROGRESS = re.compile(r"streams_progress t=([0-9.]+) records=(\d+) events=(\d+)[^\n]*")
-RECOVERED = re.compile(r"partition=\d+ recovered")
+SCRAPE_INTERVAL_S = 0.1  # resolution of the end time (and ~1 ms of the worker's CPU per scrape)
 
 
 @dataclass
@@ -49,16 +51,6 @@ class BenchResult:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def _settings_env(settings: Settings) -> dict[str, str]:
-    env = {"TRTLENS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers}
-    for name, value in settings.topics.model_dump().items():
-        env[f"TRTLENS_TOPICS__{name.upper()}"] = str(value)
-    s = settings.streams
-    env["TRTLENS_STREAMS__APP_ID"] = s.app_id
-    env["TRTLENS_STREAMS__LOG_EVERY_S"] = "0.05"
-    return env
 
 
 async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -> tuple[float, int]:
@@ -89,21 +81,12 @@ async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -
         await consumer.stop()
 
 
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, log=print) -> BenchResult:
     from trtlens.producers.load.config import FaultSpec, LoadConfig
     from trtlens.producers.load.core import generate
     from trtlens.producers.load.runner import publish_run
     from trtlens.stack import apply_to_settings, start_stack, stop_stack
+    from trtlens.stack.processes import ManagedProcess, connection_env, wait_for
 
     with tempfile.TemporaryDirectory(prefix="trtlens-bench-streams-") as tmp:
         base = load_settings(
@@ -127,71 +110,51 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, lo
             ceiling_s, records = asyncio.run(_ceiling(settings, events, timeout_s))
             log(f"ceiling raw aiokafka+decode: {events / ceiling_s:,.0f} events/s ({records} records)")
 
-            log_path = Path(tmp) / "worker.log"
-            env = {**os.environ, **_settings_env(settings)}
-            with open(log_path, "w") as out:
-                worker = subprocess.Popen(
-                    [sys.executable, "-m", "trtlens", "--log-level", "INFO", "streams"],
-                    stdout=out, stderr=subprocess.STDOUT, env=env,
-                )
-            start_t = end_t = None
+            env = {**connection_env(settings), "TRTLENS_STREAMS__APP_ID": settings.streams.app_id}
+            worker = ManagedProcess("streams", ["streams"], log_dir=Path(tmp), env=env).start()
             deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                time.sleep(0.2)
-                if worker.poll() is not None:
-                    raise RuntimeError(f"streams worker exited with {worker.returncode}: {log_path.read_text()[-2000:]}")
-                text = log_path.read_text(errors="replace")
-                if start_t is None and RECOVERED.search(text):
-                    line = next(l for l in text.splitlines() if RECOVERED.search(l))
-                    start_t = _line_time(line)
-                    cpu_start = _cpu_s(worker.pid)
-                done = [m for m in PROGRESS.finditer(text) if int(m.group(3)) >= events]
-                if done:
-                    end_t = float(done[0].group(1))
-                    cpu_end = _cpu_s(worker.pid)
-                    breakdown = done[0].group(0)
-                    break
-            if start_t is None or end_t is None:
-                raise RuntimeError(f"the streams worker did not finish within {timeout_s:.0f}s: {log_path.read_text()[-2000:]}")
-            rss = _peak_rss_mb(worker.pid)
+            worker.wait_obs(timeout_s)
+            wait_for(lambda: _alive(worker) and worker.ready(), timeout_s=max(1.0, deadline - time.monotonic()),
+                     interval_s=0.02, what="the streams worker to be ready")
+            start_t, cpu_start = time.perf_counter(), worker.cpu_seconds()
+            done = None
+            while done is None and time.monotonic() < deadline:
+                time.sleep(SCRAPE_INTERVAL_S)
+                _alive(worker)
+                scrape = worker.metrics()
+                if scrape.value("trtlens_streams_events_total") >= events:
+                    done, end_t, cpu_end = scrape, time.perf_counter(), worker.cpu_seconds()
+            if done is None:
+                raise RuntimeError(f"the streams worker did not finish within {timeout_s:.0f}s: {worker.log_tail()}")
             app_s = max(1e-3, end_t - start_t)
             eps, ceiling = events / app_s, events / ceiling_s
+            cpu_s = cpu_end - cpu_start
             return BenchResult(
                 events=events, records=records, events_per_s=eps, ceiling_events_per_s=ceiling,
-                ratio=eps / ceiling if ceiling else 0.0, peak_rss_mb=rss, app_seconds=app_s,
-                ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s, partitions=partitions,
-                worker_cpu_s=cpu_end - cpu_start, events_per_cpu_s=events / max(1e-3, cpu_end - cpu_start),
-                breakdown=breakdown,
+                ratio=eps / ceiling if ceiling else 0.0, peak_rss_mb=worker.rss_high_water_bytes() / 2**20,
+                app_seconds=app_s, ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
+                partitions=partitions, worker_cpu_s=cpu_s, events_per_cpu_s=events / max(1e-3, cpu_s),
+                breakdown=_breakdown(done),
             )
         finally:
-            if worker is not None and worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-                try:
-                    worker.wait(15)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+            if worker is not None:
+                worker.stop()
             stop_stack(base)
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (from /proc; 0 where unavailable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+def _alive(worker) -> bool:
+    if not worker.running:
+        raise RuntimeError(f"streams worker exited with {worker.returncode}: {worker.log_tail()}")
+    return True
 
 
-def _line_time(line: str) -> float:
-    """Epoch seconds of a Faust log line ``[YYYY-mm-dd HH:MM:SS,mmm] ...`` (local time)."""
-    m = re.search(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\]", line)
-    if not m:
-        m2 = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})", line)
-        if not m2:
-            raise RuntimeError(f"no timestamp in {line!r}")
-        m = m2
-    return time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1000
+def _breakdown(s) -> str:
+    """Where the worker's time went, from its counters (the fields its progress log line has)."""
+    stages = " ".join(f"{stage}_s={s.value('trtlens_streams_group_stage_seconds_total', stage=stage):.2f}"
+                      for stage in ("core", "send", "flush", "persist"))
+    return (f"records={s.value('trtlens_streams_records_total'):.0f} events={s.value('trtlens_streams_events_total'):.0f} "
+            f"partitions={s.value('trtlens_streams_assigned_partitions'):.0f} "
+            f"groups={s.value('trtlens_streams_group_duration_seconds_count'):.0f} {stages}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -220,5 +183,5 @@ def _run(args: argparse.Namespace) -> int:
         print(f"ratio: {result.ratio:.2f}   peak RSS of the worker: {result.peak_rss_mb:.0f} MB")
         print(f"worker CPU: {result.worker_cpu_s:.2f}s = {result.events_per_cpu_s:,.0f} events per CPU-second "
               "(independent of other load on the machine)")
-        print(f"last progress line: {result.breakdown}")
+        print(f"worker counters at the end: {result.breakdown}")
     return 0

@@ -249,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         for proc in groups["pipeline"]:
             proc.start()
+        for proc in groups["pipeline"]:
+            print(f"  {proc.name}: self-metrics {proc.wait_obs(60)}/metrics  (/healthz, /readyz)")
         watch = PipelineWatch(settings)
         for proc in groups["traffic"]:
             proc.start()

@@ -76,6 +76,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from trtlens.producers.worker.core import InferenceWorker, run_synthetic_client
     from trtlens.producers.worker.demo_model import DEMO_NAME
     from trtlens.producers.worker.gpu import GpuSampler
+    from trtlens.producers.worker.selfmetrics import start_listener
     from trtlens.settings import load_settings
 
     log = logging.getLogger("trtlens.producers.worker")
@@ -94,13 +95,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
         sampler.start()
         if not sampler.available and args.gpu_sample_interval_s > 0:
             log.info("worker=%s msg='no NVML (no GPU or nvidia-ml-py missing): gpu_sample skipped'", worker.worker_id)
+        serving = [True]
+        obs = start_listener(worker, pub, settings.obs, lambda: serving[0])  # /metrics, /healthz, /readyz
         try:
-            run_synthetic_client(worker, rps=args.rps, duration_s=args.duration_s, batch_size=args.batch_size,
-                                 seed=args.seed)
+            try:
+                run_synthetic_client(worker, rps=args.rps, duration_s=args.duration_s, batch_size=args.batch_size,
+                                     seed=args.seed)
+            finally:
+                serving[0] = False
+                sampler.stop()
+            delivered = pub.flush(settings.producer.close_timeout_s)
+            counters = pub.counters
         finally:
-            sampler.stop()
-        delivered = pub.flush(settings.producer.close_timeout_s)
-        counters = pub.counters
+            obs.stop()
     summary = {"worker_id": worker.worker_id, "model": name, "model_version": args.model_version,
                "backend": backend.name, **worker.stats.summary(), "gpu_samples": sampler.samples,
                "delivered": delivered, "publisher": counters}

@@ -33,6 +33,8 @@ class MergeAgent:
         self.rereads = runtime.rereads_for(runtime.settings.topics.metrics_partials)
         self._tail_seen: dict[int, int] = {}
         self.bad_records = 0
+        self.windows_emitted = 0  # self-metrics (selfmetrics.py)
+        self.alerts_emitted = 0
 
     def merger(self, partition: int) -> Merger:
         m = self.mergers.get(partition)
@@ -134,6 +136,8 @@ class MergeAgent:
             alerts += len(out.alerts)
         if metrics or alerts:
             await self.rt.sender.flush()
+            self.windows_emitted += metrics
+            self.alerts_emitted += alerts
             log.info("merge metrics_out=%d alerts_out=%d", metrics, alerts)
         for p, m, out in results:
             st = self.rt.merge_state

@@ -19,6 +19,7 @@ from typing import Any
 
 from trtlens.streams.pipeline.core import PartitionPipeline
 from trtlens.streams.pipeline.statelog import Segment
+from trtlens.streams.pipeline.tallies import PartitionTallies, delivered_counts, group_duration_histogram
 
 log = logging.getLogger("trtlens.streams.pipeline")
 
@@ -36,6 +37,9 @@ class PipelineAgent:
         self.flowing_since: float | None = None  # first group after the last assignment: recovery is over
         self._last_log = 0.0
         self.timings: dict[str, float] = defaultdict(float)
+        # self-metrics (selfmetrics.py): counted per group and per assignment, read at scrape time
+        self.tallies = PartitionTallies()
+        self.group_duration = group_duration_histogram()
 
     # -- partitions -----------------------------------------------------------
     def pipeline(self, partition: int) -> PartitionPipeline:
@@ -54,11 +58,14 @@ class PipelineAgent:
             )
             self.pipelines[partition] = pipe
             self.persisted[partition] = pipe.applied_offset
+            self.tallies.attach(partition, pipe)  # what the replay counted is the baseline
+            self.tallies.add(partition, {"recovered_records": n})
         return pipe
 
     def forget(self, partitions: set[int]) -> None:
         for p in partitions:
-            self.pipelines.pop(p, None)
+            if self.pipelines.pop(p, None) is not None:
+                self.tallies.detach(p)
             self.persisted.pop(p, None)
             self.last_record_at.pop(p, None)
             self.idle_flushed.discard(p)
@@ -126,6 +133,11 @@ class PipelineAgent:
             tm["send_s"] += t2 - t1
             tm["flush_s"] += t3 - t2
             tm["persist_s"] += t4 - t3
+            self.group_duration.observe(t4 - t0)
+            for pipe, out, _, _ in done:  # the group is written: its counts are visible now
+                if out.traces or out.dlq:
+                    self.tallies.add(pipe.partition, delivered_counts(out))
+                self.tallies.sync(pipe.partition, pipe)
             self._maybe_log(len(events))
 
     async def on_idle_tick(self) -> None:
@@ -135,6 +147,7 @@ class PipelineAgent:
         now = time.monotonic()
         async with self.rt.lock:
             announced = False
+            flushed: list[tuple[int, dict[str, int]]] = []
             for partition, assigned_at in list(self.assigned.items()):
                 # a partition without records counts from when records started flowing after the
                 # assignment (table recovery can take a while), or twice the timeout when none flow
@@ -153,10 +166,14 @@ class PipelineAgent:
                     continue
                 out = pipe.flush_idle()
                 await self.rt.deliver_pipeline(pipe, out, idle=True)
+                if out.traces:
+                    flushed.append((partition, delivered_counts(out)))
                 log.info("partition=%d idle traces=%d partials=%d watermark_ms=%d",
                          partition, len(out.traces), len(out.partials), pipe.watermark_ms)
             if announced:
                 await self.rt.sender.flush()
+            for partition, counts in flushed:
+                self.tallies.add(partition, counts)
             await self.rereads.retry_overdue()
             await self._reread_tails(now, idle_s)
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from trtlens.obs import Scrape
 from trtlens.settings import Settings, TopicSettings, settings_env
+from trtlens.stack.processes import ManagedProcess
 
 _counter = itertools.count()
 
@@ -37,38 +36,34 @@ def streams_settings(base: Settings, *, partitions: int = 3, **streams: object) 
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, **settings_env(settings, sections_=["kafka", "topics", "streams"])}
+    return settings_env(settings, sections_=["kafka", "topics", "streams"])
 
 
 class Worker:
-    """One ``trtlens streams`` process (a real Faust worker)."""
+    """One ``trtlens streams`` process (a real Faust worker), supervised by :class:`ManagedProcess`."""
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
+        assert log_path.suffix == ".log", log_path
         self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "trtlens", "--log-level", "INFO", "streams"],
-            stdout=self._log, stderr=subprocess.STDOUT, env=_env(settings),
-        )
+        self.process = ManagedProcess(log_path.stem, ["--log-level", "INFO", "streams"], log_dir=log_path.parent,
+                                      env=_env(settings)).start()
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.process.running
 
     def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        self.process.kill()
 
     def stop(self) -> None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
+        self.process.stop(20)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def metrics(self) -> Scrape:
+        """The worker's ``/metrics``, parsed (waits for its listener)."""
+        self.process.wait_obs(60)
+        return self.process.metrics()
 
 
 @pytest.fixture

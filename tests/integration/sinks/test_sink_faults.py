@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -23,17 +21,11 @@ from sink_helpers import (
 )
 
 from trtlens.settings import load_settings
+from trtlens.stack.processes import ManagedProcess
 
 
 def _spawn_sink(config, log_path):
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "trtlens", "--config", str(config), "sink"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    finally:
-        log.close()
+    return ManagedProcess(log_path.stem, ["--config", str(config), "sink"], log_dir=log_path.parent).start()
 
 
 def test_sigkill_mid_run_then_restart_loses_and_doubles_nothing(isolated, es, tmp_path):
@@ -47,28 +39,23 @@ def test_sigkill_mid_run_then_restart_loses_and_doubles_nothing(isolated, es, tm
 
     proc = _spawn_sink(config, log_path)
     try:
-        wait_until(lambda: store_count(es, alias) >= 300 or proc.poll() is not None, timeout_s=60,
+        wait_until(lambda: store_count(es, alias) >= 300 or not proc.running, timeout_s=60,
                    what="the first sink to index some documents")
-        assert proc.poll() is None, log_path.read_text()[-2000:]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        assert proc.running, proc.log_tail()
+        proc.kill()
         killed_at = store_count(es, alias)
         assert killed_at < 3000, "the kill should land mid-run; raise the volume"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        proc.kill()
 
     proc = _spawn_sink(config, log_path)
     try:
-        wait_until(lambda: store_count(es, alias) >= 3000 or proc.poll() is not None, timeout_s=60,
+        wait_until(lambda: store_count(es, alias) >= 3000 or not proc.running, timeout_s=60,
                    what="the restarted sink to index everything")
-        proc.send_signal(signal.SIGTERM)  # graceful: drain, commit, leave the group
-        assert proc.wait(timeout=30) == 0, log_path.read_text()[-2000:]
+        proc.signal(signal.SIGTERM)  # graceful: drain, commit, leave the group
+        assert proc.wait(30) == 0, proc.log_tail()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        proc.kill()
     ids = all_ids(es, alias)
     assert len(ids) == 3000 and set(ids) == {t.request_id for t in traces}
     assert "bulk outcome=ok" in log_path.read_text()
