@@ -153,7 +153,7 @@ class PipelineAgent:
                 # assignment (table recovery can take a while), or twice the timeout when none flow
                 base = self.flowing_since if self.flowing_since is not None else assigned_at + idle_s
                 since = self.last_record_at.get(partition, max(base, assigned_at))
-                if partition in self.idle_flushed or now - since < idle_s:
+                if partition in self.idle_flushed or now - since < idle_s or not self._caught_up(partition):
                     continue
                 pipe = self.pipelines.get(partition)
                 self.idle_flushed.add(partition)
@@ -176,6 +176,22 @@ class PipelineAgent:
                 self.tallies.add(partition, counts)
             await self.rereads.retry_overdue()
             await self._reread_tails(now, idle_s)
+
+    def _caught_up(self, partition: int) -> bool:
+        """Quiet *and* nothing left on the broker: only then is a partition idle.
+
+        A worker that is slow (CPU-starved, busy with a backlog on its other
+        partitions, still recovering) is silent too, but its partition still has
+        records to come; declaring it idle would close windows without them.
+        """
+        hw = self.rt.highwater(self.settings.topics.events, partition)
+        if hw is None:
+            return False  # not fetched yet: cannot tell
+        if hw == 0:
+            return True  # an empty partition
+        if self.flowing_since is None:
+            return False  # tables may still be recovering: the applied offset is not known yet
+        return hw <= self.pipeline(partition).applied_offset + 1
 
     async def _reread_tails(self, now: float, idle_s: float) -> None:
         """A quiet partition whose broker holds records past the applied offset: re-read them.

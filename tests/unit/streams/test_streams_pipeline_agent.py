@@ -155,6 +155,7 @@ def test_idle_partitions_are_announced_once_per_quiet_spell():
     """The idle rule's worker side: quiet for idle_timeout_ms → open traces out, heartbeat idle: true."""
     a, rt = agent()
     asyncio.run(a.process_group(group(0, range(0, 3))))
+    rt.highwaters = {0: 3, 1: 0}  # caught up: partition 0 applied 0..2, partition 1 empty
     asyncio.run(a.on_idle_tick())
     assert not any(idle for _, idle, _ in rt.delivered)  # not quiet long enough yet
     a.last_record_at = {p: t - 2.0 for p, t in a.last_record_at.items()}
@@ -174,9 +175,26 @@ def test_idle_partitions_are_announced_once_per_quiet_spell():
 def test_no_partition_is_idle_while_nothing_flows_after_an_assignment():
     """Table recovery can take a while after an assignment: silence counts double until records flow."""
     a, rt = agent()
+    rt.highwaters = {0: 0, 1: 0}  # both empty
     a.assigned = {p: t - 1.5 for p, t in a.assigned.items()}  # assigned 1.5 s ago, idle_timeout 1 s
     asyncio.run(a.on_idle_tick())
     assert rt.sender.watermarks == []
     a.assigned = {p: t - 1.0 for p, t in a.assigned.items()}  # 2.5 s > twice the timeout
     asyncio.run(a.on_idle_tick())
     assert sorted(rt.sender.watermarks) == [(0, True), (1, True)]
+
+
+def test_a_quiet_partition_with_records_left_on_the_broker_is_not_idle():
+    """Issue 9 (found under CPU load): a slow worker is silent too, but its partition is not idle —
+    declaring it so closed windows without its records."""
+    a, rt = agent()
+    asyncio.run(a.process_group(group(0, range(0, 3))))
+    rt.highwaters = {0: 9, 1: None}  # 3..8 still to come on partition 0; partition 1 not fetched yet
+    a.last_record_at = {p: t - 5.0 for p, t in a.last_record_at.items()}
+    a.assigned = {p: t - 5.0 for p, t in a.assigned.items()}
+    a.flowing_since -= 5.0
+    asyncio.run(a.on_idle_tick())
+    assert rt.sender.watermarks == [] and not any(idle for _, idle, _ in rt.delivered)
+    rt.highwaters = {0: 3, 1: 0}  # caught up
+    asyncio.run(a.on_idle_tick())
+    assert sorted(rt.sender.watermarks) == [(1, True)] and [p for p, idle, _ in rt.delivered if idle] == [0]
