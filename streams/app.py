@@ -5,7 +5,7 @@
 * agent ``process`` over ``topics.events`` (decode, dedup, drop, partial
   windows, trace join + tail sampling, build reports) — :mod:`.pipeline.agent`;
 * agent ``merge`` over ``topics.metrics_partials`` (final windows, alerts) —
-  :mod:`.metrics.agent`;
+  :mod:`.merge.agent`;
 * two changelog-backed tables (``state``: partition state logs, ``merge``:
   merge-stage scopes) and a timer for idle partitions.
 
@@ -24,6 +24,11 @@ from trtlens.settings import Settings
 from trtlens.streams.runtime import Runtime
 
 log = logging.getLogger("trtlens.streams")
+
+
+def data_dir(settings: Settings):  # noqa: ANN201 - pathlib.Path
+    """Where Faust keeps its files: ``<streams.data_dir or stack.state_dir/streams>/<app_id>`` (beside the other state)."""
+    return (settings.streams.data_dir or settings.stack.state_dir / "streams") / settings.streams.app_id
 
 
 def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
@@ -81,6 +86,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         stream_buffer_maxsize=max(4096, s.batch_max_records * 4),
         consumer_max_fetch_size=8 * 1024 * 1024,  # batched records are ~50 KB each: fetch many per round trip
         topic_allow_declare=True,
+        datadir=str(data_dir(settings)),  # Faust's own files: never the user's working directory
         TableManager=SeekFirstTableManager,  # seek before the flow resumes after a rebalance (faust_glue.py)
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}

@@ -7,6 +7,7 @@ are what they are on the embedded broker.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +46,9 @@ class StreamsSettings(BaseModel):
         50_000, ge=0, description="Python gen-0 GC threshold in the worker (default 700 costs ~30% CPU here; 0 = leave as is)"
     )
     log_every_s: float = Field(10.0, gt=0, description="one summary log line per partition at most this often")
+    data_dir: Path | None = Field(
+        None, description="Faust's data directory (default: <stack.state_dir>/streams, never the working directory)"
+    )
     reread_retry_s: float = Field(
         2.0, gt=0, le=60, description="a re-read after an offset gap that brought nothing this long is asked again"
     )

@@ -31,3 +31,13 @@ def test_invalid_values_name_the_key(monkeypatch, env, key):
     with pytest.raises(SettingsError) as err:
         load_settings()
     assert key in str(err.value)
+
+
+def test_faust_files_go_beside_the_other_state_not_the_working_directory(tmp_path):
+    """Issue 16: `trtlens streams` used to leave `<app_id>-data/` wherever it was started."""
+    from trtlens.streams.app import data_dir
+
+    s = load_settings(stack={"state_dir": tmp_path}, streams={"app_id": "a1"})
+    assert data_dir(s) == tmp_path / "streams" / "a1"
+    s = load_settings(streams={"app_id": "a1", "data_dir": tmp_path / "faust"})
+    assert data_dir(s) == tmp_path / "faust" / "a1"
