@@ -33,7 +33,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # Prometheus label name
 # keys of an endpoint whose values are not secret; every other string value is wrapped
-_PLAIN_KEYS = frozenset({"name", "kind", "timeout_s", "rules", "scopes", "labels", "firing_ends_after_s"})
+_PLAIN_KEYS = frozenset({"name", "kind", "timeout_s", "queue_max", "rules", "scopes", "labels", "firing_ends_after_s"})
 # headers trtlens sets itself: configuring them would break the idempotency contract or the body
 RESERVED_HEADERS = frozenset({"idempotency-key", "content-type", "content-length", "host"})
 # what ``link_template`` may name (each value URL-quoted)
@@ -68,6 +68,7 @@ class EndpointConfig(BaseModel):
     )
     headers: dict[str, SecretStr] = Field(default_factory=dict, description="Extra request headers (secret values)")
     timeout_s: float = Field(10.0, gt=0, le=300, description="Total time one request may take")
+    queue_max: int | None = Field(None, ge=1, le=1_000_000, description="This endpoint's queue bound (default: notify.queue_max)")
     rules: list[str] | None = Field(None, min_length=1, description="Only these rule ids (default: all)")
     scopes: list[MetricScope] | None = Field(None, min_length=1, description="Only these scopes (default: all)")
     labels: dict[str, str] = Field(
@@ -176,6 +177,11 @@ class NotifySettings(BaseModel):
     )
     stop_drain_timeout_s: float = Field(
         30.0, ge=0, le=3600, description="On SIGTERM, wait this long for queued deliveries before exiting"
+    )
+    max_age_s: float | None = Field(
+        None, gt=0,
+        description="Skip (count, never send) alerts whose window ended longer ago than this by the wall clock, "
+        "e.g. 3600 so a backfill (`trtlens replay` of last week) pages nobody; default: send every alert",
     )
     link_template: str | None = Field(
         None,

@@ -111,6 +111,13 @@ def matches(endpoint: EndpointConfig, alert: Alert) -> bool:
     return endpoint.scopes is None or alert.scope in endpoint.scopes
 
 
+def too_old(alert: Alert, *, now_ms: int, max_age_s: float | None) -> bool:
+    """The alert's window ended more than ``max_age_s`` before ``now_ms`` (a backfill, a long outage)."""
+    if max_age_s is None:
+        return False
+    return now_ms - (alert.window_start_ms + alert.window_ms) > max_age_s * 1000
+
+
 # ---------------------------------------------------------------- delivery log
 
 Finish = Literal["delivered", "dead_lettered"]
@@ -191,7 +198,7 @@ class DeliveryLog:
     def __init__(self) -> None:
         self._finished: dict[tuple[str, str], str] = {}
         self._last: dict[tuple[str, str, str], Mark] = {}
-        self.counters = {"log_entries": 0, "log_ignored": 0}
+        self.counters = {"log_records": 0, "log_ignored": 0}
 
     def __len__(self) -> int:
         return len(self._finished)
@@ -200,7 +207,7 @@ class DeliveryLog:
         if entry is None:
             self.counters["log_ignored"] += 1
             return
-        self.counters["log_entries"] += 1
+        self.counters["log_records"] += 1
         self._finished[(entry.endpoint, entry.idempotency_key)] = entry.outcome
         self._advance(entry.endpoint, entry.rule_id, entry.scope_key,
                       Mark(entry.window_start_ms, entry.state, entry.doc_id))

@@ -25,6 +25,7 @@ from trtlens.sinks.notify.core import (
     parse_retry_after,
     redact,
     safe_url,
+    too_old,
 )
 
 REF = RecordRef("trtlens.alerts", 0, 3, b"k")
@@ -241,3 +242,13 @@ def test_invalid_record_dead_letter_keeps_the_raw_bytes():
 def test_retry_policy_from_settings():
     p = RetryPolicy.from_settings(NotifySettings(max_attempts=3, backoff_initial_ms=10, backoff_max_ms=20))
     assert (p.max_attempts, p.initial_ms, p.max_ms, p.multiplier, p.jitter) == (3, 10, 20, 2.0, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("age_after_window_end_s", "max_age_s", "old"),
+    [(10, None, False), (10**9, None, False), (59, 60, False), (61, 60, True)],
+)
+def test_too_old_counts_from_the_window_end(age_after_window_end_s, max_age_s, old):
+    a = alert()
+    now_ms = a.window_start_ms + a.window_ms + age_after_window_end_s * 1000
+    assert too_old(a, now_ms=now_ms, max_age_s=max_age_s) is old
