@@ -258,6 +258,8 @@ class Notifier:
 
     async def run(self) -> None:
         """Start, deliver until :meth:`request_stop`, drain the queues, commit, close."""
+        if not self._cfg.endpoints:
+            raise NoEndpointsError()
         try:
             await self.start()
             await self._loop()

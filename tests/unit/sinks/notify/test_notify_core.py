@@ -252,3 +252,13 @@ def test_too_old_counts_from_the_window_end(age_after_window_end_s, max_age_s, o
     a = alert()
     now_ms = a.window_start_ms + a.window_ms + age_after_window_end_s * 1000
     assert too_old(a, now_ms=now_ms, max_age_s=max_age_s) is old
+
+
+def test_a_batch_is_decided_in_event_time_order_firing_before_resolved():
+    recs = [record(alert("resolved", 5)), record(alert("firing", 9)), record(alert("firing", 0))]
+    log = DeliveryLog()
+    decided = []
+    for rec in sorted(recs, key=lambda r: r.order()):
+        decided.append((rec.alert.state, rec.alert.window_start_ms - W0, log.decide(HOOK, rec)))
+        log.intend("hook", rec)
+    assert decided == [("firing", 0, "send"), ("resolved", 50_000, "send"), ("firing", 90_000, "send")]
