@@ -212,6 +212,16 @@ class DeliveryLog:
         self._advance(entry.endpoint, entry.rule_id, entry.scope_key,
                       Mark(entry.window_start_ms, entry.state, entry.doc_id))
 
+    def forget(self, record_key: bytes | None) -> bool:
+        """A tombstone for ``<endpoint>|<key>``: that delivery is no longer finished (an operator
+        re-delivers a dead letter this way). The hysteresis state stays. True if it was known."""
+        endpoint, sep, key = (record_key or b"").decode("utf-8", "replace").partition("|")
+        if not sep:
+            self.counters["log_ignored"] += 1
+            return False
+        self.counters["log_records"] += 1
+        return self._finished.pop((endpoint, key), None) is not None
+
     def intend(self, endpoint: str, rec: AlertRecord) -> None:
         a = rec.alert
         self._advance(endpoint, a.rule_id, a.scope_key, Mark(a.window_start_ms, a.state, a.doc_id))

@@ -228,7 +228,10 @@ class Notifier:
     def _apply_log(self, batch: dict[Any, list[Any]]) -> None:
         for records in batch.values():
             for r in records:
-                self._log.apply(LogEntry.from_json(r.value))
+                if r.value is None:
+                    self._log.forget(r.key)
+                else:
+                    self._log.apply(LogEntry.from_json(r.value))
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -262,3 +262,12 @@ def test_a_batch_is_decided_in_event_time_order_firing_before_resolved():
         decided.append((rec.alert.state, rec.alert.window_start_ms - W0, log.decide(HOOK, rec)))
         log.intend("hook", rec)
     assert decided == [("firing", 0, "send"), ("resolved", 50_000, "send"), ("firing", 90_000, "send")]
+
+
+def test_a_tombstone_makes_a_dead_letter_deliverable_again():
+    log, rec = DeliveryLog(), record(alert("firing", 0))
+    entry = _entry("hook", rec, outcome="dead_lettered")
+    log.apply(entry)
+    assert log.forget(entry.record_key()) is True
+    assert log.finished("hook", rec.key) is None and log.decide(HOOK, rec) == "send"
+    assert log.forget(b"no-separator") is False and log.forget(None) is False
