@@ -541,7 +541,8 @@ class Notifier:
         logged) for up to ``revoke_drain_timeout_s``, commit, then forget the partitions."""
         self._revoking |= revoked
         for ep in self._endpoints.values():
-            ep.wake.set()
+            if ep.busy is not None and ep.busy.pending.tp in revoked:
+                ep.wake.set()  # a retry wait for a revoked partition ends now (and the delivery is given up)
         deadline = time.monotonic() + self._cfg.revoke_drain_timeout_s
         while any(ep.attempting and ep.busy is not None and ep.busy.pending.tp in revoked
                   for ep in self._endpoints.values()) and time.monotonic() < deadline:
