@@ -84,7 +84,8 @@ def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, *, timeout_s: flo
         if wanted:
             try:
                 admin.create_topics(
-                    [NewTopic(t, topics.partitions, topics.replication_factor) for t in wanted],
+                    [NewTopic(t, topics.partitions, topics.replication_factor,
+                              topic_configs=topics.topic_configs().get(t)) for t in wanted],
                     timeout_ms=int(timeout_s * 1000),
                 )
             except TopicAlreadyExistsError:

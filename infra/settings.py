@@ -123,11 +123,18 @@ class TopicSettings(_Section):
     builds: str = "trtlens.builds"
     sink_dlq: str = "trtlens.sink.dlq"
     metrics_partials: str = "trtlens.metrics.partials"  # internal: per-partition partial windows → merge stage
+    notify_delivered: str = "trtlens.notify.delivered"  # compacted: what `trtlens notify` finished, per (endpoint, key)
+    notify_dlq: str = "trtlens.notify.dlq"
     partitions: int = Field(3, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=16)
 
     def all_topics(self) -> list[str]:
-        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.sink_dlq, self.metrics_partials]
+        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.sink_dlq,
+                self.metrics_partials, self.notify_delivered, self.notify_dlq]
+
+    def topic_configs(self) -> dict[str, dict[str, str]]:
+        """Topic-level configs a topic is created with (topics not named here get the broker's defaults)."""
+        return {self.notify_delivered: {"cleanup.policy": "compact"}}
 
 
 class ElasticsearchSettings(_Section):

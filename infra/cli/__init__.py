@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "trtlens.cli.topics",
     "trtlens.cli.schema",
     "trtlens.sinks.cli",
+    "trtlens.sinks.notify.cli",
     "trtlens.producers.load.cli",
     "trtlens.producers.worker.cli",
     "trtlens.producers.replay.cli",
