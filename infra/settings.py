@@ -323,7 +323,7 @@ def settings_env(settings: BaseModel, *, sections_: list[str] | None = None) -> 
             elif isinstance(value, bool):
                 env[key] = str(value).lower()
             elif isinstance(value, (list, dict)):
-                env[key] = orjson.dumps(value, default=lambda v: v.model_dump(mode="json")).decode()
+                env[key] = orjson.dumps(_revealed(value)).decode()
             else:
                 env[key] = str(value)
 
@@ -331,6 +331,21 @@ def settings_env(settings: BaseModel, *, sections_: list[str] | None = None) -> 
         if sections_ is None or name in sections_:
             flatten(f"TRTLENS_{name.upper()}__", getattr(settings, name))
     return env
+
+
+def _revealed(value: Any) -> Any:
+    """JSON-ready ``value`` with secrets as their real values (a child process needs them)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _revealed(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_revealed(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:

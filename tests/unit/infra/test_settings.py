@@ -82,3 +82,17 @@ def test_sasl_options_reach_client_kwargs(monkeypatch):
     monkeypatch.setenv("TRTLENS_KAFKA__SASL_PASSWORD", "p")
     kw = load_settings().kafka.kafka_python_kwargs()
     assert (kw["sasl_mechanism"], kw["sasl_plain_username"], kw["sasl_plain_password"]) == ("SCRAM-SHA-512", "u", "p")
+
+
+def test_settings_env_reproduces_every_section_in_a_child_secrets_included(monkeypatch):
+    """One serialisation for every supervisor (issue 10), lists of models with secrets included."""
+    from trtlens.settings import settings_env
+
+    s = load_settings(
+        kafka={"sasl_mechanism": "PLAIN", "sasl_password": "kpw"},
+        streams={"app_id": "x", "alerts": {"rules": [{"kind": "p99_above", "id": "a", "threshold_ms": 3}]}},
+        notify={"endpoints": [{"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/h?token=wpw"}]},
+    )
+    for key, value in settings_env(s).items():
+        monkeypatch.setenv(key, value)
+    assert load_settings() == s
