@@ -89,7 +89,7 @@ _LOOKUP.update({canonical.lower(): canonical for canonical in ALIASES})
 # op types whose kernels carry the arithmetic: weight 4 in the runtime-share expectation
 HEAVY_TYPES = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Attention", "LSTM", "GRU"})
 
-_REDACTED = re.compile(r"^(?:h:[0-9a-f]+|\*\*\*)(?::(?P<t>[A-Za-z]\w*))?$")
+REDACTED = re.compile(r"^(?:h:[0-9a-f]+|\*\*\*)(?::(?P<t>[A-Za-z]\w*))?$")
 _BRACKET = re.compile(r"^\(Unnamed Layer\* \d+\) \[(?P<t>[^\]]+)\]")
 _ONNX = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*\.)?(?P<t>[A-Za-z]+)(?:[._\-]?\d+)*$")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -121,7 +121,7 @@ def _word_type(words: list[str]) -> str | None:
 
 def op_type(name: str) -> str | None:
     """The op type of one original layer (or tensor) name, from :data:`ALIASES`; None if unknown."""
-    if m := _REDACTED.match(name):
+    if m := REDACTED.match(name):
         return m.group("t")
     if m := _BRACKET.match(name):
         return canonical_type(m.group("t"))
