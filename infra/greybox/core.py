@@ -11,6 +11,12 @@ Metrics:
   engine layers whose type is not a data-movement type (``non_compute_layer_types``)
   and that are not ``Reformatting CopyNode``s. Only for INT8 builds (``int8`` enabled,
   a calibration cache, or any INT8 layer).
+
+The seed's rules (issue 15) live next door — ``fusion`` (per-type coverage,
+patterns, unfused kernel share, unfused-layer hints), ``precision`` (FP32 in
+INT8, calibration outliers), ``versions``, ``correlate`` (build ↔ runtime) — and
+are run here; every rule returns a :class:`CheckResult`, whose findings end in
+``BuildReport.findings``.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import re
 
 from trtlens.greybox.config import BuildRules, parse_pattern
 from trtlens.greybox.engine import EngineView, data_movement_types, is_data_movement
+from trtlens.greybox.names import mentions
 from trtlens.greybox.result import CheckResult, shown
 from trtlens.schemas.documents import Finding
 from trtlens.schemas.events import EngineBuild
@@ -73,13 +74,13 @@ def pattern_checks(view: EngineView | None, rules: BuildRules) -> list[CheckResu
             continue
         chain = [re.compile(p, re.I) for p in parse_pattern(text)]
         seq = [(i, p, t) for i, e in enumerate(view.entries) if e.kind != "reformat" for p, t in zip(e.parts, e.types, strict=True)]
-        fused: list[str] = []
+        fused: list[list[str]] = []
         broken: list[list[str]] = []
         pos = 0
         while pos + len(chain) <= len(seq):
             window = seq[pos : pos + len(chain)]
             if all(t is not None and rx.fullmatch(t) for (_, _, t), rx in zip(window, chain, strict=True)):
-                (fused if len({i for i, _, _ in window}) == 1 else broken).append([p for _, p, _ in window])  # type: ignore[arg-type]
+                (fused if len({i for i, _, _ in window}) == 1 else broken).append([p for _, p, _ in window])
                 pos += len(chain)
             else:
                 pos += 1
@@ -147,7 +148,7 @@ def unfused_hints(view: EngineView | None, report: EngineBuild, rules: BuildRule
     out: list[Finding] = []
     for name in _subjects(view, report, data_movement_types(rules.non_compute_layer_types)):
         reasons = ["missing_plugin"] if name in plugins else []
-        said = [m for m in messages if name in m]
+        said = [m for m in messages if mentions(m, name)]
         for message in said:
             reason = next((r for r, rx in REASONS if rx.search(message)), None)
             if reason and reason not in reasons:

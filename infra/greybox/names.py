@@ -99,6 +99,14 @@ FOREIGN = re.compile(r"^\{ForeignNode\[(?P<inner>.*)\]\}$")
 MYELIN_SUFFIX = re.compile(r"_myl\d+_\d+$")
 REFORMAT_PREFIX = "Reformatting CopyNode for "
 _WEIGHT_SUFFIX = re.compile(r"\.(?:weight|bias)$")
+# a name stands as a whole word: not inside a longer name ("conv1" in "conv10", "371" in "0.371")
+BOUND_BEFORE = r"(?<![\w./\-])"
+BOUND_AFTER = r"(?![\w/\-]|\.\w)"
+
+
+def mentions(text: str, name: str) -> bool:
+    """``name`` appears in ``text`` as a whole word."""
+    return name in text and re.search(BOUND_BEFORE + re.escape(name) + BOUND_AFTER, text) is not None
 
 
 def canonical_type(word: str | None) -> str | None:

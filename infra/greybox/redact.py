@@ -45,7 +45,7 @@ from typing import Any
 from trtlens.errors import TrtlensError
 from trtlens.greybox.config import BuildsSettings
 from trtlens.greybox.diff import BuildDiff
-from trtlens.greybox.names import REDACTED, op_type, walk
+from trtlens.greybox.names import BOUND_AFTER, BOUND_BEFORE, REDACTED, op_type, walk
 from trtlens.greybox.result import CheckResult
 from trtlens.schemas.documents import BuildReport, Finding
 from trtlens.schemas.events import EngineBuild, LayerProfile
@@ -72,8 +72,6 @@ KEPT_FIELDS = frozenset({
     "engine_id", "source", "trt_version", "precisions", "status", "build_time_ms", "layers_before", "layers_after", "plugin_fallbacks",
     "fp16_weight_warnings", "memory", "perf", "unparsed_lines", "profile", "triton", "phase_times_ms",
 })  # fmt: skip
-_BOUND_BEFORE = r"(?<![\w./\-])"
-_BOUND_AFTER = r"(?![\w/\-]|\.\w)"
 
 
 class RedactionError(TrtlensError):
@@ -165,7 +163,7 @@ class NameMap:
             text = rx.sub(lambda m: m.string[m.start(0) : m.start("n")] + self.name(m.group("n")) + m.string[m.end("n") : m.end(0)], text)
         found = [n for n in self.names if n in text]
         if found:
-            rx = re.compile(_BOUND_BEFORE + "(?:" + "|".join(map(re.escape, found)) + ")" + _BOUND_AFTER)
+            rx = re.compile(BOUND_BEFORE + "(?:" + "|".join(map(re.escape, found)) + ")" + BOUND_AFTER)
             text = rx.sub(lambda m: self.name(m.group(0)), text)
         if self.policy.ranges:
             text = _SCALE.sub(lambda m: m.group("k") + "*", _RANGE.sub(lambda m: m.group("k") + "[*, *]", text))
