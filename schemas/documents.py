@@ -168,6 +168,29 @@ class RuleViolation(BaseModel):
     limit: float | str | None = None
 
 
+# --- grey-box findings (issue 15): additive, read by trtlens check and the streams build stage ---------
+class Finding(BaseModel):
+    """Something the grey-box checks noticed about one build (and its runtime profile).
+
+    ``kind``: ``split_fusion`` (fused at build time, separate entries at run time),
+    ``runtime_share`` (runtime share far above what the build suggests),
+    ``slower_than_baseline``, ``unfused_pattern``, ``unfused_hint``, ``calibration_outlier``,
+    ``version_mismatch``. Names follow the build's redaction setting.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    message: str
+    layer: str | None = Field(None, description="The engine / runtime layer or tensor it is about")
+    layers: list[str] = Field(default_factory=list, description="Other layers involved (runtime entries, chain members)")
+    reason: str | None = Field(None, description="unfused_hint: dynamic_shape | padding | unsupported_op | missing_plugin | precision | unknown")
+    value: float | None = None
+    expected: float | None = None
+
+
+# --------------------------------------------------------------------------------------------------------
+
+
 class BuildReport(_Doc):
     """An engine build report with the result of the grey-box rules."""
 
@@ -179,6 +202,7 @@ class BuildReport(_Doc):
     passed: bool = True
     violations: list[RuleViolation] = Field(default_factory=list)
     status: Status | Literal["failed", "unknown"] = "ok"
+    findings: list[Finding] = Field(default_factory=list, description="Grey-box findings (issue 15), pass or fail")
 
     @property
     def doc_id(self) -> str:

@@ -11,32 +11,29 @@ Metrics:
   engine layers whose type is not a data-movement type (``non_compute_layer_types``)
   and that are not ``Reformatting CopyNode``s. Only for INT8 builds (``int8`` enabled,
   a calibration cache, or any INT8 layer).
+
+The seed's rules (issue 15) live next door — ``fusion`` (per-type coverage,
+patterns, unfused kernel share, unfused-layer hints), ``precision`` (FP32 in
+INT8, calibration outliers), ``versions``, ``correlate`` (build ↔ runtime) — and
+are run here; every rule returns a :class:`CheckResult`, whose findings end in
+``BuildReport.findings``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
 
-from trtlens.schemas.documents import BuildReport, RuleViolation
-from trtlens.schemas.events import EngineBuild, LayerProfile
+from trtlens.greybox import correlate, fusion, precision, versions
 from trtlens.greybox.config import BuildRules
 from trtlens.greybox.diff import BuildDiff, diff_builds
+from trtlens.greybox.engine import build_view, profile_view, type_hints
+from trtlens.greybox.result import CheckResult, CheckStatus
+from trtlens.greybox.result import limit_check as _limit
+from trtlens.greybox.result import names_check as _names
+from trtlens.schemas.documents import BuildReport, Finding
+from trtlens.schemas.events import EngineBuild, LayerProfile
 
-CheckStatus = Literal["pass", "fail", "skip"]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    rule: str
-    status: CheckStatus
-    message: str
-    value: float | str | None = None
-    limit: float | str | None = None
-
-    def violation(self) -> RuleViolation:
-        return RuleViolation(rule=self.rule, message=self.message, value=self.value, limit=self.limit)
+__all__ = ["CheckResult", "CheckStatus", "evaluate_build", "fusion_rate", "int8_coverage", "run_checks", "to_build_report"]
 
 
 def fusion_rate(report: EngineBuild) -> float | None:
@@ -49,7 +46,11 @@ def fusion_rate(report: EngineBuild) -> float | None:
 
 
 def is_int8_build(report: EngineBuild) -> bool:
-    return "int8" in report.precisions or bool(report.calibration) or any(layer.precision == "int8" for layer in report.layers)
+    return (
+        "int8" in report.precisions
+        or bool(report.calibration or report.facts.get("redacted.calibration_tensors"))
+        or any(layer.precision == "int8" for layer in report.layers)
+    )
 
 
 def compute_layers(report: EngineBuild, rules: BuildRules) -> list:
@@ -68,29 +69,6 @@ def int8_coverage(report: EngineBuild, rules: BuildRules) -> float | None:
     if not layers:
         return None
     return sum(1 for layer in layers if layer.precision == "int8") / len(layers)
-
-
-def _limit(rule: str, value: float | None, limit: float | None, *, lower_is_bad: bool, what: str) -> CheckResult:
-    if limit is None:
-        return CheckResult(rule, "skip", "rule off")
-    if value is None:
-        return CheckResult(rule, "skip", f"{what}: not in the log", None, limit)
-    bad = value < limit if lower_is_bad else value > limit
-    op = "<" if lower_is_bad else ">"
-    if bad:
-        return CheckResult(rule, "fail", f"{what} {value:g} {op} {limit:g}", round(value, 6), limit)
-    return CheckResult(rule, "pass", f"{what} {value:g}", round(value, 6), limit)
-
-
-def _names(rule: str, enabled: bool, names: list[str], allow: list[str], what: str) -> CheckResult:
-    if not enabled:
-        return CheckResult(rule, "skip", "rule off")
-    allowed = [re.compile(p) for p in allow]
-    bad = [n for n in names if not any(p.fullmatch(n) for p in allowed)]
-    if bad:
-        shown = ", ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else "")
-        return CheckResult(rule, "fail", f"{len(bad)} {what}: {shown}", len(bad), 0)
-    return CheckResult(rule, "pass", f"no {what}" + (f" ({len(names)} allowed)" if names else ""), 0, 0)
 
 
 def _p99(report: EngineBuild) -> float | None:
@@ -145,6 +123,22 @@ def single_checks(report: EngineBuild, rules: BuildRules, profile: list[LayerPro
     return out
 
 
+def seed_checks(
+    report: EngineBuild, rules: BuildRules, profile: list[LayerProfile] | None, runtime_versions: dict[str, str] | None
+) -> list[CheckResult]:
+    """The seed's rules (issue 15): per-type coverage, patterns, unfused share, FP32 in INT8, versions,
+    unfused-layer hints, calibration outliers."""
+    view = build_view(report, profile)
+    runtime = profile_view(profile or [], type_hints(report), {layer.name: layer.layer_type for layer in report.layers})
+    out = fusion.coverage_checks(view, rules) + fusion.pattern_checks(view, rules)
+    out.append(fusion.unfused_share_check(view, runtime, rules))
+    out.append(precision.fp32_check(compute_layers(report, rules), is_int8_build(report), rules))
+    out += versions.version_checks(report, runtime_versions, rules)
+    out.append(fusion.hint_check(view, report, rules))
+    out.append(precision.calibration_outlier_check(report, rules))
+    return out
+
+
 def baseline_checks(diff: BuildDiff, rules: BuildRules) -> list[CheckResult]:
     out: list[CheckResult] = []
     p99 = next((d for d in diff.latency if d.metric in ("latency.p99_ms",) and d.delta_pct is not None), None)
@@ -180,8 +174,12 @@ def run_checks(
     profile: list[LayerProfile] | None = None,
     baseline: EngineBuild | None = None,
     baseline_profile: list[LayerProfile] | None = None,
+    runtime_versions: dict[str, str] | None = None,
 ) -> tuple[list[CheckResult], BuildDiff | None]:
-    checks = single_checks(report, rules, profile)
+    """Every rule (``pass`` | ``fail`` | ``skip``) and, with a baseline build, the diff.
+    ``baseline_profile`` alone (no baseline build) serves the named-layer ratio rule."""
+    checks = single_checks(report, rules, profile) + seed_checks(report, rules, profile, runtime_versions)
+    checks += correlate.correlation_checks(report, profile, baseline_profile, rules)
     diff = None
     if baseline is not None:
         diff = diff_builds(baseline, report, old_profile=baseline_profile, new_profile=profile)
@@ -194,6 +192,7 @@ def to_build_report(report: EngineBuild, rules: BuildRules, checks: list[CheckRe
     coverage = int8_coverage(report, rules)
     violations = [c.violation() for c in checks if c.status == "fail"]
     return BuildReport(
+        findings=findings_of(checks),
         engine_id=report.engine_id,
         built_at_ms=report.ts_ms,
         report=report,
@@ -205,6 +204,10 @@ def to_build_report(report: EngineBuild, rules: BuildRules, checks: list[CheckRe
     )
 
 
+def findings_of(checks: list[CheckResult]) -> list[Finding]:
+    return [f for c in checks for f in c.findings]
+
+
 def evaluate_build(
     report: EngineBuild,
     rules: BuildRules,
@@ -212,7 +215,9 @@ def evaluate_build(
     profile: list[LayerProfile] | None = None,
     baseline: EngineBuild | None = None,
     baseline_profile: list[LayerProfile] | None = None,
+    runtime_versions: dict[str, str] | None = None,
 ) -> BuildReport:
-    """Apply ``rules`` to ``report``; the BuildReport lists every violation."""
-    checks, _ = run_checks(report, rules, profile=profile, baseline=baseline, baseline_profile=baseline_profile)
+    """Apply ``rules`` to ``report``; the BuildReport lists every violation and finding."""
+    checks, _ = run_checks(report, rules, profile=profile, baseline=baseline, baseline_profile=baseline_profile,
+                           runtime_versions=runtime_versions)  # fmt: skip
     return to_build_report(report, rules, checks)

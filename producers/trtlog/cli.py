@@ -8,15 +8,19 @@ publish failure).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
 EXIT_PASS, EXIT_VIOLATION, EXIT_INPUT = 0, 1, 2
+log = logging.getLogger(__name__)
 
 EPILOG = """\
 exit codes: 0 = all rules passed, 1 = rule violation(s), 2 = usage/input error.
 Rules default to Settings.builds.rules (TRTLENS_BUILDS__RULES__<RULE>); --rules
 replaces them with a YAML file (see producers/trtlog/rules.example.yaml).
+Names are redacted in every output when TRTLENS_BUILDS__REDACT=hash|mask (key:
+TRTLENS_BUILDS__REDACT_KEY) or with --redact; the rules see the original names.
 """
 
 
@@ -33,7 +37,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("build_log", metavar="BUILD.log", help="build log, trtexec output or trtexec --exportLayerInfo JSON")
     p.add_argument("--profile", metavar="PROFILE.log", help="log with a --dumpProfile table (or --exportProfile JSON)")
     p.add_argument("--baseline", metavar="OLD.log", help="build log of the previous version, for the diff rules")
-    p.add_argument("--baseline-profile", metavar="OLD_PROFILE.log", help="profile of the previous version")
+    p.add_argument("--baseline-profile", metavar="OLD_PROFILE.log", help="profile of the previous version (named-layer ratios; with --baseline, per-layer diff)")
+    p.add_argument("--runtime-versions", metavar="trt=10.3,cuda=12.4", help="TensorRT / CUDA / cuDNN where the engine runs (match_runtime_versions)")
+    p.add_argument("--runtime-log", metavar="RUNTIME.log", help="a log of the engine running: its versions (and any version mismatch it reports)")
+    p.add_argument("--redact", choices=["off", "hash", "mask"], help="redact layer/tensor names in every output (default: settings builds.redact)")
     p.add_argument("--rules", metavar="rules.yaml", help="rules file (default: settings builds.rules)")
     p.add_argument("--engine-id", help="engine id for the report (default: engine file named in the log, else log name)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
@@ -44,10 +51,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from trtlens.producers.trtlog.parse import ParseResult, parse_log
-    from trtlens.producers.trtlog.render import json_document, render
     from trtlens.greybox.config import load_rules
     from trtlens.greybox.core import run_checks, to_build_report
+    from trtlens.greybox.redact import NameMap, RedactionPolicy, collect_names
+    from trtlens.greybox.versions import parse_runtime_versions, runtime_versions
+    from trtlens.producers.trtlog.parse import ParseResult, parse_log
+    from trtlens.producers.trtlog.render import json_document, render
+    from trtlens.settings import load_settings
 
     parsed: dict[str, ParseResult] = {"build": parse_log(args.build_log, engine_id=args.engine_id)}
     build_result = parsed["build"]
@@ -63,36 +73,50 @@ def run(args: argparse.Namespace) -> int:
         update = {k: getattr(prof.build, k) for k in ("perf", "profile") if getattr(report, k) is None and getattr(prof.build, k) is not None}
         if update:
             report = report.model_copy(update=update)
-    baseline = baseline_profile = None
+    baseline = None
+    baseline_profile: list = []
     if args.baseline:
         parsed["baseline"] = parse_log(args.baseline)
         baseline, baseline_profile = parsed["baseline"].build, parsed["baseline"].profile
-        if args.baseline_profile:
-            parsed["baseline_profile"] = parse_log(args.baseline_profile, engine_id=baseline.engine_id)
-            base_prof = parsed["baseline_profile"]
-            baseline_profile = base_prof.profile or baseline_profile
-            if baseline.perf is None and base_prof.build.perf is not None:
-                baseline = baseline.model_copy(update={"perf": base_prof.build.perf})
+    if args.baseline_profile:
+        parsed["baseline_profile"] = parse_log(args.baseline_profile, engine_id=baseline.engine_id if baseline else None)
+        base_prof = parsed["baseline_profile"]
+        baseline_profile = base_prof.profile or baseline_profile
+        if baseline is not None and baseline.perf is None and base_prof.build.perf is not None:
+            baseline = baseline.model_copy(update={"perf": base_prof.build.perf})
+    runtime: dict[str, str] = {}
+    if args.runtime_log:
+        parsed["runtime"] = parse_log(args.runtime_log)
+        runtime.update(runtime_versions(parsed["runtime"].build))
+    if args.runtime_versions:
+        runtime.update(parse_runtime_versions(args.runtime_versions))
 
-    settings = None
-    if args.publish or not args.rules:
-        from trtlens.settings import load_settings
-
-        settings = load_settings(args.config)
-    rules = load_rules(args.rules) if args.rules else settings.builds.rules  # type: ignore[union-attr]
-    checks, diff = run_checks(report, rules, profile=profile or None, baseline=baseline, baseline_profile=baseline_profile or None)
+    settings = load_settings(args.config)
+    rules = load_rules(args.rules) if args.rules else settings.builds.rules
+    checks, diff = run_checks(report, rules, profile=profile or None, baseline=baseline, baseline_profile=baseline_profile or None,
+                              runtime_versions=runtime or None)  # fmt: skip
     build_report = to_build_report(report, rules, checks)
 
+    # evaluated on the original names; from here on every output goes through one name map
+    policy = RedactionPolicy.from_settings(settings.builds, args.redact)
+    builds = [b for b in (report, baseline) if b is not None]
+    names = NameMap(policy, collect_names(builds, [*profile, *baseline_profile], extra=rules.max_layer_ratio_vs_baseline))
+    out_build, out_profile = names.build(report), names.profile(profile)
+    out_checks, out_diff = names.checks(checks), names.diff(diff)
+    out_report = names.report(build_report, out_build)
+
     if args.json:
-        doc = json_document(build_report, checks, diff, profile, parsed)
+        doc = json_document(out_report, out_checks, out_diff, out_profile, parsed)
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         from rich.console import Console
 
-        render(Console(), build_report, checks, diff, profile, parsed)
+        render(Console(), out_report, out_checks, out_diff, out_profile, parsed)
+    log.info("check=done engine_id=%s passed=%s violations=%d findings=%d redact=%s", report.engine_id, out_report.passed,
+             len(out_report.violations), len(out_report.findings), policy.mode)  # fmt: skip
 
     if args.publish:
-        code = publish(settings, [report, *profile])
+        code = publish(settings, [out_build, *out_profile])
         if code:
             return code
     return EXIT_PASS if build_report.passed else EXIT_VIOLATION

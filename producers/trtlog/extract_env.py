@@ -1,6 +1,7 @@
 """Where the engine ran or was built: device, compute capability, GPU count,
-TensorRT version read from a loaded library, missing libraries, registered
-plugins, TensorRT-LLM build settings. All land in ``facts`` (and ``trt_version``)."""
+TensorRT version read from a loaded library, CUDA and cuDNN versions, missing
+libraries, registered plugins, TensorRT-LLM build settings. All land in ``facts``
+(and ``trt_version``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,18 @@ MISSING_LIB = [
     re.compile(r"\"(?P<lib>[^\"]+\.(?:dll|so(?:\.\d+)*))\" which is missing"),
     re.compile(r"(?P<lib>lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file"),
     re.compile(r"(?:Could not load library|Unable to load library|Failed to load library|cannot load)\s+(?P<lib>[\w.+-]+\.(?:dll|so(?:\.\d+)*))", re.I),
+]
+# CUDA / cuDNN: a loaded library (libcudart.so.11.0, libcudnn.so.8.9.2), nvidia-smi's header
+# ("CUDA Version: 12.4"), "CUDA version: 12.4", TensorRT 7/8 "linked against cuDNN 8.2.1 but loaded cuDNN 8.0.5"
+CUDA_VERSION = [
+    re.compile(r"\blibcudart\.so\.(?P<v>\d+\.\d+(?:\.\d+)?)\b"),
+    re.compile(r"\bcudart64_(?P<v>\d{2,3})\.dll\b"),
+    re.compile(r"\bCUDA(?: runtime| Runtime)? [Vv]ersion:?\s*(?P<v>\d+\.\d+(?:\.\d+)?)"),
+]
+CUDNN_VERSION = [
+    re.compile(r"linked against cuDNN (?P<linked>\d+\.\d+(?:\.\d+)*) but loaded cuDNN (?P<v>\d+\.\d+(?:\.\d+)*)"),
+    re.compile(r"\blibcudnn(?:_\w+)?\.so\.(?P<v>\d+\.\d+(?:\.\d+)?)\b"),
+    re.compile(r"\bcuDNN [Vv]ersion:?\s*(?P<v>\d+\.\d+(?:\.\d+)*)"),
 ]
 PLUGIN_REGISTERED = re.compile(r"^(?:Registered plugin creator - (?:\S*::)?(?P<a>\S+) version|Plugin Creator registration succeeded - (?P<b>\S+))")
 TRTLLM_SETTING = re.compile(r"^Set (?P<k>\w+) to (?P<v>[^\s.]+(?:\.\d+)?)\.?$")
@@ -51,8 +64,26 @@ def extract(line: Line, st: ParseState) -> bool:
     if "libnvinfer" in text and (m := LIB_VERSION.search(text)):
         st.facts.setdefault("library_trt_version", m.group("v"))
         return True
+    if "CUDA" in text or "cud" in text or "cuDNN" in text:
+        if _cuda(text, st):
+            return not ("linked against" in text)  # the cuDNN mismatch stays a warning
     for pattern in MISSING_LIB:
         if m := pattern.search(text):
             st.facts.setdefault("missing_library", m.group("lib"))
             return False  # the line stays a diagnostic
+    return False
+
+
+def _cuda(text: str, st: ParseState) -> bool:
+    for pattern in CUDA_VERSION:
+        if m := pattern.search(text):
+            v = m.group("v")
+            st.facts.setdefault("cuda_version", v if "." in v else f"{v[:-1]}.{v[-1]}")  # cudart64_110.dll → 11.0
+            return True
+    for pattern in CUDNN_VERSION:
+        if m := pattern.search(text):
+            st.facts.setdefault("cudnn_version", m.group("v"))
+            if "linked" in pattern.groupindex:
+                st.facts.setdefault("cudnn_linked_version", m.group("linked"))
+            return True
     return False

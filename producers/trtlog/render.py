@@ -31,6 +31,7 @@ def json_document(
         "passed": report.passed,
         "report": report.model_dump(mode="json"),
         "checks": [{"rule": c.rule, "status": c.status, "value": c.value, "limit": c.limit, "message": c.message} for c in checks],
+        "findings": [f.model_dump(mode="json") for f in report.findings],
         "diff": diff.model_dump(mode="json") if diff is not None else None,
         "profile": [p.model_dump(mode="json", include={"layer", "time_ms", "avg_ms", "median_ms", "time_pct", "precision"}) for p in profile],
         "parse": {
@@ -121,6 +122,14 @@ def render(console: Any, report: BuildReport, checks: list, diff: Any, profile: 
             if d.delta is not None and d.delta != 0:
                 dt.add_row(d.metric, f"{d.old:g} → {d.new:g} ({_num(d.delta_pct, '{:+.1f}')}%)")
         console.print(dt)
+
+    if report.findings:
+        ft = Table(title=f"Findings ({len(report.findings)})", title_justify="left")
+        for col in ("kind", "layer", "detail"):
+            ft.add_column(col)
+        for f in report.findings[:12]:
+            ft.add_row(f.kind, (f.layer or "-")[:60], f.message.replace("\n", " ")[:110])
+        console.print(ft)
 
     table = Table(title="Rules", title_justify="left")
     for col in ("rule", "result", "value", "limit", "detail"):

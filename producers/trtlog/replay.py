@@ -5,19 +5,26 @@ events, published like any other replayed event. Event time is the last
 timestamp printed in the log; a log without timestamps takes the file's
 modification time, so replaying the same file twice yields the same events
 (ids are a digest of the content) and dedup removes the second copy.
+
+Names are redacted by ``Settings.builds.redact`` (read from the environment and
+``TRTLENS_CONFIG``, as every reader is created before the command's settings;
+``trtlens replay --config FILE`` does not reach it — set the environment).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
+from trtlens.greybox.redact import RedactionPolicy, redact_events
 from trtlens.producers.replay.formats import Item, open_binary, register_reader
 from trtlens.producers.trtlog.classify import classify
 from trtlens.producers.trtlog.parse import parse_log
 
+log = logging.getLogger(__name__)
 HEAD_LINES = 40
 # families the classifier gives to lines it recognises as TensorRT output of some tool
 _NOT_TRT = {"plain", "blank"}
@@ -45,8 +52,17 @@ class TensorRTLogReader:
             return  # already replayed (the whole log is one report)
         mtime_ms = int(path.stat().st_mtime * 1000)
         result = parse_log(lines, source=source, now_ms=mtime_ms)
-        for event in result.events:
+        policy = _policy()
+        events = redact_events(result.events, policy)
+        log.info("trtlog=replay source=%s engine_id=%s events=%d redact=%s", source, result.build.engine_id, len(events), policy.mode)
+        for event in events:
             yield Item(last_line, event=event.model_dump(mode="json", exclude_none=True))
+
+
+def _policy() -> RedactionPolicy:
+    from trtlens.settings import load_settings
+
+    return RedactionPolicy.from_settings(load_settings().builds)
 
 
 register_reader(TensorRTLogReader())

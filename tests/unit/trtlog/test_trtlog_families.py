@@ -169,3 +169,22 @@ def test_fusion_and_precision_wordings_of_other_versions() -> None:
     assert [f.layers for f in b.fusions] == [["conv1", "bn_conv1"], ["(DequantizeLinear_7 and DequantizeLinear_9)", "Conv_10"]]
     assert b.fusions[1].kind == "QuantizeDoubleInputNodes" and b.precisions == ["fp16"]
     assert b.memory.cpu_peak_bytes == round(32.45 * (1 << 20)) and b.engine_id == "rank0"
+
+
+@pytest.mark.parametrize(
+    ("line", "facts"),
+    [
+        # p22 has the real libcudart line (Triton's TensorFlow backend); the others are the forms TensorRT,
+        # nvidia-smi and Windows loaders print, without a real sample among the logs
+        ("[W] [TRT] TensorRT was linked against cuDNN 8.2.1 but loaded cuDNN 8.0.5",
+         {"cudnn_version": "8.0.5", "cudnn_linked_version": "8.2.1"}),
+        ("| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4     |", {"cuda_version": "12.4"}),
+        ("Successfully opened dynamic library cudart64_110.dll", {"cuda_version": "11.0"}),
+        ("[I] CUDA runtime version: 12.4.1", {"cuda_version": "12.4.1"}),
+        ("loaded libcudnn.so.8.9.2", {"cudnn_version": "8.9.2"}),
+        ("[I] [TRT] [MemUsageChange] Init cuDNN: CPU +113, GPU +46, now: CPU 633, GPU 642 (MiB)", {}),
+    ],
+)  # fmt: skip
+def test_cuda_and_cudnn_versions(line: str, facts: dict) -> None:
+    got = parse_log([line], now_ms=0).build.facts
+    assert {k: v for k, v in got.items() if k.startswith(("cuda", "cudnn"))} == facts

@@ -47,3 +47,18 @@ def test_json_lines_are_not_taken_for_tensorrt_logs(tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text('{"event": "request_complete", "message": "[TRT] [E] not a log line"}\n')
     assert reader_for(path).name == "jsonl"
+
+
+def test_replayed_names_follow_the_redaction_setting(monkeypatch, caplog):
+    path = LOGS / "04-trtexec-trt1016-dumpprofile-layer-table.log"
+    reader = reader_for(path)
+    plain = [i.event for i in reader.read(path, str(path), 0)]
+    monkeypatch.setenv("TRTLENS_BUILDS__REDACT", "hash")
+    monkeypatch.setenv("TRTLENS_BUILDS__REDACT_KEY", "replay-test-key-0123")
+    caplog.set_level("INFO")
+    hidden = [i.event for i in reader.read(path, str(path), 0)]
+    assert hidden == [i.event for i in reader.read(path, str(path), 0)]  # stable: the same hashes every time
+    layers = [e["layer"] for e in plain if e["event"] == "layer_profile"]
+    text = orjson.dumps(hidden).decode() + caplog.text
+    assert [n for n in layers if not n.startswith("__my") and n in text] == []
+    assert [e["event_id"] for e in hidden] == [e["event_id"] for e in plain] and "redact=hash" in caplog.text
