@@ -1,4 +1,4 @@
-"""``trtlens sink``: index the output topics into Elasticsearch until stopped."""
+"""``trtlens sink``: index the output topics into Elasticsearch until stopped; ``trtlens templates``: install the index templates."""
 
 from __future__ import annotations
 
@@ -17,6 +17,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--families", help="comma list of traces,metrics,alerts,builds (default: all)")
     p.add_argument("--no-templates", action="store_true", help="do not install index templates at start-up")
     p.set_defaults(func=cmd_sink)
+
+    t = sub.add_parser(
+        "templates",
+        help="install the index templates, read aliases and ILM policy (so the sink can run without those rights)",
+        description="Installs what the sink installs at start-up — composable (or legacy) index templates, the read "
+        "aliases and, on Elasticsearch, the ILM retention policy — then exits. Run it once with an admin key; the "
+        "sink can then run with `--no-templates` and only index-writing rights (README: roles and ACLs).",
+    )
+    t.add_argument("--families", help="comma list of traces,metrics,alerts,builds (default: all)")
+    t.add_argument("--json", action="store_true", help="print what was installed as JSON")
+    t.set_defaults(func=cmd_templates)
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from trtlens.es import async_es_client
+    from trtlens.settings import load_settings
+    from trtlens.sinks.templates import install
+
+    settings = load_settings(args.config)
+    families = [f.strip() for f in args.families.split(",") if f.strip()] if args.families else settings.sink.families
+
+    async def main() -> dict:
+        client = async_es_client(settings.elasticsearch)
+        try:
+            return await install(client, settings.indices, settings.sink, families=families)
+        finally:
+            await client.close()
+
+    result = asyncio.run(main())
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        print(f"templates: installed for {', '.join(families)}: {result}")
+    return 0
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
