@@ -31,6 +31,11 @@ def data_dir(settings: Settings):  # noqa: ANN201 - pathlib.Path
     return (settings.streams.data_dir or settings.stack.state_dir / "streams") / settings.streams.app_id
 
 
+def _made(path):  # noqa: ANN001, ANN202 - pathlib.Path
+    path.parent.mkdir(parents=True, exist_ok=True)  # Faust creates the last level itself, without parents
+    return path
+
+
 def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
     """Broker URL and credentials for Faust from the one KafkaSettings."""
     import faust
@@ -86,7 +91,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         stream_buffer_maxsize=max(4096, s.batch_max_records * 4),
         consumer_max_fetch_size=8 * 1024 * 1024,  # batched records are ~50 KB each: fetch many per round trip
         topic_allow_declare=True,
-        datadir=str(data_dir(settings)),  # Faust's own files: never the user's working directory
+        datadir=str(_made(data_dir(settings))),  # Faust's own files: never the user's working directory
         TableManager=SeekFirstTableManager,  # seek before the flow resumes after a rebalance (faust_glue.py)
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
