@@ -413,7 +413,7 @@ def routing_key_of(event: Mapping[str, Any]) -> str:
     For producers that publish dicts without building models. A type this
     version does not know (a newer producer) is routed by the envelope rule.
     """
-    first, last = _DICT_ROUTES.get(event.get("event"), _ENVELOPE_ROUTE)
+    first, last = _DICT_ROUTES.get(event.get("event", ""), _ENVELOPE_ROUTE)
     for name in first:
         key = event.get(name)
         if key:

@@ -1,7 +1,7 @@
 """What an event type is for: its routing key and its roles in the pipeline.
 
 Each event model in ``events.py`` declares one :class:`EventSpec` next to its
-fields (``spec: ClassVar[EventSpec] = EventSpec(...)``). Every consumer reads
+fields (``spec = EventSpec(...)``; ``EventBase`` makes it a ClassVar). Every consumer reads
 these declarations through the registry (``events.EVENT_TYPES``) instead of
 comparing ``event`` strings, so adding an event type means declaring it once:
 
@@ -86,7 +86,8 @@ class TraceRole(Enum):
     INFERENCE = "inference"
     """precision, cold start, batch size (if not known yet), and its stage fields."""
     TERMINAL = "terminal"
-    """completes the trace: status, cold start, batch size, slow rule on ``total_ms``; its stage fields."""
+    """completes the trace: status, cold start, batch size, its stage fields (which must fill the trace's
+    ``total_ms``: the slow rule reads it)."""
     ERROR = "error"
     """the first one names the trace's error."""
     STAGE = "stage"
@@ -101,7 +102,7 @@ class TraceRole(Enum):
 _TRACE_FIELDS = {
     TraceRole.RECEIVED: ("batch_size",),
     TraceRole.INFERENCE: ("cold_start", "precision", "batch_size"),
-    TraceRole.TERMINAL: ("total_ms", "status", "cold_start", "batch_size"),
+    TraceRole.TERMINAL: ("status", "cold_start", "batch_size"),
     TraceRole.ERROR: ("error_type", "message", "stage"),
     TraceRole.STAGE: (),
 }
@@ -159,7 +160,7 @@ class EventSpec:
 
 
 _SPEC_HINT = (
-    "spec: ClassVar[EventSpec] = EventSpec(routing=Routing..., windows=WindowMeasure... | None, "
+    "spec = EventSpec(routing=Routing..., windows=WindowMeasure... | None, "
     "trace=TraceSpec(role=TraceRole..., expected=Expected...) | None, build_report=..., high_value=...)"
 )
 
@@ -211,6 +212,9 @@ def _check_fields(model: type[BaseModel], name: str, spec: EventSpec) -> None:
         if field not in fields:
             raise TypeError(f"event type {name!r} ({model.__name__}): its spec's {why} reads field {field!r}, "
                             f"which the model does not have")
+    if spec.trace is not None and spec.trace.role is TraceRole.TERMINAL and "total_ms" not in dict(spec.trace.stage_fields):
+        raise TypeError(f"event type {name!r} ({model.__name__}): a terminal event fills the trace's total_ms "
+                        f"(the slow rule reads it): map it in stage_fields")
     if spec.build_report and (spec.windows is not None or spec.trace is not None):
         raise TypeError(f"event type {name!r} ({model.__name__}): a build report goes to the grey-box rules "
                         f"only: declare windows=None and trace=None")

@@ -75,8 +75,8 @@ COUNTED: type[EventBase] = RequestComplete
 whose spec feeds the request windows (``WindowMeasure.REQUESTS``; the same test checks it)."""
 
 # the wire names, from the models (a dict below cannot name a type the contract does not have)
-_RECEIVED, _LOAD_START, _LOAD_DONE, _INFERENCE, _ERROR, _GPU = map(
-    event_name, (RequestReceived, EngineLoadStart, EngineLoadComplete, InferenceComplete, ErrorEvent, GpuSample))
+_RECEIVED, _LOAD_START, _LOAD_DONE = event_name(RequestReceived), event_name(EngineLoadStart), event_name(EngineLoadComplete)
+_INFERENCE, _ERROR, _GPU = event_name(InferenceComplete), event_name(ErrorEvent), event_name(GpuSample)
 _COMPLETE = event_name(COUNTED)
 
 QUANTILES = (("p50_ms", 0.50), ("p95_ms", 0.95), ("p99_ms", 0.99))

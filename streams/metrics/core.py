@@ -188,11 +188,14 @@ class PartitionWindows:
         i = -1
         for ev, watermark_ms in zip(events, watermarks_ms):
             i += 1
-            feed = feeds.get(type(ev))
+            try:
+                feed = feeds[type(ev)]  # total over the registry (a try costs nothing when it does not raise)
+            except KeyError:
+                feed = feeds[type(ev)] = None  # an EventBase subclass outside the registry feeds nothing
             if feed is None:
                 continue
-            with_model, add, gate, hints_p99 = feed
-            if gate is not None and not gate(ev):
+            with_model, add, gate_field, hints_p99 = feed
+            if gate_field is not None and not getattr(ev, gate_field):
                 continue
             ts = ev.ts_ms
             ws = ts - ts % window_ms  # window_start()

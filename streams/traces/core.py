@@ -24,7 +24,7 @@ from trtlens.schemas.events import EventBase, event_name, types_where
 from trtlens.schemas.roles import Expected
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.sampling import decide
-from trtlens.streams.traces.state import Join, TraceState, joins_for
+from trtlens.streams.traces.state import TraceState, joins_for
 
 
 class TraceJoin:
@@ -103,10 +103,10 @@ class TraceJoin:
                 if tr.host is None:
                     tr.host, tr.backend = ev.host, ev.backend
             tr.event_ids.append(eid)
-            join = joins.get(type(ev))
-            if join is None:  # an EventBase subclass outside the registry: joined by its type only
-                join = joins[type(ev)] = Join(event_name(type(ev)), None)
-            name, apply = join
+            try:
+                name, apply = joins[type(ev)]  # total over the registry (a try costs nothing when it does not raise)
+            except KeyError:  # an EventBase subclass outside the registry: joined by its type only
+                name, apply = joins[type(ev)] = (event_name(type(ev)), None)
             tr.kinds.add(name)
             if apply is not None:
                 apply(tr, ev, p99_ms)

@@ -6,6 +6,9 @@ says what each role does to the :class:`TraceState`, and :func:`joins_for`
 turns the registry into the per-type table the join reads on the hot path
 (one dict lookup by the event's class, then at most one call). Each ``apply``
 is typed to the model it reads; nothing here compares ``event`` strings.
+Stage fields are copied from the model's ``__dict__`` (where pydantic keeps
+field values): one lookup each, where a ``getattr`` on a pydantic model takes
+the generic path (~0.1 µs, ``BaseModel`` defines ``__getattr__``).
 
 =============  ===============================================================
 role           adds to the trace
@@ -13,7 +16,8 @@ role           adds to the trace
 ``RECEIVED``   batch size, unless a stage already reported it
 ``INFERENCE``  its stage fields, precision, cold start, batch size (if unknown)
 ``TERMINAL``   completes it: status, cold start, batch size, its stage fields,
-               the slow flag (``total_ms`` against ``slow_ms`` / window P99)
+               the slow flag (the trace's ``total_ms`` against ``slow_ms`` /
+               the window P99)
 ``ERROR``      the first error names the trace's error
 ``STAGE``      nothing but its type (named in ``missing_stages`` when expected)
 =============  ===============================================================
@@ -25,7 +29,7 @@ recorded whatever its role), as it always has.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from trtlens.schemas.events import EVENT_TYPES, ErrorEvent, EventBase, InferenceComplete, RequestComplete, RequestReceived
 from trtlens.schemas.roles import TraceRole
@@ -74,12 +78,9 @@ of its model version's window, for the slow rule)."""
 StageFields = tuple[tuple[str, str], ...]
 
 
-class Join(NamedTuple):
-    """How one event type joins a trace (a tuple: unpacked once per event on the hot path)."""
-
-    name: str
-    """its ``event`` value, recorded in the trace's kinds (``missing_stages``)."""
-    apply: Apply | None
+Join = tuple[str, "Apply | None"]
+"""How one event type joins a trace: ``(name, apply)`` — its ``event`` value, recorded in the trace's
+kinds (``missing_stages``), and what else it adds (None: nothing). A plain tuple: unpacked per event."""
 
 
 def _received(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
@@ -92,9 +93,9 @@ def _received(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
 
 def _inference(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
     def apply(tr: TraceState, ev: InferenceComplete, p99_ms: float | None) -> None:
-        st = tr.stages
+        st, fields = tr.stages, ev.__dict__
         for dst, src in stage_fields:
-            v = getattr(ev, src)
+            v = fields[src]
             if v is not None:
                 st[dst] = v
         tr.cold_start = tr.cold_start or ev.cold_start
@@ -113,13 +114,14 @@ def _terminal(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
         tr.status = ev.status
         tr.cold_start = tr.cold_start or ev.cold_start
         tr.batch_size = ev.batch_size
-        st = tr.stages
+        st, fields = tr.stages, ev.__dict__
         for dst, src in stage_fields:
-            v = getattr(ev, src)
+            v = fields[src]
             if v is not None:
                 st[dst] = v
-        total = ev.total_ms
-        tr.slow = (slow_ms is not None and total >= slow_ms) or (slow_p99 and p99_ms is not None and total > p99_ms)
+        total = st.get("total_ms")  # the trace's total (a terminal spec maps it: checked in roles.py)
+        tr.slow = total is not None and (
+            (slow_ms is not None and total >= slow_ms) or (slow_p99 and p99_ms is not None and total > p99_ms))
 
     return apply
 
@@ -148,11 +150,11 @@ def joins_for(cfg: TracesConfig) -> dict[type[EventBase], Join]:
     for name, model in EVENT_TYPES.items():
         trace = model.spec.trace
         if trace is None:
-            out[model] = Join(name, None)
+            out[model] = (name, None)
             continue
         if trace.role not in ROLES:
             raise TypeError(f"event type {name!r} plays {trace.role} in traces, which streams/traces/state.py "
                             f"does not implement: add it to ROLES")
         make = ROLES[trace.role]
-        out[model] = Join(name, make(trace.stage_fields, cfg) if make is not None else None)
+        out[model] = (name, make(trace.stage_fields, cfg) if make is not None else None)
     return out

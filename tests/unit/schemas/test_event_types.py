@@ -55,8 +55,14 @@ SAMPLES: dict[str, dict] = {
 NAMES = list(EVENT_TYPES)
 
 
+def _sample(name: str) -> dict:
+    if name not in SAMPLES:
+        pytest.fail(f"no sample of {name!r}: add one to SAMPLES in {__file__}")
+    return SAMPLES[name]
+
+
 def _model(name: str) -> EventBase:
-    return EVENT_ADAPTER.validate_python(SAMPLES[name])
+    return EVENT_ADAPTER.validate_python(_sample(name))
 
 
 # -- declarations ---------------------------------------------------------------
@@ -88,7 +94,7 @@ class _Teleport(EventBase):
 def test_a_model_without_a_spec_fails_saying_what_to_declare():
     with pytest.raises(TypeError, match=r"'teleport' \(_Teleport in schemas/events.py\) declares no spec") as err:
         build_registry(Union[RequestComplete, _Teleport], EventBase)
-    assert "spec: ClassVar[EventSpec] = EventSpec(routing=" in str(err.value)
+    assert "spec = EventSpec(routing=" in str(err.value)
 
 
 def test_a_spec_naming_a_field_the_model_lacks_fails():
@@ -128,7 +134,7 @@ def test_today_s_roles_are_kept():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_publisher_routes_by_the_declared_field(name):
-    d, model = SAMPLES[name], _model(name)
+    d, model = _sample(name), _model(name)
     fields = model.spec.routing.fields
     expected = next((d[f] for f in fields if d.get(f)), None)
     assert routing_key(d) == model.routing_key == expected
@@ -187,12 +193,12 @@ def test_every_trace_role_is_implemented_and_tested():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_trace_join_takes_each_type_as_its_spec_says(name):
-    model = EVENT_ADAPTER.validate_python({**SAMPLES[name], "request_id": "r1"})  # every type can carry one
+    model = EVENT_ADAPTER.validate_python({**_sample(name), "request_id": "r1"})  # every type can carry one
     join = TraceJoin(TracesConfig(sample_rate=1.0, join_timeout_ms=1))
     join.observe(model, T0, None)
     join.advance(T0 + 1)
     [trace] = join.take_ready()
-    assert trace["event_ids"] == [SAMPLES[name]["event_id"]]
+    assert trace["event_ids"] == [_sample(name)["event_id"]]
     spec = model.spec.trace
     if spec is None:
         assert not trace["complete"] and trace["error"] is None
