@@ -40,7 +40,6 @@ from trtlens.schemas.roles import (
     TraceSpec,
     WindowMeasure,
     build_registry,
-    event_name,
 )
 
 SCHEMA_VERSION = 1

@@ -57,8 +57,8 @@ from trtlens.schemas.events import (
     LayerProfile,
     RequestComplete,
     RequestReceived,
-    event_name,
 )
+from trtlens.schemas.roles import event_name
 
 GENERATED: tuple[type[EventBase], ...] = (
     RequestReceived, EngineLoadStart, EngineLoadComplete, InferenceComplete, ErrorEvent, RequestComplete, GpuSample,

@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Sequence
 
 from trtlens.schemas.documents import STAGE_FIELDS
-from trtlens.schemas.events import EventBase, event_name, types_where
-from trtlens.schemas.roles import Expected
+from trtlens.schemas.events import EventBase, types_where
+from trtlens.schemas.roles import Expected, event_name
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.sampling import decide
 from trtlens.streams.traces.state import TraceState, joins_for
