@@ -7,10 +7,12 @@ How it works:
 
 * Every event goes to ``partition_for_key(routing_key, partitions)`` — the
   partition Kafka's key partitioner would pick — so all events of a request
-  share a partition. Events are batched **per partition** into one record (a
-  JSON array, the wire format of ``trtlens.schemas.codec``) of at most
-  ``batch_max_events`` events, sent when full or ``linger_ms`` after its first
-  event. ``batch_max_events=1`` gives one event (a JSON object) per record.
+  share a partition. The routing key is what the event type's spec declares
+  (``trtlens.schemas.events.routing_key_of``; the publisher holds no copy).
+  Events are batched **per partition** into one record (a JSON array, the wire
+  format of ``trtlens.schemas.codec``) of at most ``batch_max_events`` events,
+  sent when full or ``linger_ms`` after its first event. ``batch_max_events=1``
+  gives one event (a JSON object) per record.
 * kafka-python producer with ``acks=all`` and idempotence on.
 * **Direct mode** hands records to kafka-python. When records stay
   unacknowledged for ``unreachable_after_ms``, or a send cannot get metadata or
@@ -47,13 +49,13 @@ from trtlens.errors import DependencyMissingError, TrtlensError
 from trtlens.kafka import partition_for_key
 from trtlens.producers.config import PublisherConfig
 from trtlens.producers.spool import Spool, SpoolLockedError
-from trtlens.schemas.events import EventBase
+from trtlens.schemas.events import EventBase, routing_key_of, types_where
 from trtlens.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ENGINE_KEYED = frozenset({"engine_build", "layer_profile"})
-HIGH_VALUE_EVENTS = frozenset({"request_complete", "error", "engine_build"})
+HIGH_VALUE_EVENTS = frozenset(types_where(lambda s: s.high_value))
+"""Event types never among the first dropped from a full spool (their spec says ``high_value``)."""
 _KEY_CACHE_MAX = 200_000
 
 
@@ -68,11 +70,8 @@ class PublisherError(TrtlensError):
         super().__init__(reason)
 
 
-def routing_key(event: dict[str, Any]) -> str:
-    """The Kafka key of an event dict (same rule as ``EventBase.routing_key``)."""
-    if event.get("event") in ENGINE_KEYED:
-        return event["engine_id"]
-    return event.get("request_id") or event["worker_id"]
+routing_key = routing_key_of
+"""The Kafka key of an event dict: the routing its type's spec declares (``schemas/events.py``)."""
 
 
 def is_low_value(event: dict[str, Any]) -> bool:

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trtlens.schemas.events import EngineBuild, Status
+from trtlens.schemas.events import EVENT_TYPES, EngineBuild, Status
 
 MetricScope = Literal["model_version", "worker", "all"]
 
@@ -47,6 +47,23 @@ class StageBreakdown(BaseModel):
     d2h_ms: float | None = None
     inference_ms: float | None = None
     total_ms: float | None = None
+
+
+STAGE_FIELDS: tuple[str, ...] = tuple(StageBreakdown.model_fields)
+"""The trace breakdown, in document order: what the trace join fills, the index template maps and the
+event specs' ``stage_fields`` may name (checked below, at import)."""
+
+
+def _check_stage_fields() -> None:
+    for name, model in EVENT_TYPES.items():
+        trace = model.spec.trace
+        for dst, _src in trace.stage_fields if trace is not None else ():
+            if dst not in STAGE_FIELDS:
+                raise TypeError(f"event type {name!r}: its spec's stage field {dst!r} is not a field of "
+                                f"StageBreakdown (schemas/documents.py): add it there or fix the name")
+
+
+_check_stage_fields()
 
 
 class TraceError(BaseModel):

@@ -3,8 +3,13 @@
 Every event shares the envelope (:class:`EventBase`); ``event`` names its type
 and selects the model. Request-scoped events carry ``request_id`` and are keyed
 (and partitioned) by it, so all events of one request share a partition.
-Worker-scoped events (engine loads, GPU samples) are keyed by ``worker_id``;
-build reports by ``engine_id``.
+Worker-scoped events (engine loads, GPU samples) are keyed by ``worker_id``
+(``request_id`` when a request triggered them); build reports by ``engine_id``.
+
+Each model declares its :class:`~trtlens.schemas.roles.EventSpec` next to its
+fields: the routing key and its roles (window measure, trace role, build
+report). :data:`EVENT_TYPES`, built from the :data:`Event` union, is the one
+registry every consumer reads; see ``schemas/README.md`` for how to add a type.
 
 Compatibility rules, for consumers in any language:
 
@@ -22,9 +27,20 @@ percent (0-100), ``ts_ms`` epoch milliseconds of **event time**.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from trtlens.schemas.roles import (
+    EventSpec,
+    Expected,
+    Routing,
+    TraceRole,
+    TraceSpec,
+    WindowMeasure,
+    build_registry,
+)
 
 SCHEMA_VERSION = 1
 
@@ -43,6 +59,9 @@ class EventBase(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    spec: ClassVar[EventSpec]
+    """Routing and roles of the type; every concrete event model declares its own."""
+
     event_id: NonEmpty = Field(description="Unique per event; producers assign it. Dedup key.")
     schema_version: Annotated[int, Field(ge=1)] = SCHEMA_VERSION
     ts_ms: EpochMs = Field(description="Event time, epoch milliseconds.")
@@ -56,8 +75,13 @@ class EventBase(BaseModel):
 
     @property
     def routing_key(self) -> str:
-        """Kafka key: decides the partition. Request events → request_id."""
-        return self.request_id or self.worker_id
+        """Kafka key: decides the partition. The first field of ``spec.routing`` that is set."""
+        first, last = _ROUTES[type(self).spec.routing]
+        for name in first:
+            key = getattr(self, name)
+            if key:
+                return key
+        return getattr(self, last)
 
 
 class RequestEvent(EventBase):
@@ -69,6 +93,11 @@ class RequestEvent(EventBase):
 
 
 class RequestReceived(RequestEvent):
+    spec = EventSpec(
+        routing=Routing.REQUEST_ELSE_WORKER, windows=None,
+        trace=TraceSpec(role=TraceRole.RECEIVED, expected=Expected.ALWAYS), build_report=False, high_value=False,
+    )
+
     event: Literal["request_received"] = "request_received"
     batch_size: Annotated[int, Field(ge=1)] = 1
     input_shape: list[int] | None = None
@@ -77,6 +106,11 @@ class RequestReceived(RequestEvent):
 class EngineLoadStart(EventBase):
     """Worker-scoped: keyed by worker_id. ``request_id`` names the request that triggered it, if any."""
 
+    spec = EventSpec(
+        routing=Routing.REQUEST_ELSE_WORKER, windows=None,
+        trace=TraceSpec(role=TraceRole.STAGE, expected=Expected.NO), build_report=False, high_value=False,
+    )
+
     event: Literal["engine_load_start"] = "engine_load_start"
     model: NonEmpty
     model_version: NonEmpty
@@ -84,6 +118,12 @@ class EngineLoadStart(EventBase):
 
 
 class EngineLoadComplete(EventBase):
+    # worker-scoped like EngineLoadStart (no docstring: it would change the published JSON Schema)
+    spec = EventSpec(
+        routing=Routing.REQUEST_ELSE_WORKER, windows=WindowMeasure.ENGINE_LOAD,
+        trace=TraceSpec(role=TraceRole.STAGE, expected=Expected.NO), build_report=False, high_value=False,
+    )
+
     event: Literal["engine_load_complete"] = "engine_load_complete"
     model: NonEmpty
     model_version: NonEmpty
@@ -95,6 +135,16 @@ class EngineLoadComplete(EventBase):
 
 class InferenceComplete(RequestEvent):
     """One inference of the request. Breakdown fields are None where not measured."""
+
+    spec = EventSpec(
+        routing=Routing.REQUEST_ELSE_WORKER, windows=WindowMeasure.FIRST_INFERENCE,
+        trace=TraceSpec(
+            role=TraceRole.INFERENCE, expected=Expected.UNLESS_FAILED,
+            stage_fields=(("inference_ms", "latency_ms"), ("queue_ms", "queue_ms"), ("engine_load_ms", "engine_load_ms"),
+                          ("h2d_ms", "h2d_ms"), ("compute_ms", "compute_ms"), ("d2h_ms", "d2h_ms")),
+        ),
+        build_report=False, high_value=False,
+    )
 
     event: Literal["inference_complete"] = "inference_complete"
     latency_ms: Millis
@@ -111,6 +161,12 @@ class InferenceComplete(RequestEvent):
 class RequestComplete(RequestEvent):
     """Terminal event of every request, failed ones included."""
 
+    spec = EventSpec(
+        routing=Routing.REQUEST_ELSE_WORKER, windows=WindowMeasure.REQUESTS,
+        trace=TraceSpec(role=TraceRole.TERMINAL, expected=Expected.ALWAYS, stage_fields=(("total_ms", "total_ms"),)),
+        build_report=False, high_value=True,
+    )
+
     event: Literal["request_complete"] = "request_complete"
     total_ms: Millis
     status: Status = "ok"
@@ -121,6 +177,11 @@ class RequestComplete(RequestEvent):
 class ErrorEvent(EventBase):
     """A failure. Request-scoped when request_id is set; a request still ends with request_complete."""
 
+    spec = EventSpec(
+        routing=Routing.REQUEST_ELSE_WORKER, windows=None,
+        trace=TraceSpec(role=TraceRole.ERROR, expected=Expected.NO), build_report=False, high_value=True,
+    )
+
     event: Literal["error"] = "error"
     level: Level = "error"
     error_type: NonEmpty
@@ -130,6 +191,11 @@ class ErrorEvent(EventBase):
 
 class GpuSample(EventBase):
     """Worker-scoped periodic NVML sample."""
+
+    spec = EventSpec(
+        routing=Routing.REQUEST_ELSE_WORKER, windows=WindowMeasure.GPU, trace=None, build_report=False,
+        high_value=False,
+    )
 
     event: Literal["gpu_sample"] = "gpu_sample"
     gpu_index: Annotated[int, Field(ge=0)] = 0
@@ -268,6 +334,8 @@ class TritonInfo(BaseModel):
 class EngineBuild(EventBase):
     """A grey-box report of one engine build (or trtexec run), parsed from its log."""
 
+    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=True, high_value=True)
+
     event: Literal["engine_build"] = "engine_build"
     engine_id: NonEmpty
     source: str | None = Field(None, description="Log file the report came from")
@@ -305,13 +373,11 @@ class EngineBuild(EventBase):
     )
     plugin_kernels: dict[str, str] = Field(default_factory=dict, description="Node → kernel its plugin chose ('[Plugin] Using kernel K for node N')")
 
-    @property
-    def routing_key(self) -> str:
-        return self.engine_id
-
 
 class LayerProfile(EventBase):
     """One row of a per-layer profile (trtexec --dumpProfile / exportProfile)."""
+
+    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False)
 
     event: Literal["layer_profile"] = "layer_profile"
     engine_id: NonEmpty
@@ -321,10 +387,6 @@ class LayerProfile(EventBase):
     median_ms: Millis | None = None
     time_pct: Annotated[float, Field(ge=0, le=100)] | None = None
     precision: str | None = None
-
-    @property
-    def routing_key(self) -> str:
-        return self.engine_id
 
 
 Event = Annotated[
@@ -344,16 +406,31 @@ Event = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
-EVENT_TYPES: dict[str, type[EventBase]] = {
-    "request_received": RequestReceived,
-    "engine_load_start": EngineLoadStart,
-    "engine_load_complete": EngineLoadComplete,
-    "inference_complete": InferenceComplete,
-    "request_complete": RequestComplete,
-    "error": ErrorEvent,
-    "gpu_sample": GpuSample,
-    "engine_build": EngineBuild,
-    "layer_profile": LayerProfile,
-}
+EVENT_TYPES: dict[str, type[EventBase]] = build_registry(Event, EventBase)
+"""The registry: event name → model, in union order. Every consumer derives its handling from it."""
 
-TERMINAL_EVENT = "request_complete"
+_ROUTES: dict[Routing, tuple[tuple[str, ...], str]] = {r: (r.fields[:-1], r.fields[-1]) for r in Routing}
+_DICT_ROUTES = {name: _ROUTES[model.spec.routing] for name, model in EVENT_TYPES.items()}
+_ENVELOPE_ROUTE = _ROUTES[Routing.REQUEST_ELSE_WORKER]
+
+
+def routing_key_of(event: Mapping[str, Any]) -> str:
+    """The Kafka key of an event in its JSON form (a dict): the rule of :attr:`EventBase.routing_key`.
+
+    For producers that publish dicts without building models. A type this
+    version does not know (a newer producer) is routed by the envelope rule.
+    """
+    first, last = _DICT_ROUTES.get(event.get("event", ""), _ENVELOPE_ROUTE)
+    for name in first:
+        key = event.get(name)
+        if key:
+            return key
+    return event[last]
+
+
+def types_where(predicate: Callable[[EventSpec], bool]) -> dict[str, type[EventBase]]:
+    """The registry entries whose spec satisfies ``predicate(spec)``, in registry order."""
+    return {name: model for name, model in EVENT_TYPES.items() if predicate(model.spec)}
+
+
+TERMINAL_EVENT = next(iter(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.TERMINAL)))

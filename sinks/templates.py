@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from trtlens.schemas.documents import STAGE_FIELDS
 from trtlens.settings import IndexSettings
 from trtlens.sinks.config import FAMILIES, Family, SinkSettings
 
@@ -33,7 +34,7 @@ BOOLEAN = {"type": "boolean"}
 TEXT = {"type": "text"}
 NOT_INDEXED = {"type": "object", "enabled": False}
 
-STAGES = {"properties": {k: FLOAT for k in ("queue_ms", "engine_load_ms", "h2d_ms", "compute_ms", "d2h_ms", "inference_ms", "total_ms")}}
+STAGES = {"properties": {k: FLOAT for k in STAGE_FIELDS}}
 QUANTILES = {
     "properties": {"count": LONG, **{k: FLOAT for k in ("min", "max", "mean", "p50", "p90", "p95", "p99")}}
 }

@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "schema",
         help="print the JSON Schema of every event and output document",
         description="Print the JSON Schema of every event type, the event union and every output "
-        "document (trace, metric, alert, build), so consumers in other languages can validate.",
+        "document (trace, metric, alert, build), so consumers in other languages can validate. "
+        "Each event type's schema carries x-trtlens: its routing key fields and roles "
+        "(window measure, trace role, build report, high value).",
     )
     p.add_argument("name", nargs="?", help="only this event type or document (e.g. request_complete, trace)")
     p.set_defaults(func=run)

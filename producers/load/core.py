@@ -23,7 +23,12 @@ engine_load_ms on cold starts) or, on failure, ``error``; then
 ``request_complete`` (``total_ms``, ``status``, ``cold_start``). Workers send a
 ``gpu_sample`` every ``gpu_sample_interval_ms`` (keyed by ``worker_id``).
 
-Ground truth: a request counts in the window of its ``request_complete.ts_ms``;
+Which contract types it emits, and which not and why, is declared in
+:data:`GENERATED` / :data:`NOT_GENERATED` (a test checks they cover the event
+registry).
+
+Ground truth: a request counts in the window of its ``request_complete.ts_ms``
+(:data:`COUNTED`, the type that feeds the request windows);
 latency = ``total_ms``; percentiles use the lower nearest rank
 (index ``ceil(q*n) - 1`` of the sorted values).
 """
@@ -41,6 +46,38 @@ from typing import Any
 import numpy as np
 
 from trtlens.producers.load.config import LoadConfig
+from trtlens.schemas.events import (
+    EngineBuild,
+    EngineLoadComplete,
+    EngineLoadStart,
+    ErrorEvent,
+    EventBase,
+    GpuSample,
+    InferenceComplete,
+    LayerProfile,
+    RequestComplete,
+    RequestReceived,
+)
+from trtlens.schemas.roles import event_name
+
+GENERATED: tuple[type[EventBase], ...] = (
+    RequestReceived, EngineLoadStart, EngineLoadComplete, InferenceComplete, ErrorEvent, RequestComplete, GpuSample,
+)
+"""The event types this generator emits (their dicts are built below, field by field)."""
+NOT_GENERATED: dict[type[EventBase], str] = {
+    EngineBuild: "build reports come from TensorRT build logs (producers/trtlog), not from request traffic",
+    LayerProfile: "per-layer profiles come from trtexec profiles (producers/trtlog), not from request traffic",
+}
+"""The registry's other types, each with the reason. A type added to ``schemas/events.py`` goes in one of
+the two (``tests/unit/schemas/test_event_types.py`` checks they cover the registry)."""
+COUNTED: type[EventBase] = RequestComplete
+"""The event a request is counted by in the ground truth (its window is this event's ``ts_ms``): the type
+whose spec feeds the request windows (``WindowMeasure.REQUESTS``; the same test checks it)."""
+
+# the wire names, from the models (a dict below cannot name a type the contract does not have)
+_RECEIVED, _LOAD_START, _LOAD_DONE = event_name(RequestReceived), event_name(EngineLoadStart), event_name(EngineLoadComplete)
+_INFERENCE, _ERROR, _GPU = event_name(InferenceComplete), event_name(ErrorEvent), event_name(GpuSample)
+_COMPLETE = event_name(COUNTED)
 
 QUANTILES = (("p50_ms", 0.50), ("p95_ms", 0.95), ("p99_ms", 0.99))
 
@@ -241,7 +278,7 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
     gi = 0
 
     def gpu_event(g: int) -> dict[str, Any]:
-        return {"event_id": f"{run_tag}-g{g:x}", "event": "gpu_sample", "ts_ms": gpu_ts[g],
+        return {"event_id": f"{run_tag}-g{g:x}", "event": _GPU, "ts_ms": gpu_ts[g],
                 "worker_id": workers[gpu_worker[g]], "host": "loadgen", "backend": "synthetic", "level": "info",
                 "gpu_index": 0, "utilization_pct": float(40 + (g * 7919) % 55), "memory_used_bytes": gpu_used[g],
                 "memory_total_bytes": gpu_total}
@@ -270,29 +307,29 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
         base = {"request_id": rid, "worker_id": workers[wk], "host": "loadgen", "model": model,
                 "model_version": spec.name, "backend": "synthetic"}
         evs: list[dict[str, Any]] = [
-            {"event_id": rid + "-0", "event": "request_received", "ts_ms": t0, **base, "level": "info",
+            {"event_id": rid + "-0", "event": _RECEIVED, "ts_ms": t0, **base, "level": "info",
              "batch_size": batch}
         ]
         t_loaded = t0 + int(load)
         if cold:
-            evs.append({"event_id": rid + "-l0", "event": "engine_load_start", "ts_ms": t0, **base, "level": "info",
+            evs.append({"event_id": rid + "-l0", "event": _LOAD_START, "ts_ms": t0, **base, "level": "info",
                         "engine_path": f"synthetic://{model}/{spec.name}"})
-            evs.append({"event_id": rid + "-l1", "event": "engine_load_complete", "ts_ms": t_loaded, **base,
+            evs.append({"event_id": rid + "-l1", "event": _LOAD_DONE, "ts_ms": t_loaded, **base,
                         "level": "info", "engine_path": f"synthetic://{model}/{spec.name}", "duration_ms": load,
                         "status": "ok", "cache_hit": False})
         if err:
-            evs.append({"event_id": rid + "-e", "event": "error", "ts_ms": t_done, **base, "level": "error",
+            evs.append({"event_id": rid + "-e", "event": _ERROR, "ts_ms": t_done, **base, "level": "error",
                         "error_type": "SyntheticInferenceError", "message": "injected by the load generator",
                         "stage": "compute"})
         else:
-            inf = {"event_id": rid + "-1", "event": "inference_complete", "ts_ms": min(t_done, t_loaded + int(infer)),
+            inf = {"event_id": rid + "-1", "event": _INFERENCE, "ts_ms": min(t_done, t_loaded + int(infer)),
                    **base, "level": "info", "latency_ms": infer, "batch_size": batch, "precision": "fp16",
                    "cold_start": cold}
             if cold:
                 inf["engine_load_ms"] = load
             evs.append(inf)
         if not incomplete:
-            evs.append({"event_id": rid + "-2", "event": "request_complete", "ts_ms": t_done, **base, "level": "info",
+            evs.append({"event_id": rid + "-2", "event": _COMPLETE, "ts_ms": t_done, **base, "level": "info",
                         "total_ms": total, "status": "error" if err else "ok", "cold_start": cold,
                         "batch_size": batch})
         ooo_k = ooo_pick % len(evs) if ooo else -1
@@ -301,7 +338,7 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
             send_at = e["ts_ms"]
             if k == ooo_k:
                 send_at += ooo_delay
-            if late and e["event"] == "request_complete":
+            if late and e["event"] == _COMPLETE:
                 send_at = t_done - t_done % window_ms + late_extra
             seq += 1
             push(heap, (send_at, seq, e))
@@ -349,7 +386,7 @@ def summarise(events: Iterator[dict[str, Any]] | list[dict[str, Any]], window_ms
         if e["event_id"] in seen:
             continue
         seen.add(e["event_id"])
-        if e["event"] != "request_complete":
+        if e["event"] != _COMPLETE:
             continue
         ts = e["ts_ms"]
         key = (e["model"], e["model_version"], ts - ts % window_ms)

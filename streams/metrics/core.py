@@ -6,29 +6,23 @@ and gauges. Partials are **cumulative**: every send carries the whole partial
 so far plus the source ``offset`` it reflects, so the merge stage can keep the
 newest per partition and a replay (at-least-once) overwrites instead of adding.
 
-Scopes per event (metrics semantics of the brief):
-
-=====================  =========================================================
-event                  contributes to (model_version, worker, all scopes)
-=====================  =========================================================
-request_complete       requests; errors (status error); cold_starts (cold_start);
-                       latency sketch of ``total_ms`` — window of its ``ts_ms``
-inference_complete     first-inference sketch of ``latency_ms`` when ``cold_start``
-engine_load_complete   engine-load sketch of ``duration_ms``
-gpu_sample             GPU memory / utilisation max (worker and all scopes only)
-=====================  =========================================================
+Which event types feed windows, and with what, is declared once per type in
+the event specs (``WindowMeasure``, ``schemas/roles.py``); what each measure
+does is in :mod:`~trtlens.streams.metrics.feeds`. Every measure lands in the
+window of the event's own ``ts_ms``, in the model_version, worker and all
+scopes (GPU samples: worker and all).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from trtlens.schemas.events import EventBase
 from trtlens.streams.metrics.config import MetricsConfig
-from trtlens.streams.metrics.sketch import MIN_VALUE, DDSketch, log_gamma
+from trtlens.streams.metrics.feeds import feeds_for
+from trtlens.streams.metrics.sketch import DDSketch
 from trtlens.streams.metrics.windows import close_at, window_start
 
 ALL_KEY = "*"
@@ -128,6 +122,7 @@ class PartitionWindows:
         self.late_events = 0
         self.too_late_events = 0
         self._cache: dict[tuple, list[WindowPartial]] = {}  # (model, version, worker, window) → its partials
+        self._feeds = feeds_for(config.relative_accuracy)  # event model → how it feeds windows (the registry's)
 
     # -- event intake ---------------------------------------------------------
     def _partial(self, scope: str, scope_key: str, ws: int, ev: EventBase) -> WindowPartial:
@@ -176,36 +171,31 @@ class PartitionWindows:
     ) -> list[float | None] | None:
         """:meth:`observe` each event (seen at its watermark) of one record in turn: the hot path.
 
-        Events that feed no window (other types, ``inference_complete`` without
-        ``cold_start``) are skipped. With ``p99_min_count``, returns the current
-        latency P99 hint of each ``request_complete``'s model-version window
-        (aligned with ``events``; None elsewhere) for the slow-trace rule.
-        ``landed_out`` (aligned with ``events``) receives the model-version partial
-        each event landed in.
+        Events that feed no window (types whose spec has no window measure, warm
+        ``inference_complete``) are skipped. With ``p99_min_count``, returns the
+        current latency P99 hint of the model-version window of each event that
+        feeds requests (aligned with ``events``; None elsewhere) for the
+        slow-trace rule. ``landed_out`` (aligned with ``events``) receives the
+        model-version partial each event landed in.
         """
         cfg = self.config
         window_ms, grace_ms, late_ms = cfg.window_ms, cfg.grace_ms, cfg.late_retention_ms
         if window_ms <= 0:
             raise ValueError("window_ms must be positive")
-        acc = cfg.relative_accuracy
-        gamma_ln = log_gamma(acc)
-        cache, targets_for, dirty = self._cache, self._targets, self.dirty
+        feeds, cache, targets_for, dirty = self._feeds, self._cache, self._targets, self.dirty
         p99s: list[float | None] | None = [None] * len(events) if p99_min_count is not None else None
+        min_count = p99_min_count if p99_min_count is not None else 0
         i = -1
         for ev, watermark_ms in zip(events, watermarks_ms):
             i += 1
-            kind = ev.event  # type: ignore[attr-defined]
-            if kind == "request_complete":
-                with_model = True
-            elif kind == "inference_complete":
-                if not ev.cold_start:  # type: ignore[attr-defined]
-                    continue
-                with_model = True
-            elif kind == "engine_load_complete":
-                with_model = True
-            elif kind == "gpu_sample":
-                with_model = False
-            else:
+            try:
+                feed = feeds[type(ev)]  # total over the registry (a try costs nothing when it does not raise)
+            except KeyError:
+                feed = feeds[type(ev)] = None  # an EventBase subclass outside the registry feeds nothing
+            if feed is None:
+                continue
+            with_model, add, gate_field, hints_p99 = feed
+            if gate_field is not None and not getattr(ev, gate_field):
                 continue
             ts = ev.ts_ms
             ws = ts - ts % window_ms  # window_start()
@@ -228,51 +218,7 @@ class PartitionWindows:
                 targets = cache.get((None, None, ev.worker_id, ws))
             if targets is None:
                 targets = targets_for(ev, ws, with_model)
-            if kind == "request_complete":
-                total = ev.total_ms  # type: ignore[attr-defined]
-                err = ev.status == "error"  # type: ignore[attr-defined]
-                cold = ev.cold_start  # type: ignore[attr-defined]
-                key = math.ceil(math.log(total) / gamma_ln) if total > MIN_VALUE else None  # DDSketch.key()
-                for p in targets:
-                    p.requests += 1
-                    if err:
-                        p.errors += 1
-                    if cold:
-                        p.cold_starts += 1
-                    sk = p.latency
-                    if sk is None:
-                        sk = p.latency = DDSketch(acc)
-                    # sk.add_keyed(total, key), inlined (three sketches per request)
-                    sk.count += 1
-                    sk.sum += total
-                    if total < sk.min:
-                        sk.min = total
-                    if total > sk.max:
-                        sk.max = total
-                    if key is None:
-                        sk.zero += 1
-                    else:
-                        bins = sk.bins
-                        bins[key] = bins.get(key, 0) + 1
-            elif kind == "inference_complete":
-                value = ev.latency_ms  # type: ignore[attr-defined]
-                for p in targets:
-                    if p.first_inference is None:
-                        p.first_inference = DDSketch(acc)
-                    p.first_inference.add(value)
-            elif kind == "engine_load_complete":
-                value = ev.duration_ms  # type: ignore[attr-defined]
-                for p in targets:
-                    if p.engine_load is None:
-                        p.engine_load = DDSketch(acc)
-                    p.engine_load.add(value)
-            else:  # gpu_sample
-                mem, util = ev.memory_used_bytes, ev.utilization_pct  # type: ignore[attr-defined]
-                for p in targets:
-                    if p.gpu_memory_max_bytes is None or mem > p.gpu_memory_max_bytes:
-                        p.gpu_memory_max_bytes = mem
-                    if p.gpu_utilization_max_pct is None or util > p.gpu_utilization_max_pct:
-                        p.gpu_utilization_max_pct = util
+            add(ev, targets)
             for p in targets:
                 p.offset = offset
                 if not p.dirty:
@@ -282,8 +228,8 @@ class PartitionWindows:
             if mv.scope == "model_version":
                 if landed_out is not None:
                     landed_out[i] = mv
-                if p99s is not None and kind == "request_complete":
-                    p99s[i] = mv.p99_hint(p99_min_count)
+                if p99s is not None and hints_p99:
+                    p99s[i] = mv.p99_hint(min_count)
         return p99s
 
     def current(self, model: str, model_version: str, ts_ms: int) -> WindowPartial | None:
@@ -325,5 +271,3 @@ class PartitionWindows:
         self._evicted = []
         return out
 
-
-_METRIC_EVENTS = frozenset({"request_complete", "inference_complete", "engine_load_complete", "gpu_sample"})

@@ -16,7 +16,7 @@ from typing import Any
 
 from trtlens.schemas.codec import DecodeError
 from trtlens.schemas.documents import BuildReport
-from trtlens.schemas.events import EventBase
+from trtlens.schemas.events import EventBase, types_where
 from trtlens.streams.decode.core import decode
 from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.dedup.core import Deduper
@@ -82,6 +82,7 @@ class PartitionPipeline:
         self.traces = TraceJoin(settings.traces)
         self.log = StateLog(partition, settings.state_horizon_ms, settings.segment_max_bytes)
         self.build_evaluator = build_evaluator
+        self._build_reports = frozenset(types_where(lambda s: s.build_report).values())  # event models
         self.counters: Counter[str] = Counter()
         self.out = Outputs()
 
@@ -126,13 +127,16 @@ class PartitionPipeline:
         duplicates do not; dropped events still tell the time); windows and the
         trace join then take the kept events with those watermarks (they do not
         depend on each other, except the P99 hint the windows hand to the join).
+        Build reports (the types whose spec says ``build_report``) go to the
+        grey-box rules instead, and to nothing else.
         """
         unique, wms, self.watermark_ms = self.dedup.first_seen(events, self.watermark_ms)
         kept, kept_wms = self.dropper.keep(unique, wms)
-        builds = [ev for ev in kept if ev.event == "engine_build"]  # type: ignore[attr-defined]
+        reports = self._build_reports
+        builds = [ev for ev in kept if type(ev) in reports]
         if builds:
-            kept_wms = [wm for ev, wm in zip(kept, kept_wms) if ev.event != "engine_build"]  # type: ignore[attr-defined]
-            kept = [ev for ev in kept if ev.event != "engine_build"]  # type: ignore[attr-defined]
+            kept_wms = [wm for ev, wm in zip(kept, kept_wms) if type(ev) not in reports]
+            kept = [ev for ev in kept if type(ev) not in reports]
         if kept:
             p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]

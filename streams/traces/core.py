@@ -1,7 +1,9 @@
 """Trace join by request_id on event time (pure).
 
-All events of a request share a partition, so the join is local. A trace is
-**ready** when its terminal ``request_complete`` arrived, or **timed out** when
+All events of a request share a partition, so the join is local. What each
+event type adds to its trace is its spec's trace role (``schemas/roles.py``,
+applied by ``state.py``). A trace is **ready** when its terminal event
+(``request_complete``) arrived, or **timed out** when
 the partition watermark reaches ``start_ts_ms + join_timeout_ms`` (emitted
 incomplete, naming the missing stages). After emission it is kept until the
 watermark reaches ``start_ts_ms + join_timeout_ms + retention_ms``; an event for
@@ -17,48 +19,12 @@ import heapq
 from collections import deque
 from collections.abc import Sequence
 
-from trtlens.schemas.events import EventBase
+from trtlens.schemas.documents import STAGE_FIELDS
+from trtlens.schemas.events import EventBase, types_where
+from trtlens.schemas.roles import Expected, event_name
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.sampling import decide
-
-
-# inference_complete fields copied into the trace breakdown when the backend measured them
-_MEASURED_STAGES = ("queue_ms", "engine_load_ms", "h2d_ms", "compute_ms", "d2h_ms")
-
-
-class TraceState:
-    """One request being joined (a plain slotted class: created once per request on the hot path)."""
-
-    __slots__ = (
-        "request_id", "start_ts_ms", "end_ts_ms", "model", "model_version", "worker_id", "host", "backend",
-        "kinds", "event_ids", "terminal", "status", "cold_start", "batch_size", "precision", "stages", "error",
-        "slow", "emitted", "kept", "changed",
-    )
-
-    def __init__(self, request_id: str, start_ts_ms: int, end_ts_ms: int, model: str | None = None,
-                 model_version: str | None = None, worker_id: str | None = None, host: str | None = None,
-                 backend: str | None = None) -> None:
-        self.request_id = request_id
-        self.start_ts_ms = start_ts_ms
-        self.end_ts_ms = end_ts_ms
-        self.model = model
-        self.model_version = model_version
-        self.worker_id = worker_id
-        self.host = host
-        self.backend = backend
-        self.kinds: set[str] = set()
-        self.event_ids: list[str] = []
-        self.terminal = False
-        self.status: str | None = None
-        self.cold_start = False
-        self.batch_size: int | None = None
-        self.precision: str | None = None
-        self.stages: dict[str, float] = {}
-        self.error: dict | None = None
-        self.slow = False
-        self.emitted = False
-        self.kept = False
-        self.changed = True
+from trtlens.streams.traces.state import TraceState, joins_for
 
 
 class TraceJoin:
@@ -73,6 +39,10 @@ class TraceJoin:
         self._retention: deque[tuple[int, str]] = deque()
         self.too_late_events = 0
         self.ready: set[str] = set()
+        self._joins = joins_for(config)  # event model → (name, what it adds): the registry's trace roles
+        # expected stages a request that failed may never have reached (not named missing in an error trace)
+        self._optional_if_failed = frozenset(types_where(
+            lambda s: s.trace is not None and s.trace.expected is Expected.UNLESS_FAILED))
 
     @property
     def horizon_ms(self) -> int:
@@ -87,8 +57,9 @@ class TraceJoin:
     ) -> None:
         """:meth:`observe` for each ``(event, watermark, p99)`` in turn (the hot path: one call per record).
 
-        ``p99s_ms`` is the current window P99 of the event's model version (read for
-        ``request_complete`` only). Events without ``request_id`` are skipped.
+        ``p99s_ms`` is the current window P99 of the event's model version (read by
+        the terminal role only). Events without ``request_id`` are skipped; what an
+        event adds beyond its id and type is its type's trace role (``state.py``).
         """
         cfg = self.config
         traces = self.traces
@@ -100,8 +71,7 @@ class TraceJoin:
         in_order = timeouts.append
         timeout = cfg.join_timeout_ms
         horizon = timeout + cfg.retention_ms
-        slow_ms = cfg.slow_ms
-        slow_p99 = cfg.slow_above_p99
+        joins = self._joins
         too_late = 0
         for ev, watermark_ms, p99_ms in zip(events, watermarks_ms, p99s_ms):
             rid = ev.request_id
@@ -133,35 +103,13 @@ class TraceJoin:
                 if tr.host is None:
                     tr.host, tr.backend = ev.host, ev.backend
             tr.event_ids.append(eid)
-            kind = ev.event  # type: ignore[attr-defined]
-            tr.kinds.add(kind)
-            if kind == "request_complete":
-                tr.terminal = True
-                tr.status = ev.status  # type: ignore[attr-defined]
-                tr.cold_start = tr.cold_start or ev.cold_start  # type: ignore[attr-defined]
-                tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
-                total = ev.total_ms  # type: ignore[attr-defined]
-                tr.stages["total_ms"] = total
-                tr.slow = (slow_ms is not None and total >= slow_ms) or (
-                    slow_p99 and p99_ms is not None and total > p99_ms
-                )
-            elif kind == "inference_complete":
-                st = tr.stages
-                st["inference_ms"] = ev.latency_ms  # type: ignore[attr-defined]
-                for name in _MEASURED_STAGES:
-                    v = getattr(ev, name)
-                    if v is not None:
-                        st[name] = v
-                tr.cold_start = tr.cold_start or ev.cold_start  # type: ignore[attr-defined]
-                tr.precision = ev.precision  # type: ignore[attr-defined]
-                if tr.batch_size is None:
-                    tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
-            elif kind == "request_received":
-                if tr.batch_size is None:
-                    tr.batch_size = ev.batch_size  # type: ignore[attr-defined]
-            elif kind == "error":
-                if tr.error is None:
-                    tr.error = {"error_type": ev.error_type, "message": ev.message, "stage": ev.stage}  # type: ignore[attr-defined]
+            try:
+                name, apply = joins[type(ev)]  # total over the registry (a try costs nothing when it does not raise)
+            except KeyError:  # an EventBase subclass outside the registry: joined by its type only
+                name, apply = joins[type(ev)] = (event_name(type(ev)), None)
+            tr.kinds.add(name)
+            if apply is not None:
+                apply(tr, ev, p99_ms)
             tr.changed = True
             if tr.terminal or tr.emitted:
                 ready_add(rid)
@@ -235,15 +183,13 @@ class TraceJoin:
             if not keep:
                 continue
             tr.kept = True
-            out.append(_document(tr, expected, reason, weight))
+            out.append(_document(tr, expected, self._optional_if_failed, reason, weight))
         self.ready.clear()
         return out
 
 
-STAGE_FIELDS = ("queue_ms", "engine_load_ms", "h2d_ms", "compute_ms", "d2h_ms", "inference_ms", "total_ms")
-
-
-def _document(tr: TraceState, expected: list[str], reason: str, weight: float) -> dict:
+def _document(tr: TraceState, expected: list[str], optional_if_failed: frozenset[str], reason: str,
+              weight: float) -> dict:
     """The trace as the JSON dict of :class:`~trtlens.schemas.documents.Trace` (``model_dump(mode="json")``).
 
     Built directly (no pydantic round trip: this is per kept request, on the hot
@@ -256,7 +202,7 @@ def _document(tr: TraceState, expected: list[str], reason: str, weight: float) -
     kinds = tr.kinds
     missing = [s for s in expected if s not in kinds]
     if tr.terminal and status == "error":
-        missing = [s for s in missing if s != "inference_complete"]  # failed before inference is normal
+        missing = [s for s in missing if s not in optional_if_failed]  # e.g. failed before inference: normal
     if tr.error:
         err = dict(tr.error)
     elif status == "error":
