@@ -90,12 +90,13 @@ class Trace(_Doc):
     cold_start: bool = False
     batch_size: int | None = None
     precision: str | None = None
+    engine_id: str | None = Field(None, description="Engine that served the request (build reports share the id)")
     stages: StageBreakdown = Field(default_factory=StageBreakdown)
     error: TraceError | None = None
     event_ids: list[str] = Field(default_factory=list)
     event_count: int = 0
     sample_weight: Annotated[float, Field(ge=1)] = 1.0
-    sample_reason: str = Field("rate", description="error | cold_start | incomplete | slow | rate")
+    sample_reason: str = Field("rate", description="error | cold_start | incomplete | slow | exemplar | rate | update")
 
     @property
     def doc_id(self) -> str:

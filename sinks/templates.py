@@ -56,6 +56,7 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "cold_start": BOOLEAN,
         "batch_size": INTEGER,
         "precision": KEYWORD,
+        "engine_id": KEYWORD,
         "stages": STAGES,
         "error": {"properties": {"error_type": KEYWORD, "message": TEXT, "stage": KEYWORD}},
         "event_ids": KEYWORD,

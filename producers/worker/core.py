@@ -102,6 +102,7 @@ class InferenceWorker:
         self._clock_ms = clock_ms
         self._perf = perf_s
         self._last_done_s: float | None = None
+        self.engine_id: str | None = None  # of the engine loaded last (identity.py); on every request event
         self.stats = WorkerStats()
 
     def _common(self, request_id: str | None) -> dict:
@@ -141,7 +142,7 @@ class InferenceWorker:
                 **self._common(request_id), latency_ms=round(timings.latency_ms, 4), queue_ms=round(queue_ms, 4),
                 engine_load_ms=round(load_ms, 3) if load_ms is not None else None,
                 h2d_ms=_r(timings.h2d_ms), compute_ms=_r(timings.compute_ms), d2h_ms=_r(timings.d2h_ms),
-                batch_size=batch_size, precision=self.backend.precision, cold_start=cold,
+                batch_size=batch_size, precision=self.backend.precision, cold_start=cold, engine_id=self.engine_id,
             ))
         except Exception as exc:  # every failure still ends the request with a terminal event
             status = "error"
@@ -154,22 +155,27 @@ class InferenceWorker:
             self.stats.cold_starts += 1
         self.stats.latencies_ms.append(total_ms)
         self.emit(RequestComplete(**self._common(request_id), total_ms=round(total_ms, 4), status=status,
-                                  cold_start=cold, batch_size=batch_size))
+                                  cold_start=cold, batch_size=batch_size, engine_id=self.engine_id))
         self._last_done_s = self._perf()
         return Outcome(request_id, status, cold, total_ms, latency)
 
     def _load(self, request_id: str) -> float:
-        self.emit(EngineLoadStart(**self._common(request_id), engine_path=self.backend.engine_path))
+        self.emit(EngineLoadStart(**self._common(request_id), engine_path=self.backend.engine_path,
+                                  precision=self.backend.precision))
         t0 = self._perf()
         try:
             info = self.backend.load()
         except Exception:
             self.emit(EngineLoadComplete(**self._common(request_id), engine_path=self.backend.engine_path,
-                                         duration_ms=round((self._perf() - t0) * 1000.0, 3), status="error"))
+                                         duration_ms=round((self._perf() - t0) * 1000.0, 3), status="error",
+                                         precision=self.backend.precision))
             raise
         self.stats.engine_loads += 1
+        identity = info.identity.event_fields() if info.identity is not None else {"precision": self.backend.precision}
+        self.engine_id = identity.get("engine_id")
         self.emit(EngineLoadComplete(**self._common(request_id), engine_path=info.engine_path,
-                                     duration_ms=round(info.duration_ms, 3), status="ok", cache_hit=info.cache_hit))
+                                     duration_ms=round(info.duration_ms, 3), status="ok", cache_hit=info.cache_hit,
+                                     **identity))
         return info.duration_ms
 
 
