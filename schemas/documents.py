@@ -119,6 +119,26 @@ class Quantiles(BaseModel):
     p99: float | None = None
 
 
+class TailAttribution(BaseModel):
+    """Why a window's tail was slow (``streams/metrics/attribution.py``); shares are 0..1."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold_ms: float = Field(description="The window's quantile (P99 / P95) the tail is at or above")
+    count: int = Field(description="Requests described (whole latency buckets at or above the threshold)")
+    cold_start_share: float
+    dominant_stage_share: dict[str, float] = Field(description="stage → share of tail requests it dominated")
+    stage_mean_ms_tail: dict[str, float] = Field(description="stage → mean ms in the tail")
+    stage_mean_ms_body: dict[str, float] = Field(description="stage → mean ms below the tail ({} if none)")
+    delta_prev: dict | None = Field(None, description="Change against the previous window (current − previous)")
+
+
+class GpuMemory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gpu_index: int
+    memory_used_max_bytes: int
+    memory_total_bytes: int
+
+
 class WindowMetric(_Doc):
     """One closed (or running) event-time window for one scope, all partitions merged."""
 
@@ -143,6 +163,11 @@ class WindowMetric(_Doc):
     gpu_utilization_max_pct: float | None = None
     late_events: int = 0
     partitions: list[int] = Field(default_factory=list, description="Partitions merged into this window")
+    engines: list[str] = Field(default_factory=list, description="Engine ids serving the window")
+    attribution: dict[str, TailAttribution] | None = Field(
+        None, description='{"p99": ..., "p95": ...}: the tail at or above each quantile (model_version scope)')
+    exemplars: list[str] = Field(default_factory=list, description="request_ids of the N slowest (stored traces)")
+    gpus: list[GpuMemory] = Field(default_factory=list, description="Per GPU memory (worker scope)")
     sketch: dict | None = Field(None, description="Serialised latency DDSketch, for merging longer windows")
 
     @property

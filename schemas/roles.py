@@ -71,10 +71,10 @@ class WindowMeasure(Enum):
 
 
 _WINDOW_FIELDS = {
-    WindowMeasure.REQUESTS: ("total_ms", "status", "cold_start"),
+    WindowMeasure.REQUESTS: ("total_ms", "status", "cold_start", "engine_id", "request_id"),
     WindowMeasure.FIRST_INFERENCE: ("latency_ms", "cold_start"),
-    WindowMeasure.ENGINE_LOAD: ("duration_ms",),
-    WindowMeasure.GPU: ("memory_used_bytes", "utilization_pct"),
+    WindowMeasure.ENGINE_LOAD: ("duration_ms",),  # and engine_id where the model has it
+    WindowMeasure.GPU: ("memory_used_bytes", "utilization_pct", "gpu_index", "memory_total_bytes"),
 }
 
 

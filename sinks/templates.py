@@ -38,6 +38,13 @@ STAGES = {"properties": {k: FLOAT for k in STAGE_FIELDS}}
 QUANTILES = {
     "properties": {"count": LONG, **{k: FLOAT for k in ("min", "max", "mean", "p50", "p90", "p95", "p99")}}
 }
+_ATTR_STAGES = ("queue", "engine_load", "h2d", "compute", "d2h", "other")  # streams/metrics/attribution.STAGES
+_PER_STAGE = {"properties": {s: FLOAT for s in _ATTR_STAGES}}
+TAIL = {"properties": {
+    "threshold_ms": FLOAT, "count": LONG, "cold_start_share": FLOAT, "dominant_stage_share": _PER_STAGE,
+    "stage_mean_ms_tail": _PER_STAGE, "stage_mean_ms_body": _PER_STAGE, "delta_prev": NOT_INDEXED,
+}}
+ATTRIBUTION = {"properties": {"p99": TAIL, "p95": TAIL}}
 LATENCY_STATS = {"properties": {k: FLOAT for k in ("min_ms", "max_ms", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms")}}
 
 MAPPINGS: dict[Family, dict[str, Any]] = {
@@ -86,6 +93,10 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "gpu_utilization_max_pct": FLOAT,
         "late_events": LONG,
         "partitions": INTEGER,
+        "engines": KEYWORD,
+        "exemplars": KEYWORD,
+        "attribution": ATTRIBUTION,
+        "gpus": {"properties": {"gpu_index": INTEGER, "memory_used_max_bytes": LONG, "memory_total_bytes": LONG}},
         "sketch": NOT_INDEXED,  # kept for merging longer windows, never searched
     },
     "alerts": {

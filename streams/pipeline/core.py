@@ -126,7 +126,9 @@ class PartitionPipeline:
         Dedup decides each event's watermark (first-seen events advance it,
         duplicates do not; dropped events still tell the time); windows and the
         trace join then take the kept events with those watermarks (they do not
-        depend on each other, except the P99 hint the windows hand to the join).
+        depend on each other, except the P99 hint the windows hand to the join),
+        and the windows' tail attribution reads the joined stages of each request
+        (marking its exemplars' traces, which tail sampling then keeps).
         Build reports (the types whose spec says ``build_report``) go to the
         grey-box rules instead, and to nothing else.
         """
@@ -138,8 +140,16 @@ class PartitionPipeline:
             kept_wms = [wm for ev, wm in zip(kept, kept_wms) if type(ev) not in reports]
             kept = [ev for ev in kept if type(ev) not in reports]
         if kept:
-            p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count)
+            requests: list = []
+            p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count,
+                                             requests_out=requests)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]
+            if requests:  # after the join: each request's stages are in its trace
+                traces = self.traces.traces
+                for rid in self.windows.attribute(requests, traces):
+                    tr = traces.get(rid)
+                    if tr is not None:
+                        tr.exemplar = True  # tail sampling keeps every exemplar
         if builds and not muted and self.build_evaluator is not None:
             self.out.builds.extend(self.build_evaluator(ev) for ev in builds)
         c = self.counters
