@@ -10,6 +10,7 @@ document        doc_id
 Trace           ``request_id``
 WindowMetric    ``{scope}:{scope_key}:{window_start_ms}:{window_ms}``
 Alert           ``{rule_id}:{scope_key}:{window_start_ms}:{state}``
+                (per-GPU rules: ``{rule_id}:{scope_key}/gpu{i}:...``)
 BuildReport     ``engine_id``
 ==============  ==========================================================
 """
@@ -193,9 +194,22 @@ class Alert(_Doc):
     threshold: float
     message: str
     breaching_windows: int = 0
+    # why (issue 11): the window's tail at firing time, in a sentence, with its exemplars and how to open them
+    model: str | None = None
+    model_version: str | None = None
+    explanation: str | None = Field(None, description="One sentence: the ranked causes of the tail")
+    attribution: TailAttribution | None = Field(None, description="The window's P99 tail attribution at firing time")
+    exemplars: list[str] = Field(default_factory=list, description="request_ids of the window's slowest requests")
+    exemplar_query: str | None = Field(None, description="Query string over trtlens-traces that finds the exemplars")
+    url: str | None = Field(None, description="Link that opens the exemplars (streams.alerts.traces_url_template)")
+    engines: list[str] = Field(default_factory=list, description="Engine ids serving the window")
+    gpu_index: int | None = Field(None, description="The GPU a per-GPU rule (gpu_memory_trend) is about")
+    projected_bytes: int | None = Field(None, description="gpu_memory_trend: used memory projected at the horizon")
 
     @property
     def doc_id(self) -> str:
+        if self.gpu_index is not None:
+            return f"{self.rule_id}:{self.scope_key}/gpu{self.gpu_index}:{self.window_start_ms}:{self.state}"
         return f"{self.rule_id}:{self.scope_key}:{self.window_start_ms}:{self.state}"
 
     @property

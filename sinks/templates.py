@@ -33,6 +33,7 @@ INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
 TEXT = {"type": "text"}
 NOT_INDEXED = {"type": "object", "enabled": False}
+NOT_INDEXED_KEYWORD = {"type": "keyword", "index": False}
 
 STAGES = {"properties": {k: FLOAT for k in STAGE_FIELDS}}
 QUANTILES = {
@@ -111,6 +112,16 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "threshold": DOUBLE,
         "message": TEXT,
         "breaching_windows": INTEGER,
+        "model": KEYWORD,
+        "model_version": KEYWORD,
+        "explanation": TEXT,
+        "attribution": TAIL,
+        "exemplars": KEYWORD,
+        "exemplar_query": NOT_INDEXED_KEYWORD,
+        "url": NOT_INDEXED_KEYWORD,
+        "engines": KEYWORD,
+        "gpu_index": INTEGER,
+        "projected_bytes": LONG,
     },
     "builds": {
         "engine_id": KEYWORD,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Rule(BaseModel):
@@ -66,3 +66,19 @@ class AlertsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: list[AlertRule] = Field(default_factory=_default_rules)
+    traces_url_template: str | None = Field(
+        None, description="link an alert carries to open its exemplar traces, e.g. a Kibana Discover URL; "
+        "{query} (URL-encoded query string), {window_start_ms}, {window_end_ms}")
+
+    @field_validator("traces_url_template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        try:
+            value.format(query="q", window_start_ms=0, window_end_ms=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"may only use {{query}}, {{window_start_ms}}, {{window_end_ms}} in braces ({exc!r})") from None
+        return value

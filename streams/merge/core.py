@@ -150,7 +150,7 @@ class Merger:
                     changed = True
                     for rule in self.alerts.rules:
                         state = st.alerts.setdefault(rule.id, AlertState())
-                        alert = evaluate(rule, metric, state)
+                        alert = evaluate(rule, metric, state, traces_url_template=self.alerts.traces_url_template)
                         if alert is not None:
                             out.alerts.append(alert)
                 elif win.changed and (win.emitted or self.metrics.emit_running):
