@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "trtlens.producers.replay.cli",
     "trtlens.streams.cli",
     "trtlens.producers.trtlog.cli",
+    "trtlens.explain",
 ]
 
 # modules exposing register(subparsers) under `trtlens bench`

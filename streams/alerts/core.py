@@ -22,6 +22,7 @@ from trtlens.streams.alerts.config import (
     ColdStartRateAboveRule,
     ErrorRateAboveRule,
     GpuMemoryAboveRule,
+    GpuMemoryTrendRule,
     P99AboveRule,
     QpsBelowRule,
 )
@@ -68,6 +69,8 @@ def measure(rule: AlertRule, m: WindowMetric) -> tuple[float | None, float]:
         return (float(m.gpu_memory_max_bytes) if m.gpu_memory_max_bytes is not None else None), float(rule.threshold_bytes)
     if isinstance(rule, QpsBelowRule):
         return m.qps, rule.threshold
+    if isinstance(rule, GpuMemoryTrendRule):
+        raise TypeError("gpu_memory_trend is per GPU: streams/alerts/trend.py evaluates it")
     raise TypeError(f"unknown rule {rule!r}")  # pragma: no cover
 
 

@@ -19,7 +19,9 @@ from typing import Any
 
 from trtlens.schemas.documents import Alert, WindowMetric
 from trtlens.streams.alerts.config import AlertsConfig
+from trtlens.streams.alerts.config import GpuMemoryTrendRule
 from trtlens.streams.alerts.core import AlertState, evaluate
+from trtlens.streams.alerts.trend import evaluate_trend
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.merge.combine import (
     MergeWindow,
@@ -45,6 +47,7 @@ class ScopeState:
     windows: dict[int, MergeWindow] = field(default_factory=dict)
     alerts: dict[str, AlertState] = field(default_factory=dict)
     attributions: dict[int, dict[str, Any]] = field(default_factory=dict)  # window start → its attribution
+    series: dict[str, list[list[int]]] = field(default_factory=dict)  # per-GPU trend points (alerts/trend.py)
 
     def previous_attribution(self, window_start_ms: int) -> dict[str, Any] | None:
         before = [ws for ws in self.attributions if ws < window_start_ms]
@@ -65,6 +68,7 @@ class ScopeState:
             },
             "alerts": {rid: a.to_dict() for rid, a in self.alerts.items()},
             "attributions": {str(ws): a for ws, a in self.attributions.items()},
+            "series": self.series,
         }
 
     @classmethod
@@ -76,6 +80,7 @@ class ScopeState:
             )
         st.alerts = {rid: AlertState.from_dict(a) for rid, a in d.get("alerts", {}).items()}
         st.attributions = {int(ws): a for ws, a in d.get("attributions", {}).items()}
+        st.series = {k: [list(p) for p in v] for k, v in d.get("series", {}).items()}
         return st
 
 
@@ -149,6 +154,9 @@ class Merger:
                     win.changed = False
                     changed = True
                     for rule in self.alerts.rules:
+                        if isinstance(rule, GpuMemoryTrendRule):
+                            out.alerts.extend(evaluate_trend(rule, metric, st.alerts, st.series))
+                            continue
                         state = st.alerts.setdefault(rule.id, AlertState())
                         alert = evaluate(rule, metric, state, traces_url_template=self.alerts.traces_url_template)
                         if alert is not None:

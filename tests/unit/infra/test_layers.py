@@ -22,7 +22,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "contract": ("trtlens.schemas",),
     "library": ("trtlens.greybox",),
     "component": ("trtlens.producers", "trtlens.streams", "trtlens.sinks"),
-    "app": ("trtlens.__main__", "trtlens.cli", "trtlens.stack", "trtlens.demo", "trtlens.bench"),
+    "app": ("trtlens.__main__", "trtlens.cli", "trtlens.stack", "trtlens.demo", "trtlens.bench", "trtlens.explain"),
 }
 ORDER = ["base", "contract", "library", "component", "app"]
 
