@@ -232,6 +232,7 @@ def _ground_truth(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) 
             }
             for name, q in QUANTILES:
                 row[name] = nearest_rank(values, q)
+            row["tail_p99"] = _tail_truth(plan, members, row["p99_ms"], config.overhead_ms)
             if config.ground_truth_latencies:
                 row["latencies_ms_sorted"] = values.tolist()
             windows.append(row)
@@ -269,6 +270,28 @@ def _ground_truth(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) 
         },
         "windows": windows,
         "gpu_windows": gpu_windows,
+    }
+
+
+TAIL_STAGES = ("queue", "engine_load", "h2d", "compute", "d2h", "other")
+
+
+def _tail_truth(plan: _Plan, members: np.ndarray, p99_ms: float, overhead_ms: float) -> dict[str, Any]:
+    """The exact P99 tail of a window (requests with ``total_ms >= p99``): its cold-start share and the share
+    each stage dominated (the largest of queue, engine load, compute = inference, other = overhead). An
+    errored request reports no breakdown, so all of it is ``other``, as streams attributes it."""
+    sel = members[plan.total_ms[members] >= p99_ms]
+    n = len(sel)
+    err = plan.error[sel]
+    parts = np.stack([plan.queue_ms[sel], plan.load_ms[sel], np.zeros(n), plan.infer_ms[sel], np.zeros(n),
+                      np.maximum(0.0, plan.total_ms[sel] - plan.queue_ms[sel] - plan.load_ms[sel] - plan.infer_ms[sel])])
+    parts[:, err] = 0.0
+    parts[5, err] = plan.total_ms[sel][err]
+    dominant = np.argmax(parts, axis=0)  # ties go to the earlier stage, as streams decides them
+    return {
+        "count": int(n),
+        "cold_start_share": float(plan.cold[sel].mean()) if n else 0.0,
+        "dominant_stage_share": {s: float((dominant == i).mean()) if n else 0.0 for i, s in enumerate(TAIL_STAGES)},
     }
 
 

@@ -178,3 +178,24 @@ def test_exemplars_are_stored_even_when_sampling_keeps_nothing_else():
         assert set(traces) >= set(m.exemplars)
         assert {traces[r]["sample_reason"] for r in m.exemplars} == {"exemplar"}
     assert len(traces) < len(events) / 10  # candidates of each partition only, not a sample
+
+
+@pytest.mark.parametrize("scenario", ["cold-start-storm", "slow-compute", "overload"])
+def test_each_scenario_names_its_cause_as_the_ground_truth_does(scenario):
+    from trtlens.producers.load.scenarios import SCENARIOS
+
+    stage, models = SCENARIOS[scenario]
+    config = LoadConfig(seed=11, rate_rps=500, duration_s=20, start_ms=T0 - T0 % 10_000, workers=2,
+                        gpu_sample_interval_ms=0, models=models)
+    run, events, metrics, traces = _run(config)
+    truth = {(w["model_version"], w["window_start_ms"]): w for w in run.ground_truth["windows"]}
+    for m in metrics:
+        t, gt = m.attribution["p99"], truth[(m.model_version, m.window_start_ms)]["tail_p99"]
+        # the store's tail holds whole latency buckets, the truth exactly the requests >= P99: close, not equal
+        assert t.count >= gt["count"]
+        assert t.cold_start_share == pytest.approx(gt["cold_start_share"], abs=0.15)
+        for s in STAGES:
+            assert t.dominant_stage_share[s] == pytest.approx(gt["dominant_stage_share"][s], abs=0.15)
+        if m.model_version == "v2":
+            assert max(t.dominant_stage_share, key=t.dominant_stage_share.get) == stage
+            assert gt["dominant_stage_share"][stage] > 0.7
