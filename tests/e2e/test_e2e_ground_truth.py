@@ -168,7 +168,7 @@ def test_every_kept_trace_is_stored_once_and_sampled_out_ones_are_absent(run):
     assert must <= set(traces), f"{len(must - set(traces))} error/cold/incomplete traces missing"
     assert by_rate <= set(traces), f"{len(by_rate - set(traces))} traces kept by rate missing"
     extra = set(traces) - must - by_rate
-    assert all(traces[rid]["sample_reason"] == "slow" for rid in extra), "a sampled-out trace was stored"
+    assert all(traces[rid]["sample_reason"] in ("slow", "exemplar") for rid in extra), "a sampled-out trace was stored"
     assert len(extra) < 0.05 * len(expected.requests)
     sampled_out = set(expected.requests) - must - by_rate - extra
     assert len(sampled_out) > 0.4 * len(expected.requests)  # the rate really thinned the stored volume
