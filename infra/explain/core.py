@@ -18,6 +18,7 @@ build reports of the engines involved. :func:`diagnose` ranks the causes:
 
 from __future__ import annotations
 
+import datetime as _dt
 import statistics
 from typing import Any
 
@@ -110,15 +111,18 @@ def diagnose(
         other_rows.append({"model_version": o.get("model_version"), "p99_ms": _p99(o), "requests": o.get("requests"),
                            "cold_start_rate": o.get("cold_start_rate"),
                            "tail_cold_start_share": ot.get("cold_start_share") if ot else None,
-                           "tail_dominant_stage": stage, "tail_dominant_share": share, "engines": o.get("engines", [])})
+                           "tail_dominant_stage": stage, "tail_dominant_share": share, "engines": o.get("engines", []),
+                           "tail_stage_mean_ms": dict(ot.get("stage_mean_ms_tail") or {}) if ot else {}})
     for c in causes:
         stage = c.get("stage")
         for o in other_rows:
             ot_share = o["tail_cold_start_share"] if c["cause"] == "cold_start" else (
                 o["tail_dominant_share"] if o["tail_dominant_stage"] == stage else 0.0)
             if ot_share is not None and o["p99_ms"] is not None:
+                mean = o["tail_stage_mean_ms"].get(stage) if stage else None
                 c["evidence"].append(f"{o['model_version']}: P99 {p99_ms(o['p99_ms'])}, this cause in "
-                                     f"{pct(ot_share or 0.0)} of its tail")
+                                     f"{pct(ot_share or 0.0)} of its tail"
+                                     + (f", {STAGE_LABELS.get(stage, stage)} mean {fmt_ms(mean)} there" if mean is not None else ""))
     # build diff between this version's engine and the others'
     diffs = []
     mine = [e for e in window.get("engines", []) if e in builds]
@@ -163,7 +167,8 @@ def diagnose(
 def render(d: dict[str, Any]) -> str:
     """The diagnosis as text for a terminal."""
     lines = []
-    head = f"{d['model']}/{d['model_version']}  window {d['window_start_ms']} +{d['window_ms'] / 1000:g}s"
+    when = _dt.datetime.fromtimestamp(d["window_start_ms"] / 1000, tz=_dt.timezone.utc).isoformat(timespec="seconds")
+    head = f"{d['model']}/{d['model_version']}  window {when.replace('+00:00', 'Z')} +{d['window_ms'] / 1000:g}s"
     lines.append(head)
     lines.append(f"  P99 {p99_ms(d['p99_ms'])}  P95 {p99_ms(d['p95_ms'])}  requests {d['requests']}  "
                  f"cold-start rate {pct(d['cold_start_rate'] or 0.0)}  engines {', '.join(d['engines']) or '-'}")
@@ -212,7 +217,7 @@ def render(d: dict[str, Any]) -> str:
         lines.append("")
         lines.append("Exemplar traces (slowest first):")
         for ex in d["exemplars"]:
-            steps = "  ".join(f"{s['stage']} +{s['start_ms']:g}:{fmt_ms(s['duration_ms'])}" for s in ex["stages"])
+            steps = "  ".join(f"{s['stage']} +{s['start_ms']:.1f}:{fmt_ms(s['duration_ms'])}" for s in ex["stages"])
             lines.append(f"  {ex['request_id']}  {fmt_ms(ex['total_ms'])}{'  cold' if ex['cold_start'] else ''}  "
                          f"{ex['worker_id']}  {steps}")
     if d["missing_exemplars"]:

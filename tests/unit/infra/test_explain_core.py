@@ -49,7 +49,7 @@ def test_the_diagnosis_ranks_causes_and_compares_with_baseline_other_versions_an
              "explanation": "x", "exemplar_query": 'request_id:("r1" OR "r2")', "url": None}
     d = diagnose(w, alert=alert, previous=prev, others=[other], traces=traces, builds=builds)
     assert [c["cause"] for c in d["causes"]][:2] == ["cold_start", "stage:compute"]
-    assert d["causes"][0]["evidence"][1] == "v1: P99 25.0 ms, this cause in 0% of its tail"
+    assert d["causes"][0]["evidence"][1] == "v1: P99 25.0 ms, this cause in 0% of its tail, engine load mean 0.0 ms there"
     assert d["change"]["baseline_p99_ms"] == 302.0 and d["change"]["ratio_to_baseline"] == pytest.approx(1755 / 302)
     assert d["change"]["previous_p99_ms"] == 301.0
     assert d["missing_exemplars"] == ["r2"]
@@ -59,7 +59,7 @@ def test_the_diagnosis_ranks_causes_and_compares_with_baseline_other_versions_an
     assert d["causes"][-1]["cause"] == "build:fusion_rate"
     text = render(d)
     for words in ("m/v2", "1. 80% of the tail were cold starts, engine load mean 1.4 s", "baseline P99 302 ms",
-                  "v1: P99 25.0 ms", "Build diff e1 (v1) -> e2", "r1  1.7 s  cold", "engine_load +1:1.7 s",
+                  "v1: P99 25.0 ms", "Build diff e1 (v1) -> e2", "r1  1.7 s  cold", "engine_load +1.0:1.7 s",
                   "not (yet) in the store: r2", 'Open them: request_id:("r1" OR "r2")'):
         assert words in text, words
 
