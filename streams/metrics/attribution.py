@@ -199,3 +199,87 @@ def threshold_bucket(value: float | None, gamma_ln: float, min_value: float) -> 
     if value is None:
         return None
     return bucket_of(math.ceil(math.log(value) / gamma_ln) if value > min_value else None)
+
+
+def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamma_ln: float, n_exemplars: int,
+                   min_value: float) -> list[str]:
+    """:meth:`Tail.add` for each ``(request_complete event, its model-version partial)``, inlined (the hot path).
+
+    ``traces``: the trace join's open traces by request_id (each request's joined
+    stage breakdown). Returns the request ids that became exemplars of their
+    partial. Same rows and exemplars as :meth:`Tail.add` (a unit test compares).
+    """
+    ceil, log, get = math.ceil, math.log, traces.get
+    push, replace = heapq.heappush, heapq.heapreplace
+    other_sum = 2 + 2 * N_STAGES - 1
+    out: list[str] = []
+    for ev, p in requests:
+        d = ev.__dict__  # pydantic keeps field values here: one lookup each instead of the generic getattr
+        total = d["total_ms"]
+        rid = d["request_id"]
+        t = p.tail
+        if t is None:
+            t = p.tail = Tail()
+        b = (ceil(log(total) / gamma_ln) >> BUCKET_SHIFT) if total > min_value else ZERO_BUCKET
+        rows = t.rows
+        row = rows.get(b)
+        if row is None:
+            row = rows[b] = [0.0] * ROW
+        row[0] += 1
+        if d["cold_start"]:
+            row[1] += 1
+        rest, best, best_ms = total, N_STAGES - 1, -1.0
+        tr = get(rid)
+        if tr is not None and tr.stages:
+            sg = tr.stages.get
+            # STAGE_SOURCES unrolled: queue, engine_load, h2d, compute, d2h (rows 8..12 hold their sums)
+            v = sg("queue_ms")
+            if v:
+                row[8] += v
+                rest -= v
+                best, best_ms = 0, v
+            v = sg("engine_load_ms")
+            if v:
+                row[9] += v
+                rest -= v
+                if v > best_ms:
+                    best, best_ms = 1, v
+            v = sg("h2d_ms")
+            if v:
+                row[10] += v
+                rest -= v
+                if v > best_ms:
+                    best, best_ms = 2, v
+            v = sg("compute_ms")
+            if v:
+                row[11] += v
+                rest -= v
+                if v > best_ms:
+                    best, best_ms = 3, v
+            v = sg("d2h_ms")
+            if v:
+                row[12] += v
+                rest -= v
+                if v > best_ms:
+                    best, best_ms = 4, v
+        if rest < 0.0:
+            rest = 0.0
+        row[other_sum] += rest
+        if rest > best_ms:
+            best = N_STAGES - 1
+        row[2 + best] += 1
+        if n_exemplars:
+            ex = t.exemplars
+            if len(ex) < n_exemplars:
+                push(ex, (total, rid))
+                out.append(rid)
+            else:
+                low = ex[0]
+                if total > low[0] or (total == low[0] and rid > low[1]):
+                    replace(ex, (total, rid))
+                    out.append(rid)
+    return out
+
+
+assert STAGE_SOURCES == ("queue_ms", "engine_load_ms", "h2d_ms", "compute_ms", "d2h_ms") and ROW == 14, \
+    "attribute_many unrolls STAGE_SOURCES and the row layout: update it with them"

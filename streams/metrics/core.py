@@ -15,13 +15,12 @@ scopes (GPU samples: worker and all).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from trtlens.schemas.events import EventBase
-from trtlens.streams.metrics.attribution import Tail, bucket_of
+from trtlens.streams.metrics.attribution import Tail, attribute_many
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.metrics.feeds import feeds_for
 from trtlens.streams.metrics.sketch import MIN_VALUE, DDSketch, log_gamma
@@ -261,20 +260,7 @@ class PartitionWindows:
         cfg = self.config
         if not cfg.attribution:
             return []
-        n_ex = cfg.exemplars
-        gamma_ln, ceil, log, get = self._gamma_ln, math.ceil, math.log, traces.get
-        out: list[str] = []
-        for ev, p in requests:
-            total = ev.total_ms  # type: ignore[attr-defined]
-            rid = ev.request_id
-            tr = get(rid)
-            t = p.tail
-            if t is None:
-                t = p.tail = Tail()
-            b = (ceil(log(total) / gamma_ln) >> 2) if total > MIN_VALUE else bucket_of(None)  # BUCKET_SHIFT
-            if t.add(b, total, ev.cold_start, tr.stages if tr is not None else None, rid, n_ex):  # type: ignore[attr-defined]
-                out.append(rid)  # type: ignore[arg-type]
-        return out
+        return attribute_many(requests, traces, self._gamma_ln, cfg.exemplars, MIN_VALUE)  # type: ignore[arg-type]
 
     def current(self, model: str, model_version: str, ts_ms: int) -> WindowPartial | None:
         ws = window_start(ts_ms, self.config.window_ms)

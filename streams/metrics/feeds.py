@@ -70,10 +70,11 @@ def _requests(relative_accuracy: float) -> Add:
     ceil, log = math.ceil, math.log
 
     def add(ev: RequestComplete, targets: list[WindowPartial]) -> None:
-        total = ev.total_ms
-        err = ev.status == "error"
-        cold = ev.cold_start
-        eid = ev.engine_id
+        d = ev.__dict__  # one lookup per field instead of pydantic's generic getattr path
+        total = d["total_ms"]
+        err = d["status"] == "error"
+        cold = d["cold_start"]
+        eid = d["engine_id"]
         key = ceil(log(total) / gamma_ln) if total > MIN_VALUE else None  # DDSketch.key()
         for p in targets:
             p.requests += 1

@@ -140,7 +140,7 @@ class PartitionPipeline:
             kept_wms = [wm for ev, wm in zip(kept, kept_wms) if type(ev) not in reports]
             kept = [ev for ev in kept if type(ev) not in reports]
         if kept:
-            requests: list = []
+            requests: list | None = [] if self.settings.metrics.attribution else None
             p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count,
                                              requests_out=requests)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]

@@ -103,8 +103,9 @@ def _inference(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
                 st[dst] = v
         tr.cold_start = tr.cold_start or ev.cold_start
         tr.precision = ev.precision
-        if ev.engine_id is not None:
-            tr.engine_id = ev.engine_id
+        eid = fields["engine_id"]
+        if eid is not None:
+            tr.engine_id = eid
         if tr.batch_size is None:
             tr.batch_size = ev.batch_size
 
@@ -119,9 +120,10 @@ def _terminal(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
         tr.status = ev.status
         tr.cold_start = tr.cold_start or ev.cold_start
         tr.batch_size = ev.batch_size
-        if ev.engine_id is not None:
-            tr.engine_id = ev.engine_id
         st, fields = tr.stages, ev.__dict__
+        eid = fields["engine_id"]
+        if eid is not None:
+            tr.engine_id = eid
         for dst, src in stage_fields:
             v = fields[src]
             if v is not None:

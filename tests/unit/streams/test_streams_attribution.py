@@ -199,3 +199,29 @@ def test_each_scenario_names_its_cause_as_the_ground_truth_does(scenario):
         if m.model_version == "v2":
             assert max(t.dominant_stage_share, key=t.dominant_stage_share.get) == stage
             assert gt["dominant_stage_share"][stage] > 0.7
+
+
+def test_the_inlined_hot_path_equals_tail_add():
+    from types import SimpleNamespace
+
+    from trtlens.schemas.events import RequestComplete
+    from trtlens.streams.metrics.attribution import attribute_many
+    from trtlens.streams.metrics.sketch import MIN_VALUE, log_gamma
+
+    g = log_gamma(0.01)
+    stages = [None, {}, {"queue_ms": 3.0}, {"engine_load_ms": 50.0, "compute_ms": 50.0}, {"h2d_ms": 1.0, "d2h_ms": 2.0},
+              {"compute_ms": 40.0, "total_ms": 99.0, "inference_ms": 40.0}, {"queue_ms": 0.0, "compute_ms": 500.0}]
+    reqs, traces, ref = [], {}, Tail()
+    part = SimpleNamespace(tail=None)
+    for i in range(300):
+        total = [0.0, 0.0005, 7.0, 100.0, 12.5, 99.0, 480.0][i % 7] + (i % 11)
+        ev = RequestComplete(event_id=f"e{i}", ts_ms=1, request_id=f"r{i:03d}", worker_id="w", model="m",
+                             model_version="v", total_ms=total, cold_start=i % 5 == 0)
+        st = stages[i % 7]
+        if st is not None:
+            traces[ev.request_id] = SimpleNamespace(stages=st)
+        reqs.append((ev, part))
+        ref.add((math.ceil(math.log(total) / g) >> 2) if total > MIN_VALUE else -(1 << 30), total, ev.cold_start,
+                st, ev.request_id, 4)
+    attribute_many(reqs, traces, g, 4, MIN_VALUE)
+    assert part.tail.to_dict() == ref.to_dict()
