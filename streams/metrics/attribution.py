@@ -7,6 +7,8 @@ needed to describe any tail after the merge:
 
     row = [count, cold_starts, dominated_by[stage] x 6, stage_sum_ms[stage] x 6]
 
+(sent sparse: :func:`encode_row`, sums to the µs)
+
 A bucket is ``sketch key >> BUCKET_SHIFT``: four DDSketch buckets, about 8%
 wide at the default 1% accuracy (so a window holds some 60-80 rows). After the
 merge, the tail of quantile ``q`` is every request whose bucket is at or above
@@ -90,16 +92,45 @@ class Tail:
         return False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows": [[b, *self.rows[b]] for b in sorted(self.rows)],
+        """Rows in their compact wire form (:func:`encode_row`), exemplars slowest first."""
+        return {"rows": [encode_row(b, self.rows[b]) for b in sorted(self.rows)],
                 "exemplars": [[t, r] for t, r in sorted(self.exemplars, reverse=True)]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Tail":
         t = cls()
-        t.rows = {int(r[0]): [float(x) for x in r[1:]] for r in d.get("rows", ())}
+        t.rows = dict(decode_row(r) for r in d.get("rows", ()))
         t.exemplars = [(float(a), str(b)) for a, b in d.get("exemplars", ())]
         heapq.heapify(t.exemplars)
         return t
+
+
+def encode_row(bucket: int, row: list[float]) -> list[float | int]:
+    """``[bucket, count, cold, mask, *the non-zero of the other 12]`` (bit i of mask: entry 2 + i is there).
+
+    Most entries are zero (a window's requests rarely spend time in every stage): a
+    partial goes to the merge stage with every processing group, so its size is CPU.
+    Counts go as ints, stage sums rounded to the µs (``round(x, 3)``)."""
+    mask = 0
+    vals: list[float | int] = []
+    for i in range(2, ROW):
+        x = row[i]
+        if x:
+            mask |= 1 << (i - 2)
+            vals.append(int(x) if i < 2 + N_STAGES else round(x, 3))
+    return [bucket, int(row[0]), int(row[1]), mask, *vals]
+
+
+def decode_row(r: list[float | int]) -> tuple[int, list[float]]:
+    """Inverse of :func:`encode_row`: ``(bucket, row)``."""
+    row = [0.0] * ROW
+    row[0], row[1] = float(r[1]), float(r[2])
+    mask, k = int(r[3]), 4
+    for i in range(ROW - 2):
+        if mask >> i & 1:
+            row[2 + i] = float(r[k])
+            k += 1
+    return int(r[0]), row
 
 
 def bucket_of(sketch_key: int | None) -> int:
@@ -113,12 +144,12 @@ def merge_tails(tails: list[dict[str, Any]], n_exemplars: int) -> tuple[dict[int
     ex: list[tuple[float, str]] = []
     for d in tails:
         for r in d.get("rows", ()):
-            b = int(r[0])
+            b, row = decode_row(r)
             acc = rows.get(b)
             if acc is None:
-                rows[b] = [float(x) for x in r[1:]]
+                rows[b] = row
             else:
-                for i, x in enumerate(r[1:]):
+                for i, x in enumerate(row):
                     acc[i] += x
         ex.extend((float(t), str(rid)) for t, rid in d.get("exemplars", ()))
     ex.sort(reverse=True)
