@@ -116,3 +116,28 @@ def test_worker_puts_identity_on_load_events_and_the_engine_id_on_request_events
     assert load.runtime_versions["provider"] == "CPUExecutionProvider"
     for kind in (InferenceComplete, RequestComplete):
         assert next(e for e in events if isinstance(e, kind)).engine_id == "abcdef0123456789"
+
+
+def test_tensorrt_identity_reads_the_device_and_hashes_the_plan():
+    from trtlens.producers.worker.tensorrt_backend import tensorrt_identity
+
+    class Device:
+        def compute_capability(self):
+            return (8, 9)
+
+        def name(self):
+            return "NVIDIA L4"
+
+    ident = tensorrt_identity(b"plan-bytes", _Trt, _Cuda, Device(), "fp16")
+    assert ident.engine_id == engine_id_of_bytes(b"plan-bytes")
+    assert (ident.device_name, ident.compute_capability, ident.precision) == ("NVIDIA L4", "8.9", "fp16")
+    assert ident.runtime_versions == {"tensorrt": "10.3.0", "cuda": "12.4", "cudnn": "8.9.6"}
+
+    class Broken:
+        def compute_capability(self):
+            raise RuntimeError("context lost")
+
+        def name(self):
+            raise RuntimeError("context lost")
+
+    assert tensorrt_identity(b"x", _Trt, _Cuda, Broken(), "int8").device_name is None
