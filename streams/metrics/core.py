@@ -262,6 +262,14 @@ class PartitionWindows:
             return []
         return attribute_many(requests, traces, self._gamma_ln, cfg.exemplars, MIN_VALUE)  # type: ignore[arg-type]
 
+    def attribute_late(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any]) -> list[str]:
+        """:meth:`attribute` for requests whose breakdown arrived after them: their partials go out again."""
+        for _ev, p in requests:
+            if not p.dirty:
+                p.dirty = True
+                self.dirty.add((p.scope, p.scope_key, p.window_start_ms))
+        return self.attribute(requests, traces)
+
     def current(self, model: str, model_version: str, ts_ms: int) -> WindowPartial | None:
         ws = window_start(ts_ms, self.config.window_ms)
         return self.windows.get(("model_version", model_version_key(model, model_version), ws))

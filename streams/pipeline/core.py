@@ -17,6 +17,7 @@ from typing import Any
 from trtlens.schemas.codec import DecodeError
 from trtlens.schemas.documents import BuildReport
 from trtlens.schemas.events import EventBase, types_where
+from trtlens.schemas.roles import TraceRole
 from trtlens.streams.decode.core import decode
 from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.dedup.core import Deduper
@@ -85,6 +86,11 @@ class PartitionPipeline:
         self._build_reports = frozenset(types_where(lambda s: s.build_report).values())  # event models
         self.counters: Counter[str] = Counter()
         self.out = Outputs()
+        # requests that completed before their inference_complete (out of order): attributed when it arrives
+        # (or when their trace is gone), so the attribution does not depend on arrival order
+        self._unattributed: dict[str, tuple[EventBase, WindowPartial]] = {}
+        self._inference = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE))
+        self._inference_types = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE).values())
 
     # -- records ----------------------------------------------------------------
     def process_record(self, offset: int, key: bytes | None, raw: bytes | None, *, muted: bool = False) -> bool:
@@ -144,22 +150,47 @@ class PartitionPipeline:
             p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count,
                                              requests_out=requests)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]
-            if requests:  # after the join: each request's stages are in its trace
-                traces = self.traces.traces
-                for rid in self.windows.attribute(requests, traces):
-                    tr = traces.get(rid)
-                    if tr is not None:
-                        tr.exemplar = True  # tail sampling keeps every exemplar
+            if requests or self._unattributed:  # after the join: each request's stages are in its trace
+                self._attribute(kept, requests or [])
         if builds and not muted and self.build_evaluator is not None:
             self.out.builds.extend(self.build_evaluator(ev) for ev in builds)
         c = self.counters
         c["events"] += len(events)
         c["accepted_events"] += len(kept) + len(builds)
 
+    def _attribute(self, kept: list[EventBase], requests: list[tuple[EventBase, WindowPartial]]) -> None:
+        traces, waiting, inference = self.traces.traces, self._unattributed, self._inference
+        now = []
+        for item in requests:
+            ev = item[0]
+            tr = traces.get(ev.request_id)  # type: ignore[arg-type]
+            if tr is None or tr.error is not None or ev.status == "error" or not tr.kinds.isdisjoint(inference):  # type: ignore[attr-defined]
+                now.append(item)
+            else:
+                waiting[ev.request_id] = item  # type: ignore[index]
+        late = []
+        if waiting:
+            types = self._inference_types
+            for ev in kept:
+                if type(ev) in types and ev.request_id in waiting:
+                    late.append(waiting.pop(ev.request_id))  # type: ignore[arg-type]
+        marked = self.windows.attribute(now, traces)
+        if late:
+            marked += self.windows.attribute_late(late, traces)
+        for rid in marked:
+            tr = traces.get(rid)
+            if tr is not None:
+                tr.exemplar = True  # tail sampling keeps every exemplar
+
     def _advance(self, muted: bool) -> None:
         wm = self.watermark_ms
         self.windows.advance(wm)
         self.traces.advance(wm)
+        if self._unattributed:  # their trace is gone without an inference: attributed without a breakdown
+            traces = self.traces.traces
+            gone = [rid for rid in self._unattributed if rid not in traces]
+            if gone:
+                self.windows.attribute_late([self._unattributed.pop(rid) for rid in gone], traces)
         self.dedup.expire(wm)
         ready = self.traces.take_ready()
         if not muted:

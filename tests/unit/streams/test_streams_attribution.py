@@ -225,3 +225,39 @@ def test_the_inlined_hot_path_equals_tail_add():
                 st, ev.request_id, 4)
     attribute_many(reqs, traces, g, 4, MIN_VALUE)
     assert part.tail.to_dict() == ref.to_dict()
+
+
+def test_attribution_does_not_depend_on_arrival_order():
+    """A request_complete that overtakes its inference_complete waits for it: a backfill in event order and a
+    live run with out-of-order events give the same windows."""
+    config = LoadConfig(seed=5, rate_rps=300, duration_s=10, start_ms=T0 - T0 % 10_000, workers=1,
+                        gpu_sample_interval_ms=0, models=SCENARIOS_FOR_ORDER)
+    events = list(generate(config).events)
+    swapped = list(events)
+    k = 0
+    for i in range(len(swapped) - 1):  # move every 7th inference_complete behind the next 40 events
+        if swapped[i]["event"] == "inference_complete":
+            k += 1
+            if k % 7 == 0:
+                e = swapped.pop(i)
+                swapped.insert(min(len(swapped), i + 40), e)
+
+    def windows(evs):
+        settings = StreamsSettings.model_validate({"alerts": {"rules": []}})
+        pipe = PartitionPipeline(settings, topic="t", partition=0)
+        for n in range(0, len(evs), 25):
+            pipe.process_record(n // 25, None, orjson.dumps(evs[n:n + 25]))
+        merger = Merger(settings.metrics, settings.alerts, source_partitions=1)
+        out, _, _ = pipe.end_group()
+        for part in out.partials + pipe.flush_idle().partials:
+            merger.apply({"type": "partial", **part.to_dict()}, 0)
+        merger.apply({"type": "watermark", "partition": 0, "watermark_ms": pipe.watermark_ms, "source_partitions": 1,
+                      "idle": True}, 0)
+        return {m.doc_id: (m.attribution, m.exemplars) for m in merger.flush(0).metrics if m.scope == "model_version"}
+
+    assert windows(events) == windows(swapped)
+
+
+from trtlens.producers.load.scenarios import SCENARIOS as _S  # noqa: E402
+
+SCENARIOS_FOR_ORDER = _S["overload"][1]
