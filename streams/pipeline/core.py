@@ -24,6 +24,7 @@ from trtlens.streams.drop.config import DropConfig
 from trtlens.streams.drop.core import Dropper
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.metrics.core import PartitionWindows, WindowPartial
+from trtlens.streams.metrics.windows import close_at
 from trtlens.streams.pipeline.statelog import Segment, StateLog
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.core import TraceJoin
@@ -85,6 +86,7 @@ class PartitionPipeline:
         self._build_reports = frozenset(types_where(lambda s: s.build_report).values())  # event models
         self.counters: Counter[str] = Counter()
         self.out = Outputs()
+        self._windows_due = (-1, -1)  # (watermark at which windows.advance() may act next, windows held then)
 
     # -- records ----------------------------------------------------------------
     def process_record(self, offset: int, key: bytes | None, raw: bytes | None, *, muted: bool = False) -> bool:
@@ -148,12 +150,28 @@ class PartitionPipeline:
 
     def _advance(self, muted: bool) -> None:
         wm = self.watermark_ms
-        self.windows.advance(wm)
+        windows = self.windows
+        # windows.advance() scans every window; it can only change something once the watermark reaches
+        # the next window's close (or, for a closed one, its end of retention), or after a window was
+        # added (only advance() removes windows and nothing re-opens one): skip it until then
+        due_wm, held = self._windows_due
+        if wm >= due_wm or len(windows.windows) != held:
+            windows.advance(wm)
+            self._windows_due = (self._next_window_change(), len(windows.windows))
         self.traces.advance(wm)
         self.dedup.expire(wm)
         ready = self.traces.take_ready()
         if not muted:
             self.out.traces.extend(ready)
+
+    def _next_window_change(self) -> int:
+        cfg = self.settings.metrics
+        due = None
+        for p in self.windows.windows.values():
+            at = close_at(p.window_start_ms, cfg.window_ms, cfg.grace_ms) + (cfg.late_retention_ms if p.closed else 0)
+            if due is None or at < due:
+                due = at
+        return due if due is not None else 1 << 62
 
     def _dead_letter(self, errors: list[DecodeError], offset: int, key: bytes | None) -> None:
         for err in errors:
