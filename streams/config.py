@@ -35,6 +35,11 @@ class StreamsSettings(BaseModel):
         4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
         description="most bytes of record values in one processing group (bounds the memory a group holds)",
     )
+    advance_step_ms: int = Field(
+        100, ge=0, le=60_000,
+        description="event-time step at which windows close, traces time out and dedup forgets (0 = after every "
+        "record); records between steps go through the stages in one call (README: event time)",
+    )
     batch_within_ms: int = Field(100, ge=1, le=60_000, description="max wait to fill a group of the merge stage")
     segment_max_bytes: int = Field(512 * 1024, ge=4096, le=8 * 1024 * 1024, description="max bytes of one state-log changelog record")
     idle_timeout_ms: int = Field(

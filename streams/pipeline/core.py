@@ -42,6 +42,7 @@ class PipelineConfig:
     traces: TracesConfig
     state_horizon_ms: int
     segment_max_bytes: int
+    advance_step_ms: int = 0
 
     @classmethod
     def of(cls, streams: Any) -> PipelineConfig:
@@ -49,7 +50,7 @@ class PipelineConfig:
         if isinstance(streams, cls):
             return streams
         return cls(streams.dedup, streams.drop, streams.metrics, streams.traces, streams.state_horizon_ms(),
-                   streams.segment_max_bytes)
+                   streams.segment_max_bytes, streams.advance_step_ms)
 
 
 @dataclass
@@ -87,6 +88,12 @@ class PartitionPipeline:
         self.counters: Counter[str] = Counter()
         self.out = Outputs()
         self._windows_due = (-1, -1)  # (watermark at which windows.advance() may act next, windows held then)
+        self._advance_step_ms = settings.advance_step_ms
+        self._advanced_step = -1  # watermark // advance_step_ms at the last advance
+        self._pending: list[EventBase] = []  # first-seen events not yet through drop/windows/traces (a run)
+        self._pending_wms: list[int] = []
+        self._pending_offset = -1
+        self._pending_muted = False
 
     # -- records ----------------------------------------------------------------
     def process_record(self, offset: int, key: bytes | None, raw: bytes | None, *, muted: bool = False) -> bool:
@@ -110,10 +117,14 @@ class PartitionPipeline:
                 self._dead_letter(decoded.errors, offset, key)
         wm_before = self.watermark_ms
         if decoded.events:
-            self._apply(decoded.events, offset, muted)
+            self._take(decoded.events, offset, muted)
         if not muted:  # an invalid-only record is logged as null: its offset counts as applied
             self.log.add(offset, raw if decoded.events else None, wm_before, self.watermark_ms)
-        self._advance(muted)
+        step = self._advance_step_ms
+        if step <= 0 or self.watermark_ms // step != self._advanced_step:
+            self._apply_pending()
+            self._advance(muted)
+            self._advanced_step = self.watermark_ms // step if step > 0 else 0
         self.applied_offset = offset
         return True
 
@@ -122,33 +133,61 @@ class PartitionPipeline:
         if first_present > self.applied_offset + 1:
             self.applied_offset = first_present - 1
 
-    def _apply(self, events: list[EventBase], offset: int, muted: bool) -> None:
-        """One record's events through the stages, each called once with the whole batch.
+    def _take(self, events: list[EventBase], offset: int, muted: bool) -> None:
+        """Dedup one record's events (it decides the watermark); the rest of the stages take them in runs.
 
         Dedup decides each event's watermark (first-seen events advance it,
-        duplicates do not; dropped events still tell the time); windows and the
-        trace join then take the kept events with those watermarks (they do not
-        depend on each other, except the P99 hint the windows hand to the join).
-        Build reports (the types whose spec says ``build_report``) go to the
-        grey-box rules instead, and to nothing else.
+        duplicates do not; dropped events still tell the time). The first-seen
+        events wait in the pending run until the watermark reaches the next
+        multiple of ``advance_step_ms`` or the group ends (:meth:`_apply_pending`):
+        windows and the trace join look at each event's own watermark, never at
+        how events were split between calls, so a run is one call per stage
+        instead of one per record.
         """
         unique, wms, self.watermark_ms = self.dedup.first_seen(events, self.watermark_ms)
-        kept, kept_wms = self.dropper.keep(unique, wms)
+        self.counters["events"] += len(events)
+        if unique:
+            self._pending.extend(unique)
+            self._pending_wms.extend(wms)
+            self._pending_offset = offset
+            self._pending_muted = muted
+
+    def _apply_pending(self) -> None:
+        """The pending run through drop, windows, trace join and build reports, each called once.
+
+        Windows and the trace join take the kept events with their watermarks
+        (they do not depend on each other, except the P99 hint the windows hand
+        to the join). Build reports (the types whose spec says ``build_report``)
+        go to the grey-box rules instead, and to nothing else. The partials the
+        run touched carry the run's last record offset (the merge keeps the
+        partial of the highest offset; a replay's runs end at the same record
+        or later, never earlier).
+        """
+        events, wms = self._pending, self._pending_wms
+        if not events:
+            return
+        self._pending, self._pending_wms = [], []
+        kept, kept_wms = self.dropper.keep(events, wms)
         reports = self._build_reports
         builds = [ev for ev in kept if type(ev) in reports]
         if builds:
             kept_wms = [wm for ev, wm in zip(kept, kept_wms) if type(ev) not in reports]
             kept = [ev for ev in kept if type(ev) not in reports]
         if kept:
-            p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count)
+            p99s = self.windows.observe_many(kept, kept_wms, self._pending_offset,
+                                             p99_min_count=self.settings.traces.p99_min_count)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]
-        if builds and not muted and self.build_evaluator is not None:
+        if builds and not self._pending_muted and self.build_evaluator is not None:
             self.out.builds.extend(self.build_evaluator(ev) for ev in builds)
-        c = self.counters
-        c["events"] += len(events)
-        c["accepted_events"] += len(kept) + len(builds)
+        self.counters["accepted_events"] += len(kept) + len(builds)
 
     def _advance(self, muted: bool) -> None:
+        """Close windows, time out and forget traces, forget dedup ids: at the watermark, now.
+
+        Called after a record whose watermark reached the next multiple of
+        ``advance_step_ms`` (every record with 0): a rule of the record sequence
+        alone, so a replay of the state log advances at the same records.
+        """
         wm = self.watermark_ms
         windows = self.windows
         # windows.advance() scans every window; it can only change something once the watermark reaches
@@ -181,6 +220,7 @@ class PartitionPipeline:
     # -- group boundaries -------------------------------------------------------
     def end_group(self) -> tuple[Outputs, list[Segment], list[bytes]]:
         """Outputs to deliver, then the state-log writes (segments, tombstones) to make after them."""
+        self._apply_pending()  # no advance: that waits for its watermark step, whatever the group
         out, self.out = self.out, Outputs()
         out.partials = self.windows.take_dirty()
         segments, gone = self.log.seal(self.watermark_ms)
@@ -196,6 +236,7 @@ class PartitionPipeline:
 
     def flush_idle(self) -> Outputs:
         """Idle partition (no records for idle_timeout_ms): emit open traces as they are."""
+        self._apply_pending()
         self.traces.flush_open()
         out, self.out = self.out, Outputs()
         out.traces = self.traces.take_ready()
@@ -208,6 +249,8 @@ class PartitionPipeline:
         segments = sorted(segments, key=lambda s: s.last_offset)
         if segments:
             self.watermark_ms = segments[0].watermark_before_ms
+            if self._advance_step_ms > 0:  # after every record the live run is at its watermark's step
+                self._advanced_step = self.watermark_ms // self._advance_step_ms
         n = 0
         import orjson
 
@@ -218,6 +261,7 @@ class PartitionPipeline:
                     continue
                 self.process_record(offset, None, orjson.dumps(rec), muted=True)
                 n += 1
+        self._apply_pending()  # the live run applied these at its group's end
         self.log.restore(segments)
         self.windows.take_dirty()  # already delivered before the segments were written
         self.out = Outputs()
