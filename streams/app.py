@@ -105,6 +105,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
     rt = Runtime(settings, app, state_table, merge_table)
     within_s = s.batch_within_ms / 1000
     # the events topic's records reach the agent in fetched batches, past Faust's per-record path
+    app.trtlens_fetch_max_wait_ms = s.fetch_max_wait_ms
     ingress = app.trtlens_ingress = BatchIngress(t.events, max_records=s.batch_max_records, max_bytes=s.batch_max_bytes)
 
     @app.agent(events_topic, name="process")

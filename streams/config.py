@@ -40,6 +40,10 @@ class StreamsSettings(BaseModel):
         description="event-time step at which windows close, traces time out and dedup forgets (0 = after every "
         "record); records between steps go through the stages in one call (README: event time)",
     )
+    fetch_max_wait_ms: int = Field(
+        100, ge=1, le=10_000,
+        description="longest the broker may hold one fetch of the worker's consumer (Faust's fixed value: 1500)",
+    )
     batch_within_ms: int = Field(100, ge=1, le=60_000, description="max wait to fill a group of the merge stage")
     segment_max_bytes: int = Field(512 * 1024, ge=4096, le=8 * 1024 * 1024, description="max bytes of one state-log changelog record")
     idle_timeout_ms: int = Field(

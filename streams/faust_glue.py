@@ -316,12 +316,30 @@ class BatchIngress:
 
 
 class App(faust.App):
-    """``faust.App`` whose consumer hands the events topic over in batches when ``trtlens_ingress`` is set."""
+    """``faust.App`` with the events topic in batches (``trtlens_ingress``) and a fetch wait of our choosing.
+
+    Faust builds its aiokafka consumer with ``fetch_max_wait_ms=1500`` and no
+    setting to change it; the broker may hold a fetch that long before it
+    answers, which was most of the event → trace latency at moderate rates.
+    ``trtlens_fetch_max_wait_ms`` (``streams.fetch_max_wait_ms``) replaces it.
+    """
 
     trtlens_ingress: BatchIngress | None = None
+    trtlens_fetch_max_wait_ms: int | None = None
 
     def _new_consumer(self) -> Any:
         consumer = super()._new_consumer()
         if self.trtlens_ingress is not None:
             self.trtlens_ingress.attach(self, consumer)
+        thread = getattr(consumer, "_thread", None)
+        wait_ms = self.trtlens_fetch_max_wait_ms
+        if thread is not None and wait_ms is not None:
+            create = thread._create_worker_consumer
+
+            def create_worker_consumer(transport: Any) -> Any:
+                aiokafka_consumer = create(transport)
+                aiokafka_consumer._fetch_max_wait_ms = wait_ms  # read when its fetcher starts
+                return aiokafka_consumer
+
+            thread._create_worker_consumer = create_worker_consumer
         return consumer
