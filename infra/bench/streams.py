@@ -172,12 +172,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--requests", type=int, default=100_000, help="requests to generate (~4.5 events each; default 100000)")
     p.add_argument("--partitions", type=int, default=3)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--events-per-record", type=int, default=500, choices=range(1, 100_001), metavar="N",
+    p.add_argument("--events-per-record", type=_events_per_record, default=500, metavar="N",
                    help="events per Kafka record as published (1 = one JSON event per record, what most producers "
                    "send; 500 = trtlens's own producers; default 500)")
     p.add_argument("--timeout-s", type=float, default=300.0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
+
+
+def _events_per_record(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 10_000:
+        raise argparse.ArgumentTypeError(f"{n}: give 1 to 10000 events per record")
+    return n
 
 
 def _run(args: argparse.Namespace) -> int:
