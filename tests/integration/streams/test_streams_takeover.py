@@ -11,7 +11,7 @@ def test_repeated_takeovers_apply_every_record_once_and_keep_every_window_exact(
     result = run_takeovers(stack_settings, tmp_path, cycles=6, seed=9, malformed=40)
     print(result.summary())
     assert result.cycles == 6 and len(result.malformed) == 40
-    assert result.problems() == [], "\n".join(result.problems()[:20])
+    assert result.problems() == [], result.explain()
 
 
 def test_takeovers_with_one_event_per_record_apply_every_record_once(stack_settings, tmp_path):
@@ -20,4 +20,4 @@ def test_takeovers_with_one_event_per_record_apply_every_record_once(stack_setti
     print(result.summary())
     assert result.cycles == 4 and len(result.malformed) == 20
     assert sum(result.input_records.values()) > result.requests  # one record per event, not batches
-    assert result.problems() == [], "\n".join(result.problems()[:20])
+    assert result.problems() == [], result.explain()
