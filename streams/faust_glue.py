@@ -232,6 +232,7 @@ class BatchIngress:
                                 await self._put(consumer, batch)
                                 batch = []
                                 size = 0
+                                await asyncio.sleep(0)  # a long fetch: let the agent and timers run between batches
                             continue
                         # any other topic: exactly Faust's per-record path
                         gap = offset - (r_offset or 0)
