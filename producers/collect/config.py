@@ -96,6 +96,8 @@ class LambdaConfig(_Model):
     hold_ms: int = Field(2000, ge=0, le=600_000,
                          description="function records wait this long for their platform.report before going alone")
     extension_name: str = Field("trtlens-collect", min_length=1)
+    listener_host: str = Field("sandbox.localdomain", min_length=1,
+                               description="extension mode: the telemetry listener's host (the sandbox's own name)")
     listener_port: int = Field(4243, ge=0, le=65535, description="telemetry receiver port in extension mode")
     shutdown_reserve_ms: int = Field(200, ge=0, le=2000, description="kept back from SHUTDOWN's deadline")
 
@@ -103,7 +105,6 @@ class LambdaConfig(_Model):
 class KafkaSourceConfig(_Model):
     topics: list[str] = Field(default_factory=list, description="topics other shippers write (one event per record)")
     group_id: str = Field("trtlens-collect", min_length=1)
-    envelope: Literal["auto", "raw", "vector", "fluentbit", "beats"] = "auto"
     max_poll_records: int = Field(5000, ge=1, le=100_000)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
 
