@@ -244,6 +244,8 @@ class LambdaEmulator:
         return asyncio.run_coroutine_threadsafe(self._invoke(payload), self.loop).result(timeout_s)
 
     async def _invoke(self, payload: Any) -> tuple[str, str, bytes]:
+        while not self.runtime_ready.is_set():  # an invoke waits for the runtime's init (on-demand)
+            await asyncio.sleep(0.01)
         rid = str(uuid.uuid4())
         deadline = int(time.time() * 1000) + 30_000
         for ext in self.extensions.values():
