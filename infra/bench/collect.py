@@ -5,7 +5,8 @@ Against one broker (a private embedded stack unless ``--bootstrap``), on the sam
 1. **file ceiling**: read the JSON-lines file in 1 MiB chunks, split lines, ``orjson.loads`` each,
    ``Publisher.publish_dicts``, flush: read + parse + publish with no collector logic;
 2. **file follow**: ``trtlens collect``'s file source on that file (follower, mapping, validation,
-   DLQ checks, commit-after-ack checkpoints) until every event is acknowledged and checkpointed;
+   DLQ checks, commit-after-ack checkpoints) until every event is acknowledged and checkpointed; once
+   with ``validate_events=full`` (default) and once with ``envelope``;
 3. **HTTP ceiling**: an aiohttp handler that reads the body, splits, parses and publishes (no auth,
    no validation, no ack wait), fed by the same client;
 4. **HTTP ingest**: ``POST /v1/events`` of the collector (bounded bodies, auth check, mapping,
@@ -76,7 +77,7 @@ def file_ceiling(settings, path: Path) -> dict:
     return {"events": n, "seconds": dt, "events_per_s": n / dt, "delivered": delivered}
 
 
-def file_follow(settings, path: Path, checkpoint_dir: Path, want: int) -> dict:
+def file_follow(settings, path: Path, checkpoint_dir: Path, want: int, validate: str = "full") -> dict:
     from trtlens.producers.collect.commit import Committer
     from trtlens.producers.collect.config import FilesConfig
     from trtlens.producers.collect.filesource import FileSource
@@ -87,7 +88,7 @@ def file_follow(settings, path: Path, checkpoint_dir: Path, want: int) -> dict:
 
     with Publisher(settings, settings.producer.model_copy(update={"spool_name": "bench-follow"})) as pub:
         committer = Committer(pub, interval_ms=1000)
-        intake = Intake(pub, committer, Mapper(MappingConfig(), worker_id="bench"))
+        intake = Intake(pub, committer, Mapper(MappingConfig(), worker_id="bench", validate=validate))
         source = FileSource(FilesConfig(paths=[str(path)]), intake, checkpoint_dir)
         t0 = time.perf_counter()
         source.follower.scan()
@@ -206,6 +207,8 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
         fc = file_ceiling(settings, path)
         say("file follow ...")
         ff = file_follow(settings, path, Path(tmp.name) / "cp", args.events)
+        say("file follow, validate_events=envelope ...")
+        fe = file_follow(settings, path, Path(tmp.name) / "cp-envelope", args.events, validate="envelope")
         http_events = events[: args.http_events]
         step = args.http_body_events
         bodies = [b"".join(orjson.dumps(e) + b"\n" for e in http_events[i:i + step])
@@ -225,6 +228,8 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
     result = {
         "file": {**r(ff), "ceiling_events_per_s": round(fc["events_per_s"], 1),
                  "ratio": round(ff["events_per_s"] / fc["events_per_s"], 4)},
+        "file_envelope": {**r(fe), "ceiling_events_per_s": round(fc["events_per_s"], 1),
+                          "ratio": round(fe["events_per_s"] / fc["events_per_s"], 4)},
         "file_ceiling": r(fc),
         "http": {**r(hi), "ceiling_events_per_s": round(hc["events_per_s"], 1),
                  "ratio": round(hi["events_per_s"] / hc["events_per_s"], 4)},
@@ -238,7 +243,9 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
         print(f"file ceiling (read+parse+publish): {fc['events_per_s']:>10,.0f} events/s")
         print(f"file follow (collector)          : {ff['events_per_s']:>10,.0f} events/s "
               f"({result['file']['ratio']:.1%} of ceiling; committed={ff['delivered']})")
+        print(f"file follow (validate=envelope)  : {fe['events_per_s']:>10,.0f} events/s "
+              f"({result['file_envelope']['ratio']:.1%} of ceiling)")
         print(f"HTTP ceiling (read+parse+publish): {hc['events_per_s']:>10,.0f} events/s")
         print(f"HTTP ingest (collector, acked)   : {hi['events_per_s']:>10,.0f} events/s "
               f"({result['http']['ratio']:.1%} of ceiling)")
-    return 0 if ff["delivered"] and fc["delivered"] and hi["delivered"] else 1
+    return 0 if ff["delivered"] and fe["delivered"] and fc["delivered"] and hi["delivered"] else 1

@@ -27,6 +27,11 @@ import orjson
 
 from trtlens.producers.collect.config import MappingConfig
 from trtlens.schemas.codec import DecodeError, validate_event
+from trtlens.schemas.events import EVENT_TYPES
+
+# event type → its required fields (no default): what the "envelope" check looks for
+_REQUIRED = {name: tuple(f for f, info in model.model_fields.items() if info.is_required())
+             for name, model in EVENT_TYPES.items()}
 
 
 def deterministic_id(source_id: str, position: str | int) -> str:
@@ -80,9 +85,12 @@ def _pop_path(obj: dict, path: str) -> tuple[bool, Any]:
 class Mapper:
     """Applies one :class:`MappingConfig`; ``to_event`` is the whole path of one record."""
 
-    def __init__(self, config: MappingConfig, *, worker_id: str) -> None:
+    def __init__(self, config: MappingConfig, *, worker_id: str, validate: str = "full") -> None:
+        if validate not in ("full", "envelope"):
+            raise ValueError(f"validate must be full or envelope, got {validate!r}")
         self.config = config
         self.worker_id = worker_id
+        self.full = validate == "full"
         self._plain = not (config.rename or config.defaults or config.event_values)
 
     def unwrap(self, obj: Any, raw: bytes) -> tuple[dict, int | None]:
@@ -143,5 +151,28 @@ class Mapper:
             event["worker_id"] = self.worker_id
         if not event.get("event_id"):
             event["event_id"] = deterministic_id(source_id, position)
-        validate_event(event, raw)
+        if self.full:
+            validate_event(event, raw)
+        else:
+            check_envelope(event, raw)
         return event
+
+
+def check_envelope(event: dict[str, Any], raw: bytes) -> None:
+    """The cheap check (``validate: envelope``): a known type, an integer ``ts_ms``, every required field present.
+
+    Field types and ranges are left to the streams app's decoder (its DLQ names topic/partition/offset).
+    """
+    kind = event.get("event")
+    required = _REQUIRED.get(kind) if isinstance(kind, str) else None
+    if required is None:
+        if kind is None:
+            raise DecodeError("invalid_event", "missing 'event' (the event type)", raw, field="event")
+        raise DecodeError("unknown_event_type", f"unknown event type {kind!r}; known: {', '.join(sorted(EVENT_TYPES))}",
+                          raw, field="event")
+    ts = event.get("ts_ms")
+    if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
+        raise DecodeError("invalid_event", "ts_ms must be a non-negative integer (epoch ms)", raw, field="ts_ms")
+    for name in required:
+        if event.get(name) is None:
+            raise DecodeError("invalid_event", "Field required", raw, field=name)
