@@ -199,3 +199,62 @@ def test_kafka_topics_of_other_shippers_are_rebatched_and_their_offsets_committe
     dlq = dead_letters(isolated, 1)
     assert dlq[0]["topic"] == foreign and dlq[0]["partition"] == 0 and dlq[0]["offset"] == 30
     assert dlq[0]["source_kind"] == "kafka" and dlq[0]["code"] == "not_an_event"
+
+
+def test_https_with_a_bearer_token(isolated, spool_config, tmp_path):
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    cfg = CollectSettings(http={"enabled": True, "port": 0, "bearer_token": "t0ken", "tls_certfile": cert,
+                                "tls_keyfile": key}, commit_interval_ms=50)
+    run = Running(isolated, spool_config, cfg)
+    try:
+        ctx = ssl.create_default_context(cafile=str(cert))
+        url = f"https://127.0.0.1:{run.collector.http.port}/v1/events"
+
+        def post(headers):
+            req = urllib.request.Request(url, data=orjson.dumps(ev(1)), method="POST", headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=30, context=ctx) as resp:
+                    return resp.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        assert post({"Authorization": "Bearer nope"}) == 401
+        assert post({"Authorization": "Bearer t0ken"}) == 200
+        assert events_of(isolated, 1).events[0][2]["request_id"] == "r1"
+    finally:
+        assert run.stop()
+
+
+def test_a_firing_alert_on_the_alerts_topic_turns_verbose_on_for_its_model(isolated):
+    import threading
+
+    from kafka import KafkaProducer
+
+    from trtlens.producers.instrument.verbose import VerboseSwitch, follow_alerts
+
+    switch = VerboseSwitch()
+    stop = threading.Event()
+    thread = follow_alerts(switch, isolated, stop=stop)
+    try:
+        prod = KafkaProducer(**isolated.kafka.kafka_python_kwargs())
+        alert = {"rule_id": "p99", "rule_kind": "p99_above", "scope": "model_version", "scope_key": "resnet50/v2",
+                 "state": "firing", "window_start_ms": T0, "window_ms": 1000, "value": 300.0, "threshold": 100.0,
+                 "message": "p99 above"}
+
+        def flipped():
+            prod.send(isolated.topics.alerts, orjson.dumps(alert))  # again until the consumer has its assignment
+            prod.flush()
+            return switch.active("resnet50")
+
+        wait_for(flipped, timeout_s=30, what="verbose on after a firing alert")
+        prod.close()
+        assert not switch.active("bert-base")
+    finally:
+        stop.set()
+        thread.join(10)
