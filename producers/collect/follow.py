@@ -185,26 +185,25 @@ class Follower:
                 return chunk
             return None  # a partial line: wait for its newline
         usable = data[: last_nl + 1]
-        start = 0
         n = len(usable)
         feed = t.assembler.feed
-        while start < n:
-            nl = usable.index(b"\n", start)
-            line = usable[start:nl]
+        max_line = self.config.max_line_bytes
+        records, errors = chunk.records, chunk.errors
+        pos = base
+        for line in usable[:-1].split(b"\n"):
+            start, pos = pos, pos + len(line) + 1
             if t.skipping:
                 t.skipping = False
-            elif len(line) > self.config.max_line_bytes:
-                chunk.errors.append((base + start, DecodeError(
-                    "too_large", f"line of {len(line)} bytes exceeds max_line_bytes={self.config.max_line_bytes}",
-                    line[:1024])))
-            elif line.strip():
-                got = feed(line.rstrip(b"\r"), base + start, base + nl + 1)
+            elif len(line) > max_line:
+                errors.append((start, DecodeError(
+                    "too_large", f"line of {len(line)} bytes exceeds max_line_bytes={max_line}", line[:1024])))
+            elif line and not line.isspace():
+                got = feed(line[:-1] if line[-1:] == b"\r" else line, start, pos)
                 if got is not None:
-                    if isinstance(got, DecodeError):
-                        chunk.errors.append((base + start, got))
+                    if type(got) is DecodeError:
+                        errors.append((start, got))
                     else:
-                        chunk.records.append(got)
-            start = nl + 1
+                        records.append(got)
         t.read_offset += n
         pending = t.assembler.pending_start
         t.pos = self._with_offset(t, t.read_offset if pending is None else pending)

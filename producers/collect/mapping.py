@@ -30,7 +30,7 @@ from trtlens.schemas.codec import DecodeError, validate_event
 from trtlens.schemas.events import EVENT_TYPES
 
 # event type → its required fields (no default): what the "envelope" check looks for
-_REQUIRED = {name: tuple(f for f, info in model.model_fields.items() if info.is_required())
+_REQUIRED = {name: tuple(f for f, info in model.model_fields.items() if info.is_required() and f != "ts_ms")
              for name, model in EVENT_TYPES.items()}
 
 
@@ -123,6 +123,14 @@ class Mapper:
     def to_event(self, obj: Any, raw: bytes, *, source_id: str, position: str | int,
                  fallback_ts_ms: int | None = None) -> dict[str, Any]:
         """Map and validate one parsed record; returns the event dict (unknown fields kept)."""
+        if (self._plain and type(obj) is dict and "event" in obj and obj.get("event_id")
+                and obj.get("ts_ms") is not None and obj.get("worker_id")):
+            # fast path: already a complete contract event, nothing to change (so no copy)
+            if self.full:
+                validate_event(obj, raw)
+            else:
+                check_envelope(obj, raw)
+            return obj
         inner, wrapper_ts = self.unwrap(obj, raw)
         event = dict(inner)  # never change the caller's object
         cfg = self.config
