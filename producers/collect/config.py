@@ -41,7 +41,8 @@ class FilesConfig(_Model):
     start_at: Literal["beginning", "end"] = Field("beginning", description="where a file never seen before starts")
     poll_interval_ms: int = Field(200, ge=10, le=60_000)
     glob_interval_ms: int = Field(1000, ge=10, le=600_000, description="how often globs are re-expanded")
-    read_chunk_bytes: int = Field(1 << 20, ge=4096, le=64 << 20)
+    read_chunk_bytes: int = Field(1 << 20, ge=4096, le=64 << 20,
+                                  description="bytes read per file per poll (at least max_line_bytes + 1)")
     max_line_bytes: int = Field(1 << 20, ge=1024, le=64 << 20, description="a longer line goes to the DLQ, cut")
     fingerprint_bytes: int = Field(256, ge=16, le=65536,
                                    description="first bytes hashed with inode+device: a reused inode is a new file")

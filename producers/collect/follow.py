@@ -9,6 +9,7 @@ the offset up to which the file is consumed), and ``positions()`` is what a chec
   after ``rotated_grace_ms`` without growth; a last line without newline is taken then.
 * A file smaller than its read offset was truncated: it is read again from 0 under a new generation
   (its ids differ from the old content's).
+* A closed file that comes back into the globs resumes at its offset (this process remembers it).
 * A line longer than ``max_line_bytes`` is cut: its first KiB goes to the DLQ (``too_large``) and the
   rest of it is skipped.
 * A partial line at the end of a live file waits for its newline.
@@ -65,6 +66,8 @@ class Follower:
         self._clock = clock_s
         self._files: dict[str, _Tracked] = {}
         self._first_scan = True
+        # a read always covers a whole maximal line, so "no newline in a full read" means "too long"
+        self._read_size = max(config.read_chunk_bytes, config.max_line_bytes + 1)
         self.rotations = 0
         self.truncations = 0
 
@@ -134,7 +137,7 @@ class Follower:
         out = []
         for key in list(self._files):
             tracked = self._files[key]
-            chunk = self._read_one(tracked, self.config.read_chunk_bytes)
+            chunk = self._read_one(tracked, self._read_size)
             if chunk is not None:
                 out.append(chunk)
             if tracked.rotated and self._clock() - tracked.last_growth_s >= self.config.rotated_grace_ms / 1000:
@@ -143,7 +146,7 @@ class Follower:
                     out.append(tail)
                 os.close(tracked.fd)
                 del self._files[key]
-                self._committed.pop(key, None)
+                self._committed[key] = tracked.pos  # should it come back into the globs: resume, not repeat
                 log.info("file=%s msg='rotated file done; closed'", tracked.pos.path)
         return out
 

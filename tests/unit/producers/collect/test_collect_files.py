@@ -200,3 +200,29 @@ def test_mapping_errors_name_code_and_field(obj, code, field):
     with pytest.raises(DecodeError) as exc:
         m.to_event(obj, b"raw", source_id="s", position=0)
     assert exc.value.code == code and exc.value.field == field
+
+
+def test_a_long_line_below_the_limit_but_above_the_read_size_is_not_stuck(tmp_path):
+    log = tmp_path / "app.log"
+    big = orjson.dumps(ev(0, blob="x" * 9000)) + b"\n"
+    log.write_bytes(big + line(1))
+    f = Follower(FilesConfig(paths=[str(log)], read_chunk_bytes=4096, max_line_bytes=16384))
+    f.scan()
+    assert [orjson.loads(r.payload)["event_id"] for c in f.read() for r in c.records] == ["e0", "e1"]
+
+
+def test_a_file_rotated_out_and_back_into_the_globs_is_not_read_twice(tmp_path):
+    clock = Clock()
+    log = tmp_path / "app.log"
+    log.write_bytes(line(0) + line(1))
+    f = Follower(FilesConfig(paths=[str(tmp_path / "*.log")], rotated_grace_ms=0), clock_s=clock)
+    f.scan()
+    assert records(f) == ["e0", "e1"]
+    os.rename(log, tmp_path / "app.old")
+    f.scan()
+    clock.t = 1.0
+    f.read()  # closed: out of the globs and not growing
+    assert f.files == []
+    os.rename(tmp_path / "app.old", tmp_path / "back.log")
+    f.scan()
+    assert records(f) == []
