@@ -258,3 +258,32 @@ def test_a_firing_alert_on_the_alerts_topic_turns_verbose_on_for_its_model(isola
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_lambda_telemetry_pushes_to_the_standalone_receiver_are_joined_and_authenticated(isolated, spool_config):
+    cfg = CollectSettings(http={"enabled": True, "port": 0, "bearer_token": "tk"}, commit_interval_ms=50,
+                          aws_lambda={"model": "fn-model"})
+    run = Running(isolated, spool_config, cfg)
+    try:
+        url = f"http://127.0.0.1:{run.collector.http.port}/lambda/telemetry"
+        batch = [
+            {"time": "2023-11-14T22:13:20.000Z", "type": "platform.initStart", "record": {"initializationType": "on-demand"}},
+            {"time": "2023-11-14T22:13:20.400Z", "type": "platform.initReport",
+             "record": {"initializationType": "on-demand", "metrics": {"durationMs": 400.0}}},
+            {"time": "2023-11-14T22:13:20.500Z", "type": "platform.start", "record": {"requestId": "aws-1"}},
+            {"time": "2023-11-14T22:13:20.501Z", "type": "function", "record": "not json"},
+            {"time": "2023-11-14T22:13:20.530Z", "type": "platform.report", "record": {
+                "requestId": "aws-1", "status": "success",
+                "metrics": {"durationMs": 30.2, "billedDurationMs": 31, "initDurationMs": 400.0}}},
+        ]
+        assert _post(url, orjson.dumps(batch))[0] == 401
+        status, _, _ = _post(url, orjson.dumps(batch), {"Authorization": "Bearer tk"})
+        assert status == 200
+        landed = events_of(isolated, 3)
+    finally:
+        assert run.stop()
+    kinds = sorted(e["event"] for _, _, e in landed.events)
+    assert kinds == ["engine_load_complete", "request_complete", "request_received"]
+    done = next(e for _, _, e in landed.events if e["event"] == "request_complete")
+    assert done["cold_start"] is True and done["model"] == "fn-model" and done["ts_ms"] == T0 + 530
+    assert run.collector.intake.counts[("telemetry", "cold_starts")] == 1
