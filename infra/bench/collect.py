@@ -7,6 +7,8 @@ Against one broker (a private embedded stack unless ``--bootstrap``), on the sam
 2. **file follow**: ``trtlens collect``'s file source on that file (follower, mapping, validation,
    DLQ checks, commit-after-ack checkpoints) until every event is acknowledged and checkpointed; once
    with ``validate_events=full`` (default) and once with ``envelope``;
+   plus the collector's own work alone (a counting stand-in for the publisher), per CPU-second of
+   this process: what one core does before the publisher and broker take their share;
 3. **HTTP ceiling**: an aiohttp handler that reads the body, splits, parses and publishes (no auth,
    no validation, no ack wait), fed by the same client;
 4. **HTTP ingest**: ``POST /v1/events`` of the collector (bounded bodies, auth check, mapping,
@@ -105,6 +107,44 @@ def file_follow(settings, path: Path, checkpoint_dir: Path, want: int, validate:
     n = intake.counts[("file", "events")]
     return {"events": n, "invalid": intake.counts[("file", "invalid")], "seconds": dt, "events_per_s": n / dt,
             "delivered": committed, "checkpoint_writes": source.store.writes}
+
+
+class _CountingPublisher:
+    """Stands in for the publisher to time the collector's own per-event work (no broker, no batching)."""
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def publish_dicts(self, events) -> None:
+        self.events += len(events)
+
+    def publish_dead_letter(self, doc, key=None) -> None:
+        pass
+
+    def flush(self, timeout_s: float) -> bool:
+        return True
+
+
+def file_logic_only(path: Path, checkpoint_dir: Path, validate: str) -> dict:
+    """Follower + mapping + validation + checkpoints on one core, publishing to a counter."""
+    from trtlens.producers.collect.commit import Committer
+    from trtlens.producers.collect.config import FilesConfig, MappingConfig
+    from trtlens.producers.collect.filesource import FileSource
+    from trtlens.producers.collect.intake import Intake
+    from trtlens.producers.collect.mapping import Mapper
+
+    pub = _CountingPublisher()
+    committer = Committer(pub)
+    source = FileSource(FilesConfig(paths=[str(path)]), Intake(pub, committer, Mapper(MappingConfig(), worker_id="b",
+                                                                                       validate=validate)),
+                        checkpoint_dir)
+    source.follower.scan()
+    t0 = time.process_time()
+    while source.poll_once():
+        committer.commit_now()
+    cpu = time.process_time() - t0
+    source.follower.close()
+    return {"events": pub.events, "cpu_seconds": cpu, "events_per_cpu_s": pub.events / cpu if cpu else 0.0}
 
 
 async def _push(url: str, bodies: list[bytes], concurrency: int) -> float:
@@ -209,6 +249,9 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
         ff = file_follow(settings, path, Path(tmp.name) / "cp", args.events)
         say("file follow, validate_events=envelope ...")
         fe = file_follow(settings, path, Path(tmp.name) / "cp-envelope", args.events, validate="envelope")
+        say("collector logic alone (no broker) ...")
+        lf = file_logic_only(path, Path(tmp.name) / "cp-logic", "full")
+        le = file_logic_only(path, Path(tmp.name) / "cp-logic-env", "envelope")
         http_events = events[: args.http_events]
         step = args.http_body_events
         bodies = [b"".join(orjson.dumps(e) + b"\n" for e in http_events[i:i + step])
@@ -231,6 +274,7 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
         "file_envelope": {**r(fe), "ceiling_events_per_s": round(fc["events_per_s"], 1),
                           "ratio": round(fe["events_per_s"] / fc["events_per_s"], 4)},
         "file_ceiling": r(fc),
+        "file_logic_per_cpu_s": {"full": round(lf["events_per_cpu_s"], 1), "envelope": round(le["events_per_cpu_s"], 1)},
         "http": {**r(hi), "ceiling_events_per_s": round(hc["events_per_s"], 1),
                  "ratio": round(hi["events_per_s"] / hc["events_per_s"], 4)},
         "http_ceiling": r(hc),
@@ -245,6 +289,8 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
               f"({result['file']['ratio']:.1%} of ceiling; committed={ff['delivered']})")
         print(f"file follow (validate=envelope)  : {fe['events_per_s']:>10,.0f} events/s "
               f"({result['file_envelope']['ratio']:.1%} of ceiling)")
+        print(f"collector logic alone, per CPU-s : {lf['events_per_cpu_s']:>10,.0f} events (full), "
+              f"{le['events_per_cpu_s']:,.0f} (envelope); no broker, no publisher")
         print(f"HTTP ceiling (read+parse+publish): {hc['events_per_s']:>10,.0f} events/s")
         print(f"HTTP ingest (collector, acked)   : {hi['events_per_s']:>10,.0f} events/s "
               f"({result['http']['ratio']:.1%} of ceiling)")
