@@ -15,7 +15,6 @@ from trtlens.producers.collect.config import CollectSettings
 from trtlens.producers.collect.checkpoint import CheckpointStore
 
 from collect_helpers import Running, dead_letters, events_of, wait_for
-from prodtest_helpers import read_topic
 
 T0 = 1_700_000_000_000
 
