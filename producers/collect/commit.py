@@ -51,8 +51,16 @@ class Committer:
     def wake(self) -> None:
         self._wake.set()
 
-    def commit_now(self) -> bool:
-        """One round: flush, then run the callbacks registered before it. True when the flush succeeded."""
+    def commit_now(self, *, final: bool = False) -> bool:
+        """One round: flush, then run the callbacks registered before it. True when the flush succeeded.
+
+        While the publisher spools (broker away) a round does not close the gate to wait for a flush that
+        cannot succeed: sources keep handing events to the spool, and nothing is committed yet.
+        """
+        if not final and getattr(self.publisher, "spooling", False):
+            self.rounds += 1
+            self.failed_rounds += 1
+            return False
         with self._lock:
             callbacks, self._callbacks = self._callbacks, []
         with self._gate:
@@ -93,5 +101,5 @@ class Committer:
         if self._thread is not None:
             self._thread.join(timeout=self.flush_timeout_s + 5)
         if final and self._callbacks:
-            return self.commit_now()
+            return self.commit_now(final=True)
         return not self._callbacks

@@ -75,3 +75,14 @@ def test_a_failing_callback_does_not_stop_the_others():
     c.after_ack(lambda: 1 / 0)
     c.after_ack(lambda: ran.append("ok"))
     assert c.commit_now() and ran == ["ok"]
+
+
+def test_while_the_publisher_spools_a_round_neither_waits_nor_commits():
+    pub = Pub([True])
+    pub.spooling = True
+    c = Committer(pub)
+    ran = []
+    c.after_ack(lambda: ran.append(1))
+    assert not c.commit_now() and pub.flushes == 0 and ran == []
+    pub.spooling = False
+    assert c.commit_now() and ran == [1]
