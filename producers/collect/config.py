@@ -118,6 +118,10 @@ class CollectSettings(_Model):
         "full", description="full: the contract's pydantic validation (a bad field → DLQ with the file offset); "
                             "envelope: type, ts_ms and required fields only (≈3× faster; field errors are then "
                             "dead-lettered by streams with topic/partition/offset)")
+    spool_pause_events: int = Field(
+        500_000, ge=0, description="while the broker is away and the publisher's spool holds this many events, files "
+                                   "and Kafka topics stop being read (so a full spool never drops what a checkpoint "
+                                   "would then skip); 0: never pause")
     commit_interval_ms: int = Field(1000, ge=10, le=600_000,
                                     description="how often the publisher is flushed and checkpoints committed")
     mapping: MappingConfig = Field(default_factory=MappingConfig)

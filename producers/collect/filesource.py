@@ -75,6 +75,9 @@ class FileSource:
             if now >= next_scan:
                 self.follower.scan()
                 next_scan = now + glob_s
+            if self.intake.paused():
+                self._stop.wait(poll_s)
+                continue
             try:
                 n = self.poll_once()
             except Exception:

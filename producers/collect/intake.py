@@ -21,13 +21,20 @@ from trtlens.schemas.codec import DecodeError
 
 
 class Intake:
-    def __init__(self, publisher, committer: Committer, mapper: Mapper) -> None:
+    def __init__(self, publisher, committer: Committer, mapper: Mapper, *, spool_pause_events: int = 0) -> None:
         self.publisher = publisher
+        self.spool_pause_events = spool_pause_events
         self.committer = committer
         self.mapper = mapper
         self._lock = threading.Lock()
         # (source kind, outcome) → count; outcome: events, invalid, skipped
         self.counts: collections.Counter = collections.Counter()
+
+    def paused(self) -> bool:
+        """True while reading should wait: the broker is away and the spool holds ``spool_pause_events``."""
+        if not self.spool_pause_events or not getattr(self.publisher, "spooling", False):
+            return False
+        return self.publisher.counters.get("spool_pending", 0) >= self.spool_pause_events
 
     def decode(self, payload: bytes, *, source_id: str, position: str | int,
                fallback_ts_ms: int | None = None) -> dict[str, Any]:

@@ -91,8 +91,13 @@ class KafkaSource:
         from kafka.structs import OffsetAndMetadata
 
         consumer = self._consumer = self._make_consumer()
+        paused = False
         while not self._stop.is_set():
             self._commit_acked(consumer, OffsetAndMetadata)
+            if self.intake.paused() != paused:  # keep polling (group membership) but fetch nothing while paused
+                paused = not paused
+                (consumer.pause if paused else consumer.resume)(*consumer.assignment())
+                log.warning("source=kafka paused=%s msg='broker away and spool at spool_pause_events'", paused)
             try:
                 records = consumer.poll(timeout_ms=200)
             except Exception:

@@ -27,7 +27,8 @@ class Collector:
         self.committer = Committer(publisher, interval_ms=self.config.commit_interval_ms)
         self.intake = Intake(publisher, self.committer, Mapper(self.config.effective_mapping(),
                                                                worker_id=self.config.worker_id,
-                                                               validate=self.config.validate_events))
+                                                               validate=self.config.validate_events),
+                             spool_pause_events=self.config.spool_pause_events)
         self.files = None
         self.http = None
         self.kafka = None

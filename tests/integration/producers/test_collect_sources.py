@@ -286,3 +286,26 @@ def test_lambda_telemetry_pushes_to_the_standalone_receiver_are_joined_and_authe
     done = next(e for _, _, e in landed.events if e["event"] == "request_complete")
     assert done["cold_start"] is True and done["model"] == "fn-model" and done["ts_ms"] == T0 + 530
     assert run.collector.intake.counts[("telemetry", "cold_starts")] == 1
+
+
+def test_files_stop_being_read_while_the_broker_is_away_and_the_spool_is_at_its_bound(tmp_path, spool_config):
+    import time as _time
+
+    from trtlens.settings import load_settings
+    from trtlens.stack import free_port
+
+    dead = load_settings(kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"}, stack={"state_dir": tmp_path / "s"})
+    log = tmp_path / "svc.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(ev(i)) + b"\n" for i in range(200)))
+    cfg = CollectSettings(files={"paths": [str(log)], "checkpoint_dir": tmp_path / "cp", "read_chunk_bytes": 4096,
+                                 "max_line_bytes": 1024, "poll_interval_ms": 20},
+                          spool_pause_events=10, commit_interval_ms=50)
+    run = Running(dead, spool_config.model_copy(update={"connect_timeout_ms": 300, "close_timeout_s": 1}), cfg)
+    try:
+        wait_for(lambda: run.pub.counters["spooled"] >= 10, what="the first events in the spool")
+        _time.sleep(1.0)  # give it time to (wrongly) read on; it must not
+        spooled = run.pub.counters["spooled"]
+        assert 10 <= spooled < 40 and run.pub.counters["dropped"] == 0
+    finally:
+        run.stop()
+    assert CheckpointStore(tmp_path / "cp").load() == {}  # nothing acknowledged, nothing checkpointed

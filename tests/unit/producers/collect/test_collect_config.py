@@ -86,3 +86,21 @@ def test_while_the_publisher_spools_a_round_neither_waits_nor_commits():
     assert not c.commit_now() and pub.flushes == 0 and ran == []
     pub.spooling = False
     assert c.commit_now() and ran == [1]
+
+
+def test_intake_pauses_reading_only_while_spooling_at_the_bound():
+    from trtlens.producers.collect.config import MappingConfig
+    from trtlens.producers.collect.intake import Intake
+    from trtlens.producers.collect.mapping import Mapper
+
+    class P:
+        spooling = False
+        counters = {"spool_pending": 10}
+
+    p = P()
+    intake = Intake(p, Committer(p), Mapper(MappingConfig(), worker_id="w"), spool_pause_events=10)
+    assert not intake.paused()
+    p.spooling = True
+    assert intake.paused()
+    p.counters = {"spool_pending": 9}
+    assert not intake.paused()
