@@ -84,6 +84,17 @@ def cmd_collect(args: argparse.Namespace) -> int:
     log = logging.getLogger("trtlens.producers.collect")
     settings = load_settings(args.config)
     config = collect_settings(settings, args)
+    import os
+
+    from trtlens.errors import TrtlensError
+
+    if args.lambda_extension and not os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+        raise TrtlensError("AWS_LAMBDA_RUNTIME_API is not set: --lambda-extension runs inside a Lambda execution "
+                           "environment (or the emulator in tests/support/lambda_emulator.py)")
+    if not args.lambda_extension and not (config.files.paths or config.http.enabled or config.kafka.topics):
+        raise TrtlensError("no source configured: give --files GLOB, --http, or --kafka-topic "
+                           "(or collect.files.paths / collect.http.enabled / collect.kafka.topics)")
+    config.effective_mapping()  # a bad mapping file fails here, before anything connects
     pub_cfg = settings.producer.model_copy(update={"spool_name": "collect"})
     if args.lambda_extension and not settings.producer.model_fields_set & {"spool_dir"}:
         pub_cfg = pub_cfg.model_copy(update={"spool_dir": Path("/tmp/trtlens-spool")})  # Lambda: only /tmp is writable

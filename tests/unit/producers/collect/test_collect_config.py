@@ -104,3 +104,17 @@ def test_intake_pauses_reading_only_while_spooling_at_the_bound():
     assert intake.paused()
     p.counters = {"spool_pending": 9}
     assert not intake.paused()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["collect"], "no source configured"),
+    (["collect", "--lambda-extension"], "AWS_LAMBDA_RUNTIME_API is not set"),
+    (["collect", "--http", "--http-host", "0.0.0.0"], "needs collect.http.api_key"),
+    (["collect", "--files", "x", "--mapping", "/nonexistent/m.yaml"], "cannot read it"),
+])
+def test_cli_refuses_before_connecting_and_says_what_to_do(argv, message, capsys, monkeypatch):
+    from trtlens.cli import main
+
+    monkeypatch.delenv("AWS_LAMBDA_RUNTIME_API", raising=False)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
