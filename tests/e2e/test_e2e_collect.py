@@ -78,7 +78,10 @@ def test_function_stdout_to_store_through_a_sigkilled_collector(stack_settings, 
     from trtlens.es import es_client
 
     settings = e2e_settings(stack_settings)
-    options = StreamsOptions(window_ms=WINDOW_MS, grace_ms=500, idle_timeout_ms=2500, sample_rate=1.0)
+    # idle timeout well above the collector's restart gap (a new Python process on a loaded machine can take
+    # several seconds): a shorter one lets streams close the open windows as idle while no collector runs,
+    # and the function's lines written meanwhile would then be late (counted in late_events, not requests)
+    options = StreamsOptions(window_ms=WINDOW_MS, grace_ms=500, idle_timeout_ms=10_000, sample_rate=1.0)
     streams = streams_process(settings, options, tmp_path).start()
     sink = sink_process(settings, tmp_path).start()
     log = tmp_path / "fn-stdout.log"
@@ -130,8 +133,8 @@ def test_function_stdout_to_store_through_a_sigkilled_collector(stack_settings, 
                                                                           want["events"]), h["_id"]
     for ws, want in truth["windows"].items():
         got = finals[ws]
-        assert (got["requests"], got["errors"], got["cold_starts"]) == (
-            want["requests"], want["errors"], want["cold_starts"]), ws
+        assert (got["requests"], got["errors"], got["cold_starts"], got["late_events"]) == (
+            want["requests"], want["errors"], want["cold_starts"], 0), ws
     assert sum(w["cold_starts"] for w in truth["windows"].values()) == REQUESTS // 100
     dlq = read_dlq(settings, settings.topics.events_dlq, want=len(truth["plain_offsets"]))
     assert {(d["source"], d["offset"]) for d in dlq} == {(str(log), o) for o in truth["plain_offsets"]}
