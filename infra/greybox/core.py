@@ -195,6 +195,8 @@ def to_build_report(report: EngineBuild, rules: BuildRules, checks: list[CheckRe
         findings=findings_of(checks),
         engine_id=report.engine_id,
         built_at_ms=report.ts_ms,
+        model=report.model,
+        model_version=report.model_version,
         report=report,
         fusion_rate=None if rate is None else round(rate, 6),
         int8_coverage=None if coverage is None else round(coverage, 6),

@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
     w.add_argument("--cache-dir", type=Path, help="where the demo model is generated (default ~/.cache/trtlens/models)")
     w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--profile-share", type=float, metavar="SHARE",
+                   help="share of requests profiled per layer, 0..1 (default: settings worker.profile_share, 0.01)")
+    w.add_argument("--profile", action="store_true",
+                   help="profile every request (on demand: same as --profile-share 1; costs latency)")
     w.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     w.set_defaults(func=cmd_worker)
 
@@ -87,9 +91,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     host = socket.gethostname()
     pub_cfg = settings.producer.model_copy(update={"spool_name": f"worker-{args.worker_id or 'default'}"})
     with Publisher(settings, pub_cfg) as pub:
+        share = 1.0 if args.profile else (args.profile_share if args.profile_share is not None
+                                          else settings.worker.profile_share)
+        if not 0.0 <= share <= 1.0:
+            raise SystemExit(f"trtlens worker: --profile-share {share}: must be between 0 and 1")
         worker = InferenceWorker(backend, pub.publish, model=name, model_version=args.model_version,
                                  worker_id=args.worker_id, host=host, idle_unload_s=args.idle_unload_s,
-                                 error_rate=args.error_rate, seed=args.seed)
+                                 error_rate=args.error_rate, seed=args.seed, profile_share=share)
         sampler = GpuSampler(pub.publish, worker_id=worker.worker_id, host=host,
                              interval_s=args.gpu_sample_interval_s)
         sampler.start()

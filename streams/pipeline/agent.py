@@ -47,7 +47,7 @@ class PipelineAgent:
         if pipe is None:
             pipe = PartitionPipeline(
                 self.settings.streams, topic=self.settings.topics.events, partition=partition,
-                build_evaluator=self.rt.build_evaluator,
+                build_evaluator=self.rt.build_evaluator, correlator=getattr(self.rt, "correlator", None),
             )
             segments = [Segment.decode(k, v) for k, v in self.rt.state.items_for(partition)]
             t0 = time.perf_counter()
