@@ -12,7 +12,7 @@ WindowMetric    ``{scope}:{scope_key}:{window_start_ms}:{window_ms}``
 Alert           ``{rule_id}:{scope_key}:{window_start_ms}:{state}``
 BuildReport     ``{engine_id}:{built_at_ms}`` (one per build: a rebuild of the same engine adds one)
 LayerWindow     ``{engine_id}:{window_start_ms}:{window_ms}:{sha256(layer)[:16]}``
-EngineFinding   ``{engine_id}:{ref_ms}:{kind}:{sha256(layer, worker_id)[:16]}``
+EngineFinding   ``{engine_id}:{ref_ms}:{kind}:{sha256(layer, worker_id[, value])[:16]}``
 ==============  ==========================================================
 """
 
@@ -322,7 +322,9 @@ class EngineFinding(_Stamped):
 
     @property
     def doc_id(self) -> str:
-        return f"{self.engine_id}:{self.ref_ms}:{self.kind}:{_short_hash(self.layer, self.worker_id)}"
+        # a version mismatch names no layer: the runtime version tells its parts apart (TensorRT, CUDA)
+        extra = str(self.value) if self.kind == "version_mismatch" else None
+        return f"{self.engine_id}:{self.ref_ms}:{self.kind}:{_short_hash(self.layer, self.worker_id, extra)}"
 
     @property
     def ts_ms(self) -> int:

@@ -75,7 +75,7 @@ class GreyboxCorrelator:
         return correlate(build, profile, rules=self._rules_now())
 
     def versions(self, build: EngineBuild, runtime_versions: dict[str, str]) -> list:
-        """``version_mismatch`` findings: the build's TensorRT/CUDA/cuDNN against what the worker runs."""
+        """``(finding, runtime version, build version)`` per mismatching part (TensorRT, CUDA, cuDNN)."""
         from trtlens.greybox.versions import version_checks
 
         runtime = {_VERSION_PARTS[k]: v for k, v in runtime_versions.items() if k in _VERSION_PARTS and v}
@@ -83,13 +83,18 @@ class GreyboxCorrelator:
             return []
         # every part both sides name is compared (the rule list match_runtime_versions gates CI; this never stays silent)
         rules = self._rules_now().model_copy(update={"match_runtime_versions": ["trt", "cuda", "cudnn"]})
-        return [f for check in version_checks(build, runtime, rules) for f in check.findings]
+        return [(f, _text(check.value), _text(check.limit)) for check in version_checks(build, runtime, rules)
+                for f in check.findings]
 
     def build_versions(self, build: EngineBuild) -> dict[str, str]:
         from trtlens.greybox.versions import build_versions
 
         names = {v: k for k, v in _VERSION_PARTS.items()}
         return {names.get(k, k): v for k, v in build_versions(build).items()}
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def make_correlator(settings: Any = None) -> GreyboxCorrelator:

@@ -43,7 +43,9 @@ class Correlator(Protocol):
 
     def correlate(self, build: EngineBuild, profile: list[LayerProfile]) -> list[Finding]: ...
 
-    def versions(self, build: EngineBuild, runtime_versions: dict[str, str]) -> list[Finding]: ...
+    def versions(self, build: EngineBuild, runtime_versions: dict[str, str]) -> list[tuple[Finding, str | None, str | None]]:
+        """``(finding, runtime version, build version)`` per part that differs."""
+        ...
 
     def build_versions(self, build: EngineBuild) -> dict[str, str]: ...
 
@@ -96,6 +98,9 @@ class LayerWindows:
         self.builds: OrderedDict[str, EngineBuild] = OrderedDict()
         self.loads: OrderedDict[tuple[str, str], EngineRuntime] = OrderedDict()  # (engine_id, worker_id)
         self.sent: set[str] = set()  # doc ids of findings/alerts already sent (bounded with the builds)
+        # builds outlive the state log's horizon (a build is hours older than its engine's traffic): each
+        # remembered build is also kept under its own state key; changes since the last take_pins()
+        self._pins: dict[str, EngineBuild | None] = {}
         self.out = LayerOutputs()
         self.late_events = 0
         self.too_late_events = 0
@@ -145,13 +150,27 @@ class LayerWindows:
                 continue  # an older build re-sent: keep the newer one
             self.builds[build.engine_id] = build
             self.builds.move_to_end(build.engine_id)
+            if not muted:
+                self._pins[build.engine_id] = build
             while len(self.builds) > self.config.max_builds:
-                self.builds.popitem(last=False)
+                gone, _ = self.builds.popitem(last=False)
+                if not muted:
+                    self._pins[gone] = None
             for (eid, _worker), load in list(self.loads.items()):
                 if eid == build.engine_id:
                     self._check_versions(build, load, muted)
         if len(self.sent) > 64 * max(1, self.config.max_builds):
             self.sent.clear()  # bounded; ids are deterministic, so a re-send only overwrites
+
+    def take_pins(self) -> list[tuple[str, bytes | None]]:
+        """Builds to keep (engine_id, JSON) or forget (engine_id, None) in the partition's state, since the last call."""
+        pins, self._pins = self._pins, {}
+        return [(eid, None if b is None else b.model_dump_json(exclude_defaults=True).encode()) for eid, b in pins.items()]
+
+    def restore_pins(self, values: list[bytes]) -> None:
+        """Recovery: the builds kept by :meth:`take_pins`, before the state log is replayed."""
+        builds = sorted((EngineBuild.model_validate_json(v) for v in values), key=lambda b: b.ts_ms)
+        self.note_builds(builds, muted=True)
 
     def note_loads(self, loads: Sequence[EngineRuntime], *, muted: bool = False) -> None:
         for load in loads:
@@ -232,20 +251,24 @@ class LayerWindows:
     def _check_versions(self, build: EngineBuild, load: EngineRuntime, muted: bool) -> None:
         if not self.config.check_versions or self.correlator is None or not load.runtime_versions:
             return
-        findings = self.correlator.versions(build, load.runtime_versions)
-        self._findings(build, load.ts_ms, findings, load.worker_id, load.runtime_versions, muted)
+        found = self.correlator.versions(build, load.runtime_versions)
+        findings = [f.model_copy(update={"value": None}) for f, _, _ in found]
+        values = [(runtime, built) for _, runtime, built in found]
+        self._findings(build, load.ts_ms, findings, load.worker_id, load.runtime_versions, muted, values)
 
     def _findings(self, build: EngineBuild, at_ms: int, findings: list[Finding], worker_id: str | None,
-                  runtime_versions: dict[str, str], muted: bool) -> None:
+                  runtime_versions: dict[str, str], muted: bool,
+                  values: list[tuple[str | None, str | None]] | None = None) -> None:
         if not findings:
             return
         built = self.correlator.build_versions(build) if self.correlator is not None else {}
         by_kind: dict[str, list[EngineFinding]] = {}
-        for f in findings:
+        for i, f in enumerate(findings):
+            value, expected = values[i] if values else (f.value, f.expected)
             doc = EngineFinding(
                 engine_id=build.engine_id, kind=f.kind, message=f.message, ref_ms=build.ts_ms, window_start_ms=at_ms,
                 model=build.model, model_version=build.model_version, worker_id=worker_id, layer=f.layer,
-                layers=list(f.layers), value=f.value, expected=f.expected, build_versions=built,
+                layers=list(f.layers), value=value, expected=expected, build_versions=built,
                 runtime_versions=dict(runtime_versions),
             )
             if doc.doc_id in self.sent:

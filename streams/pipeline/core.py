@@ -33,6 +33,8 @@ from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.core import TraceJoin
 
 BuildEvaluator = Callable[[EventBase], BuildReport]
+PIN_PREFIX = b"pin|"
+"""State-table names (after the partition prefix) of values kept beside the state log's segments."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +240,19 @@ class PartitionPipeline:
         return out
 
     # -- recovery ---------------------------------------------------------------
-    def recover(self, segments: list[Segment]) -> int:
-        """Rebuild state from the retained segments (oldest first); return records replayed."""
+    def take_pins(self) -> list[tuple[bytes, bytes | None]]:
+        """State kept beside the state log (the layer stage's builds): ``(name, value)`` to put, None to delete.
+
+        Written by the agent after the group's segments, under ``PIN_PREFIX + name``; given back to
+        :meth:`recover`. Builds must outlive the log's horizon: a build is usually hours older than
+        the traffic of its engine.
+        """
+        return [(PIN_PREFIX + eid.encode(), value) for eid, value in self.layers.take_pins()]
+
+    def recover(self, segments: list[Segment], pinned: list[bytes] = ()) -> int:  # type: ignore[assignment]
+        """Rebuild state from the pinned values and the retained segments (oldest first); return records replayed."""
+        if pinned:
+            self.layers.restore_pins(list(pinned))
         segments = sorted(segments, key=lambda s: s.last_offset)
         if segments:
             self.watermark_ms = segments[0].watermark_before_ms
