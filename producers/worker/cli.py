@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--opt-batch", type=int, default=8)
     b.add_argument("--max-batch", type=int, default=32)
     b.add_argument("--publish", action="store_true", help="publish the parsed build report (engine_build) to Kafka")
+    b.add_argument("--model-name", help="model field of the build report (default: demo-cnn or the ONNX file stem)")
+    b.add_argument("--model-version", default="v1", help="model_version of the build report (default v1)")
     b.add_argument("--cache-dir", type=Path)
     b.set_defaults(func=cmd_build_engine)
 
@@ -156,12 +158,17 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
             print(f"build-engine: builder log at {log_path}", file=sys.stderr)
     print(f"build-engine: {result.engine_path} ({result.engine_bytes} bytes) in {result.build_time_ms:.0f} ms, "
           f"{result.warnings} warnings, {result.errors} errors")
-    parsed = parse_build_log(result.log_path, engine.stem)
+    from trtlens.producers.worker.demo_model import DEMO_NAME
+    from trtlens.producers.worker.identity import engine_id
+
+    # the id the worker reports when it loads this plan: build report and runtime join on it
+    parsed = parse_build_log(result.log_path, engine_id(result.engine_path))
     if parsed is None:
         print("build-engine: grey-box parser not available (trtlens.producers.trtlog.parse_log); "
               f"the log is kept at {result.log_path} for `trtlens replay` or a later parse", file=sys.stderr)
         return 0
-    build = parsed.build
+    model = args.model_name or (DEMO_NAME if args.onnx == "demo" else onnx_path.stem)
+    build = parsed.build.model_copy(update={"model": model, "model_version": args.model_version})
     print(f"build-engine: report status={build.status} layers={build.layers_before}->{build.layers_after} "
           f"fusions={len(build.fusions)} diagnostics={len(build.diagnostics)}")
     if args.publish:
