@@ -102,6 +102,8 @@ class LayerWindows:
         # remembered build is also kept under its own state key; changes since the last take_pins()
         self._pins: dict[str, EngineBuild | None] = {}
         self.out = LayerOutputs()
+        self._next_due_ms: int | None = None  # watermark at which advance() next has something to emit or forget
+        self._late_changed = False  # a closed window took a late row: re-emit at the next advance()
         self.late_events = 0
         self.too_late_events = 0
         self.overflow_layers = 0
@@ -125,8 +127,11 @@ class LayerWindows:
                 continue
             if wm >= closes:
                 self.late_events += 1
+                self._late_changed = True
             if win is None:
                 win = self.windows[key] = _EngineWindow(ev.model, ev.model_version)
+                if self._next_due_ms is None or closes < self._next_due_ms:
+                    self._next_due_ms = closes
             layer = win.layers.get(ev.layer)
             if layer is None:
                 if len(win.layers) >= self.config.max_layers_per_window:
@@ -186,6 +191,10 @@ class LayerWindows:
     # -- windows --------------------------------------------------------------
     def advance(self, watermark_ms: int, *, muted: bool = False) -> None:
         m = self.metrics
+        due = self._next_due_ms
+        if due is None or (watermark_ms < due and not self._late_changed):
+            return  # called once per record: nothing to emit or forget yet
+        self._late_changed = False
         for key in sorted(self.windows):
             ws, _eid = key
             win = self.windows[key]
@@ -196,6 +205,10 @@ class LayerWindows:
                 if win.changed:
                     self._emit(key, win, muted)
                 del self.windows[key]
+        late_ms = m.late_retention_ms
+        self._next_due_ms = min(
+            (ws + m.window_ms + m.grace_ms + (0 if w.changed else late_ms) for (ws, _), w in self.windows.items()),
+            default=None)
 
     def flush_open(self, *, muted: bool = False) -> None:
         """Idle partition: emit every changed window as it is (later events re-emit it)."""
