@@ -155,7 +155,7 @@ class PartitionPipeline:
         unique, wms, self.watermark_ms = self.dedup.first_seen(events, self.watermark_ms)
         kept, kept_wms = self.dropper.keep(unique, wms)
         side_types = self._side
-        side = [i for i, ev in enumerate(kept) if type(ev) in side_types]
+        side = [ev for ev in kept if type(ev) in side_types]
         builds: list[EventBase] = []
         n_kept = len(kept)
         if side:
@@ -169,12 +169,13 @@ class PartitionPipeline:
         c["events"] += len(events)
         c["accepted_events"] += n_kept
 
-    def _side_events(self, kept: list[EventBase], wms: list[int], side: list[int], muted: bool):  # noqa: ANN202
+    def _side_events(self, kept: list[EventBase], wms: list[int], side: list[EventBase], muted: bool):  # noqa: ANN202
         """Build reports and layer-stage events out of the window/trace path; engine loads rerouted (and kept)."""
         reports, layer_only = self._build_reports, self._layer_only
-        builds = [kept[i] for i in side if type(kept[i]) in reports]
-        profiles = [(kept[i], wms[i]) for i in side if type(kept[i]) is LayerProfile]
-        loads = [kept[i] for i in side if type(kept[i]) is EngineRuntime]
+        builds = [ev for ev in side if type(ev) in reports]
+        profiles = [(ev, wm) for ev, wm in zip(kept, wms) if type(ev) is LayerProfile] if any(
+            type(ev) is LayerProfile for ev in side) else []
+        loads = [ev for ev in side if type(ev) is EngineRuntime]
         if self.settings.layers.enabled:
             if builds:
                 self.layers.note_builds([b for b in builds if isinstance(b, EngineBuild)], muted=muted)
@@ -183,14 +184,13 @@ class PartitionPipeline:
             if profiles:
                 self.layers.observe([ev for ev, _ in profiles], [wm for _, wm in profiles])  # type: ignore[misc]
             if not muted and self.settings.layers.check_versions:
-                for i in side:
-                    ev = kept[i]
+                for ev in side:
                     if type(ev) is EngineLoadComplete:
                         rerouted = engine_runtime_of(ev)  # type: ignore[arg-type]
                         if rerouted is not None:
                             self.out.reroutes.append(rerouted)
         drop = reports | layer_only
-        if any(type(kept[i]) in drop for i in side):
+        if any(type(ev) in drop for ev in side):
             keep = [j for j, ev in enumerate(kept) if type(ev) not in drop]
             kept, wms = [kept[j] for j in keep], [wms[j] for j in keep]
         return builds, kept, wms
