@@ -239,6 +239,9 @@ class BuildReport(_Stamped):
     built_at_ms: int = Field(description="Event time of the build report")
     model: str | None = Field(None, description="The build's model (from the engine_build event)")
     model_version: str | None = None
+    fallback_count: int = Field(0, description="Plugin + DLA fallbacks of the build (the lists are in report)")
+    peak_memory_bytes: int | None = Field(None, description="report.memory.peak_gpu_bytes (else engine size) for trends")
+    versions: dict[str, str] = Field(default_factory=dict, description="tensorrt / cuda / cudnn the build log names")
     diff_prev: dict[str, Any] | None = Field(
         None, description="trtlens.greybox diff against the previous build of the same model (BuildDiff JSON + prev_*); "
                           "None for a model's first build or a build without model"

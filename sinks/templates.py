@@ -107,6 +107,9 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "built_at_ms": DATE_MS,
         "model": KEYWORD,
         "model_version": KEYWORD,
+        "fallback_count": INTEGER,
+        "peak_memory_bytes": LONG,
+        "versions": {"properties": {"tensorrt": KEYWORD, "cuda": KEYWORD, "cudnn": KEYWORD}},
         "diff_prev": {
             "properties": {
                 "prev_engine_id": KEYWORD,

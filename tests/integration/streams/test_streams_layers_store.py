@@ -112,6 +112,7 @@ async def test_layer_build_and_finding_documents_land_with_their_ids(stack_setti
     assert set(builds) == {f"eng-1:{BUILD_1}", f"eng-2:{BUILD_2}", f"eng-1:{REBUILD_1}"}
     first, second, rebuild = builds[f"eng-1:{BUILD_1}"], builds[f"eng-2:{BUILD_2}"], builds[f"eng-1:{REBUILD_1}"]
     assert first["model"] == "resnet" and first["model_version"] == "v1" and first["diff_prev"] is None
+    assert first["versions"] == {"tensorrt": "10.3.0"} and first["fallback_count"] == 0
     assert second["diff_prev"]["prev_engine_id"] == "eng-1" and second["diff_prev"]["prev_built_at_ms"] == BUILD_1
     assert rebuild["diff_prev"]["prev_engine_id"] == "eng-2" and rebuild["diff_prev"]["prev_built_at_ms"] == BUILD_2
     assert second["@timestamp"].startswith("2023-11-14T21:")  # BUILD_2 in ISO UTC
