@@ -140,3 +140,41 @@ async def test_layer_build_and_finding_documents_land_with_their_ids(stack_setti
     assert vm["worker_id"] == "gpu-7" and vm["value"] == "10.0.1" and vm["expected"] == "10.3.0"
     assert {a["rule_id"] for a in alerts.values()} == {"build_runtime.split_fusion", "build_runtime.version_mismatch"}
     assert f"build_runtime.version_mismatch:gpu-7:{BUILD_2}:firing" in alerts
+
+
+def test_a_build_older_than_the_state_log_survives_a_worker_kill(stack_settings, tmp_path):
+    """The build's own segment leaves the state log's horizon; after SIGKILL the restarted worker still knows
+    the build (pinned state key) and checks an engine load against it."""
+    from support.streams_harness import latest_docs
+
+    settings = streams_settings(stack_settings, metrics={"window_ms": WINDOW_MS, "grace_ms": 2_000})
+    publish(settings, [build("eng-9", T0 - 7_200_000, "v9")])
+    rows, truth = profiles("eng-9")  # 20 s of rows on the engine's partition; then 60 s more moves its watermark
+    later = [{**r, "event_id": r["event_id"] + ":late", "ts_ms": r["ts_ms"] + 60_000, "request_id": r["request_id"] + "b"}
+             for r in rows]
+    first = Worker(settings, tmp_path / "first.log")
+    try:
+        publish(settings, rows)  # one group with the build: its segment ...
+        wait_for(lambda: len(latest_docs(settings, settings.topics.layers)) >= len(truth), 90,
+                 "the first layer windows", [first])
+        publish(settings, later)  # ... falls out of the horizon with this group (60 s of event time later)
+        wait_for(lambda: len(latest_docs(settings, settings.topics.layers)) >= 2 * len(truth), 90,
+                 "layer windows before the kill", [first])
+    finally:
+        first.kill()
+    second = Worker(settings, tmp_path / "second.log")
+    try:
+        load = {"event": "engine_load_complete", "event_id": "load-after-kill", "ts_ms": T0 + 81_000,
+                "worker_id": "gpu-9", "model": "resnet", "model_version": "v9", "engine_path": "/m.plan",
+                "duration_ms": 700.0, "engine_id": "eng-9", "runtime_versions": {"tensorrt": "8.6.1"}}
+        publish(settings, [load])
+        findings = wait_for(lambda: {k: v for k, v in latest_docs(settings, settings.topics.findings).items()
+                                     if v["kind"] == "version_mismatch"}, 90, "the version mismatch after the restart",
+                            [second])
+    finally:
+        second.stop()
+    (f,) = findings.values()
+    assert f["engine_id"] == "eng-9" and f["value"] == "8.6.1" and f["expected"] == "10.3.0"
+    assert f["ref_ms"] == T0 - 7_200_000
+    recovered = [line for line in second.log().splitlines() if "recovered segments=" in line and "records=0 " not in line]
+    assert recovered  # the restarted worker rebuilt the engine's partition from its state
