@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--profile-share", type=float, metavar="SHARE",
                    help="share of requests profiled per layer, 0..1 (default: settings worker.profile_share, 0.01)")
     w.add_argument("--profile", action="store_true",
-                   help="profile every request (on demand: same as --profile-share 1; costs latency)")
+                   help="profile every request (same as --profile-share 1; costs latency). While running, SIGUSR1 "
+                        "switches between every request and the configured share")
     w.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     w.set_defaults(func=cmd_worker)
 
@@ -100,6 +101,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker = InferenceWorker(backend, pub.publish, model=name, model_version=args.model_version,
                                  worker_id=args.worker_id, host=host, idle_unload_s=args.idle_unload_s,
                                  error_rate=args.error_rate, seed=args.seed, profile_share=share)
+        import signal
+
+        if hasattr(signal, "SIGUSR1"):  # on demand: `kill -USR1 <pid>` profiles every request until sent again
+            signal.signal(signal.SIGUSR1, lambda *_: worker.toggle_profiling())
         sampler = GpuSampler(pub.publish, worker_id=worker.worker_id, host=host,
                              interval_s=args.gpu_sample_interval_s)
         sampler.start()

@@ -132,6 +132,7 @@ class InferenceWorker:
         self._last_done_s: float | None = None
         self.stats = WorkerStats()
         self.profile_share = profile_share  # share of requests run with the layer profiler (1.0 = every one)
+        self._configured_share = profile_share
         self.engine_id: str | None = None  # content hash of the loaded plan/model (identity.engine_id)
         self.runtime_versions: dict[str, str] = {}
 
@@ -139,6 +140,15 @@ class InferenceWorker:
         return {"event_id": uuid.uuid4().hex, "ts_ms": int(self._clock_ms()), "request_id": request_id,
                 "worker_id": self.worker_id, "host": self.host, "model": self.model,
                 "model_version": self.model_version, "backend": self.backend.name}
+
+    def toggle_profiling(self) -> float:
+        """On demand (``SIGUSR1`` in ``trtlens worker``): profile every request, or back to the configured share."""
+        if self.profile_share >= 1.0 and self._configured_share < 1.0:
+            self.profile_share = self._configured_share
+        else:
+            self._configured_share, self.profile_share = self.profile_share, 1.0
+        log.info("worker=%s profile_share=%s msg='layer profiling toggled'", self.worker_id, self.profile_share)
+        return self.profile_share
 
     def maybe_unload(self) -> bool:
         """Unload an engine idle for ``idle_unload_s``; the next request is then cold."""

@@ -134,3 +134,11 @@ def test_the_share_setting_is_bounded(share):
 
     with pytest.raises(ValidationError, match="profile_share"):
         WorkerSettings(profile_share=share)
+
+
+def test_profiling_on_demand_toggles_between_every_request_and_the_share(tmp_path):
+    plan = tmp_path / "m.plan"
+    plan.write_bytes(b"p")
+    w = InferenceWorker(ProfilingBackend(str(plan)), [].append, model="m", model_version="v1", worker_id="w",
+                        host="h", profile_share=0.02)
+    assert w.toggle_profiling() == 1.0 and w.toggle_profiling() == 0.02 and w.toggle_profiling() == 1.0
