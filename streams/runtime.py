@@ -59,6 +59,7 @@ class Runtime:
 
     def recovery_completed(self) -> None:
         self.recovering = False
+        self.pipeline.recovery_completed()
 
     def rereads_for(self, topic: str) -> Rereads:
         from trtlens.streams.faust_glue import seek

@@ -34,7 +34,7 @@ class PipelineAgent:
         self.last_record_at: dict[int, float] = {}
         self.idle_flushed: set[int] = set()
         self.assigned: dict[int, float] = {}  # partition → monotonic time it was assigned
-        self.flowing_since: float | None = None  # first group after the last assignment: recovery is over
+        self.flowing_since: float | None = None  # recovery completed (or the first group) after the last assignment
         self._last_log = 0.0
         self.timings: dict[str, float] = defaultdict(float)
         # self-metrics (selfmetrics.py): counted per group and per assignment, read at scrape time
@@ -85,6 +85,16 @@ class PipelineAgent:
         self.flowing_since = None
         for p in partitions:
             self.assigned[p] = now
+
+    def recovery_completed(self) -> None:
+        """Faust recovered the tables and resumed the flow: the applied offsets are known now.
+
+        Records may never come (the input ended before this assignment): recovery, not
+        the first record, ends the wait, or no partition would ever be declared idle and
+        the merge stage would hold the last windows open until new input arrived.
+        """
+        if self.flowing_since is None:
+            self.flowing_since = time.monotonic()
 
     def on_revoked(self, partitions: set[int]) -> None:
         self.forget(partitions)
