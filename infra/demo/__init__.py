@@ -230,11 +230,12 @@ def _print_summary(summary: dict, state: WatchState, settings: Settings) -> None
         print(f"alert {alert['state']:8} {alert['rule_id']} {alert['scope_key']} value={alert['value']:.1f} at window {time.strftime('%H:%M:%S', time.localtime(alert['window_start_ms'] / 1000))}")
     url = settings.elasticsearch.url.rstrip("/")
     ix = settings.indices
-    console.print(f"\n[b]Elasticsearch[/b] {url}   indices: {ix.traces}-*, {ix.metrics}-*, {ix.alerts}-*, {ix.builds}-* (read aliases without the date)")
+    console.print(f"\n[b]Elasticsearch[/b] {url}   indices: {ix.traces}-*, {ix.metrics}-*, {ix.alerts}-*, {ix.builds}-*, {ix.layers}-*, {ix.findings}-* (read aliases without the date)")
     print("Try:")
     print(f"  curl -s '{url}/{ix.traces}/_search?q=cold_start:true&size=3&pretty'")
     print(f"  curl -s -H 'Content-Type: application/json' '{url}/{ix.metrics}/_search?pretty' -d '{{\"size\":5,\"sort\":[{{\"latency_ms.p99\":\"desc\"}}],\"query\":{{\"term\":{{\"scope\":\"model_version\"}}}},\"_source\":[\"scope_key\",\"window_start_ms\",\"requests\",\"latency_ms.p99\",\"cold_start_rate\"]}}'")
     print(f"  curl -s '{url}/{ix.alerts}/_search?pretty'")
+    print(f"  curl -s '{url}/{ix.layers}/_search?sort=share:desc&size=5&pretty'   # layer-time hotspots of the profiled requests")
 
 
 def run(args: argparse.Namespace) -> int:

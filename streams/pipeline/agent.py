@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from trtlens.streams.pipeline.core import PartitionPipeline
+from trtlens.streams.pipeline.core import PIN_PREFIX, PartitionPipeline
 from trtlens.streams.pipeline.statelog import Segment
 from trtlens.streams.pipeline.tallies import PartitionTallies, delivered_counts, group_duration_histogram
 
@@ -34,7 +34,7 @@ class PipelineAgent:
         self.last_record_at: dict[int, float] = {}
         self.idle_flushed: set[int] = set()
         self.assigned: dict[int, float] = {}  # partition → monotonic time it was assigned
-        self.flowing_since: float | None = None  # first group after the last assignment: recovery is over
+        self.flowing_since: float | None = None  # recovery completed (or the first group) after the last assignment
         self._last_log = 0.0
         self.timings: dict[str, float] = defaultdict(float)
         # self-metrics (selfmetrics.py): counted per group and per assignment, read at scrape time
@@ -47,11 +47,14 @@ class PipelineAgent:
         if pipe is None:
             pipe = PartitionPipeline(
                 self.settings.streams, topic=self.settings.topics.events, partition=partition,
-                build_evaluator=self.rt.build_evaluator,
+                build_evaluator=self.rt.build_evaluator, correlator=getattr(self.rt, "correlator", None),
             )
-            segments = [Segment.decode(k, v) for k, v in self.rt.state.items_for(partition)]
+            items = self.rt.state.items_for(partition)
+            skip = len(b"%05d:" % partition)
+            pinned = [v for k, v in items if k[skip:].startswith(PIN_PREFIX)]
+            segments = [Segment.decode(k, v) for k, v in items if not k[skip:].startswith(PIN_PREFIX)]
             t0 = time.perf_counter()
-            n = pipe.recover(segments)
+            n = pipe.recover(segments, pinned)
             log.info(
                 "partition=%d recovered segments=%d records=%d applied_offset=%d watermark_ms=%d took_s=%.2f",
                 partition, len(segments), n, pipe.applied_offset, pipe.watermark_ms, time.perf_counter() - t0,
@@ -82,6 +85,16 @@ class PipelineAgent:
         self.flowing_since = None
         for p in partitions:
             self.assigned[p] = now
+
+    def recovery_completed(self) -> None:
+        """Faust recovered the tables and resumed the flow: the applied offsets are known now.
+
+        Records may never come (the input ended before this assignment): recovery, not
+        the first record, ends the wait, or no partition would ever be declared idle and
+        the merge stage would hold the last windows open until new input arrived.
+        """
+        if self.flowing_since is None:
+            self.flowing_since = time.monotonic()
 
     def on_revoked(self, partitions: set[int]) -> None:
         self.forget(partitions)
@@ -122,6 +135,12 @@ class PipelineAgent:
                     self.rt.state.put(pipe.partition, seg.key, seg.encode())
                 for key in gone:
                     self.rt.state.delete(pipe.partition, key)
+                for name, value in pipe.take_pins():  # the layer stage's builds (outlive the log's horizon)
+                    key = self.rt.state.key(pipe.partition, name)
+                    if value is None:
+                        self.rt.state.delete(pipe.partition, key)
+                    else:
+                        self.rt.state.put(pipe.partition, key, value)
                 self.persisted[pipe.partition] = pipe.applied_offset
                 self.rereads.progressed(pipe.partition, pipe.applied_offset)
             for partition, target, seen, held in gaps:

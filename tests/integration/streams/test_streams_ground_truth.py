@@ -258,7 +258,7 @@ def test_alert_fires_with_its_window_and_value(live):
 def test_engine_build_routed_to_the_grey_box_rules(live):
     settings = live[0]
     builds = wait_for(lambda: latest_docs(settings, settings.topics.builds), 30, "build report")
-    report = builds["resnet50-fp16"]
+    report = builds[f"resnet50-fp16:{T0}"]  # one document per build: engine_id:built_at_ms
     assert report["engine_id"] == "resnet50-fp16" and report["report"]["layers_after"] == 6
     assert "passed" in report and isinstance(report["violations"], list)
 

@@ -11,4 +11,4 @@ def test_repeated_takeovers_apply_every_record_once_and_keep_every_window_exact(
     result = run_takeovers(stack_settings, tmp_path, cycles=6, seed=9, malformed=40)
     print(result.summary())
     assert result.cycles == 6 and len(result.malformed) == 40
-    assert result.problems() == [], "\n".join(result.problems()[:20])
+    assert result.problems() == [], result.explain()
