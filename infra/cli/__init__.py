@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "trtlens.producers.load.cli",
     "trtlens.producers.worker.cli",
     "trtlens.producers.replay.cli",
+    "trtlens.producers.collect.cli",
     "trtlens.streams.cli",
     "trtlens.producers.trtlog.cli",
 ]
@@ -38,6 +39,7 @@ BENCH_MODULES: list[str] = [
     "trtlens.bench.streams",
     "trtlens.bench.produce",
     "trtlens.bench.pipeline",
+    "trtlens.bench.collect",
 ]
 
 EPILOG = """\
