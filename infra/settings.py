@@ -163,6 +163,7 @@ class IndexSettings(_Section):
     metrics: str = "trtlens-metrics"
     alerts: str = "trtlens-alerts"
     builds: str = "trtlens-builds"
+    layers: str = "trtlens-layers"
     shards: int = Field(1, ge=1, le=64)
     replicas: int = Field(0, ge=0, le=8)
     retention_days: int = Field(30, ge=1, le=3650)

@@ -19,6 +19,7 @@ from trtlens.errors import TrtlensError
 # modules exposing register(subparsers); order = order in --help
 COMMAND_MODULES = [
     "trtlens.demo",
+    "trtlens.dashboard.cli",
     "trtlens.stack.cli",
     "trtlens.cli.topics",
     "trtlens.cli.schema",
