@@ -90,7 +90,7 @@ def render_pngs(html_path: Path, out_dir: Path, *, chromium: str | None = None) 
     if exe is None:
         raise ReportError("PNG images need Chromium: apt-get install -y chromium (or leave out --png)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         target = out_dir / (html_path.stem + ".png")
         with tempfile.TemporaryDirectory(prefix="trtlens-chromium-") as profile:
@@ -102,28 +102,38 @@ def render_pngs(html_path: Path, out_dir: Path, *, chromium: str | None = None) 
 
 
 def screenshot_panels(url: str, out_dir: Path, *, chromium: str, prefix: str = "", timeout_ms: int = 30_000,
-                      extra_headers: Mapping[str, str] | None = None) -> list[Path]:
-    """Load ``url``, wait until every panel settled, save one PNG per panel section."""
+                      context: Any = None) -> list[Path]:
+    """Load ``url``, wait until every panel settled, save one PNG per panel section.
+
+    ``context``: a Playwright browser context to use (else one is launched with a fresh profile)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if context is not None:
+        return _shoot(context, url, out_dir, prefix, timeout_ms)
     from playwright.sync_api import sync_playwright
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
     with tempfile.TemporaryDirectory(prefix="trtlens-chromium-") as profile, sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
             profile, executable_path=chromium, headless=True, args=list(CHROMIUM_FLAGS),
-            viewport={"width": 1400, "height": 1000}, extra_http_headers=dict(extra_headers or {}))
+            viewport={"width": 1400, "height": 1000})
         try:
-            page = ctx.new_page()
-            page.goto(url)
-            page.wait_for_function("document.body.dataset.loaded >= 1", timeout=timeout_ms)
-            for sid in SECTION_IDS:
-                sec = page.locator(f"#panel-{sid}")
-                path = out_dir / f"{prefix}{sid}.png"
-                sec.screenshot(path=str(path))
-                paths.append(path)
+            return _shoot(ctx, url, out_dir, prefix, timeout_ms)
         finally:
             ctx.close()
-    return paths
+
+
+def _shoot(ctx: Any, url: str, out_dir: Path, prefix: str, timeout_ms: int) -> list[Path]:
+    page = ctx.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_selector("body[data-loaded]", state="attached", timeout=timeout_ms)
+        paths = []
+        for sid in SECTION_IDS:
+            path = out_dir / f"{prefix}{sid}.png"
+            page.locator(f"#panel-{sid}").screenshot(path=str(path))
+            paths.append(path)
+        return paths
+    finally:
+        page.close()
 
 
 def write_report(data: DashboardData, params: Mapping[str, str], out: Path, *, png: bool) -> dict[str, Any]:

@@ -31,7 +31,7 @@ function svg(tag, attrs = {}) {
 const fmt = {
   ms: (v) => v === null || v === undefined ? "–" : v >= 1000 ? (v / 1000).toFixed(2) + " s" : v.toFixed(v < 10 ? 2 : 1) + " ms",
   pct: (v) => v === null || v === undefined ? "–" : (v * 100).toFixed(1) + "%",
-  num: (v) => v === null || v === undefined ? "–" : Math.abs(v) >= 100 ? Math.round(v).toLocaleString() : (+v).toFixed(2),
+  num: (v) => v === null || v === undefined ? "–" : Number.isInteger(v) || Math.abs(v) >= 100 ? Math.round(v).toLocaleString() : (+v).toFixed(2),
   bytes: (v) => { if (v === null || v === undefined) return "–"; const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (Math.abs(v) >= 1024 && i < 4) { v /= 1024; i++; } return v.toFixed(i ? 1 : 0) + " " + u[i]; },
   time: (t) => new Date(t).toLocaleTimeString([], { hour12: false }),
   datetime: (t) => new Date(t).toLocaleString([], { hour12: false }),
@@ -43,7 +43,7 @@ function niceMax(v) { if (!(v > 0)) return 1; const p = Math.pow(10, Math.floor(
 
 /* series: [{name, color, points: [{x, y}], dash}] ; opts: {yFmt, threshold, height, xMin, xMax, yMax} */
 function lineChart(series, opts = {}) {
-  const W = 640, H = opts.height || 200, L = 56, R = 10, T = 10, B = 22;
+  const W = opts.width || 640, H = opts.height || 200, L = 56, R = 10, T = 10, B = 22;
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": opts.label || "chart" });
   const all = series.flatMap((x) => x.points.filter((p) => p.y !== null && p.y !== undefined));
   const xs = all.map((p) => p.x);
@@ -187,7 +187,7 @@ const empty = (t) => el("p", { class: "empty", text: t });
 function drawTraffic(d) {
   const keys = Object.keys(d.series);
   if (!keys.length) return [empty("No windows in this time range.")];
-  const qps = lineChart(keys.map((k) => ({ name: k, color: seriesColor(k), points: d.series[k].points.map((p) => ({ x: p.t, y: p.requests ? p.qps : 0 })) })), { label: "QPS", yFmt: fmt.num });
+  const qps = lineChart(keys.map((k) => ({ name: k, color: seriesColor(k), points: d.series[k].points.map((p) => ({ x: p.t, y: p.requests ? p.qps : 0 })) })), { label: "QPS", yFmt: fmt.num, width: 1280, height: 240 });
   const out = [el("h3", { text: `QPS (requests / ${d.interval_ms / 1000} s interval)` }), qps, legend(keys.map((k) => [k, seriesColor(k)]))];
   const grid = el("div", { class: "row" });
   for (const k of keys.slice(0, 8)) {
@@ -266,8 +266,8 @@ function drawGpu(d) {
     series.push({ name: k, color: seriesColor("gpu:" + k), points: w.points.map((p) => ({ x: p.t, y: p.bytes })) });
     if (w.trend) series.push({ name: k + " trend", color: seriesColor("gpu:" + k), dash: 1, width: 1, points: [{ x: w.trend.from.t, y: Math.max(0, w.trend.from.bytes) }, { x: w.trend.to.t, y: Math.max(0, w.trend.to.bytes) }] });
   }
-  const out = [lineChart(series, { yFmt: fmt.bytes, threshold: d.threshold_bytes, label: "GPU memory", xMin: d.from, xMax: d.to + d.horizon_ms }), legend(keys.map((k) => [k, seriesColor("gpu:" + k)]))];
-  out.push(table([{ t: "worker" }, { t: "latest", num: 1 }, { t: "trend / min", num: 1 }, { t: `projected in ${Math.round(d.horizon_ms / 60000)} min`, num: 1 }, { t: "reaches threshold" }],
+  const out = [lineChart(series, { yFmt: fmt.bytes, threshold: d.threshold_bytes, label: "GPU memory", xMin: d.from, xMax: d.to + d.horizon_ms, height: 240 }), legend(keys.map((k) => [k, seriesColor("gpu:" + k)]))];
+  out.push(table([{ t: "worker" }, { t: "latest", num: 1 }, { t: "trend / min", num: 1 }, { t: `projected in ${Math.round(d.horizon_ms / 60000)} min`, num: 1 }, { t: "crosses threshold (trend)" }],
     keys.map((k) => { const w = d.workers[k], last = w.points[w.points.length - 1], t = w.trend;
       return [k, fmt.bytes(last && last.bytes), t ? fmt.bytes(t.slope_bytes_per_s * 60) : "–", t ? fmt.bytes(t.to.bytes) : "–",
         !d.threshold_bytes ? "no threshold set" : t && t.crosses_threshold_at_ms ? fmt.datetime(t.crosses_threshold_at_ms) : "not on this trend"]; })));
@@ -282,7 +282,7 @@ function drawAlerts(d) {
   const alerts = d.alerts;
   if (!alerts.length) return [empty("No alerts in this time range.")];
   const lanes = [...new Set(alerts.map((a) => `${a.rule_id} · ${a.scope_key}`))];
-  const W = 640, LH = 18, L = 210, R = 10, H = lanes.length * LH + 26;
+  const W = 1280, LH = 18, L = 230, R = 10, H = lanes.length * LH + 26;
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart timeline", role: "img", "aria-label": "alerts timeline" });
   const X = (t) => L + ((t - d.from) / (d.to - d.from)) * (W - L - R);
   let drawn = 0;
@@ -311,7 +311,7 @@ function drawTrace(d) {
   if (!d.trace) return [empty(`No stored trace ${d.request_id} in this time range.`)];
   const t = d.trace, wf = d.waterfall;
   const total = Math.max(1e-9, ...wf.map((s) => s.start_ms + s.duration_ms));
-  const W = 640, LH = 20, L = 110, R = 70, H = wf.length * LH + 10;
+  const W = 1280, LH = 20, L = 110, R = 70, H = wf.length * LH + 10;
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart waterfall", role: "img", "aria-label": "trace waterfall" });
   wf.forEach((st, i) => {
     const x = L + (st.start_ms / total) * (W - L - R), w = Math.max(2, (st.duration_ms / total) * (W - L - R));
@@ -352,7 +352,7 @@ async function showDiff() {
     const f = (name, v) => name.includes("rate") || name.includes("coverage") ? fmt.pct(v) : name.includes("bytes") ? fmt.bytes(v) : fmt.num(v);
     box.replaceChildren(el("h3", { text: `diff A → B (${diff.old} → ${diff.new})` }),
       table([{ t: "figure" }, { t: "A", num: 1 }, { t: "B", num: 1 }, { t: "change", num: 1 }],
-        diff.figures.map((r) => [r.figure, f(r.figure, r.old), f(r.figure, r.new), r.change === null ? "–" : el("span", { class: r.change > 0 ? "up" : r.change < 0 ? "down" : "", text: (r.change > 0 ? "+" : "") + f(r.figure, r.change) + (r.change_pct === null ? "" : ` (${r.change_pct.toFixed(1)}%)`) })])),
+        diff.figures.map((r) => [r.figure, f(r.figure, r.old), f(r.figure, r.new), r.change === null ? "–" : el("span", { class: !r.change ? "" : (r.change > 0) === ["fusion_rate", "int8_coverage"].includes(r.figure) ? "better" : "worse", text: (r.change > 0 ? "+" : "") + f(r.figure, r.change) + (r.change_pct === null ? "" : ` (${r.change_pct.toFixed(1)}%)`) })])),
       el("div", { text: `fallbacks added: ${diff.fallbacks_added.join(", ") || "none"}; removed: ${diff.fallbacks_removed.join(", ") || "none"}; TensorRT ${diff.versions.old || "?"} → ${diff.versions.new || "?"}` }));
     box.dataset.state = "ready";
   } catch (e) { box.replaceChildren(el("p", { class: "error", text: `diff: ${e.message}` })); }
