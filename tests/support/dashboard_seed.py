@@ -15,7 +15,7 @@ from trtlens.schemas.documents import LATENCY_BUCKET_FIELDS, Alert, Quantiles, S
 from trtlens.sinks.core import daily_index
 from trtlens.sinks.templates import composable_template
 
-T0 = 1_795_305_600_000  # 2026-11-23T00:00:00Z
+T0 = 1_795_305_600_000  # 2026-11-22T00:00:00Z
 WINDOW_MS = 10_000
 N_WINDOWS = 30
 VERSIONS = {"resnet50/v1": (8.0, 0.01, 0.00), "resnet50/v2": (140.0, 0.02, 0.05), "bert-base/v1": (15.0, 0.0, 0.02)}
