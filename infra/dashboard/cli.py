@@ -97,10 +97,18 @@ def run_report(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     params = {"from": parse_time(args.from_), "to": parse_time(args.to), **({"model": args.model} if args.model else {})}
+    from elastic_transport import TransportError
+
+    from trtlens.dashboard.report import ReportError
+
+    store = settings.elasticsearch.url.split("@")[-1]
     data = DashboardData(settings)
     try:
-        print(f"reading panels from {settings.elasticsearch.url.split('@')[-1]} ...", file=sys.stderr, flush=True)
+        print(f"reading panels from {store} ...", file=sys.stderr, flush=True)
         out = write_report(data, params, args.out, png=args.png)
+    except TransportError as exc:
+        raise ReportError(f"cannot read the store at {store} ({type(exc).__name__}); is it up? "
+                          "(`trtlens stack status`, or set TRTLENS_ELASTICSEARCH__URL)") from None
     finally:
         data.close()
     meta = out["panels"]["meta"]

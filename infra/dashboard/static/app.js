@@ -287,7 +287,7 @@ function drawAlerts(d) {
   const X = (t) => L + ((t - d.from) / (d.to - d.from)) * (W - L - R);
   let drawn = 0;
   lanes.forEach((lane, i) => {
-    const t = svg("text", { x: L - 6, y: i * LH + 13, "text-anchor": "end" }); t.textContent = lane.length > 38 ? lane.slice(0, 37) + "…" : lane; s.append(t);
+    const t = svg("text", { x: L - 6, y: i * LH + 13, "text-anchor": "end" }); t.textContent = lane.length > 44 ? lane.slice(0, 43) + "…" : lane; s.append(t);
     const mine = alerts.filter((a) => `${a.rule_id} · ${a.scope_key}` === lane).sort((a, b) => a.window_start_ms - b.window_start_ms);
     let open = null;
     const span = (a0, end) => { const r = svg("rect", { x: X(a0.window_start_ms), y: i * LH + 3, width: Math.max(3, X(end) - X(a0.window_start_ms)), height: LH - 6, fill: "#e53935", rx: 2 });
