@@ -284,6 +284,8 @@ def run(args: argparse.Namespace) -> int:
         exit_code = _live(args, groups, every, watch, settings)
         print(f"\n[dashboard] {dashboard.url}")
         if args.keep:
+            watch.close()
+            watch = None
             _serve_until_interrupted(dashboard)
     except KeyboardInterrupt:
         print("interrupted; stopping everything the demo started", file=sys.stderr)
