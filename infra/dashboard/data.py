@@ -9,6 +9,7 @@ Missing indices answer empty panels, never errors (a fresh stack has none).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from trtlens.settings import Settings
 
 log = logging.getLogger(__name__)
 
+CACHE_S = 2.0
+CACHE_ENTRIES = 64
 PANELS = ("meta", "traffic", "versions", "coldstarts", "gpu", "alerts", "builds", "build_diff", "layers", "trace")
 
 
@@ -85,13 +88,32 @@ class DashboardData:
         self.cfg: DashboardSettings = settings.dashboard  # type: ignore[attr-defined]
         self.ix = settings.indices
         self.es = client if client is not None else es_client(settings.elasticsearch)
+        self._cache: dict[tuple, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.es.close()
 
     def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One search; the same body asked again within ``CACHE_S`` (several panels of one page refresh
+        share the traffic aggregation) is answered from a small cache."""
+        import orjson
+
+        key = (index, orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < CACHE_S:
+                return hit[1]
         resp = self.es.search(index=index, ignore_unavailable=True, allow_no_indices=True, **body)
-        return resp.body if hasattr(resp, "body") else resp
+        out = resp.body if hasattr(resp, "body") else resp
+        with self._lock:
+            if len(self._cache) >= CACHE_ENTRIES:
+                self._cache = {k: v for k, v in self._cache.items() if now - v[0] < CACHE_S}
+                if len(self._cache) >= CACHE_ENTRIES:
+                    self._cache.clear()
+            self._cache[key] = (now, out)
+        return out
 
     # ------------------------------------------------------------ dispatch
 
@@ -165,7 +187,7 @@ class DashboardData:
         return None
 
     def _alerts(self, rng: Range, params: Mapping[str, str]) -> dict[str, Any]:
-        alerts = [src for _id, src in q.hits_sources(self._search(
+        alerts = [dict(src) for _id, src in q.hits_sources(self._search(
             self.ix.alerts, q.alerts_body(rng.from_ms, rng.to_ms, model=rng.model, size=self.cfg.max_docs)))]
         ids = sorted({q.window_id(a) for a in alerts if a.get("state") == "firing"})[:100]
         windows: dict[str, dict[str, Any]] = {}

@@ -153,7 +153,7 @@ async function fetchPanel(name, extra = {}) {
     if (!(key in EMBEDDED)) throw new Error(`not in this report (${key})`);
     return EMBEDDED[key];
   }
-  const p = new URLSearchParams({ ...rangeParams(), ...(state.model ? { model: state.model } : {}), ...extra });
+  const p = new URLSearchParams({ ...(state.frozen || rangeParams()), ...(state.model ? { model: state.model } : {}), ...extra });
   const r = await fetch(`api/${name}?${p}`, { headers: { Accept: "application/json" } });
   const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
   if (!r.ok) throw new Error(body.error || `HTTP ${r.status}`);
@@ -371,7 +371,7 @@ function drawLayers(d) {
 const PANELS = { traffic: drawTraffic, versions: drawVersions, coldstarts: drawColdstarts, gpu: drawGpu, alerts: drawAlerts, builds: drawBuilds, layers: drawLayers };
 
 function showTrace(rid) {
-  state.trace = rid;
+  state.trace = rid; state.frozen = state.frozen || rangeParams();
   if (!EMBEDDED) history.replaceState(null, "", "#" + hashOf());
   render("trace", drawTrace, { request_id: rid });
   document.getElementById("panel-trace").scrollIntoView({ behavior: "smooth", block: "nearest" });
@@ -389,10 +389,11 @@ async function loadModels() {
 async function refreshAll() {
   const status = $("#status");
   status.className = ""; status.textContent = "loading…";
+  state.frozen = rangeParams();  // one range for every panel of this refresh (the server answers repeats from its cache)
   try { await loadModels(); } catch (e) { status.className = "error"; status.textContent = `store: ${e.message}`; }
   await Promise.all(Object.entries(PANELS).map(([n, f]) => render(n, f)));
   if (state.trace) await render("trace", drawTrace, { request_id: state.trace });
-  const { from, to } = EMBEDDED ? { from: EMBEDDED.meta.from, to: EMBEDDED.meta.to } : rangeParams();
+  const { from, to } = EMBEDDED ? { from: EMBEDDED.meta.from, to: EMBEDDED.meta.to } : state.frozen;
   if (!status.className) status.textContent = `${fmt.datetime(from)} – ${fmt.datetime(to)} · updated ${fmt.time(Date.now())}`;
   document.body.dataset.loaded = String(+document.body.dataset.loaded + 1 || 1);
 }
