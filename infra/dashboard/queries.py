@@ -351,7 +351,7 @@ def builds_body(from_ms: int, to_ms: int, *, model: str | None, size: int) -> di
     if model:
         flt.append({"bool": {"should": [{"term": {"model": model}}, {"term": {"report.model": model}}],
                              "minimum_should_match": 1}})
-    return {"size": size, "sort": [{"built_at_ms": {"order": "asc", "missing": "_last"}}],
+    return {"size": size, "sort": [{"built_at_ms": {"order": "asc", "missing": "_last", "unmapped_type": "date"}}],
             "_source": {"excludes": ["report.layers", "report.calibration", "report.tactic_timings",
                                      "report.quantization_scales", "report.diagnostics"]},
             "query": {"bool": {"filter": flt}}}

@@ -353,7 +353,8 @@ async function showDiff() {
     box.replaceChildren(el("h3", { text: `diff A → B (${diff.old} → ${diff.new})` }),
       table([{ t: "figure" }, { t: "A", num: 1 }, { t: "B", num: 1 }, { t: "change", num: 1 }],
         diff.figures.map((r) => [r.figure, f(r.figure, r.old), f(r.figure, r.new), r.change === null ? "–" : el("span", { class: !r.change ? "" : (r.change > 0) === ["fusion_rate", "int8_coverage"].includes(r.figure) ? "better" : "worse", text: (r.change > 0 ? "+" : "") + f(r.figure, r.change) + (r.change_pct === null ? "" : ` (${r.change_pct.toFixed(1)}%)`) })])),
-      el("div", { text: `fallbacks added: ${diff.fallbacks_added.join(", ") || "none"}; removed: ${diff.fallbacks_removed.join(", ") || "none"}; TensorRT ${diff.versions.old || "?"} → ${diff.versions.new || "?"}` }));
+      el("div", { text: `fallbacks added: ${diff.fallbacks_added.join(", ") || "none"}; removed: ${diff.fallbacks_removed.join(", ") || "none"}; TensorRT ${diff.versions.old || "?"} → ${diff.versions.new || "?"}` }),
+      diff.stored_diff_prev ? el("details", {}, el("summary", { text: "B's stored diff against its previous build (diff_prev)" }), el("pre", { text: JSON.stringify(diff.stored_diff_prev, null, 1).slice(0, 4000) })) : null);
     box.dataset.state = "ready";
   } catch (e) { box.replaceChildren(el("p", { class: "error", text: `diff: ${e.message}` })); }
 }
