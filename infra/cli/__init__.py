@@ -39,6 +39,7 @@ BENCH_MODULES: list[str] = [
     "trtlens.bench.streams",
     "trtlens.bench.produce",
     "trtlens.bench.pipeline",
+    "trtlens.bench.dashboard",
 ]
 
 EPILOG = """\

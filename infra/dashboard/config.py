@@ -21,6 +21,10 @@ class DashboardSettings(BaseModel):
     default_span_min: int = Field(15, ge=1, le=525_600, description="time range shown when none is asked for")
     max_span_days: float = Field(31.0, gt=0, le=400, description="longest time range one request may ask for")
     max_buckets: int = Field(120, ge=10, le=1000, description="most time columns of a chart (sets the interval)")
+    max_window_docs: int = Field(
+        20_000, ge=0, le=200_000,
+        description="ranges with at most this many window documents are fetched and summed here (the embedded "
+        "store aggregates ~6x slower than it fetches); larger ones use the store's aggregations; 0 = always those")
     max_docs: int = Field(500, ge=10, le=10_000, description="most alerts / builds one panel lists")
     top_layers: int = Field(15, ge=1, le=200, description="layers in the hotspot table")
     exemplars: int = Field(3, ge=1, le=20, description="exemplar traces linked per alert")

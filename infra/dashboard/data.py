@@ -23,6 +23,7 @@ from trtlens.settings import Settings
 log = logging.getLogger(__name__)
 
 CACHE_S = 2.0
+WINDOW_PAGE = 5_000
 CACHE_ENTRIES = 64
 PANELS = ("meta", "traffic", "versions", "coldstarts", "gpu", "alerts", "builds", "build_diff", "layers", "trace")
 
@@ -88,6 +89,7 @@ class DashboardData:
         self.cfg: DashboardSettings = settings.dashboard  # type: ignore[attr-defined]
         self.ix = settings.indices
         self.es = client if client is not None else es_client(settings.elasticsearch)
+        self.cache_s = CACHE_S  # 0 turns the cache off (benchmarks)
         self._cache: dict[tuple, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -103,7 +105,7 @@ class DashboardData:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and now - hit[0] < CACHE_S:
+            if hit is not None and now - hit[0] < self.cache_s:
                 return hit[1]
         resp = self.es.search(index=index, ignore_unavailable=True, allow_no_indices=True, **body)
         out = resp.body if hasattr(resp, "body") else resp
@@ -128,18 +130,49 @@ class DashboardData:
 
     # ------------------------------------------------------------ panels
 
+    def window_docs(self, rng: Range) -> list[dict[str, Any]] | None:
+        """Every model/version and worker window of the range (``_source`` trimmed), or None when there are
+        more than ``max_window_docs`` (then the panels use the store's aggregations)."""
+        cap = self.cfg.max_window_docs
+        if cap <= 0:
+            return None
+        page = min(cap, WINDOW_PAGE)
+        out: list[dict[str, Any]] = []
+        after = None
+        while True:
+            resp = self._search(self.ix.metrics, q.windows_body(rng.from_ms, rng.to_ms, scopes=("model_version", "worker"),
+                                                                size=page, search_after=after))
+            total = (resp.get("hits") or {}).get("total", {}).get("value", 0)
+            if total > cap:
+                return None
+            hits = (resp.get("hits") or {}).get("hits", [])
+            out.extend(h.get("_source") or {} for h in hits)
+            if len(hits) < page or len(out) >= total:
+                return out
+            after = hits[-1]["sort"]
+
+    def _meta_of(self, rng: Range) -> dict[str, Any]:
+        docs = self.window_docs(rng)
+        resp = q.meta_response(docs) if docs is not None else self._search(self.ix.metrics, q.meta_body(rng.from_ms, rng.to_ms))
+        return q.shape_meta(resp)
+
     def _meta(self, rng: Range, params: Mapping[str, str]) -> dict[str, Any]:
-        meta = q.shape_meta(self._search(self.ix.metrics, q.meta_body(rng.from_ms, rng.to_ms)))
+        meta = self._meta_of(rng)
         return {**meta, "refresh_s": self.cfg.refresh_s, "panels": list(PANELS),
                 "indices": {k: getattr(self.ix, k) for k in ("traces", "metrics", "alerts", "builds", "layers")}}
 
     def _interval(self, rng: Range) -> int:
-        meta = q.shape_meta(self._search(self.ix.metrics, q.meta_body(rng.from_ms, rng.to_ms)))
+        meta = self._meta_of(rng)
         return q.pick_interval_ms(rng.from_ms, rng.to_ms, window_ms=meta["window_ms"], max_buckets=self.cfg.max_buckets)
 
     def _traffic(self, rng: Range, params: Mapping[str, str]) -> dict[str, Any]:
         iv = self._interval(rng)
-        return q.shape_traffic(self._search(self.ix.metrics, q.traffic_body(rng.from_ms, rng.to_ms, iv, model=rng.model)), iv)
+        docs = self.window_docs(rng)
+        if docs is not None:
+            resp = q.traffic_response(docs, rng.from_ms, rng.to_ms, iv, model=rng.model)
+        else:
+            resp = self._search(self.ix.metrics, q.traffic_body(rng.from_ms, rng.to_ms, iv, model=rng.model))
+        return q.shape_traffic(resp, iv)
 
     def _versions(self, rng: Range, params: Mapping[str, str]) -> dict[str, Any]:
         out = self._traffic(rng, params)
@@ -166,8 +199,9 @@ class DashboardData:
         iv = self._interval(rng)
         threshold = self.gpu_threshold_bytes(rng)
         horizon = max(60_000, (rng.to_ms - rng.from_ms) // 4)
-        out = q.shape_gpu(self._search(self.ix.metrics, q.gpu_body(rng.from_ms, rng.to_ms, iv)),
-                          to_ms=rng.to_ms, horizon_ms=horizon, threshold_bytes=threshold)
+        docs = self.window_docs(rng)
+        resp = q.gpu_response(docs, iv) if docs is not None else self._search(self.ix.metrics, q.gpu_body(rng.from_ms, rng.to_ms, iv))
+        out = q.shape_gpu(resp, to_ms=rng.to_ms, horizon_ms=horizon, threshold_bytes=threshold)
         return {"interval_ms": iv, **out}
 
     def gpu_threshold_bytes(self, rng: Range) -> int | None:

@@ -1,7 +1,10 @@
 """The dashboard's data endpoints against the real embedded store with known data.
 
 Numbers are checked against what was written (computed here from the seeded
-documents, independently of the dashboard's queries), through the HTTP server.
+documents, independently of the dashboard's queries), through the HTTP server —
+once with the windows fetched and summed by the dashboard (small ranges, the
+default) and once with the store's own aggregations (``max_window_docs=0``, what
+large ranges use), so both paths give the same numbers.
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ from trtlens.schemas.documents import LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_F
 from trtlens.settings import IndexSettings
 
 
-@pytest.fixture(scope="module")
-def seeded(stack_settings):
+@pytest.fixture(scope="module", params=[20_000, 0], ids=["fetched-windows", "store-aggregations"])
+def seeded(stack_settings, request):
     from trtlens.dashboard.server import DashboardServer
     from trtlens.es import es_client
     from trtlens.settings import load_settings
 
-    tag = f"dash{os.getpid()}"
+    tag = f"dash{os.getpid()}x{request.param}"
     indices = IndexSettings(traces=f"{tag}-traces", metrics=f"{tag}-metrics", alerts=f"{tag}-alerts",
                             builds=f"{tag}-builds", layers=f"{tag}-layers")
     settings = load_settings(elasticsearch=stack_settings.elasticsearch.model_dump(), indices=indices.model_dump(),
-                             dashboard={"port": 0, "gpu_memory_threshold_bytes": GPU_THRESHOLD})
+                             dashboard={"port": 0, "gpu_memory_threshold_bytes": GPU_THRESHOLD,
+                                        "max_window_docs": request.param})
     es = es_client(settings.elasticsearch)
     data = seed(es, indices)
     server = DashboardServer(settings).start()
