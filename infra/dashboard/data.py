@@ -96,6 +96,10 @@ class DashboardData:
     def close(self) -> None:
         self.es.close()
 
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         """One search; the same body asked again within ``CACHE_S`` (several panels of one page refresh
         share the traffic aggregation) is answered from a small cache."""
