@@ -179,7 +179,8 @@ async function render(name, draw, extra) {
   }
 }
 
-const seriesColor = (() => { const m = new Map(); return (k) => { if (!m.has(k)) m.set(k, COLORS[m.size % COLORS.length]); return m.get(k); }; })();
+/* a series keeps its colour across panels, refreshes and reports: picked from a hash of its name */
+const seriesColor = (k) => { let h = 2166136261; for (const c of String(k)) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0; return COLORS[h % COLORS.length]; };
 const empty = (t) => el("p", { class: "empty", text: t });
 
 /* ------------------------------------------------------------------ panels */
