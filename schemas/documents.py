@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 import datetime as _dt
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from trtlens.schemas.events import EVENT_TYPES, EngineBuild, Status
 
@@ -142,6 +142,21 @@ class Quantiles(BaseModel):
     p99: float | None = None
 
 
+LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+"""Upper bounds (inclusive) of the fixed latency buckets every window stores, for heatmaps."""
+
+
+def latency_bucket_field(bound_ms: float | None) -> str:
+    """``le_<bound>`` (``le_inf`` past the last bound): a field of ``WindowMetric.latency_buckets``."""
+    return "le_inf" if bound_ms is None else f"le_{bound_ms:g}".replace(".", "_")
+
+
+LATENCY_BUCKET_FIELDS: tuple[str, ...] = (*map(latency_bucket_field, LATENCY_BUCKET_BOUNDS_MS), "le_inf")
+"""Bucket field names in bound order. A window counts each request once, in the first bucket whose
+bound is >= its latency (not cumulative). Stored as one numeric field per bucket: searchable and
+summable on every store (the embedded one has no ``histogram`` field type), one document per window."""
+
+
 class WindowMetric(_Doc):
     """One closed (or running) event-time window for one scope, all partitions merged."""
 
@@ -167,6 +182,17 @@ class WindowMetric(_Doc):
     late_events: int = 0
     partitions: list[int] = Field(default_factory=list, description="Partitions merged into this window")
     sketch: dict | None = Field(None, description="Serialised latency DDSketch, for merging longer windows")
+    latency_buckets: dict[str, int] = Field(
+        default_factory=dict, description="Requests per fixed latency bucket (LATENCY_BUCKET_FIELDS), for heatmaps"
+    )
+
+    @field_validator("latency_buckets")
+    @classmethod
+    def _known_buckets(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(LATENCY_BUCKET_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown latency bucket(s) {unknown}; the buckets are {list(LATENCY_BUCKET_FIELDS)}")
+        return value
 
     @property
     def doc_id(self) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from trtlens.schemas.documents import STAGE_FIELDS
+from trtlens.schemas.documents import LATENCY_BUCKET_FIELDS, STAGE_FIELDS
 from trtlens.settings import IndexSettings
 from trtlens.sinks.config import FAMILIES, Family, SinkSettings
 
@@ -87,6 +87,8 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "late_events": LONG,
         "partitions": INTEGER,
         "sketch": NOT_INDEXED,  # kept for merging longer windows, never searched
+        # heatmaps: one long per fixed bucket (osmem has no `histogram` type; sums work everywhere)
+        "latency_buckets": {"properties": {k: LONG for k in LATENCY_BUCKET_FIELDS}},
     },
     "alerts": {
         "rule_id": KEYWORD,

@@ -19,6 +19,7 @@ from trtlens.errors import TrtlensError
 # modules exposing register(subparsers); order = order in --help
 COMMAND_MODULES = [
     "trtlens.demo",
+    "trtlens.dashboard.cli",
     "trtlens.stack.cli",
     "trtlens.cli.topics",
     "trtlens.cli.schema",
@@ -40,6 +41,7 @@ BENCH_MODULES: list[str] = [
     "trtlens.bench.produce",
     "trtlens.bench.pipeline",
     "trtlens.bench.collect",
+    "trtlens.bench.dashboard",
 ]
 
 EPILOG = """\

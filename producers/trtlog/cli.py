@@ -50,6 +50,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", help="model name of the build report (joins it to the model's runtime and earlier builds)")
     p.add_argument("--model-version", help="model version of the build report")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (layer table, precision mix, "
+                   "fusion/fallback findings, diff against the baseline)")
     p.add_argument("--publish", action="store_true", help="send the engine_build (+ layer_profile) events to the events topic")
     p.set_defaults(func=run)
 
@@ -136,6 +138,14 @@ def run(args: argparse.Namespace) -> int:
         from rich.console import Console
 
         render(Console(), out_report, out_checks, out_diff, out_profile, parsed)
+    if args.html:
+        from pathlib import Path
+
+        from trtlens.producers.trtlog.html import render_html
+
+        html_doc = json_document(out_report, out_checks, out_diff, out_profile, parsed)
+        Path(args.html).write_text(render_html(html_doc), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
     log.info("check=done engine_id=%s passed=%s violations=%d findings=%d redact=%s", report.engine_id, out_report.passed,
              len(out_report.violations), len(out_report.findings), policy.mode)  # fmt: skip
 
