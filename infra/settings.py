@@ -121,6 +121,8 @@ class TopicSettings(_Section):
     metrics: str = "trtlens.metrics"
     alerts: str = "trtlens.alerts"
     builds: str = "trtlens.builds"
+    layers: str = "trtlens.layers"  # per window × engine × layer runtime profile aggregates
+    findings: str = "trtlens.findings"  # build ↔ runtime findings (split fusions, runtime share, version mismatch)
     sink_dlq: str = "trtlens.sink.dlq"
     metrics_partials: str = "trtlens.metrics.partials"  # internal: per-partition partial windows → merge stage
     notify_delivered: str = "trtlens.notify.delivered"  # compacted: what `trtlens notify` finished, per (endpoint, key)
@@ -129,8 +131,8 @@ class TopicSettings(_Section):
     replication_factor: int = Field(1, ge=1, le=16)
 
     def all_topics(self) -> list[str]:
-        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.sink_dlq,
-                self.metrics_partials, self.notify_delivered, self.notify_dlq]
+        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.layers,
+                self.findings, self.sink_dlq, self.metrics_partials, self.notify_delivered, self.notify_dlq]
 
     def topic_configs(self) -> dict[str, dict[str, str]]:
         """Topic-level configs a topic is created with (topics not named here get the broker's defaults)."""
@@ -163,6 +165,8 @@ class IndexSettings(_Section):
     metrics: str = "trtlens-metrics"
     alerts: str = "trtlens-alerts"
     builds: str = "trtlens-builds"
+    layers: str = "trtlens-layers"
+    findings: str = "trtlens-findings"
     shards: int = Field(1, ge=1, le=64)
     replicas: int = Field(0, ge=0, le=8)
     retention_days: int = Field(30, ge=1, le=3650)

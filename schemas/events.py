@@ -115,6 +115,14 @@ class EngineLoadStart(EventBase):
     model: NonEmpty
     model_version: NonEmpty
     engine_path: str
+    # engine identity (shared convention): content hash of the plan/model file, what ran it, where
+    engine_id: NonEmpty | None = Field(None, description="First 16 hex of sha256 over the plan/model file")
+    runtime_versions: dict[str, str] = Field(
+        default_factory=dict, description="tensorrt, cuda, cudnn, onnxruntime, provider → version/name"
+    )
+    device_name: str | None = None
+    compute_capability: str | None = None
+    precision: str | None = None
 
 
 class EngineLoadComplete(EventBase):
@@ -128,6 +136,14 @@ class EngineLoadComplete(EventBase):
     model: NonEmpty
     model_version: NonEmpty
     engine_path: str
+    # engine identity (shared convention): content hash of the plan/model file, what ran it, where
+    engine_id: NonEmpty | None = Field(None, description="First 16 hex of sha256 over the plan/model file")
+    runtime_versions: dict[str, str] = Field(
+        default_factory=dict, description="tensorrt, cuda, cudnn, onnxruntime, provider → version/name"
+    )
+    device_name: str | None = None
+    compute_capability: str | None = None
+    precision: str | None = None
     duration_ms: Millis
     status: Status = "ok"
     cache_hit: bool = False
@@ -387,6 +403,26 @@ class LayerProfile(EventBase):
     median_ms: Millis | None = None
     time_pct: Annotated[float, Field(ge=0, le=100)] | None = None
     precision: str | None = None
+    # additive (runtime profiles, issue 15): a worker's profile of one sampled request sets these
+    layer_type: str | None = Field(None, description="Op / layer type (Conv, MatMul, ...) when the profiler says")
+    iterations: Annotated[int, Field(ge=1)] | None = Field(None, description="Runs summed in time_ms (1 for one request)")
+
+
+class EngineRuntime(EventBase):
+    """An engine load as seen by the engine's partition: the streams app reroutes each ``engine_load_complete``
+    that names an ``engine_id`` here (keyed by ``engine_id``), so it meets the engine's build report and the
+    runtime versions are checked against the build's. ``event_id`` = the load's ``event_id`` + ``:engine``."""
+
+    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False)
+
+    event: Literal["engine_runtime"] = "engine_runtime"
+    engine_id: NonEmpty
+    engine_path: str | None = None
+    load_event_id: str | None = Field(None, description="event_id of the engine_load_complete it came from")
+    runtime_versions: dict[str, str] = Field(default_factory=dict)
+    device_name: str | None = None
+    compute_capability: str | None = None
+    precision: str | None = None
 
 
 Event = Annotated[
@@ -400,6 +436,7 @@ Event = Annotated[
         GpuSample,
         EngineBuild,
         LayerProfile,
+        EngineRuntime,
     ],
     Field(discriminator="event"),
 ]

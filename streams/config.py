@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trtlens.streams.alerts.config import AlertsConfig
 from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.drop.config import DropConfig
+from trtlens.streams.layers.config import LayersConfig
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.traces.config import TracesConfig
 
@@ -74,6 +75,7 @@ class StreamsSettings(BaseModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     traces: TracesConfig = Field(default_factory=TracesConfig)
+    layers: LayersConfig = Field(default_factory=LayersConfig)
 
     def state_horizon_ms(self) -> int:
         """How much event time the state log must cover (README: state)."""

@@ -19,6 +19,7 @@ from trtlens.errors import TrtlensError
 # modules exposing register(subparsers); order = order in --help
 COMMAND_MODULES = [
     "trtlens.demo",
+    "trtlens.dashboard.cli",
     "trtlens.stack.cli",
     "trtlens.cli.topics",
     "trtlens.cli.schema",
@@ -28,6 +29,7 @@ COMMAND_MODULES = [
     "trtlens.producers.load.cli",
     "trtlens.producers.worker.cli",
     "trtlens.producers.replay.cli",
+    "trtlens.producers.collect.cli",
     "trtlens.streams.cli",
     "trtlens.producers.trtlog.cli",
 ]
@@ -38,6 +40,8 @@ BENCH_MODULES: list[str] = [
     "trtlens.bench.streams",
     "trtlens.bench.produce",
     "trtlens.bench.pipeline",
+    "trtlens.bench.collect",
+    "trtlens.bench.dashboard",
 ]
 
 EPILOG = """\

@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from trtlens.streams.pipeline.core import PartitionPipeline
+from trtlens.streams.pipeline.core import PIN_PREFIX, PartitionPipeline
 from trtlens.streams.pipeline.statelog import Segment
 from trtlens.streams.pipeline.tallies import PartitionTallies, delivered_counts, group_duration_histogram
 
@@ -52,11 +52,14 @@ class PipelineAgent:
         if pipe is None:
             pipe = PartitionPipeline(
                 self.settings.streams, topic=self.settings.topics.events, partition=partition,
-                build_evaluator=self.rt.build_evaluator,
+                build_evaluator=self.rt.build_evaluator, correlator=getattr(self.rt, "correlator", None),
             )
-            segments = [Segment.decode(k, v) for k, v in self.rt.state.items_for(partition)]
+            items = self.rt.state.items_for(partition)
+            skip = len(b"%05d:" % partition)
+            pinned = [v for k, v in items if k[skip:].startswith(PIN_PREFIX)]
+            segments = [Segment.decode(k, v) for k, v in items if not k[skip:].startswith(PIN_PREFIX)]
             t0 = time.perf_counter()
-            n = pipe.recover(segments)
+            n = pipe.recover(segments, pinned)
             log.info(
                 "partition=%d recovered segments=%d records=%d applied_offset=%d watermark_ms=%d took_s=%.2f",
                 partition, len(segments), n, pipe.applied_offset, pipe.watermark_ms, time.perf_counter() - t0,
@@ -137,6 +140,12 @@ class PipelineAgent:
                     self.rt.state.put(pipe.partition, seg.key, seg.encode())
                 for key in gone:
                     self.rt.state.delete(pipe.partition, key)
+                for name, value in pipe.take_pins():  # the layer stage's builds (outlive the log's horizon)
+                    key = self.rt.state.key(pipe.partition, name)
+                    if value is None:
+                        self.rt.state.delete(pipe.partition, key)
+                    else:
+                        self.rt.state.put(pipe.partition, key, value)
                 self.persisted[pipe.partition] = pipe.applied_offset
                 self.rereads.progressed(pipe.partition, pipe.applied_offset)
             for partition, target, seen, held in gaps:

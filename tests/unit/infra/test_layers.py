@@ -22,7 +22,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "contract": ("trtlens.schemas",),
     "library": ("trtlens.greybox",),
     "component": ("trtlens.producers", "trtlens.streams", "trtlens.sinks"),
-    "app": ("trtlens.__main__", "trtlens.cli", "trtlens.stack", "trtlens.demo", "trtlens.bench"),
+    "app": ("trtlens.__main__", "trtlens.cli", "trtlens.stack", "trtlens.demo", "trtlens.bench",
+            "trtlens.dashboard"),
 }
 ORDER = ["base", "contract", "library", "component", "app"]
 
