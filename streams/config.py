@@ -28,8 +28,24 @@ class StreamsSettings(BaseModel):
         "at_least_once",
         description="exactly_once needs Kafka transactions (aiokafka InitProducerId v0): the embedded Tansu broker rejects them",
     )
-    batch_max_records: int = Field(64, ge=1, le=100_000, description="records taken per processing group (take_events)")
-    batch_within_ms: int = Field(100, ge=1, le=60_000, description="max wait to fill a processing group")
+    batch_max_records: int = Field(
+        5_000, ge=1, le=100_000,
+        description="most records of the events topic in one processing group (a group is what the consumer fetched)",
+    )
+    batch_max_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+        description="most bytes of record values in one processing group (bounds the memory a group holds)",
+    )
+    advance_step_ms: int = Field(
+        100, ge=0, le=60_000,
+        description="event-time step at which windows close, traces time out and dedup forgets (0 = after every "
+        "record); records between steps go through the stages in one call (README: event time)",
+    )
+    fetch_max_wait_ms: int = Field(
+        100, ge=1, le=10_000,
+        description="longest the broker may hold one fetch of the worker's consumer (Faust's fixed value: 1500)",
+    )
+    batch_within_ms: int = Field(100, ge=1, le=60_000, description="max wait to fill a group of the merge stage")
     segment_max_bytes: int = Field(512 * 1024, ge=4096, le=8 * 1024 * 1024, description="max bytes of one state-log changelog record")
     idle_timeout_ms: int = Field(
         5_000, ge=100, le=3_600_000,

@@ -1,7 +1,8 @@
 """The partition agent (thin): take a group of records, run the pipeline core, deliver, persist.
 
-One Faust agent over ``trtlens.events``; each processing group (``take_events``
-bounded by ``batch_max_records`` / ``batch_within_ms``) is split by partition.
+One Faust agent over ``trtlens.events``; each processing group (the records
+Faust's consumer fetched, at most ``batch_max_records``, handed over in one list
+by ``faust_glue.BatchIngress``) is split by partition.
 Per partition: records → :class:`PartitionPipeline` → outputs (traces, DLQ,
 build reports, cumulative partial windows + a watermark heartbeat) are sent
 and flushed, then the group's state-log segment is written (one changelog
@@ -22,6 +23,10 @@ from trtlens.streams.pipeline.statelog import Segment
 from trtlens.streams.pipeline.tallies import PartitionTallies, delivered_counts, group_duration_histogram
 
 log = logging.getLogger("trtlens.streams.pipeline")
+
+
+def _offset(msg: Any) -> int:
+    return msg.offset
 
 
 class PipelineAgent:
@@ -102,10 +107,11 @@ class PipelineAgent:
             self.assigned.pop(p, None)
 
     # -- groups ---------------------------------------------------------------
-    async def process_group(self, events: list[Any]) -> None:
+    async def process_group(self, records: list[Any]) -> None:
+        """One processing group: records (``partition``, ``offset``, ``key``, ``value``) of any partitions."""
         by_partition: dict[int, list[Any]] = defaultdict(list)
-        for ev in events:
-            by_partition[ev.message.partition].append(ev)
+        for msg in records:
+            by_partition[msg.partition].append(msg)
         async with self.rt.lock:
             now = time.monotonic()
             if self.flowing_since is None:
@@ -115,9 +121,8 @@ class PipelineAgent:
             gaps: list[tuple[int, int, int, int]] = []  # (partition, next offset to apply, offset received, held)
             for partition, evs in sorted(by_partition.items()):
                 pipe = self.pipeline(partition)
-                evs.sort(key=lambda e: e.message.offset)
-                for i, ev in enumerate(evs):
-                    msg = ev.message
+                evs.sort(key=_offset)
+                for i, msg in enumerate(evs):
                     if not pipe.process_record(msg.offset, msg.key, msg.value):
                         gaps.append((partition, pipe.applied_offset + 1, msg.offset, len(evs) - i))
                         break  # the rest of this partition waits for the re-read
@@ -157,7 +162,7 @@ class PipelineAgent:
                 if out.traces or out.dlq:
                     self.tallies.add(pipe.partition, delivered_counts(out))
                 self.tallies.sync(pipe.partition, pipe)
-            self._maybe_log(len(events))
+            self._maybe_log(len(records))
 
     async def on_idle_tick(self) -> None:
         """Announce partitions with no records for ``idle_timeout_ms`` (once per idle spell)."""

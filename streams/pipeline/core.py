@@ -28,6 +28,7 @@ from trtlens.streams.layers.config import LayersConfig
 from trtlens.streams.layers.core import Correlator, LayerWindows
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.metrics.core import PartitionWindows, WindowPartial
+from trtlens.streams.metrics.windows import close_at
 from trtlens.streams.pipeline.statelog import Segment, StateLog
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.core import TraceJoin
@@ -47,6 +48,7 @@ class PipelineConfig:
     traces: TracesConfig
     state_horizon_ms: int
     segment_max_bytes: int
+    advance_step_ms: int = 0
     layers: LayersConfig = field(default_factory=LayersConfig)
 
     @classmethod
@@ -55,7 +57,8 @@ class PipelineConfig:
         if isinstance(streams, cls):
             return streams
         return cls(streams.dedup, streams.drop, streams.metrics, streams.traces, streams.state_horizon_ms(),
-                   streams.segment_max_bytes, getattr(streams, "layers", None) or LayersConfig())
+                   streams.segment_max_bytes, streams.advance_step_ms,
+                   getattr(streams, "layers", None) or LayersConfig())
 
 
 @dataclass
@@ -107,6 +110,13 @@ class PartitionPipeline:
         self._side = self._build_reports | self._layer_only | {EngineLoadComplete}
         self.counters: Counter[str] = Counter()
         self.out = Outputs()
+        self._windows_due = (-1, -1)  # (watermark at which windows.advance() may act next, windows held then)
+        self._advance_step_ms = settings.advance_step_ms
+        self._advanced_step = -1  # watermark // advance_step_ms at the last advance
+        self._pending: list[EventBase] = []  # first-seen events not yet through drop/windows/traces (a run)
+        self._pending_wms: list[int] = []
+        self._pending_offset = -1
+        self._pending_muted = False
 
     # -- records ----------------------------------------------------------------
     def process_record(self, offset: int, key: bytes | None, raw: bytes | None, *, muted: bool = False) -> bool:
@@ -130,10 +140,14 @@ class PartitionPipeline:
                 self._dead_letter(decoded.errors, offset, key)
         wm_before = self.watermark_ms
         if decoded.events:
-            self._apply(decoded.events, offset, muted)
+            self._take(decoded.events, offset, muted)
         if not muted:  # an invalid-only record is logged as null: its offset counts as applied
             self.log.add(offset, raw if decoded.events else None, wm_before, self.watermark_ms)
-        self._advance(muted)
+        step = self._advance_step_ms
+        if step <= 0 or self.watermark_ms // step != self._advanced_step:
+            self._apply_pending()
+            self._advance(muted)
+            self._advanced_step = self.watermark_ms // step if step > 0 else 0
         self.applied_offset = offset
         return True
 
@@ -142,18 +156,42 @@ class PartitionPipeline:
         if first_present > self.applied_offset + 1:
             self.applied_offset = first_present - 1
 
-    def _apply(self, events: list[EventBase], offset: int, muted: bool) -> None:
-        """One record's events through the stages, each called once with the whole batch.
+    def _take(self, events: list[EventBase], offset: int, muted: bool) -> None:
+        """Dedup one record's events (it decides the watermark); the rest of the stages take them in runs.
 
         Dedup decides each event's watermark (first-seen events advance it,
-        duplicates do not; dropped events still tell the time); windows and the
-        trace join then take the kept events with those watermarks (they do not
-        depend on each other, except the P99 hint the windows hand to the join).
-        Build reports (the types whose spec says ``build_report``) go to the
-        grey-box rules instead, and to nothing else.
+        duplicates do not; dropped events still tell the time). The first-seen
+        events wait in the pending run until the watermark reaches the next
+        multiple of ``advance_step_ms`` or the group ends (:meth:`_apply_pending`):
+        windows and the trace join look at each event's own watermark, never at
+        how events were split between calls, so a run is one call per stage
+        instead of one per record.
         """
         unique, wms, self.watermark_ms = self.dedup.first_seen(events, self.watermark_ms)
-        kept, kept_wms = self.dropper.keep(unique, wms)
+        self.counters["events"] += len(events)
+        if unique:
+            self._pending.extend(unique)
+            self._pending_wms.extend(wms)
+            self._pending_offset = offset
+            self._pending_muted = muted
+
+    def _apply_pending(self) -> None:
+        """The pending run through drop, windows, trace join, build reports and the layer stage, each called once.
+
+        Windows and the trace join take the kept events with their watermarks
+        (they do not depend on each other, except the P99 hint the windows hand
+        to the join). Build reports (the types whose spec says ``build_report``)
+        and the layer stage's events go to their stages instead (``_side_events``).
+        The partials the run touched carry the run's last record offset (the merge
+        keeps the partial of the highest offset; a replay's runs end at the same
+        record or later, never earlier).
+        """
+        events, wms = self._pending, self._pending_wms
+        if not events:
+            return
+        self._pending, self._pending_wms = [], []
+        muted = self._pending_muted
+        kept, kept_wms = self.dropper.keep(events, wms)
         side_types = self._side
         side = [ev for ev in kept if type(ev) in side_types]
         builds: list[EventBase] = []
@@ -161,13 +199,12 @@ class PartitionPipeline:
         if side:
             builds, kept, kept_wms = self._side_events(kept, kept_wms, side, muted)
         if kept:
-            p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count)
+            p99s = self.windows.observe_many(kept, kept_wms, self._pending_offset,
+                                             p99_min_count=self.settings.traces.p99_min_count)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]
-        if builds and not muted and self.build_evaluator is not None:
+        if builds and not self._pending_muted and self.build_evaluator is not None:
             self.out.builds.extend(self.build_evaluator(ev) for ev in builds)
-        c = self.counters
-        c["events"] += len(events)
-        c["accepted_events"] += n_kept
+        self.counters["accepted_events"] += n_kept
 
     def _side_events(self, kept: list[EventBase], wms: list[int], side: list[EventBase], muted: bool):  # noqa: ANN202
         """Build reports and layer-stage events out of the window/trace path; engine loads rerouted (and kept)."""
@@ -196,14 +233,36 @@ class PartitionPipeline:
         return builds, kept, wms
 
     def _advance(self, muted: bool) -> None:
+        """Close windows, time out and forget traces, forget dedup ids: at the watermark, now.
+
+        Called after a record whose watermark reached the next multiple of
+        ``advance_step_ms`` (every record with 0): a rule of the record sequence
+        alone, so a replay of the state log advances at the same records.
+        """
         wm = self.watermark_ms
-        self.windows.advance(wm)
+        windows = self.windows
+        # windows.advance() scans every window; it can only change something once the watermark reaches
+        # the next window's close (or, for a closed one, its end of retention), or after a window was
+        # added (only advance() removes windows and nothing re-opens one): skip it until then
+        due_wm, held = self._windows_due
+        if wm >= due_wm or len(windows.windows) != held:
+            windows.advance(wm)
+            self._windows_due = (self._next_window_change(), len(windows.windows))
         self.traces.advance(wm)
         self.dedup.expire(wm)
         self.layers.advance(wm, muted=muted)
         ready = self.traces.take_ready()
         if not muted:
             self.out.traces.extend(ready)
+
+    def _next_window_change(self) -> int:
+        cfg = self.settings.metrics
+        due = None
+        for p in self.windows.windows.values():
+            at = close_at(p.window_start_ms, cfg.window_ms, cfg.grace_ms) + (cfg.late_retention_ms if p.closed else 0)
+            if due is None or at < due:
+                due = at
+        return due if due is not None else 1 << 62
 
     def _dead_letter(self, errors: list[DecodeError], offset: int, key: bytes | None) -> None:
         for err in errors:
@@ -213,6 +272,7 @@ class PartitionPipeline:
     # -- group boundaries -------------------------------------------------------
     def end_group(self) -> tuple[Outputs, list[Segment], list[bytes]]:
         """Outputs to deliver, then the state-log writes (segments, tombstones) to make after them."""
+        self._apply_pending()  # no advance: that waits for its watermark step, whatever the group
         out, self.out = self.out, Outputs()
         out.partials = self.windows.take_dirty()
         out.add_layers(self.layers.take())
@@ -231,6 +291,7 @@ class PartitionPipeline:
 
     def flush_idle(self) -> Outputs:
         """Idle partition (no records for idle_timeout_ms): emit open traces as they are."""
+        self._apply_pending()
         self.traces.flush_open()
         self.layers.flush_open()
         out, self.out = self.out, Outputs()
@@ -256,6 +317,8 @@ class PartitionPipeline:
         segments = sorted(segments, key=lambda s: s.last_offset)
         if segments:
             self.watermark_ms = segments[0].watermark_before_ms
+            if self._advance_step_ms > 0:  # after every record the live run is at its watermark's step
+                self._advanced_step = self.watermark_ms // self._advance_step_ms
         n = 0
         for seg in segments:
             for offset, rec in zip(seg.offsets, seg.records):
@@ -264,6 +327,7 @@ class PartitionPipeline:
                     continue
                 self.process_record(offset, None, orjson.dumps(rec), muted=True)
                 n += 1
+        self._apply_pending()  # the live run applied these at its group's end
         self.log.restore(segments)
         self.windows.take_dirty()  # already delivered before the segments were written
         self.layers.take()

@@ -82,7 +82,9 @@ def _load(seed: int, duration_s: float):
 
 
 def run_takeovers(base, tmp_path: Path, *, cycles: int, seed: int, malformed: int = 100, speed: float = 2.0,
-                  cycle_s: float = 5.0) -> TakeoverResult:
+                  cycle_s: float = 5.0, events_per_record: int | None = None) -> TakeoverResult:
+    """``events_per_record``: the load's records as the publisher batches them (None: its default, 500); 1 = one
+    JSON event per record, the shape most producers send (issue 13)."""
     from kafka import KafkaProducer
 
     from trtlens.producers.load.runner import publish_run
@@ -110,7 +112,11 @@ def run_takeovers(base, tmp_path: Path, *, cycles: int, seed: int, malformed: in
 
     def publish() -> None:
         try:
-            stats = publish_run(run, settings, realtime=True, speed=speed)
+            publisher = None
+            if events_per_record is not None:
+                publisher = settings.producer.model_copy(
+                    update={"spool_name": "takeover", "batch_max_events": events_per_record})
+            stats = publish_run(run, settings, publisher_config=publisher, realtime=True, speed=speed)
             if not stats.delivered:
                 errors.append(AssertionError(f"load not delivered: {stats.to_json()}"))
         except BaseException as exc:  # noqa: BLE001 - reported by the caller

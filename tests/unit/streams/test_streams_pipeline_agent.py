@@ -24,10 +24,6 @@ class Msg:
     value: bytes
 
 
-@dataclass
-class Ev:
-    message: Msg
-
 
 class FakeTable:
     def __init__(self) -> None:
@@ -94,8 +90,8 @@ def record(i: int) -> bytes:
                          dict(b, event="request_complete", event_id=f"{i}c", ts_ms=T0 + i + 1, total_ms=3.0)])
 
 
-def group(partition: int, offsets) -> list[Ev]:
-    return [Ev(Msg(partition, o, b"k", record(o))) for o in offsets]
+def group(partition: int, offsets) -> list[Msg]:
+    return [Msg(partition, o, b"k", record(o)) for o in offsets]
 
 
 def agent() -> tuple[PipelineAgent, FakeRuntime]:
