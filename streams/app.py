@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         table_standby_replicas=s.standby_replicas,
         web_enabled=s.web_enabled,
         web_port=s.web_port,
+        web_bind=s.web_bind,  # Faust's default is 0.0.0.0; it has no authentication (trtlens.listen)
         stream_buffer_maxsize=max(4096, s.batch_max_records * 4),
         consumer_max_fetch_size=8 * 1024 * 1024,  # batched records are ~50 KB each: fetch many per round trip
         topic_allow_declare=True,
