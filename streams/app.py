@@ -122,6 +122,15 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         await rt.pipeline.on_idle_tick()
         await rt.merge.on_tick()
 
+    if s.health.enabled:
+        from trtlens.streams.health.agent import HealthAgent
+
+        rt.health = HealthAgent(rt)
+
+        @app.timer(s.health.interval_s)
+        async def health_tick() -> None:
+            await rt.health.tick()
+
     @app.on_partitions_revoked.connect
     async def on_revoked(app_, revoked, **kwargs) -> None:  # noqa: ANN001
         rt.recovering = True  # every rebalance starts here; SeekFirstRecovery says when it is over
@@ -143,6 +152,8 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         await rt.sender.flush()
         await rt.sender.stop()
         await rt.probe.stop()
+        if rt.health is not None:
+            await rt.health.stop()
 
     app.trtlens_runtime = rt  # type: ignore[attr-defined]
     return app, rt

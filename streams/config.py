@@ -17,6 +17,7 @@ from trtlens.listen import BindRefusedError, check_bind
 from trtlens.streams.alerts.config import AlertsConfig
 from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.drop.config import DropConfig
+from trtlens.streams.health.config import HealthConfig
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.traces.config import TracesConfig
 
@@ -64,6 +65,7 @@ class StreamsSettings(BaseModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     traces: TracesConfig = Field(default_factory=TracesConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)  # pipeline-health rules (streams/health)
 
     def state_horizon_ms(self) -> int:
         """How much event time the state log must cover (README: state)."""
