@@ -7,6 +7,9 @@ or authentication option at all (README: Security). So the tests start:
 * :class:`TlsTunnel` — TLS terminated with a certificate of a CA made for the
   test, bytes piped to the plain upstream (Kafka: the broker advertises the
   tunnel's address, so every client connection goes through it);
+* :class:`KafkaSaslGate` — the same with a Kafka SASL/PLAIN login first (the
+  gate answers the SASL requests itself; Tansu's own SASL cannot be given
+  credentials on a fresh memory store);
 * :class:`HttpsAuthProxy` — an HTTPS reverse proxy in front of the store that
   answers 401 (with Elasticsearch's error body) unless the request carries one
   of the accepted ``Authorization`` values (``ApiKey <key>``, ``Basic ...``),
@@ -134,6 +137,150 @@ class TlsTunnel:
     def close(self) -> None:
         self._server.close()
         self._lt.close()
+
+
+def _uvarint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def _put_uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+class KafkaSaslGate(TlsTunnel):
+    """A Kafka SASL/PLAIN authenticator in front of a broker that has none (TLS too when ``ctx`` is given).
+
+    Until a client has authenticated, the gate answers ``SaslHandshake`` (v0, v1) and
+    ``SaslAuthenticate`` (v0-v2) itself — PLAIN only, checked against ``users`` — and
+    forwards only ``ApiVersions`` to the broker; any other request closes the
+    connection, as a Kafka broker with a SASL listener does. After a good login the
+    bytes flow through unchanged. Counts logins and refusals; never keeps a password.
+    """
+
+    HANDSHAKE, AUTHENTICATE, API_VERSIONS = 17, 36, 18
+
+    def __init__(self, ctx: ssl.SSLContext | None, upstream: tuple[str, int], users: dict[str, str]) -> None:
+        self.users = users
+        self.logins: collections.Counter[str] = collections.Counter()
+        self.refused = 0
+        super().__init__(ctx, upstream)  # type: ignore[arg-type]
+
+    async def _start(self):
+        return await asyncio.start_server(self._client, "127.0.0.1", self._port, ssl=self.ctx,
+                                          ssl_handshake_timeout=5 if self.ctx else None)
+
+    @staticmethod
+    async def _frame(reader: asyncio.StreamReader) -> bytes:
+        size = int.from_bytes(await reader.readexactly(4), "big", signed=True)
+        return await reader.readexactly(size)
+
+    @staticmethod
+    def _send(writer: asyncio.StreamWriter, payload: bytes) -> None:
+        writer.write(len(payload).to_bytes(4, "big") + payload)
+
+    def _check(self, token: bytes) -> str | None:
+        parts = token.split(b"\0")
+        if len(parts) != 3:
+            return None
+        user, password = parts[1].decode(errors="replace"), parts[2].decode(errors="replace")
+        return user if self.users.get(user) == password else None
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)  # type: ignore[misc]
+        try:
+            user = await self._authenticate(reader, writer, up_reader, up_writer)
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            user = None
+        if user is None:
+            writer.close()
+            up_writer.close()
+            return
+        self.logins[user] += 1
+
+        async def pipe(src, dst) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                try:
+                    dst.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def _authenticate(self, reader, writer, up_reader, up_writer) -> str | None:
+        mechanism_ok = False
+        while True:
+            frame = await self._frame(reader)
+            api_key, version, corr = int.from_bytes(frame[0:2], "big"), int.from_bytes(frame[2:4], "big"), frame[4:8]
+            cid_len = int.from_bytes(frame[8:10], "big", signed=True)
+            i = 10 + max(cid_len, 0)
+            if api_key == self.API_VERSIONS:
+                self._send(up_writer, frame)
+                await up_writer.drain()
+                self._send(writer, await self._frame(up_reader))
+                await writer.drain()
+            elif api_key == self.HANDSHAKE:
+                n = int.from_bytes(frame[i:i + 2], "big")
+                mechanism = frame[i + 2:i + 2 + n].decode()
+                mechanism_ok = mechanism == "PLAIN"
+                body = (0 if mechanism_ok else 33).to_bytes(2, "big") + (1).to_bytes(4, "big") + b"\x00\x05PLAIN"
+                self._send(writer, corr + body)
+                await writer.drain()
+                if not mechanism_ok:
+                    return None
+                if version == 0:  # v0: the token follows as a bare frame, answered by an empty frame
+                    user = self._check(await self._frame(reader))
+                    if user is None:
+                        self.refused += 1
+                        return None
+                    self._send(writer, b"")
+                    await writer.drain()
+                    return user
+            elif api_key == self.AUTHENTICATE and mechanism_ok:
+                if version >= 2:
+                    _, i = _uvarint(frame, i)  # request header v2: tagged fields after client_id
+                    n, i = _uvarint(frame, i)
+                    token = frame[i:i + n - 1]
+                else:
+                    n = int.from_bytes(frame[i:i + 4], "big")
+                    token = frame[i + 4:i + 4 + n]
+                user = self._check(token)
+                error = 0 if user else 58  # SASL_AUTHENTICATION_FAILED
+                message = None if user else b"Authentication failed: invalid username or password"
+                if version >= 2:
+                    body = (b"\x00" + error.to_bytes(2, "big")
+                            + (b"\x00" if message is None else _put_uvarint(len(message) + 1) + message)
+                            + _put_uvarint(1) + (0).to_bytes(8, "big") + b"\x00")
+                else:
+                    body = (error.to_bytes(2, "big")
+                            + ((-1).to_bytes(2, "big", signed=True) if message is None
+                               else len(message).to_bytes(2, "big") + message)
+                            + (0).to_bytes(4, "big") + ((0).to_bytes(8, "big") if version >= 1 else b""))
+                self._send(writer, corr + body)
+                await writer.drain()
+                if user is None:
+                    self.refused += 1
+                return user
+            else:
+                return None  # any other request before authenticating: the connection is closed
 
 
 class HttpsAuthProxy:

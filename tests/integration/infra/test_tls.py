@@ -1,5 +1,5 @@
 """TLS and credentials exercised for real: the Elasticsearch clients over HTTPS with an API key or basic auth,
-the Kafka clients (kafka-python, aiokafka, Faust) over TLS — through the test's TLS front ends
+the Kafka clients (kafka-python, aiokafka, Faust) over TLS, and with a SASL/PLAIN login — through the test's TLS front ends
 (tests/support/tlsproxy.py), since neither embedded part speaks TLS (README: Security)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from trtlens.es import async_es_client, es_client
 from trtlens.settings import settings_env
 from trtlens.stack.processes import ManagedProcess
 
-from support.tlsproxy import HttpsAuthProxy, TlsTunnel, make_test_ca, server_context
+from support.tlsproxy import HttpsAuthProxy, KafkaSaslGate, TlsTunnel, make_test_ca, server_context
 
 API_KEY = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="  # the shape ES issues (base64 id:key)
 USER, PASSWORD = "trtlens-sink", "tls-test-password-1"
@@ -111,19 +111,30 @@ def test_the_sink_process_indexes_through_https_with_its_api_key(isolated, https
         sink.stop(20)
 
 
-@pytest.fixture
-def tls_broker(ca, tmp_path, stack_settings):
-    """A Tansu broker of this test's own whose advertised address is a TLS tunnel in front of it."""
+KAFKA_USER, KAFKA_PASSWORD = "trtlens-streams", "sasl-test-password-2"
+
+
+@pytest.fixture(params=["SSL", "SASL_SSL"])
+def tls_broker(request, ca, tmp_path, stack_settings):
+    """A Tansu broker of this test's own whose advertised address is a TLS tunnel (with a SASL/PLAIN login
+    for SASL_SSL) in front of it."""
     from trtlens.stack import broker_binary, free_port
 
     plain = free_port()
-    tunnel = TlsTunnel(server_context(ca[1], ca[2]), ("127.0.0.1", plain))
+    ctx = server_context(ca[1], ca[2])
+    if request.param == "SSL":
+        tunnel = TlsTunnel(ctx, ("127.0.0.1", plain))
+    else:
+        tunnel = KafkaSaslGate(ctx, ("127.0.0.1", plain), {KAFKA_USER: KAFKA_PASSWORD})
     log = open(tmp_path / "tansu.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([broker_binary(), "broker", "--listener-url", f"tcp://127.0.0.1:{plain}",
                              "--advertised-listener-url", f"tcp://127.0.0.1:{tunnel.port}",
                              "--storage-engine", "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT)
     kafka = stack_settings.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{tunnel.port}",
-                                                    "security_protocol": "SSL", "ssl_cafile": ca[0]})
+                                                    "security_protocol": request.param, "ssl_cafile": ca[0]})
+    if request.param == "SASL_SSL":
+        kafka = kafka.model_copy(update={"sasl_mechanism": "PLAIN", "sasl_username": KAFKA_USER,
+                                         "sasl_password": SecretStr(KAFKA_PASSWORD)})
     try:
         yield kafka, tunnel
     finally:
@@ -133,10 +144,8 @@ def tls_broker(ca, tmp_path, stack_settings):
         tunnel.close()
 
 
-def test_kafka_clients_and_the_streams_app_over_tls(tls_broker, stack_settings, tmp_path):
-    from kafka import KafkaConsumer, TopicPartition
-
-    from trtlens.kafka import KafkaUnavailableError, ensure_topics, wait_until_ready
+def test_kafka_clients_and_the_streams_app_over_tls_and_sasl(tls_broker, stack_settings, tmp_path):
+    from trtlens.kafka import ensure_topics, wait_until_ready
     from trtlens.producers.load.config import LoadConfig
     from trtlens.producers.load.core import generate
 
@@ -150,8 +159,52 @@ def test_kafka_clients_and_the_streams_app_over_tls(tls_broker, stack_settings, 
     run = generate(LoadConfig(seed=4, rate_rps=30, duration_s=2, workers=1, ground_truth_latencies=False))
     events = list(run.events)
     publish(settings, events)  # the product's publisher (kafka-python) over TLS
+    if isinstance(tunnel, KafkaSaslGate):  # SASL_SSL: the streams app (Faust + aiokafka) too
+        _streams_emit_every_trace(settings, events, tmp_path)
+    else:  # SSL: what the publisher wrote reads back over TLS
+        from support.streams_harness import read_topic
+
+        landed = [orjson.loads(v) for _, v, _, _ in read_topic(settings, settings.topics.events)]
+        n = sum(len(x) if isinstance(x, list) else 1 for x in landed)
+        assert n == len(events) and tunnel.connections >= 2
+    assert _plaintext_answer(tunnel.port) == b""  # the broker's only advertised door speaks TLS
+    if isinstance(tunnel, KafkaSaslGate):
+        assert tunnel.logins[KAFKA_USER] >= 3 and tunnel.refused == 0  # kafka-python and aiokafka logged in
+        wrong = kafka.model_copy(update={"sasl_password": SecretStr("not-the-password")})
+
+        async def login() -> None:
+            from aiokafka import AIOKafkaProducer
+
+            producer = AIOKafkaProducer(**wrong.aiokafka_kwargs(), request_timeout_ms=5000)
+            try:
+                await producer.start()
+            finally:
+                await producer.stop()
+
+        with pytest.raises(Exception, match="(?i)authentication|unable to bootstrap"):  # aiokafka logs the 58
+            asyncio.run(login())
+        assert tunnel.refused >= 1
+
+
+def _plaintext_answer(port: int) -> bytes:
+    """What a PLAINTEXT client gets for an ApiVersions request on ``port`` (b"" = the connection was closed)."""
+    import socket
+    import struct
+
+    body = struct.pack(">hhih", 18, 0, 1, 1) + b"x"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        try:
+            return sock.recv(4)
+        except (ConnectionResetError, TimeoutError):
+            return b""
+
+
+def _streams_emit_every_trace(settings, events, tmp_path) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
     env = settings_env(settings, sections_=["kafka", "topics", "streams"])
-    worker = ManagedProcess("streams", ["streams"], log_dir=tmp_path, env=env).start()  # Faust + aiokafka over TLS
+    worker = ManagedProcess("streams", ["streams"], log_dir=tmp_path, env=env).start()
     try:
         requests = {e["request_id"] for e in events if e.get("request_id")}
         consumer = KafkaConsumer(**settings.kafka.kafka_python_kwargs(), enable_auto_commit=False,
@@ -163,10 +216,6 @@ def test_kafka_clients_and_the_streams_app_over_tls(tls_broker, stack_settings, 
             assert worker.running, worker.log_tail()
             got |= {m.key.decode() for m in consumer}
         consumer.close()
-        assert got == requests, f"{len(got)} of {len(requests)} traces over TLS\n{worker.log_tail()}"
-        assert tunnel.connections >= 3
+        assert got == requests, f"{len(got)} of {len(requests)} traces\n{worker.log_tail()}"
     finally:
         worker.stop(20)
-    plaintext = kafka.model_copy(update={"security_protocol": "PLAINTEXT"})
-    with pytest.raises(KafkaUnavailableError):
-        wait_until_ready(plaintext, timeout_s=3)  # the broker's only advertised door speaks TLS
