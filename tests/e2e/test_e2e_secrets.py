@@ -11,11 +11,13 @@ each ``/metrics`` and ``/readyz`` answer and each body the webhook received is s
 each value and for its encodings on the wire (base64 of ``user:password``). It runs twice: at
 the INFO level deployments use, and at DEBUG, where the Kafka and HTTP client libraries log too.
 
-What is exercised for real and what only travels: the obs token guards every listener (a scrape
-without it is refused), the webhook URL's user-info, path and query tokens and its header reach
-the receiver (checked), the redaction key hashes layer names in the build report, and the store
-receives the API key. The Kafka SASL password only travels: the embedded broker offers SCRAM
-only, behind its own credential store, so the run uses PLAINTEXT with the password configured.
+Every secret is used, not only configured: Kafka runs SASL_SSL with the password (a broker of
+the test's own behind the TLS + SASL/PLAIN gate of tests/support/tlsproxy.py, which counts the
+logins), the store is reached over HTTPS through a proxy that refuses requests without the API
+key (or, for ``templates``, the basic-auth password), the obs token guards every listener (a
+scrape without it gets 401), the webhook receives its URL's path and query tokens and its header
+(the dead endpoint's URL carries user-info), and the redaction key hashes layer names in the
+build report.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from trtlens.settings import Settings, settings_env
 from trtlens.stack.processes import ManagedProcess
 
 from e2e_helpers import e2e_settings, generate_events, load_config, store_docs, wait_alive
+
+from support.tlsproxy import HttpsAuthProxy, make_test_ca, server_context, tls_broker
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_LOG = REPO / "tests/data/trt-logs/02-trtexec-trt1016-verbose-fusion-tactics.log"
@@ -103,7 +107,7 @@ def secret_fields(model: BaseModel, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def with_secrets(base: Settings, hook: Hook, dead_port: int) -> Settings:
+def with_secrets(base: Settings, hook: Hook, dead_port: int, store_url: str, ca: Path) -> Settings:
     streams = base.streams.model_validate({
         **base.streams.model_dump(), "idle_timeout_ms": 2500, "commit_interval_s": 0.5,
         "metrics": {"window_ms": 1000, "grace_ms": 500}, "traces": {"sample_rate": 1.0},
@@ -121,9 +125,11 @@ def with_secrets(base: Settings, hook: Hook, dead_port: int) -> Settings:
         ],
     })
     return base.model_copy(update={
-        "kafka": base.kafka.model_copy(update={"sasl_username": "trtlens-app", "sasl_password": SecretStr(SASL_PASSWORD)}),
+        "kafka": base.kafka.model_copy(update={"sasl_mechanism": "PLAIN", "sasl_username": "trtlens-app",
+                                               "sasl_password": SecretStr(SASL_PASSWORD)}),
         "elasticsearch": base.elasticsearch.model_copy(update={
-            "api_key": SecretStr(ES_API_KEY), "username": "elastic", "password": SecretStr(ES_PASSWORD)}),
+            "url": store_url, "ca_certs": ca, "api_key": SecretStr(ES_API_KEY), "username": "elastic",
+            "password": SecretStr(ES_PASSWORD)}),
         "obs": base.obs.model_copy(update={"auth_token": SecretStr(OBS_TOKEN)}),
         "streams": streams,
         "notify": notify,
@@ -172,15 +178,31 @@ def test_no_secret_appears_in_logs_topics_store_reports_or_metrics(stack_setting
     dead = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     dead_port = dead.server_address[1]
     dead.server_close()  # a port nothing listens on: every delivery there fails, then is dead-lettered
+    ca = make_test_ca(tmp_path / "ca")
+    basic = "Basic " + base64.b64encode(f"elastic:{ES_PASSWORD}".encode()).decode()
+    store = HttpsAuthProxy(server_context(ca[1], ca[2]), stack_settings.elasticsearch.url,
+                           {f"ApiKey {ES_API_KEY}", basic})
+    try:
+        with tls_broker(ca, tmp_path / "broker", sasl_users={"trtlens-app": SASL_PASSWORD}) as (bootstrap, gate):
+            _run(stack_settings, tmp_path, log_level, hook, dead_port, store, ca[0], bootstrap, gate)
+    finally:
+        store.close()
+        hook.stop()
 
+
+def _run(stack_settings, tmp_path, log_level, hook, dead_port, store, ca, bootstrap, gate) -> None:
     from trtlens.kafka import ensure_topics
 
-    base = e2e_settings(stack_settings)
+    kafka = stack_settings.kafka.model_copy(update={"bootstrap_servers": bootstrap, "security_protocol": "SASL_SSL",
+                                                    "ssl_cafile": ca, "sasl_mechanism": "PLAIN",
+                                                    "sasl_username": "trtlens-app",
+                                                    "sasl_password": SecretStr(SASL_PASSWORD)})
+    base = e2e_settings(stack_settings.model_copy(update={"kafka": kafka}))
     tag = base.topics.events.removesuffix(".events")
     base = base.model_copy(update={"topics": base.topics.model_copy(update={
         "notify_delivered": f"{tag}.notify.delivered", "notify_dlq": f"{tag}.notify.dlq"})})
     ensure_topics(base.kafka, base.topics)
-    settings = with_secrets(base, hook, dead_port)
+    settings = with_secrets(base, hook, dead_port, store.url, ca)
     found = secret_fields(settings)
     # every secret setting of the registry got a marker value (a new secret setting must be added here)
     assert set(found) == {"kafka.sasl_password", "elasticsearch.password", "elasticsearch.api_key",
@@ -238,7 +260,6 @@ def test_no_secret_appears_in_logs_topics_store_reports_or_metrics(stack_setting
     finally:
         for proc in procs.values():
             proc.stop(30)
-        hook.stop()
 
     docs = [orjson.dumps(h) for alias in (idx.traces, idx.metrics, idx.alerts, idx.builds) for h in store_docs(es, alias)]
     records = all_topic_records(settings, tag)
@@ -254,6 +275,8 @@ def test_no_secret_appears_in_logs_topics_store_reports_or_metrics(stack_setting
     seen = [(p, h) for p, h, _ in hook.requests if HOOK_PATH in p]
     assert all(HOOK_QUERY in p and h.get("Authorization") == f"Bearer {HOOK_HEADER}" for p, h in seen) and seen
     assert "h:" in reports[2]  # check --json: layer names hashed with the redaction key
+    assert gate.logins["trtlens-app"] >= 8 and gate.refused == 0  # every process logged in with the SASL password
+    assert store.seen["ApiKey"] > 20 and store.seen["Basic"] >= 1 and store.refused == 0
 
     haystacks: dict[str, list[bytes]] = {
         **{f"log {name}": [text.encode()] for name, text in logs.items()},

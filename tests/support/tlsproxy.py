@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import ipaddress
 import ssl
+import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -338,3 +341,27 @@ class HttpsAuthProxy:
 
         self._lt.run(stop())
         self._lt.close()
+
+
+@contextlib.contextmanager
+def tls_broker(ca: tuple[Path, Path, Path], log_dir: Path, *,
+               sasl_users: dict[str, str] | None = None) -> Iterator[tuple[str, TlsTunnel]]:
+    """A Tansu broker of the caller's own behind a TLS tunnel (a SASL/PLAIN gate with ``sasl_users``), which it
+    advertises: yields ``(bootstrap "127.0.0.1:port", tunnel)``; everything stops on exit."""
+    from trtlens.stack import broker_binary, free_port
+
+    plain = free_port()
+    ctx = server_context(ca[1], ca[2])
+    tunnel = (KafkaSaslGate(ctx, ("127.0.0.1", plain), sasl_users) if sasl_users is not None
+              else TlsTunnel(ctx, ("127.0.0.1", plain)))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "tansu-tls.log", "wb") as log:
+        proc = subprocess.Popen([broker_binary(), "broker", "--listener-url", f"tcp://127.0.0.1:{plain}",
+                                 "--advertised-listener-url", f"tcp://127.0.0.1:{tunnel.port}",
+                                 "--storage-engine", "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield f"127.0.0.1:{tunnel.port}", tunnel
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            tunnel.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import subprocess
 import time
 
 import orjson
@@ -17,7 +16,8 @@ from trtlens.es import async_es_client, es_client
 from trtlens.settings import settings_env
 from trtlens.stack.processes import ManagedProcess
 
-from support.tlsproxy import HttpsAuthProxy, KafkaSaslGate, TlsTunnel, make_test_ca, server_context
+from support.tlsproxy import HttpsAuthProxy, KafkaSaslGate, make_test_ca, server_context
+from support.tlsproxy import tls_broker as tls_broker_of
 
 API_KEY = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="  # the shape ES issues (base64 id:key)
 USER, PASSWORD = "trtlens-sink", "tls-test-password-1"
@@ -118,30 +118,14 @@ KAFKA_USER, KAFKA_PASSWORD = "trtlens-streams", "sasl-test-password-2"
 def tls_broker(request, ca, tmp_path, stack_settings):
     """A Tansu broker of this test's own whose advertised address is a TLS tunnel (with a SASL/PLAIN login
     for SASL_SSL) in front of it."""
-    from trtlens.stack import broker_binary, free_port
-
-    plain = free_port()
-    ctx = server_context(ca[1], ca[2])
-    if request.param == "SSL":
-        tunnel = TlsTunnel(ctx, ("127.0.0.1", plain))
-    else:
-        tunnel = KafkaSaslGate(ctx, ("127.0.0.1", plain), {KAFKA_USER: KAFKA_PASSWORD})
-    log = open(tmp_path / "tansu.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([broker_binary(), "broker", "--listener-url", f"tcp://127.0.0.1:{plain}",
-                             "--advertised-listener-url", f"tcp://127.0.0.1:{tunnel.port}",
-                             "--storage-engine", "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT)
-    kafka = stack_settings.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{tunnel.port}",
-                                                    "security_protocol": request.param, "ssl_cafile": ca[0]})
-    if request.param == "SASL_SSL":
-        kafka = kafka.model_copy(update={"sasl_mechanism": "PLAIN", "sasl_username": KAFKA_USER,
-                                         "sasl_password": SecretStr(KAFKA_PASSWORD)})
-    try:
+    users = {KAFKA_USER: KAFKA_PASSWORD} if request.param == "SASL_SSL" else None
+    with tls_broker_of(ca, tmp_path, sasl_users=users) as (bootstrap, tunnel):
+        kafka = stack_settings.kafka.model_copy(update={"bootstrap_servers": bootstrap,
+                                                        "security_protocol": request.param, "ssl_cafile": ca[0]})
+        if users:
+            kafka = kafka.model_copy(update={"sasl_mechanism": "PLAIN", "sasl_username": KAFKA_USER,
+                                             "sasl_password": SecretStr(KAFKA_PASSWORD)})
         yield kafka, tunnel
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-        tunnel.close()
 
 
 def test_kafka_clients_and_the_streams_app_over_tls_and_sasl(tls_broker, stack_settings, tmp_path):
