@@ -30,6 +30,7 @@ from pydantic_settings import (
 )
 
 from trtlens.errors import TrtlensError
+from trtlens.listen import BindRefusedError, check_bind, is_loopback  # noqa: F401 - is_loopback re-exported
 
 DEFAULT_KAFKA_PORT = 19092
 # settings whose values an error message must not repeat
@@ -182,18 +183,6 @@ class StackSettings(_Section):
     ready_timeout_s: float = Field(30.0, gt=0, le=600)
 
 
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1); any other name or address is not."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 class ObsSettings(_Section):
     """The self-metrics and health listener every long-running process starts (``trtlens.obs``)."""
 
@@ -214,11 +203,11 @@ class ObsSettings(_Section):
     @field_validator("host")
     @classmethod
     def _exposed_needs_token(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("enabled", True) and not is_loopback(value) and info.data.get("auth_token") is None:
-            raise ValueError(
-                "is not a loopback address: serving /metrics there needs a bearer token; set obs.auth_token "
-                "(env TRTLENS_OBS__AUTH_TOKEN), or bind 127.0.0.1"
-            )
+        if info.data.get("enabled", True):
+            try:
+                check_bind(value, authenticated=info.data.get("auth_token") is not None, section="obs")
+            except BindRefusedError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 

@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         table_standby_replicas=s.standby_replicas,
         web_enabled=s.web_enabled,
         web_port=s.web_port,
+        web_bind=s.web_bind,  # Faust's default is 0.0.0.0; it has no authentication (trtlens.listen)
         stream_buffer_maxsize=4096,  # the merge agent's queue (the events topic bypasses Faust's queues)
         consumer_max_fetch_size=8 * 1024 * 1024,  # batched records are ~50 KB each: fetch many per round trip
         topic_allow_declare=True,
@@ -126,6 +127,15 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         await rt.pipeline.on_idle_tick()
         await rt.merge.on_tick()
 
+    if s.health.enabled:
+        from trtlens.streams.health.agent import HealthAgent
+
+        rt.health = HealthAgent(rt)
+
+        @app.timer(s.health.interval_s)
+        async def health_tick() -> None:
+            await rt.health.tick()
+
     @app.on_partitions_revoked.connect
     async def on_revoked(app_, revoked, **kwargs) -> None:  # noqa: ANN001
         rt.recovering = True  # every rebalance starts here; SeekFirstRecovery says when it is over
@@ -147,6 +157,8 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         await rt.sender.flush()
         await rt.sender.stop()
         await rt.probe.stop()
+        if rt.health is not None:
+            await rt.health.stop()
 
     app.trtlens_runtime = rt  # type: ignore[attr-defined]
     return app, rt

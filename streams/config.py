@@ -10,12 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trtlens.listen import BindRefusedError, check_bind
 
 from trtlens.streams.alerts.config import AlertsConfig
 from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.drop.config import DropConfig
 from trtlens.streams.layers.config import LayersConfig
+from trtlens.streams.health.config import HealthConfig
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.traces.config import TracesConfig
 
@@ -58,6 +61,10 @@ class StreamsSettings(BaseModel):
     standby_replicas: int = Field(0, ge=0, le=8)
     web_enabled: bool = False
     web_port: int = Field(6066, ge=1, le=65535)
+    web_bind: str = Field(
+        "127.0.0.1", min_length=1,
+        description="address of Faust's web server; it has no authentication, so only a loopback address is accepted",
+    )
     output_linger_ms: int = Field(5, ge=0, le=1000, description="linger of the output producer (traces, metrics, alerts, builds, DLQ)")
     gc_gen0_threshold: int = Field(
         50_000, ge=0, description="Python gen-0 GC threshold in the worker (default 700 costs ~30% CPU here; 0 = leave as is)"
@@ -76,6 +83,7 @@ class StreamsSettings(BaseModel):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     traces: TracesConfig = Field(default_factory=TracesConfig)
     layers: LayersConfig = Field(default_factory=LayersConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)  # pipeline-health rules (streams/health)
 
     def state_horizon_ms(self) -> int:
         """How much event time the state log must cover (README: state)."""
@@ -85,3 +93,12 @@ class StreamsSettings(BaseModel):
             m.window_ms + m.grace_ms + m.late_retention_ms,
             self.traces.join_timeout_ms + self.traces.retention_ms,
         )
+
+    @field_validator("web_bind")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        try:
+            check_bind(value, authenticated=False, section="streams", host_key="web_bind", token_key=None)
+        except BindRefusedError as exc:
+            raise ValueError(str(exc)) from None
+        return value

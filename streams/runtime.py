@@ -51,6 +51,7 @@ class Runtime:
         # a rebalance or table recovery is under way (readiness): set by the rebalance callbacks,
         # cleared when Faust has recovered the tables and resumed the flow (faust_glue.SeekFirstRecovery)
         self.recovering = True
+        self.health: Any = None  # the pipeline-health timer (streams/health), when enabled
         from trtlens.streams.merge.agent import MergeAgent
         from trtlens.streams.pipeline.agent import PipelineAgent
 

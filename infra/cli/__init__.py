@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "trtlens.stack.cli",
     "trtlens.cli.topics",
     "trtlens.cli.schema",
+    "trtlens.cli.asyncapi",
     "trtlens.cli.health",
     "trtlens.sinks.cli",
     "trtlens.sinks.notify.cli",
