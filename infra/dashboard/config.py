@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
-from trtlens.settings import is_loopback
+from trtlens.listen import is_loopback, refusal
 
 
 class DashboardSettings(BaseModel):
@@ -42,8 +42,5 @@ class DashboardSettings(BaseModel):
     @classmethod
     def _exposed_needs_token(cls, value: str, info: ValidationInfo) -> str:
         if not is_loopback(value) and info.data.get("auth_token") is None:
-            raise ValueError(
-                "is not a loopback address: serving the dashboard there needs a token; set dashboard.auth_token "
-                "(env TRTLENS_DASHBOARD__AUTH_TOKEN), or bind 127.0.0.1"
-            )
+            raise ValueError(refusal(value, "dashboard"))  # the one bind rule (trtlens.listen)
         return value

@@ -31,7 +31,8 @@ import orjson
 
 from trtlens.dashboard.data import BadRequest, DashboardData
 from trtlens.errors import TrtlensError
-from trtlens.settings import Settings, is_loopback
+from trtlens.listen import is_loopback, refusal
+from trtlens.settings import Settings
 
 log = logging.getLogger("trtlens.dashboard")
 
@@ -84,9 +85,8 @@ class DashboardServer:
 
     def __init__(self, settings: Settings, *, data: DashboardData | None = None) -> None:
         self.cfg = settings.dashboard  # type: ignore[attr-defined]
-        if not is_loopback(self.cfg.host) and self.cfg.auth_token is None:
-            raise DashboardError(self.cfg.host, self.cfg.port, "a non-loopback address needs dashboard.auth_token "
-                                 "(env TRTLENS_DASHBOARD__AUTH_TOKEN); or bind 127.0.0.1")
+        if not is_loopback(self.cfg.host) and self.cfg.auth_token is None:  # the one bind rule (trtlens.listen)
+            raise DashboardError(self.cfg.host, self.cfg.port, refusal(self.cfg.host, "dashboard"))
         self.data = data or DashboardData(settings)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from trtlens.settings import is_loopback
+from trtlens.listen import is_loopback
 
 
 class _Model(BaseModel):
