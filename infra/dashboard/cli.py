@@ -65,7 +65,14 @@ def run_dashboard(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if overrides:
         settings = load_settings(args.config, dashboard={**settings.dashboard.model_dump(), **overrides})
+    from trtlens.obs import Observability
+
     server = DashboardServer(settings).start()
+    # /metrics, /healthz, /readyz like every other process (probes: trtlens health --ready);
+    # ready while the store answers, since every panel reads it
+    obs = Observability(settings.obs)
+    obs.set_readiness(lambda: (True, "store reachable") if server.data.es.ping() else (False, "store unreachable"))
+    obs.start()
     print(f"trtlens dashboard: {server.url}  (store {settings.elasticsearch.url.split('@')[-1]}; Ctrl-C stops)", flush=True)
     try:
         while True:
@@ -73,6 +80,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        obs.stop()
         server.stop()
     return 0
 
