@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from trtlens.schemas.deadletters import DeliveryLogEntry, EventDeadLetter, NotifyDeadLetter, SinkDeadLetter
-from trtlens.schemas.documents import Alert, BuildReport, Trace, WindowMetric
+from trtlens.schemas.documents import Alert, BuildReport, EngineFinding, LayerWindow, Trace, WindowMetric
 from trtlens.schemas.events import EVENT_TYPES, SCHEMA_VERSION, Event
 from trtlens.settings import KafkaSettings, TopicSettings
 
@@ -50,7 +50,7 @@ def model_schema(model: type[BaseModel]) -> dict[str, Any]:
 _CHANNELS: dict[str, tuple[str, type[BaseModel] | None, str, str, str]] = {
     "events": ("EventRecord", None, "routing key of the record's first event (request_id, else worker_id; "
                "engine_id for engine_build / layer_profile)", "producers (worker, load, replay, check --publish, "
-               "collectors)", "Inference, engine-load, GPU and build events: the pipeline's input."),
+               "collect); streams (engine_runtime: engine loads re-keyed by engine_id)", "Inference, engine-load, GPU and build events: the pipeline's input."),
     "events_dlq": ("EventDeadLetter", EventDeadLetter, "the failed record's own key", "streams, replay",
                    "Records and single events that did not decode or validate, with the reason and where they came from."),
     "traces": ("Trace", Trace, "request_id (= the trace's doc_id)", "streams",
@@ -59,7 +59,14 @@ _CHANNELS: dict[str, tuple[str, type[BaseModel] | None, str, str, str]] = {
                 "One final window per scope and window (merged over all partitions)."),
     "alerts": ("Alert", Alert, "doc_id: rule:scope_key:window_start_ms:state", "streams",
                "Alert transitions (firing / resolved) with hysteresis."),
-    "builds": ("BuildReport", BuildReport, "engine_id", "streams", "Grey-box build checks of one engine build."),
+    "builds": ("BuildReport", BuildReport, "doc_id: engine_id:built_at_ms", "streams",
+               "Grey-box build checks of one engine build (one per build: a rebuild of the same engine adds one)."),
+    "layers": ("LayerWindow", LayerWindow, "doc_id: engine_id:window_start_ms:window_ms:sha256(layer)[:16]", "streams",
+               "Runtime time of one engine layer over one event-time window (from layer_profile events); "
+               "a late profile re-emits the same key."),
+    "findings": ("EngineFinding", EngineFinding, "doc_id: engine_id:ref_ms:kind:hash", "streams",
+                 "Build ↔ runtime findings about one engine (split fusion, runtime share, slower than the "
+                 "previous engine, build/runtime version mismatch); each is also sent as an alert."),
     "sink_dlq": ("SinkDeadLetter", SinkDeadLetter, "the document id (the record's key)", "sink",
                  "Output records the store cannot index, with the store's reason."),
     "metrics_partials": ("PartialWindow", None, "scope|scope_key", "streams",
