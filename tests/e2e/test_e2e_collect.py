@@ -74,6 +74,15 @@ def events_landed(settings) -> int:
         consumer.close()
 
 
+def checkpointed_offset(directory: Path) -> int:
+    """The furthest offset the collector's checkpoint store holds (0 before its first write)."""
+    try:
+        files = orjson.loads((directory / "files.json").read_bytes())["files"]
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return 0
+    return max((f["offset"] for f in files.values()), default=0)
+
+
 def test_function_stdout_to_store_through_a_sigkilled_collector(stack_settings, tmp_path):
     from trtlens.es import es_client
 
@@ -100,6 +109,9 @@ def test_function_stdout_to_store_through_a_sigkilled_collector(stack_settings, 
     try:
         wait_alive(lambda: events_landed(settings) >= 250, procs=procs, timeout_s=120,
                    what="the first collector to publish a part of the function's output")
+        # and to have checkpointed once (every 3 s), so the restart has a checkpoint to resume from
+        wait_alive(lambda: checkpointed_offset(tmp_path / "cp") > 0, procs=procs, timeout_s=60,
+                   what="the first collector's first checkpoint")
         first.kill()  # SIGKILL: no final flush, no final checkpoint
         first.wait(10)
         second = ManagedProcess("collect-2", collect_args, log_dir=tmp_path, env=env).start()
