@@ -23,7 +23,8 @@ The listener serves, on ``obs.host:obs.port`` (``port`` 0 picks a free one):
 
 Security: on a loopback address it serves anyone on the host; any other
 address is refused unless ``obs.auth_token`` is set (the settings say so at
-load time, :class:`Observability` again at start). With a token, every request
+load time, :class:`Observability` again at start; the rule is
+:func:`trtlens.listen.check_bind`, shared by every listener). With a token, every request
 needs ``Authorization: Bearer <token>`` (401 otherwise). The token never
 appears in a log line or in ``/metrics``; requests are not logged.
 
@@ -33,7 +34,6 @@ what supervisors, benchmarks and tests read a process's counters with.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import socket
@@ -52,7 +52,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from trtlens.errors import TrtlensError
-from trtlens.settings import ObsSettings, is_loopback
+from trtlens.listen import BindRefusedError, bearer_ok, check_bind, refusal
+from trtlens.settings import ObsSettings
 
 log = logging.getLogger("trtlens.obs")
 
@@ -149,9 +150,10 @@ class Observability:
             return None
         if self._server is not None:
             return self.port
-        if not is_loopback(s.host) and s.auth_token is None:
-            raise ObsError(s.host, s.port, "not a loopback address and no token: set obs.auth_token "
-                           "(env TRTLENS_OBS__AUTH_TOKEN), or bind 127.0.0.1 (TRTLENS_OBS__HOST)")
+        try:
+            check_bind(s.host, s.port, authenticated=s.auth_token is not None, section="obs")
+        except BindRefusedError:
+            raise ObsError(s.host, s.port, refusal(s.host, "obs")) from None
         server_cls = _Server6 if ":" in s.host else _Server
         try:
             server = server_cls((s.host, s.port), _handler(self))
@@ -211,19 +213,16 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _handler(obs: Observability) -> type[BaseHTTPRequestHandler]:
     token = obs.settings.auth_token
-    expected = f"Bearer {token.get_secret_value()}".encode() if token is not None else None
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "trtlens-obs"
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            if expected is not None:
-                got = (self.headers.get("Authorization") or "").encode()
-                if not hmac.compare_digest(got, expected):
-                    self._reply(401, b"unauthorized: send Authorization: Bearer <obs.auth_token>\n",
-                                extra={"WWW-Authenticate": 'Bearer realm="trtlens-obs"'})
-                    return
+            if not bearer_ok(self.headers.get("Authorization"), token):
+                self._reply(401, b"unauthorized: send Authorization: Bearer <obs.auth_token>\n",
+                            extra={"WWW-Authenticate": 'Bearer realm="trtlens-obs"'})
+                return
             path = urlsplit(self.path).path
             if path == "/metrics":
                 encoder, content_type = choose_encoder(self.headers.get("Accept") or "")

@@ -30,6 +30,7 @@ from pydantic_settings import (
 )
 
 from trtlens.errors import TrtlensError
+from trtlens.listen import BindRefusedError, check_bind, is_loopback  # noqa: F401 - is_loopback re-exported
 
 DEFAULT_KAFKA_PORT = 19092
 # settings whose values an error message must not repeat
@@ -121,6 +122,8 @@ class TopicSettings(_Section):
     metrics: str = "trtlens.metrics"
     alerts: str = "trtlens.alerts"
     builds: str = "trtlens.builds"
+    layers: str = "trtlens.layers"  # per window × engine × layer runtime profile aggregates
+    findings: str = "trtlens.findings"  # build ↔ runtime findings (split fusions, runtime share, version mismatch)
     sink_dlq: str = "trtlens.sink.dlq"
     metrics_partials: str = "trtlens.metrics.partials"  # internal: per-partition partial windows → merge stage
     notify_delivered: str = "trtlens.notify.delivered"  # compacted: what `trtlens notify` finished, per (endpoint, key)
@@ -129,8 +132,8 @@ class TopicSettings(_Section):
     replication_factor: int = Field(1, ge=1, le=16)
 
     def all_topics(self) -> list[str]:
-        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.sink_dlq,
-                self.metrics_partials, self.notify_delivered, self.notify_dlq]
+        return [self.events, self.events_dlq, self.traces, self.metrics, self.alerts, self.builds, self.layers,
+                self.findings, self.sink_dlq, self.metrics_partials, self.notify_delivered, self.notify_dlq]
 
     def topic_configs(self) -> dict[str, dict[str, str]]:
         """Topic-level configs a topic is created with (topics not named here get the broker's defaults)."""
@@ -163,6 +166,8 @@ class IndexSettings(_Section):
     metrics: str = "trtlens-metrics"
     alerts: str = "trtlens-alerts"
     builds: str = "trtlens-builds"
+    layers: str = "trtlens-layers"
+    findings: str = "trtlens-findings"
     shards: int = Field(1, ge=1, le=64)
     replicas: int = Field(0, ge=0, le=8)
     retention_days: int = Field(30, ge=1, le=3650)
@@ -176,18 +181,6 @@ class StackSettings(_Section):
     es_port: int = Field(DEFAULT_ES_PORT, ge=0, le=65535, description="0 picks a free port")
     state_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state")) / "trtlens")
     ready_timeout_s: float = Field(30.0, gt=0, le=600)
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1); any other name or address is not."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class ObsSettings(_Section):
@@ -210,11 +203,11 @@ class ObsSettings(_Section):
     @field_validator("host")
     @classmethod
     def _exposed_needs_token(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("enabled", True) and not is_loopback(value) and info.data.get("auth_token") is None:
-            raise ValueError(
-                "is not a loopback address: serving /metrics there needs a bearer token; set obs.auth_token "
-                "(env TRTLENS_OBS__AUTH_TOKEN), or bind 127.0.0.1"
-            )
+        if info.data.get("enabled", True):
+            try:
+                check_bind(value, authenticated=info.data.get("auth_token") is not None, section="obs")
+            except BindRefusedError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 

@@ -127,6 +127,14 @@ def _validate(obj: object, raw: bytes, index: int | None) -> EventBase:
         raise DecodeError("invalid_event", str(exc) or type(exc).__name__, raw, index=index) from None
 
 
+def validate_event(obj: object, raw: bytes = b"") -> EventBase:
+    """Validate an already-parsed event object (a collector's mapped record); raises :class:`DecodeError` only.
+
+    ``raw`` is what a resulting error carries for the DLQ (the original line or record).
+    """
+    return _validate(obj, raw, None)
+
+
 def _loads(data: bytes) -> object:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError("invalid_json", f"expected bytes, got {type(data).__name__}", b"")

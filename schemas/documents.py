@@ -11,17 +11,27 @@ Trace           ``request_id``
 WindowMetric    ``{scope}:{scope_key}:{window_start_ms}:{window_ms}``
 Alert           ``{rule_id}:{scope_key}:{window_start_ms}:{state}``
                 (per-GPU rules: ``{rule_id}:{scope_key}/gpu{i}:...``)
-BuildReport     ``engine_id``
+BuildReport     ``{engine_id}:{built_at_ms}`` (one per build: a rebuild of the same engine adds one)
+LayerWindow     ``{engine_id}:{window_start_ms}:{window_ms}:{sha256(layer)[:16]}``
+EngineFinding   ``{engine_id}:{ref_ms}:{kind}:{sha256(layer, worker_id[, value])[:16]}``
 ==============  ==========================================================
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import hashlib
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import datetime as _dt
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from trtlens.schemas.events import EVENT_TYPES, EngineBuild, Status
+
+def iso_utc(ts_ms: int) -> str:
+    """Epoch milliseconds → ``2026-12-02T00:00:10.000Z``."""
+    return _dt.datetime.fromtimestamp(ts_ms / 1000, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
 
 MetricScope = Literal["model_version", "worker", "all"]
 
@@ -37,6 +47,20 @@ class _Doc(BaseModel):
     def ts_ms(self) -> int:  # pragma: no cover - every subclass overrides
         """Event time that names the daily index the document lands in."""
         raise NotImplementedError
+
+
+class _Stamped(_Doc):
+    """A document that also carries ``@timestamp`` (ISO 8601 UTC of its ``ts_ms``), for Kibana and dashboards.
+
+    Derived on output; ignored when a document is read back (``extra="ignore"`` for that one key's sake).
+    """
+
+    model_config = ConfigDict(extra="ignore", serialize_by_alias=True)
+
+    @computed_field(alias="@timestamp")  # type: ignore[prop-decorator]
+    @property
+    def timestamp(self) -> str:
+        return iso_utc(self.ts_ms)
 
 
 class StageBreakdown(BaseModel):
@@ -140,6 +164,21 @@ class GpuMemory(BaseModel):
     memory_total_bytes: int
 
 
+LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+"""Upper bounds (inclusive) of the fixed latency buckets every window stores, for heatmaps."""
+
+
+def latency_bucket_field(bound_ms: float | None) -> str:
+    """``le_<bound>`` (``le_inf`` past the last bound): a field of ``WindowMetric.latency_buckets``."""
+    return "le_inf" if bound_ms is None else f"le_{bound_ms:g}".replace(".", "_")
+
+
+LATENCY_BUCKET_FIELDS: tuple[str, ...] = (*map(latency_bucket_field, LATENCY_BUCKET_BOUNDS_MS), "le_inf")
+"""Bucket field names in bound order. A window counts each request once, in the first bucket whose
+bound is >= its latency (not cumulative). Stored as one numeric field per bucket: searchable and
+summable on every store (the embedded one has no ``histogram`` field type), one document per window."""
+
+
 class WindowMetric(_Doc):
     """One closed (or running) event-time window for one scope, all partitions merged."""
 
@@ -170,6 +209,17 @@ class WindowMetric(_Doc):
     exemplars: list[str] = Field(default_factory=list, description="request_ids of the N slowest (stored traces)")
     gpus: list[GpuMemory] = Field(default_factory=list, description="Per GPU memory (worker scope)")
     sketch: dict | None = Field(None, description="Serialised latency DDSketch, for merging longer windows")
+    latency_buckets: dict[str, int] = Field(
+        default_factory=dict, description="Requests per fixed latency bucket (LATENCY_BUCKET_FIELDS), for heatmaps"
+    )
+
+    @field_validator("latency_buckets")
+    @classmethod
+    def _known_buckets(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(LATENCY_BUCKET_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown latency bucket(s) {unknown}; the buckets are {list(LATENCY_BUCKET_FIELDS)}")
+        return value
 
     @property
     def doc_id(self) -> str:
@@ -248,11 +298,20 @@ class Finding(BaseModel):
 # --------------------------------------------------------------------------------------------------------
 
 
-class BuildReport(_Doc):
-    """An engine build report with the result of the grey-box rules."""
+class BuildReport(_Stamped):
+    """An engine build report with the result of the grey-box rules: one document per build."""
 
     engine_id: str
     built_at_ms: int = Field(description="Event time of the build report")
+    model: str | None = Field(None, description="The build's model (from the engine_build event)")
+    model_version: str | None = None
+    fallback_count: int = Field(0, description="Plugin + DLA fallbacks of the build (the lists are in report)")
+    peak_memory_bytes: int | None = Field(None, description="report.memory.peak_gpu_bytes (else engine size) for trends")
+    versions: dict[str, str] = Field(default_factory=dict, description="tensorrt / cuda / cudnn the build log names")
+    diff_prev: dict[str, Any] | None = Field(
+        None, description="trtlens.greybox diff against the previous build of the same model (BuildDiff JSON + prev_*); "
+                          "None for a model's first build or a build without model"
+    )
     report: EngineBuild
     fusion_rate: float | None = None
     int8_coverage: float | None = None
@@ -263,11 +322,82 @@ class BuildReport(_Doc):
 
     @property
     def doc_id(self) -> str:
-        return self.engine_id
+        return f"{self.engine_id}:{self.built_at_ms}"
 
     @property
     def ts_ms(self) -> int:
         return self.built_at_ms
+
+
+def _short_hash(*parts: str | None) -> str:
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()[:16]
+
+
+class LayerWindow(_Stamped):
+    """Runtime time of one engine layer over one event-time window (from ``layer_profile`` events).
+
+    ``share`` = the layer's summed time / the summed time of every layer of the
+    engine in the window: its share of the profiled requests' GPU time (0..1).
+    """
+
+    window_start_ms: int
+    window_end_ms: int
+    window_ms: int
+    model: str | None = None
+    model_version: str | None = None
+    engine_id: str
+    layer: str
+    layer_type: str | None = None
+    count: int
+    mean_ms: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    total_ms: float = 0.0
+    share: float | None = Field(None, ge=0, le=1)
+    final: bool = True
+
+    @property
+    def doc_id(self) -> str:
+        return f"{self.engine_id}:{self.window_start_ms}:{self.window_ms}:{_short_hash(self.layer)}"
+
+    @property
+    def ts_ms(self) -> int:
+        return self.window_start_ms
+
+
+class EngineFinding(_Stamped):
+    """A build ↔ runtime finding about one engine, raised by the streams app (also sent as an alert).
+
+    ``kind`` as in :class:`Finding` (``split_fusion``, ``runtime_share``, ``slower_than_baseline``,
+    ``version_mismatch``). ``ref_ms``: the build's ``built_at_ms`` the finding is about, so the same
+    finding for the same build always has the same id; ``window_start_ms`` the runtime window (or
+    engine load) that showed it.
+    """
+
+    engine_id: str
+    kind: str
+    message: str
+    ref_ms: int
+    window_start_ms: int
+    model: str | None = None
+    model_version: str | None = None
+    worker_id: str | None = None
+    layer: str | None = None
+    layers: list[str] = Field(default_factory=list)
+    value: float | str | None = None
+    expected: float | str | None = None
+    build_versions: dict[str, str] = Field(default_factory=dict)
+    runtime_versions: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def doc_id(self) -> str:
+        # a version mismatch names no layer: the runtime version tells its parts apart (TensorRT, CUDA)
+        extra = str(self.value) if self.kind == "version_mismatch" else None
+        return f"{self.engine_id}:{self.ref_ms}:{self.kind}:{_short_hash(self.layer, self.worker_id, extra)}"
+
+    @property
+    def ts_ms(self) -> int:
+        return self.window_start_ms
 
 
 DOCUMENT_TYPES: dict[str, type[_Doc]] = {
@@ -275,4 +405,6 @@ DOCUMENT_TYPES: dict[str, type[_Doc]] = {
     "metric": WindowMetric,
     "alert": Alert,
     "build": BuildReport,
+    "layer": LayerWindow,
+    "finding": EngineFinding,
 }

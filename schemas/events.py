@@ -115,7 +115,8 @@ class EngineLoadStart(EventBase):
     model: NonEmpty
     model_version: NonEmpty
     engine_path: str
-    engine_id: str | None = Field(None, description="First 16 hex of sha256 over the plan/model file (producers/worker/identity.py)")
+    # engine identity (shared convention, producers/worker/identity.py): content hash, what ran it, where
+    engine_id: NonEmpty | None = Field(None, description="First 16 hex of sha256 over the plan/model file (producers/worker/identity.py)")
     runtime_versions: dict[str, str] = Field(
         default_factory=dict, description="Runtime versions: keys among tensorrt, cuda, cudnn, onnxruntime, provider")
     device_name: str | None = Field(None, description="GPU (or CPU) the engine runs on")
@@ -134,15 +135,16 @@ class EngineLoadComplete(EventBase):
     model: NonEmpty
     model_version: NonEmpty
     engine_path: str
-    duration_ms: Millis
-    status: Status = "ok"
-    cache_hit: bool = False
-    engine_id: str | None = Field(None, description="First 16 hex of sha256 over the plan/model file (producers/worker/identity.py)")
+    # engine identity (shared convention, producers/worker/identity.py): content hash, what ran it, where
+    engine_id: NonEmpty | None = Field(None, description="First 16 hex of sha256 over the plan/model file (producers/worker/identity.py)")
     runtime_versions: dict[str, str] = Field(
         default_factory=dict, description="Runtime versions: keys among tensorrt, cuda, cudnn, onnxruntime, provider")
     device_name: str | None = Field(None, description="GPU (or CPU) the engine runs on")
     compute_capability: str | None = Field(None, description="e.g. 8.9; None off GPU")
     precision: str | None = Field(None, description="fp32 | fp16 | bf16 | int8 | fp8 | mixed")
+    duration_ms: Millis
+    status: Status = "ok"
+    cache_hit: bool = False
 
 
 class InferenceComplete(RequestEvent):
@@ -401,6 +403,26 @@ class LayerProfile(EventBase):
     median_ms: Millis | None = None
     time_pct: Annotated[float, Field(ge=0, le=100)] | None = None
     precision: str | None = None
+    # additive (runtime profiles, issue 15): a worker's profile of one sampled request sets these
+    layer_type: str | None = Field(None, description="Op / layer type (Conv, MatMul, ...) when the profiler says")
+    iterations: Annotated[int, Field(ge=1)] | None = Field(None, description="Runs summed in time_ms (1 for one request)")
+
+
+class EngineRuntime(EventBase):
+    """An engine load as seen by the engine's partition: the streams app reroutes each ``engine_load_complete``
+    that names an ``engine_id`` here (keyed by ``engine_id``), so it meets the engine's build report and the
+    runtime versions are checked against the build's. ``event_id`` = the load's ``event_id`` + ``:engine``."""
+
+    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False)
+
+    event: Literal["engine_runtime"] = "engine_runtime"
+    engine_id: NonEmpty
+    engine_path: str | None = None
+    load_event_id: str | None = Field(None, description="event_id of the engine_load_complete it came from")
+    runtime_versions: dict[str, str] = Field(default_factory=dict)
+    device_name: str | None = None
+    compute_capability: str | None = None
+    precision: str | None = None
 
 
 Event = Annotated[
@@ -414,6 +436,7 @@ Event = Annotated[
         GpuSample,
         EngineBuild,
         LayerProfile,
+        EngineRuntime,
     ],
     Field(discriminator="event"),
 ]

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "SIGTERM/Ctrl-C drains the in-flight bulk, commits and exits.",
     )
     p.add_argument("--group-id", help="consumer group (default: sink.group_id = trtlens-sink)")
-    p.add_argument("--families", help="comma list of traces,metrics,alerts,builds (default: all)")
+    p.add_argument("--families", help="comma list of traces,metrics,alerts,builds,layers,findings (default: all)")
     p.add_argument("--no-templates", action="store_true", help="do not install index templates at start-up")
     p.set_defaults(func=cmd_sink)
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "aliases and, on Elasticsearch, the ILM retention policy — then exits. Run it once with an admin key; the "
         "sink can then run with `--no-templates` and only index-writing rights (README: roles and ACLs).",
     )
-    t.add_argument("--families", help="comma list of traces,metrics,alerts,builds (default: all)")
+    t.add_argument("--families", help="comma list of traces,metrics,alerts,builds,layers,findings (default: all)")
     t.add_argument("--json", action="store_true", help="print what was installed as JSON")
     t.set_defaults(func=cmd_templates)
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Family = Literal["traces", "metrics", "alerts", "builds"]
-FAMILIES: tuple[Family, ...] = ("traces", "metrics", "alerts", "builds")
+Family = Literal["traces", "metrics", "alerts", "builds", "layers", "findings"]
+FAMILIES: tuple[Family, ...] = ("traces", "metrics", "alerts", "builds", "layers", "findings")
 
 
 class SinkSettings(BaseModel):

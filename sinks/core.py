@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from trtlens.schemas.documents import Alert, BuildReport, Trace, WindowMetric, _Doc
+from trtlens.schemas.documents import Alert, BuildReport, EngineFinding, LayerWindow, Trace, WindowMetric, _Doc
 from trtlens.settings import IndexSettings, TopicSettings
 from trtlens.sinks.config import Family
 
@@ -33,6 +33,8 @@ FAMILY_MODELS: dict[str, type[_Doc]] = {
     "metrics": WindowMetric,
     "alerts": Alert,
     "builds": BuildReport,
+    "layers": LayerWindow,
+    "findings": EngineFinding,
 }
 
 DAY_MS = 86_400_000

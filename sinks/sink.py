@@ -69,7 +69,7 @@ class _Epochs:
 
 
 class ElasticsearchSink:
-    """Consume ``trtlens.{traces,metrics,alerts,builds}`` and index them.
+    """Consume ``trtlens.{traces,metrics,alerts,builds,layers,findings}`` and index them.
 
     ``client`` defaults to :func:`trtlens.es.async_es_client` of the settings.
     ``counters`` is a live dict (records, indexed, dead_lettered, dlq_invalid,
@@ -98,6 +98,7 @@ class ElasticsearchSink:
             "batches": 0, "commits": 0, "commit_failures": 0, "backpressure_pauses": 0,
         }
         self.templates: dict[str, Any] | None = None
+        self._linker: Any = None  # sinks/builds.py: diff_prev of build documents (created at start)
         self.consuming = False  # the consumer is started and subscribed (readiness)
 
     # ------------------------------------------------------------ lifecycle
@@ -116,6 +117,10 @@ class ElasticsearchSink:
 
             self.templates = await install(self._client, s.indices, cfg, families=cfg.families)
         self._writer = BulkWriter(self._client, cfg, on_backpressure=self._backpressure, rng=self._rng)
+        if "builds" in cfg.families:
+            from trtlens.sinks.builds import BuildLinker, store_lookup
+
+            self._linker = BuildLinker(store_lookup(self._client, s.indices.builds))
         # aiokafka's idempotent producer needs InitProducerId v0+ which Tansu rejects (DESIGN.md): acks=all, retried here
         self._producer = AIOKafkaProducer(acks="all", enable_idempotence=False, linger_ms=5, **s.kafka.aiokafka_kwargs())
         await self._producer.start()
@@ -329,8 +334,33 @@ class ElasticsearchSink:
         if paused and not (self._writer is not None and self._writer.backpressure):
             self._consumer.resume(*paused)
 
+    async def _link_builds(self, actions: list[BulkAction]) -> list[BulkAction]:
+        """``diff_prev`` on build documents (sinks/builds.py); a failing store lookup is retried with backoff."""
+        topic = self.settings.topics.builds
+        if self._linker is None or not any(a.ref.topic == topic for a in actions):
+            return actions
+        builds = [i for i, a in enumerate(actions) if a.ref.topic == topic]
+        attempt = 0
+        while True:
+            try:
+                linked = await self._linker.link([actions[i] for i in builds])
+                break
+            except Exception as exc:  # noqa: BLE001 - store unreachable/overloaded: wait like a bulk retry
+                attempt += 1
+                if self._cfg.max_retries and attempt > self._cfg.max_retries:
+                    raise
+                delay = backoff_s(attempt, initial_ms=self._cfg.backoff_initial_ms, max_ms=self._cfg.backoff_max_ms,
+                                  multiplier=self._cfg.backoff_multiplier, jitter=self._cfg.backoff_jitter, rng=self._rng)
+                log.warning("builds=link_retry attempt=%d error=%r retry_in_s=%.2f", attempt, exc, delay)
+                await asyncio.sleep(delay)
+        out = list(actions)
+        for i, action in zip(builds, linked):
+            out[i] = action
+        return out
+
     async def _write(self, prepared: PreparedBatch) -> None:
         assert self._writer is not None
+        prepared.actions = await self._link_builds(prepared.actions)
         result = await self._writer.write(prepared.actions)
         letters = prepared.letters + result.rejected
         if letters:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from trtlens.schemas.documents import STAGE_FIELDS
+from trtlens.schemas.documents import LATENCY_BUCKET_FIELDS, STAGE_FIELDS
 from trtlens.settings import IndexSettings
 from trtlens.sinks.config import FAMILIES, Family, SinkSettings
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 KEYWORD = {"type": "keyword"}
 DATE_MS = {"type": "date", "format": "epoch_millis"}
+DATE_ISO = {"type": "date", "format": "strict_date_optional_time"}
 FLOAT = {"type": "float"}
 DOUBLE = {"type": "double"}
 LONG = {"type": "long"}
@@ -99,6 +100,8 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "attribution": ATTRIBUTION,
         "gpus": {"properties": {"gpu_index": INTEGER, "memory_used_max_bytes": LONG, "memory_total_bytes": LONG}},
         "sketch": NOT_INDEXED,  # kept for merging longer windows, never searched
+        # heatmaps: one long per fixed bucket (osmem has no `histogram` type; sums work everywhere)
+        "latency_buckets": {"properties": {k: LONG for k in LATENCY_BUCKET_FIELDS}},
     },
     "alerts": {
         "rule_id": KEYWORD,
@@ -124,8 +127,31 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "projected_bytes": LONG,
     },
     "builds": {
+        "@timestamp": DATE_ISO,
         "engine_id": KEYWORD,
         "built_at_ms": DATE_MS,
+        "model": KEYWORD,
+        "model_version": KEYWORD,
+        "fallback_count": INTEGER,
+        "peak_memory_bytes": LONG,
+        "versions": {"properties": {"tensorrt": KEYWORD, "cuda": KEYWORD, "cudnn": KEYWORD}},
+        "diff_prev": {
+            "properties": {
+                "prev_engine_id": KEYWORD,
+                "prev_built_at_ms": DATE_MS,
+                "prev_model_version": KEYWORD,
+                "fusion_rate_delta": FLOAT,
+                "int8_coverage_delta": FLOAT,
+                "newly_unfused": KEYWORD,
+                "newly_fused": KEYWORD,
+                "new_plugin_fallbacks": KEYWORD,
+                "precision_downgrades": INTEGER,
+                # the full BuildDiff (memory/latency deltas, warnings, per-layer changes): stored, not indexed
+                "diff": NOT_INDEXED,
+            }
+        },
+        "findings": {"properties": {"kind": KEYWORD, "layer": KEYWORD, "message": TEXT, "reason": KEYWORD,
+                                    "value": DOUBLE, "expected": DOUBLE}},
         "fusion_rate": FLOAT,
         "int8_coverage": FLOAT,
         "passed": BOOLEAN,
@@ -160,6 +186,42 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
                 "fp16_weight_warnings": NOT_INDEXED,
             }
         },
+    },
+    "layers": {
+        "@timestamp": DATE_ISO,
+        "window_start_ms": DATE_MS,
+        "window_end_ms": DATE_MS,
+        "window_ms": LONG,
+        "model": KEYWORD,
+        "model_version": KEYWORD,
+        "engine_id": KEYWORD,
+        "layer": KEYWORD,
+        "layer_type": KEYWORD,
+        "count": LONG,
+        "mean_ms": DOUBLE,
+        "p50_ms": DOUBLE,
+        "p99_ms": DOUBLE,
+        "total_ms": DOUBLE,
+        "share": DOUBLE,
+        "final": BOOLEAN,
+    },
+    "findings": {
+        "@timestamp": DATE_ISO,
+        "engine_id": KEYWORD,
+        "kind": KEYWORD,
+        "message": TEXT,
+        "ref_ms": DATE_MS,
+        "window_start_ms": DATE_MS,
+        "model": KEYWORD,
+        "model_version": KEYWORD,
+        "worker_id": KEYWORD,
+        "layer": KEYWORD,
+        "layers": KEYWORD,
+        # numbers or version strings: keyword takes both
+        "value": KEYWORD,
+        "expected": KEYWORD,
+        "build_versions": {"type": "object", "dynamic": True},
+        "runtime_versions": {"type": "object", "dynamic": True},
     },
 }
 

@@ -25,6 +25,8 @@ from trtlens.streams.runtime import Runtime
 
 log = logging.getLogger("trtlens.streams")
 
+MERGE_GROUP_RECORDS = 512  # partial records per merge group (a few per processing group arrive)
+
 
 def data_dir(settings: Settings):  # noqa: ANN201 - pathlib.Path
     """Where Faust keeps its files: ``<streams.data_dir or stack.state_dir/streams>/<app_id>`` (beside the other state)."""
@@ -66,11 +68,11 @@ def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
 def create_app(settings: Settings) -> tuple[Any, Runtime]:
     import faust
 
-    from trtlens.streams.faust_glue import SeekFirstTableManager
+    from trtlens.streams.faust_glue import App, BatchIngress, SeekFirstTableManager
 
     s = settings.streams
     t = settings.topics
-    app = faust.App(
+    app = App(
         s.app_id,
         **faust_broker_kwargs(settings),
         store="memory://",
@@ -88,7 +90,8 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         table_standby_replicas=s.standby_replicas,
         web_enabled=s.web_enabled,
         web_port=s.web_port,
-        stream_buffer_maxsize=max(4096, s.batch_max_records * 4),
+        web_bind=s.web_bind,  # Faust's default is 0.0.0.0; it has no authentication (trtlens.listen)
+        stream_buffer_maxsize=4096,  # the merge agent's queue (the events topic bypasses Faust's queues)
         consumer_max_fetch_size=8 * 1024 * 1024,  # batched records are ~50 KB each: fetch many per round trip
         topic_allow_declare=True,
         datadir=str(_made(data_dir(settings))),  # Faust's own files: never the user's working directory
@@ -102,24 +105,36 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
     merge_table = app.Table("merge", partitions=t.partitions, key_type=bytes, value_type=bytes)
     rt = Runtime(settings, app, state_table, merge_table)
     within_s = s.batch_within_ms / 1000
+    # the events topic's records reach the agent in fetched batches, past Faust's per-record path
+    app.trtlens_fetch_max_wait_ms = s.fetch_max_wait_ms
+    ingress = app.trtlens_ingress = BatchIngress(t.events, max_records=s.batch_max_records, max_bytes=s.batch_max_bytes)
 
     @app.agent(events_topic, name="process")
-    async def process(stream):  # noqa: ANN001 - Faust stream
+    async def process(stream):  # noqa: ANN001 - Faust stream: subscribes the topic; records come from the ingress
         try:
-            async for events in stream.take_events(s.batch_max_records, within_s):
-                await rt.pipeline.process_group(events)
+            async for records in ingress.batches():
+                await rt.pipeline.process_group(records)
         finally:
             await rt.sender.flush()
 
     @app.agent(partials_topic, name="merge")
     async def merge(stream):  # noqa: ANN001
-        async for events in stream.take_events(s.batch_max_records * 8, within_s):
+        async for events in stream.take_events(MERGE_GROUP_RECORDS, within_s):
             await rt.merge.process_group(events)
 
     @app.timer(max(0.1, min(1.0, s.idle_timeout_ms / 4000)))
     async def idle_tick() -> None:
         await rt.pipeline.on_idle_tick()
         await rt.merge.on_tick()
+
+    if s.health.enabled:
+        from trtlens.streams.health.agent import HealthAgent
+
+        rt.health = HealthAgent(rt)
+
+        @app.timer(s.health.interval_s)
+        async def health_tick() -> None:
+            await rt.health.tick()
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_, revoked, **kwargs) -> None:  # noqa: ANN001
@@ -142,6 +157,8 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         await rt.sender.flush()
         await rt.sender.stop()
         await rt.probe.stop()
+        if rt.health is not None:
+            await rt.health.stop()
 
     app.trtlens_runtime = rt  # type: ignore[attr-defined]
     return app, rt

@@ -10,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trtlens.listen import BindRefusedError, check_bind
 
 from trtlens.streams.alerts.config import AlertsConfig
 from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.drop.config import DropConfig
+from trtlens.streams.layers.config import LayersConfig
+from trtlens.streams.health.config import HealthConfig
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.traces.config import TracesConfig
 
@@ -27,8 +31,24 @@ class StreamsSettings(BaseModel):
         "at_least_once",
         description="exactly_once needs Kafka transactions (aiokafka InitProducerId v0): the embedded Tansu broker rejects them",
     )
-    batch_max_records: int = Field(64, ge=1, le=100_000, description="records taken per processing group (take_events)")
-    batch_within_ms: int = Field(100, ge=1, le=60_000, description="max wait to fill a processing group")
+    batch_max_records: int = Field(
+        5_000, ge=1, le=100_000,
+        description="most records of the events topic in one processing group (a group is what the consumer fetched)",
+    )
+    batch_max_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+        description="most bytes of record values in one processing group (bounds the memory a group holds)",
+    )
+    advance_step_ms: int = Field(
+        100, ge=0, le=60_000,
+        description="event-time step at which windows close, traces time out and dedup forgets (0 = after every "
+        "record); records between steps go through the stages in one call (README: event time)",
+    )
+    fetch_max_wait_ms: int = Field(
+        100, ge=1, le=10_000,
+        description="longest the broker may hold one fetch of the worker's consumer (Faust's fixed value: 1500)",
+    )
+    batch_within_ms: int = Field(100, ge=1, le=60_000, description="max wait to fill a group of the merge stage")
     segment_max_bytes: int = Field(512 * 1024, ge=4096, le=8 * 1024 * 1024, description="max bytes of one state-log changelog record")
     idle_timeout_ms: int = Field(
         5_000, ge=100, le=3_600_000,
@@ -41,6 +61,10 @@ class StreamsSettings(BaseModel):
     standby_replicas: int = Field(0, ge=0, le=8)
     web_enabled: bool = False
     web_port: int = Field(6066, ge=1, le=65535)
+    web_bind: str = Field(
+        "127.0.0.1", min_length=1,
+        description="address of Faust's web server; it has no authentication, so only a loopback address is accepted",
+    )
     output_linger_ms: int = Field(5, ge=0, le=1000, description="linger of the output producer (traces, metrics, alerts, builds, DLQ)")
     gc_gen0_threshold: int = Field(
         50_000, ge=0, description="Python gen-0 GC threshold in the worker (default 700 costs ~30% CPU here; 0 = leave as is)"
@@ -58,6 +82,8 @@ class StreamsSettings(BaseModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     traces: TracesConfig = Field(default_factory=TracesConfig)
+    layers: LayersConfig = Field(default_factory=LayersConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)  # pipeline-health rules (streams/health)
 
     def state_horizon_ms(self) -> int:
         """How much event time the state log must cover (README: state)."""
@@ -67,3 +93,12 @@ class StreamsSettings(BaseModel):
             m.window_ms + m.grace_ms + m.late_retention_ms,
             self.traces.join_timeout_ms + self.traces.retention_ms,
         )
+
+    @field_validator("web_bind")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        try:
+            check_bind(value, authenticated=False, section="streams", host_key="web_bind", token_key=None)
+        except BindRefusedError as exc:
+            raise ValueError(str(exc)) from None
+        return value

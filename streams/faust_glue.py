@@ -26,6 +26,26 @@ unless corrected here; each correction is as small as the behaviour allows.
    main thread while the consumer lives in its own thread; :func:`seek` uses
    ``seek_wait``, which runs in the consumer's thread.
 
+And one place where it is bypassed for speed:
+
+4. **Records of the events topic in batches** (issue 13). Faust hands every
+   record to its agents on its own: per record its fetch loop starts four
+   futures (``Service.wait_first``), the conductor builds an ``Event`` and queues
+   it, the stream yields to the event loop and acks it — ~200 µs a record here,
+   which capped single-event records at ~4k events/s. :class:`BatchIngress`
+   replaces the fetch loop (``Consumer._drain_messages``, through
+   :class:`App`) with the same loop that passes each fetched batch of the
+   events topic's records to the pipeline agent as one list; every other topic
+   (partials, changelogs) still goes record by record through Faust. What Faust
+   did per record is kept per batch: its read offsets, flow control (a batch
+   taken while the flow is suspended, or from an older generation, is dropped
+   like Faust's streams drop such records, and the queue is cleared whenever
+   Faust clears its own), and one record of each batch stays "unacked" until
+   the group is written, so a rebalance waits for a group in flight
+   (``Consumer.wait_empty``) before the partitions move. Commits never
+   depended on Faust's acks (the commit guard) and the gap check stays behind
+   all of it.
+
 The gap check in the agents (``streams/offsets.py``) is the defence in depth
 behind all three: whatever Faust delivers, an offset never applied is noticed
 at the next record and re-read.
@@ -33,10 +53,12 @@ at the next record and re-read.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import faust
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 
@@ -124,3 +146,201 @@ def highwater(app: Any, topic: str, partition: int) -> int | None:
     except Exception:  # not fetched yet / not assigned
         return None
     return hw if isinstance(hw, int) and hw >= 0 else None
+
+
+def _bytes(batch: list[Any]) -> int:
+    return sum(m.serialized_value_size for m in batch)
+
+
+class _BatchQueue(asyncio.Queue):
+    """Batches waiting for the pipeline agent; Faust's flow control clears it like its own queues."""
+
+    def __init__(self, maxsize: int, on_drop: Callable[[list[Any]], None]) -> None:
+        super().__init__(maxsize)
+        self._on_drop = on_drop
+
+    def clear(self) -> None:
+        while not self.empty():
+            self._on_drop(self.get_nowait())
+
+
+class BatchIngress:
+    """The events topic's records from Faust's fetch loop, one list per fetched batch (point 4 above).
+
+    ``batches()`` yields lists of Faust messages (``partition``, ``offset``,
+    ``key``, ``value``) of one consumer generation, in fetch order per
+    partition, at most ``max_records`` records or about ``max_bytes`` bytes of
+    values each; ``max_pending`` lists wait at most
+    (the fetch loop waits when they are full: back-pressure without pausing
+    partitions).
+    """
+
+    def __init__(self, topic: str, *, max_records: int, max_bytes: int, max_pending: int = 4) -> None:
+        self.topic = topic
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.max_pending = max_pending
+        self.app: Any = None
+        self._queue: _BatchQueue | None = None
+        self.batches_in = 0
+        self.batches_dropped = 0
+
+    # -- fetch side (Faust's consumer) ----------------------------------------
+    def attach(self, app: Any, consumer: Any) -> None:
+        self.app = app
+        self._queue = _BatchQueue(self.max_pending, self._drop)
+        app.flow_control.manage_queue(self._queue)  # cleared on suspend-and-clear and on resume
+
+        async def drain_messages(fetcher: Any) -> None:
+            await self._drain_messages(consumer, fetcher)
+
+        consumer._drain_messages = drain_messages
+
+    async def _drain_messages(self, consumer: Any, fetcher: Any) -> None:  # pragma: no cover - the real worker runs it
+        """``faust.transport.consumer.Consumer._drain_messages`` with the events topic taken in batches."""
+        from faust.transport.consumer import CONSUMER_FETCHING
+
+        callback = consumer.callback
+        getmany = consumer.getmany
+        consumer_should_stop = consumer._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = consumer._read_offset.__getitem__
+        set_read_offset = consumer._read_offset.__setitem__
+        acks_enabled_for = consumer.app.topics.acks_enabled_for
+        commit_every = consumer._commit_every
+        topic = self.topic
+        max_records = self.max_records
+        max_bytes = self.max_bytes
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                consumer.diag.set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                await consumer.sleep(0)
+                batch: list[Any] = []
+                size = 0
+                if not consumer.should_stop:
+                    async for tp, message in ait:
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is not None and offset < r_offset:
+                            continue  # Faust's rule: below the read offset = already read
+                        if message.topic == topic:
+                            batch.append(message)
+                            set_read_offset(tp, offset)
+                            size += message.serialized_value_size
+                            if len(batch) >= max_records or size >= max_bytes:
+                                await self._put(consumer, batch)
+                                batch = []
+                                size = 0
+                                await asyncio.sleep(0)  # a long fetch: let the agent and timers run between batches
+                            continue
+                        # any other topic: exactly Faust's per-record path
+                        gap = offset - (r_offset or 0)
+                        if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                            await consumer._add_gap(tp, r_offset + 1, offset)
+                        if commit_every is not None and consumer._n_acked >= commit_every:
+                            consumer._n_acked = 0
+                            await consumer.commit()
+                        await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
+                        set_read_offset(tp, offset)
+                    if batch:
+                        await self._put(consumer, batch)
+                consumer.diag.unset_flag(CONSUMER_FETCHING)
+        except consumer.consumer_stopped_errors:
+            if consumer.transport.app.should_stop:
+                log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if consumer.transport.app.should_stop:
+                return
+            raise
+        finally:
+            consumer.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _put(self, consumer: Any, batch: list[Any]) -> None:
+        if consumer.suspend_flow.is_set() or not self.app.flow_control.is_active():
+            self.batches_dropped += 1  # a rebalance began: the seek after it fetches these again
+            return
+        consumer._unacked_messages.add(batch[-1])  # a rebalance waits for it (Consumer.wait_empty)
+        queue = self._queue
+        if not queue.full():
+            queue.put_nowait(batch)
+        else:  # the agent is behind: wait for room, unless a rebalance begins meanwhile
+            put = asyncio.ensure_future(queue.put(batch))
+            stop = asyncio.ensure_future(consumer.suspend_flow.wait())
+            try:
+                await asyncio.wait((put, stop), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+            if not put.done():
+                put.cancel()
+                self._drop(batch)
+                return
+        self.batches_in += 1
+
+    # -- agent side -------------------------------------------------------------
+    async def batches(self) -> AsyncIterator[list[Any]]:
+        """Lists of records for the agent: what is queued, up to ``max_records`` (one group each)."""
+        app = self.app
+        queue = self._queue
+        while True:
+            taken = [await queue.get()]
+            n, size = len(taken[0]), _bytes(taken[0])
+            while n < self.max_records and size < self.max_bytes and not queue.empty():
+                taken.append(queue.get_nowait())
+                n, size = n + len(taken[-1]), size + _bytes(taken[-1])
+            generation = app.consumer_generation_id
+            fresh = []
+            for batch in taken:
+                if app.flow_control.is_active() and batch[0].generation_id == generation:
+                    fresh.append(batch)
+                else:
+                    self._drop(batch)  # what Faust's streams skip too; the seek after the rebalance re-reads
+            if not fresh:
+                continue
+            try:
+                yield fresh[0] if len(fresh) == 1 else [m for batch in fresh for m in batch]
+            finally:
+                for batch in fresh:
+                    self._release(batch)
+
+    def _drop(self, batch: list[Any]) -> None:
+        self.batches_dropped += 1
+        self._release(batch)
+
+    def _release(self, batch: list[Any]) -> None:
+        consumer = self.app.consumer
+        last = batch[-1]
+        consumer.ack(last)  # the acked offset itself means nothing to the commit guard; this wakes wait_empty
+        consumer._unacked_messages.discard(last)
+
+
+class App(faust.App):
+    """``faust.App`` with the events topic in batches (``trtlens_ingress``) and a fetch wait of our choosing.
+
+    Faust builds its aiokafka consumer with ``fetch_max_wait_ms=1500`` and no
+    setting to change it; the broker may hold a fetch that long before it
+    answers, which was most of the event → trace latency at moderate rates.
+    ``trtlens_fetch_max_wait_ms`` (``streams.fetch_max_wait_ms``) replaces it.
+    """
+
+    trtlens_ingress: BatchIngress | None = None
+    trtlens_fetch_max_wait_ms: int | None = None
+
+    def _new_consumer(self) -> Any:
+        consumer = super()._new_consumer()
+        if self.trtlens_ingress is not None:
+            self.trtlens_ingress.attach(self, consumer)
+        thread = getattr(consumer, "_thread", None)
+        wait_ms = self.trtlens_fetch_max_wait_ms
+        if thread is not None and wait_ms is not None:
+            create = thread._create_worker_consumer
+
+            def create_worker_consumer(transport: Any) -> Any:
+                aiokafka_consumer = create(transport)
+                aiokafka_consumer._fetch_max_wait_ms = wait_ms  # read when its fetcher starts
+                return aiokafka_consumer
+
+            thread._create_worker_consumer = create_worker_consumer
+        return consumer

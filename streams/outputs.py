@@ -83,6 +83,11 @@ class OutputSender:
             key, value = _doc_bytes(doc)
             await self._send(topic, key, value)
 
+    async def send_events(self, events: list[tuple[bytes, bytes]]) -> None:
+        """Events the app derives and sends back to the events topic (``engine_runtime``, keyed by engine_id)."""
+        for key, value in events:
+            await self._send(self.topics.events, key, value)
+
     async def send_trace_dicts(self, traces: list[dict[str, Any]]) -> None:
         """Trace documents already in their JSON form (key = request_id = doc_id)."""
         topic = self.topics.traces

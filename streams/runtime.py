@@ -34,7 +34,7 @@ class Runtime:
     """Per-process objects the agents share (no module-level state)."""
 
     def __init__(self, settings: Settings, app: Any, state_table: Any, merge_table: Any) -> None:
-        from trtlens.streams.builds.evaluator import make_build_evaluator
+        from trtlens.streams.builds.evaluator import make_build_evaluator, make_correlator
         from trtlens.streams.faust_glue import CommitGuard
 
         self.settings = settings
@@ -44,12 +44,14 @@ class Runtime:
         self.merge_state = StateTable(merge_table)
         self.lock = asyncio.Lock()
         self.build_evaluator = make_build_evaluator(settings)
+        self.correlator = make_correlator(settings)
         self.now_ms = now_ms
         self.probe = BrokerProbe(settings)
         self.commit_guard = CommitGuard(self.commit_limit)
         # a rebalance or table recovery is under way (readiness): set by the rebalance callbacks,
         # cleared when Faust has recovered the tables and resumed the flow (faust_glue.SeekFirstRecovery)
         self.recovering = True
+        self.health: Any = None  # the pipeline-health timer (streams/health), when enabled
         from trtlens.streams.merge.agent import MergeAgent
         from trtlens.streams.pipeline.agent import PipelineAgent
 
@@ -58,6 +60,7 @@ class Runtime:
 
     def recovery_completed(self) -> None:
         self.recovering = False
+        self.pipeline.recovery_completed()
 
     def rereads_for(self, topic: str) -> Rereads:
         from trtlens.streams.faust_glue import seek
@@ -87,6 +90,10 @@ class Runtime:
         await s.send_dead_letters(out.dlq)
         await s.send_trace_dicts(out.traces)
         await s.send_docs(t.builds, out.builds)
+        await s.send_docs(t.layers, out.layers)
+        await s.send_docs(t.findings, out.findings)
+        await s.send_docs(t.alerts, out.alerts)
+        await s.send_events(out.reroutes)
         await s.send_partials(out.partials)
         await s.send_watermark(pipe.partition, pipe.watermark_ms, t.partitions, t.partitions, idle=idle)
 

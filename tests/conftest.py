@@ -58,7 +58,8 @@ def unique_settings(base: Settings, *, partitions: int = 3) -> Settings:
     names = [name for name, field in TopicSettings.model_fields.items() if field.annotation is str]
     topics = TopicSettings(**{name: f"{tag}.{name}" for name in names}, partitions=partitions)
     indices = IndexSettings(
-        traces=f"{tag}-traces", metrics=f"{tag}-metrics", alerts=f"{tag}-alerts", builds=f"{tag}-builds"
+        traces=f"{tag}-traces", metrics=f"{tag}-metrics", alerts=f"{tag}-alerts", builds=f"{tag}-builds",
+        layers=f"{tag}-layers", findings=f"{tag}-findings",
     )
     settings = base.model_copy(update={"topics": topics, "indices": indices})
     ensure_topics(settings.kafka, settings.topics)

@@ -45,6 +45,8 @@ class BenchResult:
     ceiling_seconds: float
     publish_events_per_s: float
     partitions: int
+    events_per_record: int
+    load_average: tuple[float, float, float]
     worker_cpu_s: float
     events_per_cpu_s: float
     breakdown: str
@@ -81,7 +83,8 @@ async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -
         await consumer.stop()
 
 
-def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, log=print) -> BenchResult:
+def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, events_per_record: int = 500,
+              log=print) -> BenchResult:
     from trtlens.producers.load.config import FaultSpec, LoadConfig
     from trtlens.producers.load.core import generate
     from trtlens.producers.load.runner import publish_run
@@ -103,7 +106,8 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, lo
                 seed=seed, rate_rps=requests / duration_s, duration_s=duration_s, start_ms=1_700_000_000_000,
                 faults=FaultSpec(duplicate_rate=0.01, out_of_order_rate=0.01, incomplete_rate=0.005),
             ))
-            stats = publish_run(run, settings)
+            publisher = settings.producer.model_copy(update={"spool_name": "bench", "batch_max_events": events_per_record})
+            stats = publish_run(run, settings, publisher_config=publisher)
             events = stats.events
             log(f"published events={events} records={stats.counters.get('records_sent')} "
                 f"events_per_s={stats.events_per_s:,.0f}")
@@ -133,7 +137,8 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, lo
                 events=events, records=records, events_per_s=eps, ceiling_events_per_s=ceiling,
                 ratio=eps / ceiling if ceiling else 0.0, peak_rss_mb=worker.rss_high_water_bytes() / 2**20,
                 app_seconds=app_s, ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
-                partitions=partitions, worker_cpu_s=cpu_s, events_per_cpu_s=events / max(1e-3, cpu_s),
+                partitions=partitions, events_per_record=events_per_record, load_average=os.getloadavg(),
+                worker_cpu_s=cpu_s, events_per_cpu_s=events / max(1e-3, cpu_s),
                 breakdown=_breakdown(done),
             )
         finally:
@@ -167,19 +172,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--requests", type=int, default=100_000, help="requests to generate (~4.5 events each; default 100000)")
     p.add_argument("--partitions", type=int, default=3)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--events-per-record", type=_events_per_record, default=500, metavar="N",
+                   help="events per Kafka record as published (1 = one JSON event per record, what most producers "
+                   "send; 500 = trtlens's own producers; default 500)")
     p.add_argument("--timeout-s", type=float, default=300.0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
 
+def _events_per_record(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 10_000:
+        raise argparse.ArgumentTypeError(f"{n}: give 1 to 10000 events per record")
+    return n
+
+
 def _run(args: argparse.Namespace) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
-    result = run_bench(requests=args.requests, partitions=args.partitions, seed=args.seed, timeout_s=args.timeout_s, log=log)
+    result = run_bench(requests=args.requests, partitions=args.partitions, seed=args.seed, timeout_s=args.timeout_s,
+                       events_per_record=args.events_per_record, log=log)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
         print(f"app (1 worker, all stages): {result.events_per_s:>12,.0f} events/s  ({result.events} events in {result.app_seconds:.2f}s)")
         print(f"ceiling (raw aiokafka + decode): {result.ceiling_events_per_s:>7,.0f} events/s")
+        print(f"events per record: {result.events_per_record}   load average: "
+              + " ".join(f"{x:.2f}" for x in result.load_average))
         print(f"ratio: {result.ratio:.2f}   peak RSS of the worker: {result.peak_rss_mb:.0f} MB")
         print(f"worker CPU: {result.worker_cpu_s:.2f}s = {result.events_per_cpu_s:,.0f} events per CPU-second "
               "(independent of other load on the machine)")

@@ -19,15 +19,18 @@ from trtlens.errors import TrtlensError
 # modules exposing register(subparsers); order = order in --help
 COMMAND_MODULES = [
     "trtlens.demo",
+    "trtlens.dashboard.cli",
     "trtlens.stack.cli",
     "trtlens.cli.topics",
     "trtlens.cli.schema",
+    "trtlens.cli.asyncapi",
     "trtlens.cli.health",
     "trtlens.sinks.cli",
     "trtlens.sinks.notify.cli",
     "trtlens.producers.load.cli",
     "trtlens.producers.worker.cli",
     "trtlens.producers.replay.cli",
+    "trtlens.producers.collect.cli",
     "trtlens.streams.cli",
     "trtlens.producers.trtlog.cli",
     "trtlens.explain",
@@ -39,6 +42,8 @@ BENCH_MODULES: list[str] = [
     "trtlens.bench.streams",
     "trtlens.bench.produce",
     "trtlens.bench.pipeline",
+    "trtlens.bench.collect",
+    "trtlens.bench.dashboard",
 ]
 
 EPILOG = """\

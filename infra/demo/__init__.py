@@ -10,7 +10,10 @@ What runs (all as supervised child processes that die with the demo):
   serverless function, so most of its requests are cold starts;
 * the load generator for volume, in two phases: model ``resnet50`` version
   ``v2`` is rolled out slow (P99 well above 100 ms, the alert fires), then
-  rolled back to fast (the alert resolves); ``v1`` and ``bert-base`` stay fast.
+  rolled back to fast (the alert resolves); ``v1`` and ``bert-base`` stay fast;
+* ``trtlens dashboard`` over the store, in this process: its URL is printed at the
+  start and in the summary; with ``--keep`` it keeps serving after the run (with the
+  stack) until Ctrl-C.
 
 It ends by running ``trtlens explain`` on the alert it produced.
 """
@@ -56,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--duration-s", type=float, default=60.0, help="seconds of traffic (default 60)")
     p.add_argument("--rate", type=float, default=150.0, help="load generator requests/s (default 150; ~5 events each)")
-    p.add_argument("--keep", action="store_true", help="leave the stack (and its data) running for exploring")
+    p.add_argument("--keep", action="store_true",
+                   help="after the run keep the dashboard serving (until Ctrl-C) and leave the stack and its data running")
     p.add_argument("--no-live", action="store_true", help="plain progress lines instead of the live screen")
     p.add_argument("--log-dir", type=Path, help="where child logs go (default: a temp dir, printed)")
     p.set_defaults(func=run)
@@ -232,16 +236,40 @@ def _print_summary(summary: dict, state: WatchState, settings: Settings) -> None
         print(f"alert {alert['state']:8} {alert['rule_id']} {alert['scope_key']} value={alert['value']:.1f} at window {time.strftime('%H:%M:%S', time.localtime(alert['window_start_ms'] / 1000))}")
     url = settings.elasticsearch.url.rstrip("/")
     ix = settings.indices
-    console.print(f"\n[b]Elasticsearch[/b] {url}   indices: {ix.traces}-*, {ix.metrics}-*, {ix.alerts}-*, {ix.builds}-* (read aliases without the date)")
+    console.print(f"\n[b]Elasticsearch[/b] {url}   indices: {ix.traces}-*, {ix.metrics}-*, {ix.alerts}-*, {ix.builds}-*, {ix.layers}-*, {ix.findings}-* (read aliases without the date)")
     print("Try:")
     print(f"  curl -s '{url}/{ix.traces}/_search?q=cold_start:true&size=3&pretty'")
     print(f"  curl -s -H 'Content-Type: application/json' '{url}/{ix.metrics}/_search?pretty' -d '{{\"size\":5,\"sort\":[{{\"latency_ms.p99\":\"desc\"}}],\"query\":{{\"term\":{{\"scope\":\"model_version\"}}}},\"_source\":[\"scope_key\",\"window_start_ms\",\"requests\",\"latency_ms.p99\",\"cold_start_rate\"]}}'")
     print(f"  curl -s '{url}/{ix.alerts}/_search?pretty'")
     print("  trtlens explain            # why the latest firing alert fired (--json for scripts)")
+    print(f"  curl -s '{url}/{ix.layers}/_search?sort=share:desc&size=5&pretty'   # layer-time hotspots of the profiled requests")
+
+
+def _start_dashboard(settings: Settings):
+    """The dashboard over the demo's store, on ``dashboard.port`` (a free port if that one is taken)."""
+    from trtlens.dashboard.server import DashboardError, DashboardServer
+
+    try:
+        return DashboardServer(settings).start()
+    except DashboardError as exc:
+        print(f"  dashboard: {exc.reason}; using a free port instead", file=sys.stderr)
+        free = settings.model_copy(update={"dashboard": settings.dashboard.model_copy(update={"port": 0})})
+        return DashboardServer(free).start()
+
+
+def _serve_until_interrupted(dashboard) -> None:
+    print(f"dashboard keeps serving at {dashboard.url} (--keep); Ctrl-C stops it (the stack stays up)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 def run(args: argparse.Namespace) -> int:
     settings, started = _start_stack(load_settings(args.config), args.keep)
+    dashboard = _start_dashboard(settings)
+    print(f"dashboard: {dashboard.url}  (open it now: panels fill in as windows close)", flush=True)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="trtlens-demo-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     print(f"child process logs: {log_dir}")
@@ -258,6 +286,11 @@ def run(args: argparse.Namespace) -> int:
         for proc in groups["traffic"]:
             proc.start()
         exit_code = _live(args, groups, every, watch, settings)
+        print(f"\n[dashboard] {dashboard.url}")
+        if args.keep:
+            watch.close()
+            watch = None
+            _serve_until_interrupted(dashboard)
     except KeyboardInterrupt:
         print("interrupted; stopping everything the demo started", file=sys.stderr)
         exit_code = 130
@@ -266,6 +299,7 @@ def run(args: argparse.Namespace) -> int:
             proc.stop()
         if watch is not None:
             watch.close()
+        dashboard.stop()
         if started is not None and not args.keep:
             from trtlens.stack import stop_stack
 

@@ -195,6 +195,11 @@ def to_build_report(report: EngineBuild, rules: BuildRules, checks: list[CheckRe
         findings=findings_of(checks),
         engine_id=report.engine_id,
         built_at_ms=report.ts_ms,
+        model=report.model,
+        model_version=report.model_version,
+        fallback_count=len(report.plugin_fallbacks) + len(report.dla_fallbacks),
+        peak_memory_bytes=report.memory.peak_gpu_bytes if report.memory.peak_gpu_bytes is not None else report.memory.engine_bytes,
+        versions=_named_versions(report),
         report=report,
         fusion_rate=None if rate is None else round(rate, 6),
         int8_coverage=None if coverage is None else round(coverage, 6),
@@ -202,6 +207,12 @@ def to_build_report(report: EngineBuild, rules: BuildRules, checks: list[CheckRe
         violations=violations,
         status=report.status,
     )
+
+
+def _named_versions(report: EngineBuild) -> dict[str, str]:
+    """``build_versions`` under the runtime_versions names (tensorrt, cuda, cudnn)."""
+    names = {"trt": "tensorrt"}
+    return {names.get(k, k): v for k, v in versions.build_versions(report).items()}
 
 
 def findings_of(checks: list[CheckResult]) -> list[Finding]:

@@ -7,6 +7,8 @@ them (``a + b``) from both the fusion log lines and the engine layer names.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from trtlens.schemas.events import EngineBuild, LayerProfile
@@ -155,3 +157,31 @@ def diff_builds(
         latency=latency,
         layer_time=layer_time,
     )
+
+
+def _round_delta(old: float | None, new: float | None) -> float | None:
+    return None if old is None or new is None else round(new - old, 6)
+
+
+def diff_prev(prev: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The ``diff_prev`` of a build document: what changed since the previous build of the same model.
+
+    Both arguments are build documents in their JSON form (``BuildReport.model_dump(mode="json")``,
+    as the store returns them). The summary fields are indexed (``trtlens-builds-*``); ``diff`` holds
+    the whole :class:`BuildDiff` (stored, not indexed).
+    """
+    old_build = EngineBuild.model_validate(prev["report"])
+    new_build = EngineBuild.model_validate(new["report"])
+    d = diff_builds(old_build, new_build)
+    return {
+        "prev_engine_id": prev.get("engine_id"),
+        "prev_built_at_ms": prev.get("built_at_ms"),
+        "prev_model_version": prev.get("model_version"),
+        "fusion_rate_delta": _round_delta(prev.get("fusion_rate"), new.get("fusion_rate")),
+        "int8_coverage_delta": _round_delta(prev.get("int8_coverage"), new.get("int8_coverage")),
+        "newly_unfused": d.newly_unfused,
+        "newly_fused": d.newly_fused,
+        "new_plugin_fallbacks": d.new_plugin_fallbacks,
+        "precision_downgrades": sum(1 for c in d.precision_changes if c.downgrade),
+        "diff": d.model_dump(mode="json"),
+    }

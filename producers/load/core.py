@@ -54,6 +54,7 @@ from trtlens.schemas.events import (
     EngineBuild,
     EngineLoadComplete,
     EngineLoadStart,
+    EngineRuntime,
     ErrorEvent,
     EventBase,
     GpuSample,
@@ -70,7 +71,9 @@ GENERATED: tuple[type[EventBase], ...] = (
 """The event types this generator emits (their dicts are built below, field by field)."""
 NOT_GENERATED: dict[type[EventBase], str] = {
     EngineBuild: "build reports come from TensorRT build logs (producers/trtlog), not from request traffic",
-    LayerProfile: "per-layer profiles come from trtexec profiles (producers/trtlog), not from request traffic",
+    LayerProfile: "per-layer profiles come from trtexec profiles (producers/trtlog) and profiled worker requests "
+                  "(producers/worker), not from synthetic request traffic",
+    EngineRuntime: "the streams app derives it from engine_load_complete (rerouted by engine_id); producers never send it",
 }
 """The registry's other types, each with the reason. A type added to ``schemas/events.py`` goes in one of
 the two (``tests/unit/schemas/test_event_types.py`` checks they cover the registry)."""

@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("build_log", metavar="BUILD.log", help="build log, trtexec output or trtexec --exportLayerInfo JSON")
-    p.add_argument("--profile", metavar="PROFILE.log", help="log with a --dumpProfile table (or --exportProfile JSON)")
+    p.add_argument("--profile", metavar="PROFILE", help="runtime profile: a log with a --dumpProfile table, --exportProfile "
+                   "JSON, JSON lines of layer_profile events (a trtlens worker's profiled requests) or of trtlens-layers "
+                   "documents; with it the build ↔ runtime correlation runs (split fusions, runtime share)")
     p.add_argument("--baseline", metavar="OLD.log", help="build log of the previous version, for the diff rules")
     p.add_argument("--baseline-profile", metavar="OLD_PROFILE.log", help="profile of the previous version (named-layer ratios; with --baseline, per-layer diff)")
     p.add_argument("--runtime-versions", metavar="trt=10.3,cuda=12.4", help="TensorRT / CUDA / cuDNN where the engine runs (match_runtime_versions)")
@@ -43,7 +45,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--redact", choices=["off", "hash", "mask"], help="redact layer/tensor names in every output (default: settings builds.redact)")
     p.add_argument("--rules", metavar="rules.yaml", help="rules file (default: settings builds.rules)")
     p.add_argument("--engine-id", help="engine id for the report (default: engine file named in the log, else log name)")
+    p.add_argument("--engine", metavar="PLAN", help="the engine file the log built: its content hash is the engine id "
+                   "(the id the workers report; overrides --engine-id)")
+    p.add_argument("--model", help="model name of the build report (joins it to the model's runtime and earlier builds)")
+    p.add_argument("--model-version", help="model version of the build report")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (layer table, precision mix, "
+                   "fusion/fallback findings, diff against the baseline)")
     p.add_argument("--publish", action="store_true", help="send the engine_build (+ layer_profile) events to the events topic")
     p.set_defaults(func=run)
 
@@ -59,20 +67,38 @@ def run(args: argparse.Namespace) -> int:
     from trtlens.producers.trtlog.render import json_document, render
     from trtlens.settings import load_settings
 
-    parsed: dict[str, ParseResult] = {"build": parse_log(args.build_log, engine_id=args.engine_id)}
+    engine_id = args.engine_id
+    if args.engine:
+        from trtlens.producers.trtlog.runtime_profile import plan_engine_id
+
+        try:
+            engine_id = plan_engine_id(args.engine)
+        except OSError as exc:
+            print(f"trtlens: error: --engine {args.engine}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_INPUT
+    parsed: dict[str, ParseResult] = {"build": parse_log(args.build_log, engine_id=engine_id)}
     build_result = parsed["build"]
     if build_result.stats.recognized == 0:
         print(f"trtlens: error: no TensorRT output recognised in {args.build_log}", file=sys.stderr)
         return EXIT_INPUT
     report = build_result.build
+    identity = {k: v for k, v in (("model", args.model), ("model_version", args.model_version)) if v}
+    if identity:
+        report = report.model_copy(update=identity)
     profile = build_result.profile
     if args.profile:
-        parsed["profile"] = parse_log(args.profile, engine_id=report.engine_id)
-        prof = parsed["profile"]
-        profile = prof.profile or profile
-        update = {k: getattr(prof.build, k) for k in ("perf", "profile") if getattr(report, k) is None and getattr(prof.build, k) is not None}
-        if update:
-            report = report.model_copy(update=update)
+        from trtlens.producers.trtlog.runtime_profile import read_runtime_profile
+
+        runtime_rows = read_runtime_profile(args.profile, engine_id=report.engine_id)
+        if runtime_rows is not None:
+            profile = runtime_rows
+        else:
+            parsed["profile"] = parse_log(args.profile, engine_id=report.engine_id)
+            prof = parsed["profile"]
+            profile = prof.profile or profile
+            update = {k: getattr(prof.build, k) for k in ("perf", "profile") if getattr(report, k) is None and getattr(prof.build, k) is not None}
+            if update:
+                report = report.model_copy(update=update)
     baseline = None
     baseline_profile: list = []
     if args.baseline:
@@ -112,6 +138,14 @@ def run(args: argparse.Namespace) -> int:
         from rich.console import Console
 
         render(Console(), out_report, out_checks, out_diff, out_profile, parsed)
+    if args.html:
+        from pathlib import Path
+
+        from trtlens.producers.trtlog.html import render_html
+
+        html_doc = json_document(out_report, out_checks, out_diff, out_profile, parsed)
+        Path(args.html).write_text(render_html(html_doc), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
     log.info("check=done engine_id=%s passed=%s violations=%d findings=%d redact=%s", report.engine_id, out_report.passed,
              len(out_report.violations), len(out_report.findings), policy.mode)  # fmt: skip
 

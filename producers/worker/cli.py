@@ -32,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
     w.add_argument("--cache-dir", type=Path, help="where the demo model is generated (default ~/.cache/trtlens/models)")
     w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--profile-share", type=float, metavar="SHARE",
+                   help="share of requests profiled per layer, 0..1 (default: settings worker.profile_share, 0.01)")
+    w.add_argument("--profile", action="store_true",
+                   help="profile every request (same as --profile-share 1; costs latency). While running, SIGUSR1 "
+                        "switches between every request and the configured share")
     w.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     w.set_defaults(func=cmd_worker)
 
@@ -51,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--opt-batch", type=int, default=8)
     b.add_argument("--max-batch", type=int, default=32)
     b.add_argument("--publish", action="store_true", help="publish the parsed build report (engine_build) to Kafka")
+    b.add_argument("--model-name", help="model field of the build report (default: demo-cnn or the ONNX file stem)")
+    b.add_argument("--model-version", default="v1", help="model_version of the build report (default v1)")
     b.add_argument("--cache-dir", type=Path)
     b.set_defaults(func=cmd_build_engine)
 
@@ -87,9 +94,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     host = socket.gethostname()
     pub_cfg = settings.producer.model_copy(update={"spool_name": f"worker-{args.worker_id or 'default'}"})
     with Publisher(settings, pub_cfg) as pub:
+        share = 1.0 if args.profile else (args.profile_share if args.profile_share is not None
+                                          else settings.worker.profile_share)
+        if not 0.0 <= share <= 1.0:
+            raise SystemExit(f"trtlens worker: --profile-share {share}: must be between 0 and 1")
         worker = InferenceWorker(backend, pub.publish, model=name, model_version=args.model_version,
                                  worker_id=args.worker_id, host=host, idle_unload_s=args.idle_unload_s,
-                                 error_rate=args.error_rate, seed=args.seed)
+                                 error_rate=args.error_rate, seed=args.seed, profile_share=share)
+        import signal
+
+        if hasattr(signal, "SIGUSR1"):  # on demand: `kill -USR1 <pid>` profiles every request until sent again
+            signal.signal(signal.SIGUSR1, lambda *_: worker.toggle_profiling())
         sampler = GpuSampler(pub.publish, worker_id=worker.worker_id, host=host,
                              interval_s=args.gpu_sample_interval_s)
         sampler.start()
@@ -148,12 +163,17 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
             print(f"build-engine: builder log at {log_path}", file=sys.stderr)
     print(f"build-engine: {result.engine_path} ({result.engine_bytes} bytes) in {result.build_time_ms:.0f} ms, "
           f"{result.warnings} warnings, {result.errors} errors")
-    parsed = parse_build_log(result.log_path, engine.stem)
+    from trtlens.producers.worker.demo_model import DEMO_NAME
+    from trtlens.producers.worker.identity import engine_id
+
+    # the id the worker reports when it loads this plan: build report and runtime join on it
+    parsed = parse_build_log(result.log_path, engine_id(result.engine_path))
     if parsed is None:
         print("build-engine: grey-box parser not available (trtlens.producers.trtlog.parse_log); "
               f"the log is kept at {result.log_path} for `trtlens replay` or a later parse", file=sys.stderr)
         return 0
-    build = parsed.build
+    model = args.model_name or (DEMO_NAME if args.onnx == "demo" else onnx_path.stem)
+    build = parsed.build.model_copy(update={"model": model, "model_version": args.model_version})
     print(f"build-engine: report status={build.status} layers={build.layers_before}->{build.layers_after} "
           f"fusions={len(build.fusions)} diagnostics={len(build.diagnostics)}")
     if args.publish:

@@ -4,7 +4,12 @@
   and device buffers per I/O tensor, bind them with ``set_tensor_address`` and
   run ``execute_async_v3`` on a CUDA stream with CUDA events around the
   host→device copy, the compute and the device→host copy, so ``h2d_ms``,
-  ``compute_ms`` and ``d2h_ms`` are measured separately.
+  ``compute_ms`` and ``d2h_ms`` are measured separately. A profiled request
+  (``infer(batch, profile=True)``: the worker's sampled share, or every request
+  on demand) runs with an ``IProfiler`` attached to the execution context:
+  TensorRT calls ``report_layer_time`` once per engine layer for the
+  ``execute_async_v3`` (TensorRT ≥ 8.5 reports for enqueueV3); the profiler is
+  detached afterwards so unsampled requests pay nothing.
 * **Offline**: ``build_engine`` parses an ONNX file, sets FP16/INT8 flags and the
   workspace pool, adds an optimisation profile for a dynamic batch dim, builds
   the serialized plan, and captures **every** builder message through an
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from trtlens.errors import DependencyMissingError, TrtlensError
-from trtlens.producers.worker.backends import BackendError, LoadInfo, Timings
+from trtlens.producers.worker.backends import BackendError, LayerTiming, LoadInfo, Timings
 from trtlens.producers.worker.identity import EngineIdentity, engine_id_of_bytes, tensorrt_versions
 
 TRT_HINT = "pip install 'trtlens[tensorrt]' (tensorrt>=10, pycuda) on a host with an NVIDIA GPU and driver"
@@ -134,6 +139,61 @@ def make_trt_logger(trt, capture: LogCapture):
             self.capture.log(severity, msg)
 
     return _CapturingLogger()
+
+
+# --------------------------------------------------------------------------- layer profiler
+class LayerTimeCollector:
+    """What an ``IProfiler`` reports for one inference: engine layers in execution order, ms each.
+
+    A layer reported twice within one collection (several profiles or a loop) is summed.
+    """
+
+    def __init__(self) -> None:
+        self._times: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def report(self, layer_name: str, ms: float) -> None:
+        with self._lock:
+            self._times[layer_name] = self._times.get(layer_name, 0.0) + max(0.0, float(ms))
+
+    def take(self, layer_types: dict[str, str] | None = None) -> tuple[LayerTiming, ...]:
+        with self._lock:
+            times, self._times = self._times, {}
+        types = layer_types or {}
+        return tuple(LayerTiming(name, round(ms, 6), types.get(name)) for name, ms in times.items())
+
+
+def make_trt_profiler(trt, collector: LayerTimeCollector):
+    """An instance of a ``trt.IProfiler`` subclass that forwards every layer time to ``collector``."""
+
+    class _CollectingProfiler(trt.IProfiler):
+        def __init__(self) -> None:
+            trt.IProfiler.__init__(self)
+            self.collector = collector
+
+        def report_layer_time(self, layer_name, ms):  # noqa: D401 - TensorRT's callback signature
+            self.collector.report(layer_name, ms)
+
+    return _CollectingProfiler()
+
+
+def inspector_layer_types(engine, trt) -> dict[str, str]:
+    """Engine layer name → type from the engine inspector (needs a build with detailed profiling verbosity).
+
+    Best effort: an engine built without it names no types, and this returns ``{}``.
+    """
+    import json
+
+    out: dict[str, str] = {}
+    try:
+        inspector = engine.create_engine_inspector()
+        for i in range(engine.num_layers):
+            info = json.loads(inspector.get_layer_information(i, trt.LayerInformationFormat.JSON))
+            if isinstance(info, dict) and info.get("Name") and info.get("LayerType"):
+                out[str(info["Name"])] = str(info["LayerType"])
+    except Exception:  # noqa: BLE001 - older engines/TensorRT: no inspector data, no types
+        return {}
+    return out
 
 
 # --------------------------------------------------------------------------- shapes and bindings
@@ -259,6 +319,9 @@ class TensorRTBackend:
         self._stream = None
         self._specs: list[TensorSpec] = []
         self._buf = _Buffers()
+        self._layers = LayerTimeCollector()
+        self._profiler = None
+        self._layer_types: dict[str, str] = {}
 
     @property
     def loaded(self) -> bool:
@@ -284,6 +347,7 @@ class TensorRTBackend:
             self._context = engine.create_execution_context()
             self._stream = cuda.Stream()
             self._specs = tensor_specs(engine, trt)
+            self._layer_types = inspector_layer_types(engine, trt)
         finally:
             self._ctx.pop()
         duration_ms = (time.perf_counter() - t0) * 1000.0
@@ -305,6 +369,18 @@ class TensorRTBackend:
             self._ctx.pop()
             self._ctx.detach()
             self._ctx = None
+
+    def runtime_versions(self) -> dict[str, str]:
+        """TensorRT and the CUDA version pycuda was built against (``tensorrt``, ``cuda``); empty before load."""
+        out: dict[str, str] = {}
+        if self._trt is not None:
+            out["tensorrt"] = str(self._trt.__version__)
+        if self._cuda is not None:
+            try:
+                out["cuda"] = ".".join(str(x) for x in self._cuda.get_version())
+            except Exception:  # noqa: BLE001 - pycuda without the call: leave it out
+                pass
+        return out
 
     def input_shape(self, batch_size: int) -> tuple[int, ...]:
         """Needs the engine's bindings: loads it once and unloads again, so the first request stays cold."""
@@ -337,7 +413,18 @@ class TensorRTBackend:
             self._context.set_tensor_address(spec.name, int(dev))
         self._buf = buf
 
-    def infer(self, batch: np.ndarray) -> Timings:
+    def _attach_profiler(self, on: bool) -> None:
+        if on:
+            if self._profiler is None:
+                self._profiler = make_trt_profiler(self._trt, self._layers)
+            self._context.profiler = self._profiler
+        else:
+            try:
+                self._context.profiler = None
+            except TypeError:  # a binding that refuses None: keep it attached; take() clears between requests
+                pass
+
+    def infer(self, batch: np.ndarray, *, profile: bool = False) -> Timings:
         if self._context is None:
             raise BackendError(self.name, "compute", "engine not loaded")
         cuda = self._cuda
@@ -355,15 +442,24 @@ class TensorRTBackend:
                 np.copyto(host.reshape(self._buf.shapes[spec.name]), batch.astype(spec.dtype, copy=False))
                 cuda.memcpy_htod_async(self._buf.device[spec.name], host, self._stream)
             marks[1].record(self._stream)
-            if not self._context.execute_async_v3(stream_handle=self._stream.handle):
-                raise BackendError(self.name, "compute", "execute_async_v3 returned False")
+            if profile:
+                self._attach_profiler(True)
+            try:
+                if not self._context.execute_async_v3(stream_handle=self._stream.handle):
+                    raise BackendError(self.name, "compute", "execute_async_v3 returned False")
+            finally:
+                if profile:
+                    self._attach_profiler(False)
             marks[2].record(self._stream)
             for spec in outputs:
                 cuda.memcpy_dtoh_async(self._buf.host[spec.name], self._buf.device[spec.name], self._stream)
             marks[3].record(self._stream)
             self._stream.synchronize()
             wall_ms = (time.perf_counter() - t0) * 1000.0
-            return event_times(marks).timings(wall_ms)
+            timings = event_times(marks).timings(wall_ms)
+            if profile:
+                timings = replace(timings, layers=self._layers.take(self._layer_types))
+            return timings
         finally:
             self._ctx.pop()
 

@@ -111,6 +111,16 @@ class EndpointConfig(BaseModel):
                 raise ValueError(f"header {name!r} is set by trtlens notify itself")
         return value
 
+    @model_validator(mode="after")
+    def _one_credential(self) -> EndpointConfig:
+        from urllib.parse import urlsplit
+
+        if "@" in (urlsplit(self.url.get_secret_value()).netloc or "") and any(
+                name.lower() == "authorization" for name in self.headers):
+            raise ValueError("url carries user:password and headers an Authorization: give the credential once "
+                             "(the HTTP client cannot send both)")
+        return self
+
     @field_validator("labels")
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:

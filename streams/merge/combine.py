@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from trtlens.schemas.documents import GpuMemory, Quantiles, WindowMetric
+from trtlens.schemas.documents import LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_FIELDS, GpuMemory, Quantiles, WindowMetric
 from trtlens.streams.metrics.attribution import attribution_of, merge_tails, threshold_bucket
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.metrics.sketch import MIN_VALUE, DDSketch
@@ -41,6 +41,13 @@ def quantiles_of(sk: DDSketch | None) -> Quantiles:
         return Quantiles()
     p50, p90, p95, p99 = sk.quantiles(QS)
     return Quantiles(count=sk.count, min=sk.min, max=sk.max, mean=sk.sum / sk.count, p50=p50, p90=p90, p95=p95, p99=p99)
+
+
+def buckets_of(sk: DDSketch | None) -> dict[str, int]:
+    """The window's fixed latency buckets (every field, zeros included; empty without requests)."""
+    if sk is None or not sk.count:
+        return {}
+    return dict(zip(LATENCY_BUCKET_FIELDS, sk.bucket_counts(LATENCY_BUCKET_BOUNDS_MS)))
 
 
 def _merge_sketch(into: DDSketch | None, d: dict | None) -> DDSketch | None:
@@ -136,6 +143,7 @@ def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, fin
         exemplars=exemplars,
         gpus=[GpuMemory(gpu_index=i, memory_used_max_bytes=u, memory_total_bytes=t) for i, (u, t) in sorted(gpus.items())],
         sketch=lat.to_dict() if (lat is not None and config.include_sketch) else None,
+        latency_buckets=buckets_of(lat),
     )
 
 
@@ -170,6 +178,7 @@ def merge_windows(metrics: list[WindowMetric], window_ms: int) -> WindowMetric:
         gpu_memory_max_bytes=max(mems) if mems else None, late_events=sum(m.late_events for m in metrics),
         partitions=sorted({p for m in metrics for p in m.partitions}),
         sketch=lat.to_dict() if lat is not None else None,
+        latency_buckets=buckets_of(lat),
     )
 
 

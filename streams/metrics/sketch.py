@@ -128,6 +128,20 @@ class DDSketch:
                 break
         return out
 
+    def bucket_counts(self, bounds: tuple[float, ...]) -> list[int]:
+        """Values per fixed bucket: ``len(bounds) + 1`` counts, the last past ``bounds[-1]``.
+
+        A sketch bin goes to the first bucket whose bound is >= the bin's reported value,
+        so a value within the relative accuracy of a bound may land in its neighbour;
+        nothing else is approximate (the counts add up to ``count``)."""
+        import bisect
+
+        out = [0] * (len(bounds) + 1)
+        out[0] += self.zero
+        for key, n in self.bins.items():
+            out[bisect.bisect_left(bounds, 2 * self._gamma**key / (self._gamma + 1))] += n
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         keys = sorted(self.bins)
         return {

@@ -1,7 +1,8 @@
 """The partition agent (thin): take a group of records, run the pipeline core, deliver, persist.
 
-One Faust agent over ``trtlens.events``; each processing group (``take_events``
-bounded by ``batch_max_records`` / ``batch_within_ms``) is split by partition.
+One Faust agent over ``trtlens.events``; each processing group (the records
+Faust's consumer fetched, at most ``batch_max_records``, handed over in one list
+by ``faust_glue.BatchIngress``) is split by partition.
 Per partition: records → :class:`PartitionPipeline` → outputs (traces, DLQ,
 build reports, cumulative partial windows + a watermark heartbeat) are sent
 and flushed, then the group's state-log segment is written (one changelog
@@ -17,11 +18,15 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from trtlens.streams.pipeline.core import PartitionPipeline
+from trtlens.streams.pipeline.core import PIN_PREFIX, PartitionPipeline
 from trtlens.streams.pipeline.statelog import Segment
 from trtlens.streams.pipeline.tallies import PartitionTallies, delivered_counts, group_duration_histogram
 
 log = logging.getLogger("trtlens.streams.pipeline")
+
+
+def _offset(msg: Any) -> int:
+    return msg.offset
 
 
 class PipelineAgent:
@@ -34,7 +39,7 @@ class PipelineAgent:
         self.last_record_at: dict[int, float] = {}
         self.idle_flushed: set[int] = set()
         self.assigned: dict[int, float] = {}  # partition → monotonic time it was assigned
-        self.flowing_since: float | None = None  # first group after the last assignment: recovery is over
+        self.flowing_since: float | None = None  # recovery completed (or the first group) after the last assignment
         self._last_log = 0.0
         self.timings: dict[str, float] = defaultdict(float)
         # self-metrics (selfmetrics.py): counted per group and per assignment, read at scrape time
@@ -47,11 +52,14 @@ class PipelineAgent:
         if pipe is None:
             pipe = PartitionPipeline(
                 self.settings.streams, topic=self.settings.topics.events, partition=partition,
-                build_evaluator=self.rt.build_evaluator,
+                build_evaluator=self.rt.build_evaluator, correlator=getattr(self.rt, "correlator", None),
             )
-            segments = [Segment.decode(k, v) for k, v in self.rt.state.items_for(partition)]
+            items = self.rt.state.items_for(partition)
+            skip = len(b"%05d:" % partition)
+            pinned = [v for k, v in items if k[skip:].startswith(PIN_PREFIX)]
+            segments = [Segment.decode(k, v) for k, v in items if not k[skip:].startswith(PIN_PREFIX)]
             t0 = time.perf_counter()
-            n = pipe.recover(segments)
+            n = pipe.recover(segments, pinned)
             log.info(
                 "partition=%d recovered segments=%d records=%d applied_offset=%d watermark_ms=%d took_s=%.2f",
                 partition, len(segments), n, pipe.applied_offset, pipe.watermark_ms, time.perf_counter() - t0,
@@ -83,16 +91,27 @@ class PipelineAgent:
         for p in partitions:
             self.assigned[p] = now
 
+    def recovery_completed(self) -> None:
+        """Faust recovered the tables and resumed the flow: the applied offsets are known now.
+
+        Records may never come (the input ended before this assignment): recovery, not
+        the first record, ends the wait, or no partition would ever be declared idle and
+        the merge stage would hold the last windows open until new input arrived.
+        """
+        if self.flowing_since is None:
+            self.flowing_since = time.monotonic()
+
     def on_revoked(self, partitions: set[int]) -> None:
         self.forget(partitions)
         for p in partitions:
             self.assigned.pop(p, None)
 
     # -- groups ---------------------------------------------------------------
-    async def process_group(self, events: list[Any]) -> None:
+    async def process_group(self, records: list[Any]) -> None:
+        """One processing group: records (``partition``, ``offset``, ``key``, ``value``) of any partitions."""
         by_partition: dict[int, list[Any]] = defaultdict(list)
-        for ev in events:
-            by_partition[ev.message.partition].append(ev)
+        for msg in records:
+            by_partition[msg.partition].append(msg)
         async with self.rt.lock:
             now = time.monotonic()
             if self.flowing_since is None:
@@ -102,9 +121,8 @@ class PipelineAgent:
             gaps: list[tuple[int, int, int, int]] = []  # (partition, next offset to apply, offset received, held)
             for partition, evs in sorted(by_partition.items()):
                 pipe = self.pipeline(partition)
-                evs.sort(key=lambda e: e.message.offset)
-                for i, ev in enumerate(evs):
-                    msg = ev.message
+                evs.sort(key=_offset)
+                for i, msg in enumerate(evs):
                     if not pipe.process_record(msg.offset, msg.key, msg.value):
                         gaps.append((partition, pipe.applied_offset + 1, msg.offset, len(evs) - i))
                         break  # the rest of this partition waits for the re-read
@@ -122,6 +140,12 @@ class PipelineAgent:
                     self.rt.state.put(pipe.partition, seg.key, seg.encode())
                 for key in gone:
                     self.rt.state.delete(pipe.partition, key)
+                for name, value in pipe.take_pins():  # the layer stage's builds (outlive the log's horizon)
+                    key = self.rt.state.key(pipe.partition, name)
+                    if value is None:
+                        self.rt.state.delete(pipe.partition, key)
+                    else:
+                        self.rt.state.put(pipe.partition, key, value)
                 self.persisted[pipe.partition] = pipe.applied_offset
                 self.rereads.progressed(pipe.partition, pipe.applied_offset)
             for partition, target, seen, held in gaps:
@@ -138,7 +162,7 @@ class PipelineAgent:
                 if out.traces or out.dlq:
                     self.tallies.add(pipe.partition, delivered_counts(out))
                 self.tallies.sync(pipe.partition, pipe)
-            self._maybe_log(len(events))
+            self._maybe_log(len(records))
 
     async def on_idle_tick(self) -> None:
         """Announce partitions with no records for ``idle_timeout_ms`` (once per idle spell)."""

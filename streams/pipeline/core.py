@@ -15,21 +15,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trtlens.schemas.codec import DecodeError
-from trtlens.schemas.documents import BuildReport
-from trtlens.schemas.events import EventBase, types_where
+from trtlens.schemas.documents import Alert, BuildReport, EngineFinding, LayerWindow
+import orjson
+
+from trtlens.schemas.events import EngineBuild, EngineLoadComplete, EngineRuntime, EventBase, LayerProfile, types_where
 from trtlens.schemas.roles import TraceRole
 from trtlens.streams.decode.core import decode
 from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.dedup.core import Deduper
 from trtlens.streams.drop.config import DropConfig
 from trtlens.streams.drop.core import Dropper
+from trtlens.streams.layers.config import LayersConfig
+from trtlens.streams.layers.core import Correlator, LayerWindows
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.metrics.core import PartitionWindows, WindowPartial
+from trtlens.streams.metrics.windows import close_at
 from trtlens.streams.pipeline.statelog import Segment, StateLog
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.core import TraceJoin
 
 BuildEvaluator = Callable[[EventBase], BuildReport]
+PIN_PREFIX = b"pin|"
+"""State-table names (after the partition prefix) of values kept beside the state log's segments."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,8 @@ class PipelineConfig:
     traces: TracesConfig
     state_horizon_ms: int
     segment_max_bytes: int
+    advance_step_ms: int = 0
+    layers: LayersConfig = field(default_factory=LayersConfig)
 
     @classmethod
     def of(cls, streams: Any) -> PipelineConfig:
@@ -49,7 +58,8 @@ class PipelineConfig:
         if isinstance(streams, cls):
             return streams
         return cls(streams.dedup, streams.drop, streams.metrics, streams.traces, streams.state_horizon_ms(),
-                   streams.segment_max_bytes)
+                   streams.segment_max_bytes, streams.advance_step_ms,
+                   getattr(streams, "layers", None) or LayersConfig())
 
 
 @dataclass
@@ -58,9 +68,19 @@ class Outputs:
     traces: list[dict[str, Any]] = field(default_factory=list)  # Trace documents as JSON dicts
     builds: list[BuildReport] = field(default_factory=list)
     partials: list[WindowPartial] = field(default_factory=list)
+    layers: list[LayerWindow] = field(default_factory=list)
+    findings: list[EngineFinding] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # build ↔ runtime findings as alerts
+    reroutes: list[tuple[bytes, bytes]] = field(default_factory=list)  # engine_runtime events → events topic
 
     def __len__(self) -> int:
-        return len(self.dlq) + len(self.traces) + len(self.builds) + len(self.partials)
+        return (len(self.dlq) + len(self.traces) + len(self.builds) + len(self.partials) + len(self.layers)
+                + len(self.findings) + len(self.alerts) + len(self.reroutes))
+
+    def add_layers(self, out: Any) -> None:
+        self.layers.extend(out.layers)
+        self.findings.extend(out.findings)
+        self.alerts.extend(out.alerts)
 
 
 class PartitionPipeline:
@@ -71,6 +91,7 @@ class PartitionPipeline:
         topic: str,
         partition: int,
         build_evaluator: BuildEvaluator | None = None,
+        correlator: Correlator | None = None,
     ) -> None:
         self.settings = settings = PipelineConfig.of(settings)
         self.topic = topic
@@ -84,6 +105,10 @@ class PartitionPipeline:
         self.log = StateLog(partition, settings.state_horizon_ms, settings.segment_max_bytes)
         self.build_evaluator = build_evaluator
         self._build_reports = frozenset(types_where(lambda s: s.build_report).values())  # event models
+        self.layers = LayerWindows(settings.metrics, settings.layers, correlator)
+        # types the layer stage takes instead of windows/traces, and engine loads it reroutes (also kept)
+        self._layer_only = frozenset({LayerProfile, EngineRuntime})
+        self._side = self._build_reports | self._layer_only | {EngineLoadComplete}
         self.counters: Counter[str] = Counter()
         self.out = Outputs()
         # requests that completed before their inference_complete (out of order): attributed when it arrives
@@ -91,6 +116,13 @@ class PartitionPipeline:
         self._unattributed: dict[str, tuple[EventBase, WindowPartial]] = {}
         self._inference = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE))
         self._inference_types = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE).values())
+        self._windows_due = (-1, -1)  # (watermark at which windows.advance() may act next, windows held then)
+        self._advance_step_ms = settings.advance_step_ms
+        self._advanced_step = -1  # watermark // advance_step_ms at the last advance
+        self._pending: list[EventBase] = []  # first-seen events not yet through drop/windows/traces (a run)
+        self._pending_wms: list[int] = []
+        self._pending_offset = -1
+        self._pending_muted = False
 
     # -- records ----------------------------------------------------------------
     def process_record(self, offset: int, key: bytes | None, raw: bytes | None, *, muted: bool = False) -> bool:
@@ -114,10 +146,14 @@ class PartitionPipeline:
                 self._dead_letter(decoded.errors, offset, key)
         wm_before = self.watermark_ms
         if decoded.events:
-            self._apply(decoded.events, offset, muted)
+            self._take(decoded.events, offset, muted)
         if not muted:  # an invalid-only record is logged as null: its offset counts as applied
             self.log.add(offset, raw if decoded.events else None, wm_before, self.watermark_ms)
-        self._advance(muted)
+        step = self._advance_step_ms
+        if step <= 0 or self.watermark_ms // step != self._advanced_step:
+            self._apply_pending()
+            self._advance(muted)
+            self._advanced_step = self.watermark_ms // step if step > 0 else 0
         self.applied_offset = offset
         return True
 
@@ -126,37 +162,86 @@ class PartitionPipeline:
         if first_present > self.applied_offset + 1:
             self.applied_offset = first_present - 1
 
-    def _apply(self, events: list[EventBase], offset: int, muted: bool) -> None:
-        """One record's events through the stages, each called once with the whole batch.
+    def _take(self, events: list[EventBase], offset: int, muted: bool) -> None:
+        """Dedup one record's events (it decides the watermark); the rest of the stages take them in runs.
 
         Dedup decides each event's watermark (first-seen events advance it,
-        duplicates do not; dropped events still tell the time); windows and the
-        trace join then take the kept events with those watermarks (they do not
-        depend on each other, except the P99 hint the windows hand to the join),
-        and the windows' tail attribution reads the joined stages of each request
-        (marking its exemplars' traces, which tail sampling then keeps).
-        Build reports (the types whose spec says ``build_report``) go to the
-        grey-box rules instead, and to nothing else.
+        duplicates do not; dropped events still tell the time). The first-seen
+        events wait in the pending run until the watermark reaches the next
+        multiple of ``advance_step_ms`` or the group ends (:meth:`_apply_pending`):
+        windows and the trace join look at each event's own watermark, never at
+        how events were split between calls, so a run is one call per stage
+        instead of one per record.
         """
         unique, wms, self.watermark_ms = self.dedup.first_seen(events, self.watermark_ms)
-        kept, kept_wms = self.dropper.keep(unique, wms)
-        reports = self._build_reports
-        builds = [ev for ev in kept if type(ev) in reports]
-        if builds:
-            kept_wms = [wm for ev, wm in zip(kept, kept_wms) if type(ev) not in reports]
-            kept = [ev for ev in kept if type(ev) not in reports]
+        self.counters["events"] += len(events)
+        if unique:
+            self._pending.extend(unique)
+            self._pending_wms.extend(wms)
+            self._pending_offset = offset
+            self._pending_muted = muted
+
+    def _apply_pending(self) -> None:
+        """The pending run through drop, windows, trace join, build reports and the layer stage, each called once.
+
+        Windows and the trace join take the kept events with their watermarks
+        (they do not depend on each other, except the P99 hint the windows hand
+        to the join), and the windows' tail attribution then reads the joined
+        stages of each request (marking its exemplars' traces, which tail
+        sampling then keeps). Build reports (the types whose spec says ``build_report``)
+        and the layer stage's events go to their stages instead (``_side_events``).
+        The partials the run touched carry the run's last record offset (the merge
+        keeps the partial of the highest offset; a replay's runs end at the same
+        record or later, never earlier).
+        """
+        events, wms = self._pending, self._pending_wms
+        if not events:
+            return
+        self._pending, self._pending_wms = [], []
+        muted = self._pending_muted
+        kept, kept_wms = self.dropper.keep(events, wms)
+        side_types = self._side
+        side = [ev for ev in kept if type(ev) in side_types]
+        builds: list[EventBase] = []
+        n_kept = len(kept)
+        if side:
+            builds, kept, kept_wms = self._side_events(kept, kept_wms, side, muted)
         if kept:
             requests: list | None = [] if self.settings.metrics.attribution else None
-            p99s = self.windows.observe_many(kept, kept_wms, offset, p99_min_count=self.settings.traces.p99_min_count,
-                                             requests_out=requests)
+            p99s = self.windows.observe_many(kept, kept_wms, self._pending_offset,
+                                             p99_min_count=self.settings.traces.p99_min_count, requests_out=requests)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]
             if requests or self._unattributed:  # after the join: each request's stages are in its trace
                 self._attribute(kept, requests or [])
         if builds and not muted and self.build_evaluator is not None:
             self.out.builds.extend(self.build_evaluator(ev) for ev in builds)
-        c = self.counters
-        c["events"] += len(events)
-        c["accepted_events"] += len(kept) + len(builds)
+        self.counters["accepted_events"] += n_kept
+
+    def _side_events(self, kept: list[EventBase], wms: list[int], side: list[EventBase], muted: bool):  # noqa: ANN202
+        """Build reports and layer-stage events out of the window/trace path; engine loads rerouted (and kept)."""
+        reports, layer_only = self._build_reports, self._layer_only
+        builds = [ev for ev in side if type(ev) in reports]
+        profiles = [(ev, wm) for ev, wm in zip(kept, wms) if type(ev) is LayerProfile] if any(
+            type(ev) is LayerProfile for ev in side) else []
+        loads = [ev for ev in side if type(ev) is EngineRuntime]
+        if self.settings.layers.enabled:
+            if builds:
+                self.layers.note_builds([b for b in builds if isinstance(b, EngineBuild)], muted=muted)
+            if loads:
+                self.layers.note_loads(loads, muted=muted)  # type: ignore[arg-type]
+            if profiles:
+                self.layers.observe([ev for ev, _ in profiles], [wm for _, wm in profiles])  # type: ignore[misc]
+            if not muted and self.settings.layers.check_versions:
+                for ev in side:
+                    if type(ev) is EngineLoadComplete:
+                        rerouted = engine_runtime_of(ev)  # type: ignore[arg-type]
+                        if rerouted is not None:
+                            self.out.reroutes.append(rerouted)
+        drop = reports | layer_only
+        if any(type(ev) in drop for ev in side):
+            keep = [j for j, ev in enumerate(kept) if type(ev) not in drop]
+            kept, wms = [kept[j] for j in keep], [wms[j] for j in keep]
+        return builds, kept, wms
 
     def _attribute(self, kept: list[EventBase], requests: list[tuple[EventBase, WindowPartial]]) -> None:
         traces, waiting, inference = self.traces.traces, self._unattributed, self._inference
@@ -183,8 +268,21 @@ class PartitionPipeline:
                 tr.exemplar = True  # tail sampling keeps every exemplar
 
     def _advance(self, muted: bool) -> None:
+        """Close windows, time out and forget traces, forget dedup ids: at the watermark, now.
+
+        Called after a record whose watermark reached the next multiple of
+        ``advance_step_ms`` (every record with 0): a rule of the record sequence
+        alone, so a replay of the state log advances at the same records.
+        """
         wm = self.watermark_ms
-        self.windows.advance(wm)
+        windows = self.windows
+        # windows.advance() scans every window; it can only change something once the watermark reaches
+        # the next window's close (or, for a closed one, its end of retention), or after a window was
+        # added (only advance() removes windows and nothing re-opens one): skip it until then
+        due_wm, held = self._windows_due
+        if wm >= due_wm or len(windows.windows) != held:
+            windows.advance(wm)
+            self._windows_due = (self._next_window_change(), len(windows.windows))
         self.traces.advance(wm)
         if self._unattributed:  # their trace is gone without an inference: attributed without a breakdown
             traces = self.traces.traces
@@ -192,9 +290,19 @@ class PartitionPipeline:
             if gone:
                 self.windows.attribute_late([self._unattributed.pop(rid) for rid in gone], traces)
         self.dedup.expire(wm)
+        self.layers.advance(wm, muted=muted)
         ready = self.traces.take_ready()
         if not muted:
             self.out.traces.extend(ready)
+
+    def _next_window_change(self) -> int:
+        cfg = self.settings.metrics
+        due = None
+        for p in self.windows.windows.values():
+            at = close_at(p.window_start_ms, cfg.window_ms, cfg.grace_ms) + (cfg.late_retention_ms if p.closed else 0)
+            if due is None or at < due:
+                due = at
+        return due if due is not None else 1 << 62
 
     def _dead_letter(self, errors: list[DecodeError], offset: int, key: bytes | None) -> None:
         for err in errors:
@@ -204,12 +312,16 @@ class PartitionPipeline:
     # -- group boundaries -------------------------------------------------------
     def end_group(self) -> tuple[Outputs, list[Segment], list[bytes]]:
         """Outputs to deliver, then the state-log writes (segments, tombstones) to make after them."""
+        self._apply_pending()  # no advance: that waits for its watermark step, whatever the group
         out, self.out = self.out, Outputs()
         out.partials = self.windows.take_dirty()
+        out.add_layers(self.layers.take())
         segments, gone = self.log.seal(self.watermark_ms)
         c = self.counters
         c["late_events"] = self.windows.late_events
-        c["too_late_events"] = self.windows.too_late_events + self.traces.too_late_events
+        c["too_late_events"] = self.windows.too_late_events + self.traces.too_late_events + self.layers.too_late_events
+        c["layers_out"] += len(out.layers)
+        c["findings_out"] += len(out.findings)
         c["duplicates"] = self.dedup.duplicates
         c["traces_out"] += len(out.traces)
         c["dlq_out"] += len(out.dlq)
@@ -219,21 +331,35 @@ class PartitionPipeline:
 
     def flush_idle(self) -> Outputs:
         """Idle partition (no records for idle_timeout_ms): emit open traces as they are."""
+        self._apply_pending()
         self.traces.flush_open()
+        self.layers.flush_open()
         out, self.out = self.out, Outputs()
         out.traces = self.traces.take_ready()
         out.partials = self.windows.take_dirty()
+        out.add_layers(self.layers.take())
         return out
 
     # -- recovery ---------------------------------------------------------------
-    def recover(self, segments: list[Segment]) -> int:
-        """Rebuild state from the retained segments (oldest first); return records replayed."""
+    def take_pins(self) -> list[tuple[bytes, bytes | None]]:
+        """State kept beside the state log (the layer stage's builds): ``(name, value)`` to put, None to delete.
+
+        Written by the agent after the group's segments, under ``PIN_PREFIX + name``; given back to
+        :meth:`recover`. Builds must outlive the log's horizon: a build is usually hours older than
+        the traffic of its engine.
+        """
+        return [(PIN_PREFIX + eid.encode(), value) for eid, value in self.layers.take_pins()]
+
+    def recover(self, segments: list[Segment], pinned: list[bytes] = ()) -> int:  # type: ignore[assignment]
+        """Rebuild state from the pinned values and the retained segments (oldest first); return records replayed."""
+        if pinned:
+            self.layers.restore_pins(list(pinned))
         segments = sorted(segments, key=lambda s: s.last_offset)
         if segments:
             self.watermark_ms = segments[0].watermark_before_ms
+            if self._advance_step_ms > 0:  # after every record the live run is at its watermark's step
+                self._advanced_step = self.watermark_ms // self._advance_step_ms
         n = 0
-        import orjson
-
         for seg in segments:
             for offset, rec in zip(seg.offsets, seg.records):
                 if rec is None:
@@ -241,8 +367,24 @@ class PartitionPipeline:
                     continue
                 self.process_record(offset, None, orjson.dumps(rec), muted=True)
                 n += 1
+        self._apply_pending()  # the live run applied these at its group's end
         self.log.restore(segments)
         self.windows.take_dirty()  # already delivered before the segments were written
+        self.layers.take()
         self.out = Outputs()
         self.counters["records_recovered"] += n
         return n
+
+
+def engine_runtime_of(ev: EngineLoadComplete) -> tuple[bytes, bytes] | None:
+    """The ``engine_runtime`` record (key = engine_id) of a successful engine load that names its engine."""
+    engine_id = getattr(ev, "engine_id", None)
+    if not engine_id or ev.status != "ok":
+        return None
+    derived = EngineRuntime(
+        event_id=f"{ev.event_id}:engine", ts_ms=ev.ts_ms, worker_id=ev.worker_id, host=ev.host, model=ev.model,
+        model_version=ev.model_version, backend=ev.backend, level=ev.level, engine_id=engine_id,
+        engine_path=ev.engine_path, load_event_id=ev.event_id, runtime_versions=dict(ev.runtime_versions),
+        device_name=ev.device_name, compute_capability=ev.compute_capability, precision=ev.precision,
+    )
+    return engine_id.encode("utf-8"), orjson.dumps(derived.model_dump(mode="json", exclude_none=True))

@@ -15,4 +15,4 @@ def test_many_takeovers_apply_every_record_once_and_keep_every_window_exact(stac
     result = run_takeovers(stack_settings, tmp_path, cycles=24, seed=seed, malformed=100)
     print(result.summary())
     assert result.cycles == 24
-    assert result.problems() == [], "\n".join(result.problems()[:20])
+    assert result.problems() == [], result.explain()

@@ -51,9 +51,10 @@ def e2e_settings(base: Settings, *, partitions: int = 3) -> Settings:
     topics = TopicSettings(
         events=f"{tag}.events", events_dlq=f"{tag}.events.dlq", traces=f"{tag}.traces",
         metrics=f"{tag}.metrics", alerts=f"{tag}.alerts", builds=f"{tag}.builds",
-        sink_dlq=f"{tag}.sink.dlq", metrics_partials=f"{tag}.metrics.partials", partitions=partitions,
+        layers=f"{tag}.layers", findings=f"{tag}.findings", sink_dlq=f"{tag}.sink.dlq", metrics_partials=f"{tag}.metrics.partials", partitions=partitions,
     )
-    indices = IndexSettings(traces=f"{tag}-traces", metrics=f"{tag}-metrics", alerts=f"{tag}-alerts", builds=f"{tag}-builds")
+    indices = IndexSettings(traces=f"{tag}-traces", metrics=f"{tag}-metrics", alerts=f"{tag}-alerts", builds=f"{tag}-builds",
+                            layers=f"{tag}-layers", findings=f"{tag}-findings")
     settings = base.model_copy(update={
         "topics": topics,
         "indices": indices,

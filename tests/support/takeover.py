@@ -4,7 +4,9 @@ Two ``trtlens streams`` workers (one app id) consume a seeded load published in
 event-time order (``--realtime``) while malformed records of four kinds are
 injected at seeded times. Each cycle SIGKILLs one worker (seeded choice) and
 starts its replacement at once; the next cycle waits until the replacement
-holds partitions again, then a seeded pause. Afterwards:
+holds partitions again, then a seeded pause. One more takeover follows once the
+input has ended (its new owner gets no record, only recovered state, and must
+still declare its partitions idle so the last windows close). Afterwards:
 
 * **every input offset applied exactly once**: the state-log changelog holds, per
   partition, segments whose offsets continue one another with no overlap and no
@@ -54,9 +56,14 @@ class TakeoverResult:
     trace_problems: list[str] = field(default_factory=list)
     gap_lines: list[str] = field(default_factory=list)  # what the workers' gap checks logged
     seconds: float = 0.0
+    log_tails: list[str] = field(default_factory=list)  # rebalance/idle/gap lines, to read when problems occur
 
     def problems(self) -> list[str]:
         return self.window_problems + self.offset_problems + self.dlq_problems + self.trace_problems
+
+    def explain(self, limit: int = 20) -> str:
+        """The first problems, then what the workers logged about rebalances, idleness and gaps."""
+        return "\n".join([*self.problems()[:limit], "--- worker log lines (last 40):", *self.log_tails[-40:]])
 
     def summary(self) -> str:
         state = "exact" if not self.problems() else f"{len(self.problems())} problems"
@@ -75,7 +82,9 @@ def _load(seed: int, duration_s: float):
 
 
 def run_takeovers(base, tmp_path: Path, *, cycles: int, seed: int, malformed: int = 100, speed: float = 2.0,
-                  cycle_s: float = 5.0) -> TakeoverResult:
+                  cycle_s: float = 5.0, events_per_record: int | None = None) -> TakeoverResult:
+    """``events_per_record``: the load's records as the publisher batches them (None: its default, 500); 1 = one
+    JSON event per record, the shape most producers send (issue 13)."""
     from kafka import KafkaProducer
 
     from trtlens.producers.load.runner import publish_run
@@ -103,7 +112,11 @@ def run_takeovers(base, tmp_path: Path, *, cycles: int, seed: int, malformed: in
 
     def publish() -> None:
         try:
-            stats = publish_run(run, settings, realtime=True, speed=speed)
+            publisher = None
+            if events_per_record is not None:
+                publisher = settings.producer.model_copy(
+                    update={"spool_name": "takeover", "batch_max_events": events_per_record})
+            stats = publish_run(run, settings, publisher_config=publisher, realtime=True, speed=speed)
             if not stats.delivered:
                 errors.append(AssertionError(f"load not delivered: {stats.to_json()}"))
         except BaseException as exc:  # noqa: BLE001 - reported by the caller
@@ -139,6 +152,10 @@ def run_takeovers(base, tmp_path: Path, *, cycles: int, seed: int, malformed: in
             t.join(timeout=wall_s * 3)
         if errors:
             raise errors[0]
+        victim = rnd.randrange(2)  # the late takeover: the input has ended
+        live[victim].kill()
+        live[victim] = start()
+        wait_for(lambda: "rebalance=assigned" in live[victim].log(), 60, "late takeover: replacement assigned", live)
         result = TakeoverResult(cycles=done, seed=seed, requests=gt["requests"], input_records={},
                                 malformed=sorted(injected))
         _check(result, settings, gt, live)
@@ -146,6 +163,9 @@ def run_takeovers(base, tmp_path: Path, *, cycles: int, seed: int, malformed: in
         for w in workers:
             w.stop()
     result.gap_lines = [line for w in workers for line in w.log().splitlines() if "gap=" in line]
+    watched = re.compile(r"rebalance=|idle|gap=|recovered|merge_")
+    result.log_tails = [f"{w.log_path.stem}: {line}" for w in workers for line in w.log().splitlines()
+                        if watched.search(line)]
     result.seconds = time.monotonic() - started
     return result
 

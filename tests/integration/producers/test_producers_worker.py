@@ -68,8 +68,10 @@ def test_worker_cli_runs_the_demo_model(isolated, tmp_path, monkeypatch, capsys)
     assert summary["requests"] == 40 and summary["cold_starts"] == 1 and summary["errors"] == 0
     assert summary["gpu_samples"] == 0  # no NVML on this host: skipped quietly
     n = summary["publisher"]["published"]
-    assert n == 40 * 3 + 2
     landed = read_topic(isolated, isolated.topics.events, until=lambda l: len(l.events) >= n)
+    layer_rows = sum(e["event"] == "layer_profile" for _, _, e in landed.events)
+    # 3 per request, the engine load pair, and one layer_profile per node of the requests profiled (default 1%)
+    assert n == 40 * 3 + 2 + layer_rows and (layer_rows > 0) == (summary["profiled"] > 0)
     assert sum(e["event"] == "request_complete" for _, _, e in landed.events) == 40
 
 

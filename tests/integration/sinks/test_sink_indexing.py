@@ -42,7 +42,7 @@ async def test_documents_land_once_with_id_daily_index_and_alias(isolated, es):
         await async_wait_until(lambda: sink.counters["indexed"] >= 157, timeout_s=30, what="157 documents indexed")
         await async_wait_until(lambda: sink.counters["commits"] > 0, timeout_s=10, what="a commit")
     assert sink.counters["dead_lettered"] == 0
-    assert sink.templates["templates"] == {f: "composable" for f in ("traces", "metrics", "alerts", "builds")}
+    assert sink.templates["templates"] == {f: "composable" for f in ("traces", "metrics", "alerts", "builds", "layers", "findings")}
     assert sink.templates["ilm"].startswith("skipped")
 
     # one document per _id, in the daily index of its event time, readable through the family alias

@@ -258,7 +258,7 @@ def test_alert_fires_with_its_window_and_value(live):
 def test_engine_build_routed_to_the_grey_box_rules(live):
     settings = live[0]
     builds = wait_for(lambda: latest_docs(settings, settings.topics.builds), 30, "build report")
-    report = builds["resnet50-fp16"]
+    report = builds[f"resnet50-fp16:{T0}"]  # one document per build: engine_id:built_at_ms
     assert report["engine_id"] == "resnet50-fp16" and report["report"]["layers_after"] == 6
     assert "passed" in report and isinstance(report["violations"], list)
 
@@ -286,3 +286,30 @@ def test_a_worker_joining_before_the_first_commit_does_not_stall_the_group(stack
         for w in ws:
             w.stop()
     assert_exact(docs, gt)
+
+
+def test_windows_carry_latency_buckets_that_agree_with_their_quantiles(live):
+    import math
+
+    from trtlens.schemas.documents import LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_FIELDS
+
+    _, run, _, docs, _ = live
+    checked = 0
+    for w in run.ground_truth["windows"]:
+        d = docs[gt_key(w)]
+        buckets = [d["latency_buckets"][f] for f in LATENCY_BUCKET_FIELDS]
+        n = d["latency_ms"]["count"]
+        assert sum(buckets) == n, gt_key(w)
+        for q, exact in ((0.5, w["p50_ms"]), (0.99, w["p99_ms"])):
+            if any(abs(exact - b) <= 0.011 * b for b in LATENCY_BUCKET_BOUNDS_MS):
+                continue  # within the sketch's accuracy of a bound: either bucket is right
+            rank, seen = math.ceil(q * n), 0
+            for i, c in enumerate(buckets):
+                seen += c
+                if seen >= rank:
+                    break
+            bound_hi = LATENCY_BUCKET_BOUNDS_MS[i] if i < len(LATENCY_BUCKET_BOUNDS_MS) else math.inf
+            bound_lo = LATENCY_BUCKET_BOUNDS_MS[i - 1] if i else 0.0
+            assert bound_lo < exact <= bound_hi, (gt_key(w), q, exact, i)
+            checked += 1
+    assert checked

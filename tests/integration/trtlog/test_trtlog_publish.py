@@ -61,7 +61,7 @@ def test_check_publish_lands_events(isolated: Settings, monkeypatch: pytest.Monk
     build = builds[0]
     assert isinstance(build, EngineBuild) and build.profile.total_ms == 1468.17
     report = evaluate_build(build, BuildRules(), profile=profiles)
-    assert report.passed and report.doc_id == "model-trained"
+    assert report.passed and report.doc_id == f"model-trained:{report.built_at_ms}"  # one document per build
     assert report.model_dump(mode="json")["report"]["facts"]["aux_streams"] == 2
 
 

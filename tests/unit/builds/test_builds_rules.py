@@ -78,7 +78,7 @@ def test_rule_table(name: str, report_kw: dict, rules_kw: dict, expected: set[st
     report = evaluate_build(build(**report_kw), BuildRules(**rules_kw))
     assert {v.rule for v in report.violations} == expected
     assert report.passed is (not expected)
-    assert report.doc_id == "eng" and report.built_at_ms == 1_700_000_000_000
+    assert report.doc_id == "eng:1700000000000" and report.built_at_ms == 1_700_000_000_000  # one document per build
 
 
 def test_layer_time_share_uses_profile() -> None:

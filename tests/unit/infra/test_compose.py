@@ -33,3 +33,10 @@ def test_elasticsearch_major_matches_the_client():
 
     image = _compose()["services"]["elasticsearch"]["image"]
     assert image.rsplit(":", 1)[1].split(".")[0] == str(elasticsearch.__versionstr__.split(".")[0])
+
+
+def test_kibana_objects_load_once_kibana_is_healthy():
+    svc = _compose()["services"]["kibana-objects"]
+    assert svc["restart"] == "no" and svc["command"][:2] == ["kibana", "import"]
+    assert svc["depends_on"] == {"kibana": {"condition": "service_healthy"}}
+    assert "http://kibana:5601" in svc["command"]

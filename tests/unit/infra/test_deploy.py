@@ -26,7 +26,7 @@ from trtlens.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "infra" / "deploy" / "kubernetes"
-LONG_RUNNING = {"streams", "sink", "notify"}
+LONG_RUNNING = {"streams", "sink", "notify", "collect", "dashboard"}
 
 
 def _check_settings(env: dict[str, str], where: str) -> None:
@@ -46,13 +46,13 @@ def _check_settings(env: dict[str, str], where: str) -> None:
 
 def _compose() -> dict:
     text = (ROOT / "docker-compose.yml").read_text()
-    text = re.sub(r"\$\{TRTLENS_OBS_TOKEN:\?[^}]*\}", "a-test-token-of-enough-length", text)
+    text = re.sub(r"\$\{(TRTLENS_\w+):\?[^}]*\}", "a-test-token-of-enough-length", text)  # the required tokens
     return yaml.safe_load(text)
 
 
 def test_compose_services_carry_the_production_values_and_valid_settings():
     services = _compose()["services"]
-    assert {"kafka", "elasticsearch", "kibana", "topics", "streams", "sink", "notify"} <= set(services)
+    assert {"kafka", "elasticsearch", "kibana", "topics", "streams", "sink", "notify", "collect", "dashboard"} <= set(services)
     for name, service in services.items():
         if service.get("build") != ".":
             continue
@@ -70,7 +70,8 @@ def test_compose_config_validates():
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.skip("docker-compose is not installed (.ci/run installs Debian's docker-compose package)")
-    env = {**os.environ, "TRTLENS_OBS_TOKEN": "a-test-token-of-enough-length"}
+    env = {**os.environ, **{k: "a-test-token-of-enough-length" for k in
+                            ("TRTLENS_OBS_TOKEN", "TRTLENS_COLLECT_API_KEY", "TRTLENS_DASHBOARD_TOKEN")}}
     out = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

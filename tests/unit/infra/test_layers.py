@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # layer → module prefixes (longest prefix wins)
 LAYERS: dict[str, tuple[str, ...]] = {
-    "base": ("trtlens.errors", "trtlens.settings", "trtlens.kafka", "trtlens.es", "trtlens.obs"),
+    "base": ("trtlens.errors", "trtlens.listen", "trtlens.settings", "trtlens.kafka", "trtlens.es", "trtlens.obs"),
     "contract": ("trtlens.schemas",),
     "library": ("trtlens.greybox",),
     "component": ("trtlens.producers", "trtlens.streams", "trtlens.sinks"),
-    "app": ("trtlens.__main__", "trtlens.cli", "trtlens.stack", "trtlens.demo", "trtlens.bench", "trtlens.explain"),
+    "app": ("trtlens.__main__", "trtlens.cli", "trtlens.stack", "trtlens.demo", "trtlens.bench",
+            "trtlens.dashboard", "trtlens.explain"),
 }
 ORDER = ["base", "contract", "library", "component", "app"]
 

@@ -13,6 +13,7 @@ from trtlens.schemas.events import (
     EngineBuild,
     EngineLoadComplete,
     EngineLoadStart,
+    EngineRuntime,
     ErrorEvent,
     Fusion,
     GpuSample,
@@ -39,6 +40,7 @@ SAMPLES = [
         layers=[LayerInfo(name="conv1", precision="int8", tactic="0x1")], **BASE,
     ),
     LayerProfile(event_id="e9", engine_id="eng-1", layer="conv1", time_ms=12.0, avg_ms=0.01, time_pct=40.0, **BASE),
+    EngineRuntime(event_id="e3:engine", engine_id="eng-1", runtime_versions={"tensorrt": "10.3.0"}, **BASE),
 ]
 
 

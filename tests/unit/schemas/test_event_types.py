@@ -51,6 +51,8 @@ SAMPLES: dict[str, dict] = {
                    "memory_used_bytes": 1 << 30, "memory_total_bytes": 16 << 30},
     "engine_build": {**ENV, "event": "engine_build", "event_id": "e8", "engine_id": "eng-1", "request_id": "r1"},
     "layer_profile": {**ENV, "event": "layer_profile", "event_id": "e9", "engine_id": "eng-1", "layer": "conv1"},
+    "engine_runtime": {**ENV, "event": "engine_runtime", "event_id": "e3:engine", "engine_id": "eng-1",
+                       "runtime_versions": {"tensorrt": "10.3.0", "cuda": "12.4"}},
 }
 NAMES = list(EVENT_TYPES)
 
@@ -119,7 +121,7 @@ def test_a_build_report_has_no_other_role():
 
 def test_today_s_roles_are_kept():
     specs = {name: model.spec for name, model in EVENT_TYPES.items()}
-    assert {n for n, s in specs.items() if s.routing is Routing.ENGINE} == {"engine_build", "layer_profile"}
+    assert {n for n, s in specs.items() if s.routing is Routing.ENGINE} == {"engine_build", "layer_profile", "engine_runtime"}
     assert {n: s.windows for n, s in specs.items() if s.windows} == {
         "request_complete": WindowMeasure.REQUESTS, "inference_complete": WindowMeasure.FIRST_INFERENCE,
         "engine_load_complete": WindowMeasure.ENGINE_LOAD, "gpu_sample": WindowMeasure.GPU}

@@ -72,7 +72,7 @@ def test_topic_families_maps_only_selected_families():
          f"p99:m/v2:{TS}:firing", "ix-2026.11.21"),
         ("builds", BuildReport(engine_id="e1", built_at_ms=TS,
                                report=EngineBuild(event_id="b1", ts_ms=TS, worker_id="w", engine_id="e1")),
-         "e1", "ix-2026.11.21"),
+         f"e1:{TS}", "ix-2026.11.21"),
     ],
 )
 def test_prepare_record_builds_index_action_with_doc_id_and_daily_index(family, doc, doc_id, index):

@@ -24,10 +24,6 @@ class Msg:
     value: bytes
 
 
-@dataclass
-class Ev:
-    message: Msg
-
 
 class FakeTable:
     def __init__(self) -> None:
@@ -94,8 +90,8 @@ def record(i: int) -> bytes:
                          dict(b, event="request_complete", event_id=f"{i}c", ts_ms=T0 + i + 1, total_ms=3.0)])
 
 
-def group(partition: int, offsets) -> list[Ev]:
-    return [Ev(Msg(partition, o, b"k", record(o))) for o in offsets]
+def group(partition: int, offsets) -> list[Msg]:
+    return [Msg(partition, o, b"k", record(o)) for o in offsets]
 
 
 def agent() -> tuple[PipelineAgent, FakeRuntime]:
@@ -198,3 +194,23 @@ def test_a_quiet_partition_with_records_left_on_the_broker_is_not_idle():
     rt.highwaters = {0: 3, 1: 0}  # caught up
     asyncio.run(a.on_idle_tick())
     assert sorted(rt.sender.watermarks) == [(1, True)] and [p for p, idle, _ in rt.delivered if idle] == [0]
+
+
+def test_a_partition_taken_over_after_the_input_ended_is_declared_idle_once_recovered():
+    """Issue 9 (CI under load): the last takeover came after the load's end. No record ever reached
+    the new owner, so it never counted as recovered, never declared its partitions idle, and the merge
+    stage held the last windows open for good. Table recovery ends the wait as well as a record does."""
+    a, rt = agent()
+    asyncio.run(a.process_group(group(0, range(0, 4))))  # the old owner applied and wrote 0..3
+    b = PipelineAgent(rt)
+    b.on_assigned({0})
+    rt.highwaters = {0: 4}  # nothing left on the broker
+    b.assigned = {0: b.assigned[0] - 5.0}
+    rt.delivered.clear()
+    asyncio.run(b.on_idle_tick())
+    assert not rt.delivered  # before recovery the applied offset is unknown: not idle
+    b.recovery_completed()
+    b.flowing_since -= 2.0  # quiet for longer than the timeout since recovery
+    asyncio.run(b.on_idle_tick())
+    assert [(p, idle) for p, idle, _ in rt.delivered] == [(0, True)]
+    assert b.pipelines[0].applied_offset == 3

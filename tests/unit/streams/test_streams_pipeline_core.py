@@ -81,10 +81,12 @@ SHORT = {"dedup": {"ttl_ms": 5_000}, "metrics": {"late_retention_ms": 2_000},
          "traces": {"sample_rate": 1.0, "join_timeout_ms": 2_000, "retention_ms": 2_000}}
 
 
-def test_recovery_from_segments_reproduces_state_and_skips_applied_records():
-    recs = records(600)
+@pytest.mark.parametrize("per_record, groups", [(30, 40), (1, 600)])
+def test_recovery_from_segments_reproduces_state_and_skips_applied_records(per_record, groups):
+    recs = records(600, per_record=per_record)
+    n = groups
     live = PartitionPipeline(settings(**SHORT), topic="e", partition=0)
-    outs = run(live, recs[:40], group=7)
+    outs = run(live, recs[:n], group=7)
     segments = [Segment.decode(s.key, s.encode()) for _, segs, _ in outs for s in segs]
     gone = {k for _, _, g in outs for k in g}
     kept = [s for s in segments if s.key not in gone]
@@ -93,19 +95,23 @@ def test_recovery_from_segments_reproduces_state_and_skips_applied_records():
     recovered.recover(kept)
     assert state_of(recovered) == state_of(live)
     # redelivered records (at-least-once) are skipped, new ones continue identically
-    for k, raw in enumerate(recs[:60]):
+    for k, raw in enumerate(recs[:n + 20]):
         recovered.process_record(k, None, raw)
-    for k, raw in enumerate(recs[40:60], start=40):
+    for k, raw in enumerate(recs[n:n + 20], start=n):
         live.process_record(k, None, raw)
+    recovered.end_group()
+    live.end_group()
     assert state_of(recovered) == state_of(live)
 
 
 @pytest.mark.parametrize("group", [1, 3, 50])
-def test_grouping_does_not_change_results(group):
-    recs = records(300)
-    ref = PartitionPipeline(settings(), topic="e", partition=0)
-    ref_outs = run(ref, recs, group=1000)
-    pipe = PartitionPipeline(settings(), topic="e", partition=0)
+@pytest.mark.parametrize("per_record", [30, 1])
+@pytest.mark.parametrize("step", [0, 100, 1000])
+def test_grouping_does_not_change_results(group, per_record, step):
+    recs = records(300, per_record=per_record)
+    ref = PartitionPipeline(settings(advance_step_ms=step), topic="e", partition=0)
+    ref_outs = run(ref, recs, group=100_000)
+    pipe = PartitionPipeline(settings(advance_step_ms=step), topic="e", partition=0)
     outs = run(pipe, recs, group=group)
     last = lambda os_: {t["request_id"]: t for o, _, _ in os_ for t in o.traces}  # noqa: E731
     assert last(outs) == last(ref_outs)
@@ -158,3 +164,34 @@ def test_a_confirmed_gap_is_skipped_and_survives_recovery():
     recovered = PartitionPipeline(settings(), topic="e", partition=0)
     recovered.recover([Segment.decode(s.key, s.encode()) for s in segments])
     assert state_of(recovered) == state_of(pipe) and recovered.applied_offset == 6
+
+
+class AlwaysAdvancing(PartitionPipeline):
+    def _next_window_change(self) -> int:
+        return -1  # windows.advance() after every step, as before the shortcut
+
+
+@pytest.mark.parametrize("step", [0, 100])
+def test_skipping_window_scans_changes_nothing(step):
+    recs = records(400, per_record=1, step_ms=37)
+    ref = AlwaysAdvancing(settings(advance_step_ms=step, **SHORT), topic="e", partition=0)
+    pipe = PartitionPipeline(settings(advance_step_ms=step, **SHORT), topic="e", partition=0)
+    a, b = run(ref, recs, group=9), run(pipe, recs, group=9)
+    partials = lambda os_: [p.to_dict() for o, _, _ in os_ for p in o.partials]  # noqa: E731
+    assert partials(a) == partials(b) and partials(a)
+    assert [t for o, _, _ in a for t in o.traces] == [t for o, _, _ in b for t in o.traces]
+    assert state_of(pipe) == state_of(ref)
+
+
+def test_stages_advance_at_watermark_steps_not_per_record():
+    """A trace complete in a record is emitted once the watermark reaches the next step (the rule replay follows)."""
+    pipe = PartitionPipeline(settings(advance_step_ms=1000), topic="e", partition=0)
+    for k, ev in enumerate(request(1, T0 + 10)):
+        pipe.process_record(k, None, orjson.dumps(ev))
+    out, _, _ = pipe.end_group()
+    assert out.traces == [] and "r1" in pipe.traces.ready  # complete, but the watermark is in the same step
+    pipe.process_record(3, None, orjson.dumps(request(2, T0 + 999)[0]))
+    assert pipe.end_group()[0].traces == []
+    pipe.process_record(4, None, orjson.dumps(request(3, T0 + 1000)[0]))
+    out, _, _ = pipe.end_group()
+    assert [t["request_id"] for t in out.traces] == ["r1"]

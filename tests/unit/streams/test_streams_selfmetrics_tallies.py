@@ -28,10 +28,6 @@ class Msg:
     value: bytes
 
 
-@dataclass
-class Ev:
-    message: Msg
-
 
 class FakeTable:
     def __init__(self) -> None:
@@ -112,8 +108,8 @@ def record(i: int, *, bad: bool = False, duplicate_of: int | None = None) -> byt
     return orjson.dumps(events)
 
 
-def group(partition: int, offsets, **kw) -> list[Ev]:
-    return [Ev(Msg(partition, o, b"k", record(o, **kw))) for o in offsets]
+def group(partition: int, offsets, **kw) -> list[Msg]:
+    return [Msg(partition, o, b"k", record(o, **kw)) for o in offsets]
 
 
 def test_counts_survive_a_rebalance_and_leave_the_state_replay_out():

@@ -61,7 +61,7 @@ def test_endpoints_from_the_environment(monkeypatch):
 
 def test_secrets_lists_url_parts_and_header_values():
     ep = EndpointConfig(name="a", kind="webhook", url="https://user:pw1234@x.example/hooks/T0/SECRETseg?token=SECRETq",
-                        headers={"Authorization": "Bearer SECRETh"})
+                        headers={"X-Api-Key": "Bearer SECRETh"})
     secrets = ep.secrets()
     for part in ("SECRETseg", "token=SECRETq", "pw1234", "Bearer SECRETh", ep.url.get_secret_value()):
         assert any(part in s for s in secrets), part

@@ -1,0 +1,1 @@
+"""``trtlens collect``: events from where inference services already log (files, HTTP pushes, other shippers)."""

@@ -1,0 +1,257 @@
+"""Follow log files by glob: new files, appends, rotation (rename + new file), truncation (copytruncate).
+
+:class:`Follower` does the file I/O and nothing else: ``scan()`` re-expands the globs, ``read()`` returns
+what each file gained since the last call as :class:`Chunk` s (logical records, envelope errors, and
+the offset up to which the file is consumed), and ``positions()`` is what a checkpoint would store.
+
+* A file is tracked by device + inode, so a rename keeps it (``app.log`` → ``app.log.1``); the new
+  ``app.log`` is a new file read from its start. A rotated-away file is read to its end and closed
+  after ``rotated_grace_ms`` without growth; a last line without newline is taken then.
+* A file smaller than its read offset was truncated: it is read again from 0 under a new generation
+  (its ids differ from the old content's).
+* A closed file that comes back into the globs resumes at its offset (this process remembers it).
+* A line longer than ``max_line_bytes`` is cut: its first KiB goes to the DLQ (``too_large``) and the
+  rest of it is skipped.
+* A partial line at the end of a live file waits for its newline.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from trtlens.producers.collect.checkpoint import FilePosition, fingerprint
+from trtlens.producers.collect.config import FilesConfig
+from trtlens.producers.collect.formats import LineAssembler, Logical
+from trtlens.schemas.codec import DecodeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Chunk:
+    """What one file yielded in one read: records and errors, each with its byte offset."""
+
+    position: FilePosition
+    records: list[Logical] = field(default_factory=list)
+    errors: list[tuple[int, DecodeError]] = field(default_factory=list)
+
+    @property
+    def source_id(self) -> str:
+        p = self.position
+        return f"{p.dev}:{p.ino}:{p.generation}:{p.fp}"
+
+
+class _Tracked:
+    def __init__(self, pos: FilePosition, fd: int, assembler: LineAssembler, now: float) -> None:
+        self.pos = pos
+        self.fd = fd
+        self.assembler = assembler
+        self.read_offset = pos.offset
+        self.skipping = False
+        self.rotated = False
+        self.last_growth_s = now
+        self.last_size = -1
+
+
+class Follower:
+    def __init__(self, config: FilesConfig, committed: dict[str, FilePosition] | None = None, *,
+                 clock_s: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self._committed = dict(committed or {})
+        self._clock = clock_s
+        self._files: dict[str, _Tracked] = {}
+        self._first_scan = True
+        # a read always covers a whole maximal line, so "no newline in a full read" means "too long"
+        self._read_size = max(config.read_chunk_bytes, config.max_line_bytes + 1)
+        self.rotations = 0
+        self.truncations = 0
+
+    # ------------------------------------------------------------------ discovery
+    def scan(self) -> None:
+        seen: dict[str, str] = {}
+        for pattern in self.config.paths:
+            for path in sorted(glob.glob(os.path.expanduser(pattern))):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if not os.path.isfile(path):
+                    continue
+                seen.setdefault(f"{st.st_dev}:{st.st_ino}", path)
+        for key, path in seen.items():
+            tracked = self._files.get(key)
+            if tracked is not None:
+                if tracked.pos.path != path:
+                    log.info("file=%s renamed_to=%s msg='rotated; reading it to its end'", tracked.pos.path, path)
+                    tracked.pos.path = path
+                continue
+            self._open(key, path)
+        for key, tracked in self._files.items():
+            if key not in seen and not tracked.rotated:
+                tracked.rotated = True
+                tracked.last_growth_s = self._clock()
+                self.rotations += 1
+                log.info("file=%s msg='rotated or deleted; reading the open file to its end'", tracked.pos.path)
+        self._first_scan = False
+
+    def _open(self, key: str, path: str) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            log.warning("file=%s msg='cannot open' error=%r", path, exc)
+            return
+        st = os.fstat(fd)
+        pos = self._resume(key, path, fd, st.st_size)
+        self._files[key] = _Tracked(pos, fd, LineAssembler(self.config.format, max_bytes=self.config.max_line_bytes),
+                                    self._clock())
+        log.info("file=%s offset=%d generation=%d msg='following'", path, pos.offset, pos.generation)
+
+    def _resume(self, key: str, path: str, fd: int, size: int) -> FilePosition:
+        dev, ino = (int(x) for x in key.split(":"))
+        cp = self._committed.get(key)
+        if cp is not None:
+            head = os.pread(fd, cp.fp_len, 0) if cp.fp_len else b""
+            if len(head) == cp.fp_len and fingerprint(head) == cp.fp:
+                if size >= cp.offset:
+                    return FilePosition(path, dev, ino, cp.fp, cp.fp_len, cp.generation, cp.offset)
+                log.warning("file=%s checkpoint=%d size=%d msg='shorter than its checkpoint: truncated, from 0'",
+                            path, cp.offset, size)
+                self.truncations += 1
+                return self._fresh(path, dev, ino, fd, cp.generation + 1, 0)
+            log.info("file=%s msg='inode reused by another file (first bytes differ): from its start'", path)
+        start = size if (self._first_scan and self.config.start_at == "end" and cp is None) else 0
+        return self._fresh(path, dev, ino, fd, 0, start)
+
+    def _fresh(self, path: str, dev: int, ino: int, fd: int, generation: int, offset: int) -> FilePosition:
+        head = os.pread(fd, self.config.fingerprint_bytes, 0)
+        return FilePosition(path, dev, ino, fingerprint(head), len(head), generation, offset)
+
+    # ------------------------------------------------------------------ reading
+    def read(self) -> list[Chunk]:
+        """What every file gained (at most ``read_chunk_bytes`` per file per call)."""
+        out = []
+        for key in list(self._files):
+            tracked = self._files[key]
+            chunk = self._read_one(tracked, self._read_size)
+            if chunk is not None:
+                out.append(chunk)
+            if tracked.rotated and self._clock() - tracked.last_growth_s >= self.config.rotated_grace_ms / 1000:
+                tail = self._final_line(tracked)
+                if tail is not None:
+                    out.append(tail)
+                os.close(tracked.fd)
+                del self._files[key]
+                self._committed[key] = tracked.pos  # should it come back into the globs: resume, not repeat
+                log.info("file=%s msg='rotated file done; closed'", tracked.pos.path)
+        return out
+
+    def _read_one(self, t: _Tracked, size: int) -> Chunk | None:
+        try:
+            st_size = os.fstat(t.fd).st_size
+        except OSError:
+            return None
+        if st_size < t.read_offset:
+            self.truncations += 1
+            log.warning("file=%s size=%d offset=%d msg='truncated; reading it again from 0'", t.pos.path, st_size,
+                        t.read_offset)
+            t.pos = self._fresh(t.pos.path, t.pos.dev, t.pos.ino, t.fd, t.pos.generation + 1, 0)
+            t.read_offset = 0
+            t.skipping = False
+            t.assembler = LineAssembler(self.config.format, max_bytes=self.config.max_line_bytes)
+        if st_size != t.last_size:
+            t.last_size = st_size
+            t.last_growth_s = self._clock()
+        if st_size == t.read_offset:
+            return None
+        if t.pos.fp_len < self.config.fingerprint_bytes and t.read_offset == 0:
+            t.pos = self._fresh(t.pos.path, t.pos.dev, t.pos.ino, t.fd, t.pos.generation, 0)  # fuller fingerprint
+        data = os.pread(t.fd, min(size, st_size - t.read_offset), t.read_offset)
+        if not data:
+            return None
+        chunk = Chunk(t.pos)
+        base = t.read_offset
+        last_nl = data.rfind(b"\n")
+        if last_nl < 0:
+            if len(data) >= self.config.max_line_bytes or (t.skipping and len(data) >= size):
+                if not t.skipping:
+                    chunk.errors.append((base, DecodeError(
+                        "too_large", f"line longer than max_line_bytes={self.config.max_line_bytes}; cut",
+                        data[:1024])))
+                t.skipping = True
+                t.read_offset += len(data)
+                t.pos = self._with_offset(t, t.read_offset)
+                return chunk
+            return None  # a partial line: wait for its newline
+        usable = data[: last_nl + 1]
+        n = len(usable)
+        feed = t.assembler.feed
+        max_line = self.config.max_line_bytes
+        records, errors = chunk.records, chunk.errors
+        pos = base
+        for line in usable[:-1].split(b"\n"):
+            start, pos = pos, pos + len(line) + 1
+            if t.skipping:
+                t.skipping = False
+            elif len(line) > max_line:
+                errors.append((start, DecodeError(
+                    "too_large", f"line of {len(line)} bytes exceeds max_line_bytes={max_line}", line[:1024])))
+            elif line and not line.isspace():
+                got = feed(line[:-1] if line[-1:] == b"\r" else line, start, pos)
+                if got is not None:
+                    if type(got) is DecodeError:
+                        errors.append((start, got))
+                    else:
+                        records.append(got)
+        t.read_offset += n
+        pending = t.assembler.pending_start
+        t.pos = self._with_offset(t, t.read_offset if pending is None else pending)
+        chunk.position = t.pos
+        return chunk
+
+    def _final_line(self, t: _Tracked) -> Chunk | None:
+        """A rotated file's last line without newline (the writer is gone: it will not be finished)."""
+        try:
+            size = os.fstat(t.fd).st_size
+        except OSError:
+            return None
+        if size <= t.read_offset:
+            return None
+        data = os.pread(t.fd, size - t.read_offset, t.read_offset)
+        chunk = Chunk(t.pos)
+        if data.strip() and not t.skipping:
+            got = t.assembler.feed(data.rstrip(b"\r\n"), t.read_offset, size)
+            if isinstance(got, DecodeError):
+                chunk.errors.append((t.read_offset, got))
+            elif got is not None:
+                chunk.records.append(got)
+        t.read_offset = size
+        t.pos = self._with_offset(t, size)
+        chunk.position = t.pos
+        return chunk
+
+    @staticmethod
+    def _with_offset(t: _Tracked, offset: int) -> FilePosition:
+        p = t.pos
+        return FilePosition(p.path, p.dev, p.ino, p.fp, p.fp_len, p.generation, offset)
+
+    # ------------------------------------------------------------------ state
+    def positions(self) -> dict[str, FilePosition]:
+        """Offsets to checkpoint once everything read so far is acknowledged (open files + still-open rotated)."""
+        return {key: t.pos for key, t in self._files.items()}
+
+    @property
+    def files(self) -> list[str]:
+        return [t.pos.path for t in self._files.values()]
+
+    def close(self) -> None:
+        for t in self._files.values():
+            try:
+                os.close(t.fd)
+            except OSError:
+                pass
+        self._files.clear()

@@ -1,0 +1,19 @@
+"""Instrumentation for users' own inference code: contract events around engine loads, requests, inferences.
+
+    from trtlens.producers.instrument import Instrument, StdoutSink
+
+    inst = Instrument(StdoutSink(), model="resnet50", model_version="v3", backend="tensorrt")
+    with inst.engine_load("/opt/models/resnet50.plan"):
+        engine = load()
+    with inst.request(request_id) as req:
+        with req.inference(batch_size=8) as inf:
+            out = engine.run(x)
+
+See README.md in this folder.
+"""
+
+from trtlens.producers.instrument.emitter import Emitter, PublisherSink, Sampler, StdoutSink
+from trtlens.producers.instrument.spans import Instrument
+from trtlens.producers.instrument.verbose import VerboseSwitch
+
+__all__ = ["Emitter", "Instrument", "PublisherSink", "Sampler", "StdoutSink", "VerboseSwitch"]
