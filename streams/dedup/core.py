@@ -33,7 +33,9 @@ class Deduper:
 
         Returns them, the partition watermark each one was seen at (the largest
         ``ts_ms`` before it), and the watermark after the record. First-seen events
-        advance the watermark, duplicates do not. An id expires once the watermark
+        advance the watermark, duplicates do not, and neither do build reports: their
+        ``ts_ms`` is when the engine was built (a log's own date, possibly months from
+        the traffic), not a point of the partition's event time. An id expires once the watermark
         is ``ttl_ms`` past the watermark right after its event (its arrival).
         """
         wm = watermark_ms
@@ -45,7 +47,7 @@ class Deduper:
                 keep(ev)
                 keep_wm(wm)
                 ts = ev.ts_ms
-                if ts > wm:
+                if ts > wm and not ev.spec.build_report:
                     wm = ts
             return out, out_wms, wm
         seen, ttl = self.seen, self.ttl_ms
@@ -60,7 +62,7 @@ class Deduper:
             keep(ev)
             keep_wm(wm)
             ts = ev.ts_ms
-            if ts > wm:
+            if ts > wm and not ev.spec.build_report:
                 wm = ts
             expire_at((wm + ttl, eid))
         self.duplicates += duplicates

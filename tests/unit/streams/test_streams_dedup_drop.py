@@ -1,6 +1,6 @@
 import pytest
 
-from trtlens.schemas.events import ErrorEvent, GpuSample, RequestComplete, RequestReceived
+from trtlens.schemas.events import EngineBuild, ErrorEvent, GpuSample, RequestComplete, RequestReceived
 from trtlens.streams.dedup.core import Deduper
 from trtlens.streams.drop.config import DropConfig
 from trtlens.streams.drop.core import Dropper
@@ -26,6 +26,15 @@ def test_dedup_watermarks_follow_first_seen_events():
     kept, wms, wm = d.first_seen([ev("a", 300), ev("b", 200), ev("a", 900), ev("c", 400)], 250)
     assert [e.event_id for e in kept] == ["a", "b", "c"] and wms == [250, 300, 300] and wm == 400
     assert list(d.expiry) == [(1300, "a"), (1300, "b"), (1400, "c")]
+
+
+def test_a_build_report_does_not_move_the_watermark():
+    """A build's ts_ms is the log's own date: months from the traffic, it would make every later event on
+    its partition too late. Build reports pass through dedup without moving the partition's event time."""
+    build = EngineBuild(event_id="b", ts_ms=9_000_000, worker_id="ci", engine_id="e1")
+    for d in (Deduper(ttl_ms=1000), Deduper(ttl_ms=1000, enabled=False)):
+        kept, wms, wm = d.first_seen([ev("a", 300), build, ev("c", 400)], 250)
+        assert [e.event_id for e in kept] == ["a", "b", "c"] and wms == [250, 300, 300] and wm == 400
 
 
 def test_dedup_disabled_keeps_everything():
