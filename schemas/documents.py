@@ -10,6 +10,7 @@ document        doc_id
 Trace           ``request_id``
 WindowMetric    ``{scope}:{scope_key}:{window_start_ms}:{window_ms}``
 Alert           ``{rule_id}:{scope_key}:{window_start_ms}:{state}``
+                (per-GPU rules: ``{rule_id}:{scope_key}/gpu{i}:...``)
 BuildReport     ``{engine_id}:{built_at_ms}`` (one per build: a rebuild of the same engine adds one)
 LayerWindow     ``{engine_id}:{window_start_ms}:{window_ms}:{sha256(layer)[:16]}``
 EngineFinding   ``{engine_id}:{ref_ms}:{kind}:{sha256(layer, worker_id[, value])[:16]}``
@@ -114,12 +115,13 @@ class Trace(_Doc):
     cold_start: bool = False
     batch_size: int | None = None
     precision: str | None = None
+    engine_id: str | None = Field(None, description="Engine that served the request (build reports share the id)")
     stages: StageBreakdown = Field(default_factory=StageBreakdown)
     error: TraceError | None = None
     event_ids: list[str] = Field(default_factory=list)
     event_count: int = 0
     sample_weight: Annotated[float, Field(ge=1)] = 1.0
-    sample_reason: str = Field("rate", description="error | cold_start | incomplete | slow | rate")
+    sample_reason: str = Field("rate", description="error | cold_start | incomplete | slow | exemplar | rate | update")
 
     @property
     def doc_id(self) -> str:
@@ -140,6 +142,26 @@ class Quantiles(BaseModel):
     p90: float | None = None
     p95: float | None = None
     p99: float | None = None
+
+
+class TailAttribution(BaseModel):
+    """Why a window's tail was slow (``streams/metrics/attribution.py``); shares are 0..1."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold_ms: float = Field(description="The window's quantile (P99 / P95) the tail is at or above")
+    count: int = Field(description="Requests described (whole latency buckets at or above the threshold)")
+    cold_start_share: float
+    dominant_stage_share: dict[str, float] = Field(description="stage → share of tail requests it dominated")
+    stage_mean_ms_tail: dict[str, float] = Field(description="stage → mean ms in the tail")
+    stage_mean_ms_body: dict[str, float] = Field(description="stage → mean ms below the tail ({} if none)")
+    delta_prev: dict | None = Field(None, description="Change against the previous window (current − previous)")
+
+
+class GpuMemory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gpu_index: int
+    memory_used_max_bytes: int
+    memory_total_bytes: int
 
 
 LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
@@ -181,6 +203,11 @@ class WindowMetric(_Doc):
     gpu_utilization_max_pct: float | None = None
     late_events: int = 0
     partitions: list[int] = Field(default_factory=list, description="Partitions merged into this window")
+    engines: list[str] = Field(default_factory=list, description="Engine ids serving the window")
+    attribution: dict[str, TailAttribution] | None = Field(
+        None, description='{"p99": ..., "p95": ...}: the tail at or above each quantile (model_version scope)')
+    exemplars: list[str] = Field(default_factory=list, description="request_ids of the N slowest (stored traces)")
+    gpus: list[GpuMemory] = Field(default_factory=list, description="Per GPU memory (worker scope)")
     sketch: dict | None = Field(None, description="Serialised latency DDSketch, for merging longer windows")
     latency_buckets: dict[str, int] = Field(
         default_factory=dict, description="Requests per fixed latency bucket (LATENCY_BUCKET_FIELDS), for heatmaps"
@@ -217,9 +244,22 @@ class Alert(_Doc):
     threshold: float
     message: str
     breaching_windows: int = 0
+    # why (issue 11): the window's tail at firing time, in a sentence, with its exemplars and how to open them
+    model: str | None = None
+    model_version: str | None = None
+    explanation: str | None = Field(None, description="One sentence: the ranked causes of the tail")
+    attribution: TailAttribution | None = Field(None, description="The window's P99 tail attribution at firing time")
+    exemplars: list[str] = Field(default_factory=list, description="request_ids of the window's slowest requests")
+    exemplar_query: str | None = Field(None, description="Query string over trtlens-traces that finds the exemplars")
+    url: str | None = Field(None, description="Link that opens the exemplars (streams.alerts.traces_url_template)")
+    engines: list[str] = Field(default_factory=list, description="Engine ids serving the window")
+    gpu_index: int | None = Field(None, description="The GPU a per-GPU rule (gpu_memory_trend) is about")
+    projected_bytes: int | None = Field(None, description="gpu_memory_trend: used memory projected at the horizon")
 
     @property
     def doc_id(self) -> str:
+        if self.gpu_index is not None:
+            return f"{self.rule_id}:{self.scope_key}/gpu{self.gpu_index}:{self.window_start_ms}:{self.state}"
         return f"{self.rule_id}:{self.scope_key}:{self.window_start_ms}:{self.state}"
 
     @property

@@ -115,14 +115,13 @@ class EngineLoadStart(EventBase):
     model: NonEmpty
     model_version: NonEmpty
     engine_path: str
-    # engine identity (shared convention): content hash of the plan/model file, what ran it, where
-    engine_id: NonEmpty | None = Field(None, description="First 16 hex of sha256 over the plan/model file")
+    # engine identity (shared convention, producers/worker/identity.py): content hash, what ran it, where
+    engine_id: NonEmpty | None = Field(None, description="First 16 hex of sha256 over the plan/model file (producers/worker/identity.py)")
     runtime_versions: dict[str, str] = Field(
-        default_factory=dict, description="tensorrt, cuda, cudnn, onnxruntime, provider → version/name"
-    )
-    device_name: str | None = None
-    compute_capability: str | None = None
-    precision: str | None = None
+        default_factory=dict, description="Runtime versions: keys among tensorrt, cuda, cudnn, onnxruntime, provider")
+    device_name: str | None = Field(None, description="GPU (or CPU) the engine runs on")
+    compute_capability: str | None = Field(None, description="e.g. 8.9; None off GPU")
+    precision: str | None = Field(None, description="fp32 | fp16 | bf16 | int8 | fp8 | mixed")
 
 
 class EngineLoadComplete(EventBase):
@@ -136,14 +135,13 @@ class EngineLoadComplete(EventBase):
     model: NonEmpty
     model_version: NonEmpty
     engine_path: str
-    # engine identity (shared convention): content hash of the plan/model file, what ran it, where
-    engine_id: NonEmpty | None = Field(None, description="First 16 hex of sha256 over the plan/model file")
+    # engine identity (shared convention, producers/worker/identity.py): content hash, what ran it, where
+    engine_id: NonEmpty | None = Field(None, description="First 16 hex of sha256 over the plan/model file (producers/worker/identity.py)")
     runtime_versions: dict[str, str] = Field(
-        default_factory=dict, description="tensorrt, cuda, cudnn, onnxruntime, provider → version/name"
-    )
-    device_name: str | None = None
-    compute_capability: str | None = None
-    precision: str | None = None
+        default_factory=dict, description="Runtime versions: keys among tensorrt, cuda, cudnn, onnxruntime, provider")
+    device_name: str | None = Field(None, description="GPU (or CPU) the engine runs on")
+    compute_capability: str | None = Field(None, description="e.g. 8.9; None off GPU")
+    precision: str | None = Field(None, description="fp32 | fp16 | bf16 | int8 | fp8 | mixed")
     duration_ms: Millis
     status: Status = "ok"
     cache_hit: bool = False
@@ -172,6 +170,7 @@ class InferenceComplete(RequestEvent):
     batch_size: Annotated[int, Field(ge=1)] = 1
     precision: str | None = Field(None, description="fp32 | fp16 | bf16 | int8 | fp8 | mixed")
     cold_start: bool = False
+    engine_id: str | None = Field(None, description="Engine that served the request (see engine_load_*)")
 
 
 class RequestComplete(RequestEvent):
@@ -188,6 +187,7 @@ class RequestComplete(RequestEvent):
     status: Status = "ok"
     cold_start: bool = Field(False, description="The request paid for an engine load or was first on a fresh engine.")
     batch_size: Annotated[int, Field(ge=1)] = 1
+    engine_id: str | None = Field(None, description="Engine that served the request (see engine_load_*)")
 
 
 class ErrorEvent(EventBase):

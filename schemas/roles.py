@@ -71,10 +71,10 @@ class WindowMeasure(Enum):
 
 
 _WINDOW_FIELDS = {
-    WindowMeasure.REQUESTS: ("total_ms", "status", "cold_start"),
+    WindowMeasure.REQUESTS: ("total_ms", "status", "cold_start", "engine_id", "request_id"),
     WindowMeasure.FIRST_INFERENCE: ("latency_ms", "cold_start"),
-    WindowMeasure.ENGINE_LOAD: ("duration_ms",),
-    WindowMeasure.GPU: ("memory_used_bytes", "utilization_pct"),
+    WindowMeasure.ENGINE_LOAD: ("duration_ms",),  # and engine_id where the model has it
+    WindowMeasure.GPU: ("memory_used_bytes", "utilization_pct", "gpu_index", "memory_total_bytes"),
 }
 
 
@@ -84,9 +84,9 @@ class TraceRole(Enum):
     RECEIVED = "received"
     """the batch size, unless a later stage reported it."""
     INFERENCE = "inference"
-    """precision, cold start, batch size (if not known yet), and its stage fields."""
+    """precision, cold start, batch size (if not known yet), engine id, and its stage fields."""
     TERMINAL = "terminal"
-    """completes the trace: status, cold start, batch size, its stage fields (which must fill the trace's
+    """completes the trace: status, cold start, batch size, engine id (if set), its stage fields (which must fill the trace's
     ``total_ms``: the slow rule reads it)."""
     ERROR = "error"
     """the first one names the trace's error."""
@@ -101,8 +101,8 @@ class TraceRole(Enum):
 
 _TRACE_FIELDS = {
     TraceRole.RECEIVED: ("batch_size",),
-    TraceRole.INFERENCE: ("cold_start", "precision", "batch_size"),
-    TraceRole.TERMINAL: ("status", "cold_start", "batch_size"),
+    TraceRole.INFERENCE: ("cold_start", "precision", "batch_size", "engine_id"),
+    TraceRole.TERMINAL: ("status", "cold_start", "batch_size", "engine_id"),
     TraceRole.ERROR: ("error_type", "message", "stage"),
     TraceRole.STAGE: (),
 }

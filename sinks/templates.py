@@ -34,11 +34,19 @@ INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
 TEXT = {"type": "text"}
 NOT_INDEXED = {"type": "object", "enabled": False}
+NOT_INDEXED_KEYWORD = {"type": "keyword", "index": False}
 
 STAGES = {"properties": {k: FLOAT for k in STAGE_FIELDS}}
 QUANTILES = {
     "properties": {"count": LONG, **{k: FLOAT for k in ("min", "max", "mean", "p50", "p90", "p95", "p99")}}
 }
+_ATTR_STAGES = ("queue", "engine_load", "h2d", "compute", "d2h", "other")  # streams/metrics/attribution.STAGES
+_PER_STAGE = {"properties": {s: FLOAT for s in _ATTR_STAGES}}
+TAIL = {"properties": {
+    "threshold_ms": FLOAT, "count": LONG, "cold_start_share": FLOAT, "dominant_stage_share": _PER_STAGE,
+    "stage_mean_ms_tail": _PER_STAGE, "stage_mean_ms_body": _PER_STAGE, "delta_prev": NOT_INDEXED,
+}}
+ATTRIBUTION = {"properties": {"p99": TAIL, "p95": TAIL}}
 LATENCY_STATS = {"properties": {k: FLOAT for k in ("min_ms", "max_ms", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms")}}
 
 MAPPINGS: dict[Family, dict[str, Any]] = {
@@ -57,6 +65,7 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "cold_start": BOOLEAN,
         "batch_size": INTEGER,
         "precision": KEYWORD,
+        "engine_id": KEYWORD,
         "stages": STAGES,
         "error": {"properties": {"error_type": KEYWORD, "message": TEXT, "stage": KEYWORD}},
         "event_ids": KEYWORD,
@@ -86,6 +95,10 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "gpu_utilization_max_pct": FLOAT,
         "late_events": LONG,
         "partitions": INTEGER,
+        "engines": KEYWORD,
+        "exemplars": KEYWORD,
+        "attribution": ATTRIBUTION,
+        "gpus": {"properties": {"gpu_index": INTEGER, "memory_used_max_bytes": LONG, "memory_total_bytes": LONG}},
         "sketch": NOT_INDEXED,  # kept for merging longer windows, never searched
         # heatmaps: one long per fixed bucket (osmem has no `histogram` type; sums work everywhere)
         "latency_buckets": {"properties": {k: LONG for k in LATENCY_BUCKET_FIELDS}},
@@ -102,6 +115,16 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "threshold": DOUBLE,
         "message": TEXT,
         "breaching_windows": INTEGER,
+        "model": KEYWORD,
+        "model_version": KEYWORD,
+        "explanation": TEXT,
+        "attribution": TAIL,
+        "exemplars": KEYWORD,
+        "exemplar_query": NOT_INDEXED_KEYWORD,
+        "url": NOT_INDEXED_KEYWORD,
+        "engines": KEYWORD,
+        "gpu_index": INTEGER,
+        "projected_bytes": LONG,
     },
     "builds": {
         "@timestamp": DATE_ISO,

@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "trtlens.producers.collect.cli",
     "trtlens.streams.cli",
     "trtlens.producers.trtlog.cli",
+    "trtlens.explain",
 ]
 
 # modules exposing register(subparsers) under `trtlens bench`

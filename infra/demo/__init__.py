@@ -14,6 +14,8 @@ What runs (all as supervised child processes that die with the demo):
 * ``trtlens dashboard`` over the store, in this process: its URL is printed at the
   start and in the summary; with ``--keep`` it keeps serving after the run (with the
   stack) until Ctrl-C.
+
+It ends by running ``trtlens explain`` on the alert it produced.
 """
 
 from __future__ import annotations
@@ -239,6 +241,7 @@ def _print_summary(summary: dict, state: WatchState, settings: Settings) -> None
     print(f"  curl -s '{url}/{ix.traces}/_search?q=cold_start:true&size=3&pretty'")
     print(f"  curl -s -H 'Content-Type: application/json' '{url}/{ix.metrics}/_search?pretty' -d '{{\"size\":5,\"sort\":[{{\"latency_ms.p99\":\"desc\"}}],\"query\":{{\"term\":{{\"scope\":\"model_version\"}}}},\"_source\":[\"scope_key\",\"window_start_ms\",\"requests\",\"latency_ms.p99\",\"cold_start_rate\"]}}'")
     print(f"  curl -s '{url}/{ix.alerts}/_search?pretty'")
+    print("  trtlens explain            # why the latest firing alert fired (--json for scripts)")
     print(f"  curl -s '{url}/{ix.layers}/_search?sort=share:desc&size=5&pretty'   # layer-time hotspots of the profiled requests")
 
 
@@ -353,7 +356,29 @@ def _live(args, groups, every, watch: PipelineWatch, settings: Settings) -> int:
         proc.stop()
     summary = _summary(settings)
     _print_summary(summary, watch.poll(0.1), settings)
+    _explain_alert(settings)
     return 1 if failed else 0
+
+
+def _explain_alert(settings: Settings) -> None:
+    """The demo's last word: ``trtlens explain`` on the alert it produced (the latest firing one)."""
+    from trtlens.es import es_client
+    from trtlens.explain import ExplainError, gather
+    from trtlens.explain.core import diagnose, render
+
+    print(f"\nWhy did {ALERT_RULE['model']}/{ALERT_RULE['model_version']} fire? "
+          f"`trtlens explain --model {ALERT_RULE['model']} --version {ALERT_RULE['model_version']}`:\n")
+    es = es_client(settings.elasticsearch)
+    try:
+        docs = gather(es, settings.indices, model=ALERT_RULE["model"], model_version=ALERT_RULE["model_version"], at_ms=None)
+    except ExplainError as exc:
+        print(f"  (nothing to explain: {exc})")
+        return
+    finally:
+        es.close()
+    d = diagnose(docs["window"], alert=docs["alert"], previous=docs["previous"], others=docs["others"],
+                 traces=docs["traces"], builds=docs["builds"])
+    print(render(d))
 
 
 def _drained(traffic_done_ms: int, totals: list[int]) -> bool:

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window-ms", type=int, default=10_000, help="ground-truth window (default 10000)")
     p.add_argument("--workers", type=int, default=4, help="synthetic worker ids (default 4)")
     p.add_argument("--profile", type=Path, help="YAML/JSON file with LoadConfig fields (models, faults, ...)")
+    p.add_argument("--scenario", choices=["cold-start-storm", "slow-compute", "overload"],
+                   help="models with one known cause of a slow tail in resnet50/v2 (producers/load/scenarios.py)")
     p.add_argument("--duplicate-rate", type=float, help="per request: one event sent twice")
     p.add_argument("--out-of-order-rate", type=float, help="per request: one event held back within grace")
     p.add_argument("--late-rate", type=float, help="per request: request_complete later than window end + grace")
@@ -52,6 +54,10 @@ def build_config(args: argparse.Namespace):
             data = yaml.safe_load(text) or {}
         else:
             data = json.loads(text)
+    if getattr(args, "scenario", None):
+        from trtlens.producers.load.scenarios import scenario_models
+
+        data["models"] = [m.model_dump() for m in scenario_models(args.scenario)]
     data.update(seed=args.seed, rate_rps=args.rate, duration_s=args.duration_s, window_ms=args.window_ms,
                 workers=args.workers, ground_truth_latencies=args.ground_truth_latencies)
     if args.start_ms is not None:

@@ -19,6 +19,9 @@ class VersionSpec(_Strict):
     error_rate: float = Field(0.005, ge=0, le=1)
     cold_start_prob: float = Field(0.002, ge=0, le=1, description="probability a request pays for an engine load")
     engine_load_median_ms: float = Field(1500.0, gt=0, description="lognormal median of an engine load")
+    queue_median_ms: float = Field(0.0, ge=0, description="lognormal median of the wait before inference (0: none)")
+    queue_sigma: float = Field(0.5, ge=0, le=3, description="lognormal sigma of the queue wait")
+    precision: str = Field("fp16", min_length=1, max_length=16, description="precision the synthetic engine reports")
 
 
 class ModelSpec(_Strict):

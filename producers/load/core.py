@@ -20,7 +20,10 @@ Per request (all keyed by ``request_id``): ``request_received``; on a cold
 start ``engine_load_start`` + ``engine_load_complete`` (carrying the
 ``request_id`` that triggered them); ``inference_complete`` (cold_start and
 engine_load_ms on cold starts) or, on failure, ``error``; then
-``request_complete`` (``total_ms``, ``status``, ``cold_start``). Workers send a
+``request_complete`` (``total_ms``, ``status``, ``cold_start``). Each version has a
+synthetic engine (``identity.synthetic_engine_id``): engine loads carry its id,
+runtime versions, device and precision, request events its id. ``total_ms`` =
+queue wait + engine load + inference (``compute_ms``) + ``overhead_ms``. Workers send a
 ``gpu_sample`` every ``gpu_sample_interval_ms`` (keyed by ``worker_id``).
 
 Which contract types it emits, and which not and why, is declared in
@@ -46,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from trtlens.producers.load.config import LoadConfig
+from trtlens.producers.worker.identity import synthetic_engine_id
 from trtlens.schemas.events import (
     EngineBuild,
     EngineLoadComplete,
@@ -84,6 +88,11 @@ _COMPLETE = event_name(COUNTED)
 
 QUANTILES = (("p50_ms", 0.50), ("p95_ms", 0.95), ("p99_ms", 0.99))
 
+SYNTHETIC_RUNTIME = {"tensorrt": "10.3.0", "cuda": "12.4", "cudnn": "9.1.0"}
+"""What the synthetic engines claim to run on (the load generator runs no inference)."""
+SYNTHETIC_DEVICE = "synthetic GPU"
+SYNTHETIC_CAPABILITY = "8.9"
+
 
 def nearest_rank(sorted_values: list[float] | np.ndarray, q: float) -> float:
     """Lower nearest-rank quantile: the value at index ``ceil(q*n) - 1``."""
@@ -114,6 +123,7 @@ class _Plan:
     version: np.ndarray       # int index into the flat version list
     worker: np.ndarray        # int
     load_ms: np.ndarray       # float, 0 where warm
+    queue_ms: np.ndarray      # float, 0 where the version has no queueing
     infer_ms: np.ndarray      # float
     total_ms: np.ndarray      # float (rounded to µs), the request_complete.total_ms
     t_done: np.ndarray        # int64 request_complete.ts_ms
@@ -149,7 +159,11 @@ def _plan(config: LoadConfig, start_ms: int) -> _Plan:
     load = np.where(cold, np.round(rng.lognormal(load_mu, 0.2), 3), 0.0)
     error = rng.random(n) < np.array([v.error_rate for _, v in versions])[version]
     infer = np.round(infer, 3)
-    total = np.round(load + infer + config.overhead_ms, 3)
+    queue_median = np.array([v.queue_median_ms for _, v in versions])[version]
+    queue_sigma = np.array([v.queue_sigma for _, v in versions])[version]
+    qrng = np.random.default_rng([config.seed, 1])  # its own stream: the other draws stay what they were
+    queue = np.where(queue_median > 0, np.round(qrng.lognormal(np.log(np.maximum(queue_median, 1e-9)), queue_sigma), 3), 0.0)
+    total = np.round(queue + load + infer + config.overhead_ms, 3)
     t_done = t0 + np.floor(total).astype(np.int64)
     f = config.faults
     incomplete = rng.random(n) < f.incomplete_rate
@@ -163,7 +177,7 @@ def _plan(config: LoadConfig, start_ms: int) -> _Plan:
     dup_pick = rng.integers(0, 1 << 30, n)
     ooo_pick = rng.integers(0, 1 << 30, n)
     worker = rng.integers(0, config.workers, n)
-    return _Plan(t0, version, worker, load, infer, total, t_done, cold, error, incomplete, late,
+    return _Plan(t0, version, worker, load, queue, infer, total, t_done, cold, error, incomplete, late,
                  ooo, ooo_delay, dup, dup_pick, ooo_pick)
 
 
@@ -221,6 +235,7 @@ def _ground_truth(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) 
             }
             for name, q in QUANTILES:
                 row[name] = nearest_rank(values, q)
+            row["tail_p99"] = _tail_truth(plan, members, row["p99_ms"], config.overhead_ms)
             if config.ground_truth_latencies:
                 row["latencies_ms_sorted"] = values.tolist()
             windows.append(row)
@@ -261,6 +276,28 @@ def _ground_truth(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) 
     }
 
 
+TAIL_STAGES = ("queue", "engine_load", "h2d", "compute", "d2h", "other")
+
+
+def _tail_truth(plan: _Plan, members: np.ndarray, p99_ms: float, overhead_ms: float) -> dict[str, Any]:
+    """The exact P99 tail of a window (requests with ``total_ms >= p99``): its cold-start share and the share
+    each stage dominated (the largest of queue, engine load, compute = inference, other = overhead). An
+    errored request reports no breakdown, so all of it is ``other``, as streams attributes it."""
+    sel = members[plan.total_ms[members] >= p99_ms]
+    n = len(sel)
+    err = plan.error[sel]
+    parts = np.stack([plan.queue_ms[sel], plan.load_ms[sel], np.zeros(n), plan.infer_ms[sel], np.zeros(n),
+                      np.maximum(0.0, plan.total_ms[sel] - plan.queue_ms[sel] - plan.load_ms[sel] - plan.infer_ms[sel])])
+    parts[:, err] = 0.0
+    parts[5, err] = plan.total_ms[sel][err]
+    dominant = np.argmax(parts, axis=0)  # ties go to the earlier stage, as streams decides them
+    return {
+        "count": int(n),
+        "cold_start_share": float(plan.cold[sel].mean()) if n else 0.0,
+        "dominant_stage_share": {s: float((dominant == i).mean()) if n else 0.0 for i, s in enumerate(TAIL_STAGES)},
+    }
+
+
 def _worker_id(run_tag: str, k: int) -> str:
     return f"load-{run_tag}-w{k}"
 
@@ -275,6 +312,7 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
     window_ms = config.window_ms
     batch = config.batch_size
     workers = [_worker_id(run_tag, k) for k in range(config.workers)]
+    engines = [synthetic_engine_id(m, spec.name) for m, spec in versions]
     gpu_ts, gpu_worker, gpu_used = (a.tolist() for a in _gpu_schedule(config, start_ms))
     gpu_total = config.gpu_memory_total_bytes
     n_gpu = len(gpu_ts)
@@ -289,7 +327,7 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
     heap: list[tuple[int, int, dict[str, Any]]] = []
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
-    arrays = (plan.t0, plan.version, plan.worker, plan.load_ms, plan.infer_ms, plan.total_ms, plan.t_done,
+    arrays = (plan.t0, plan.version, plan.worker, plan.load_ms, plan.queue_ms, plan.infer_ms, plan.total_ms, plan.t_done,
               plan.cold, plan.error, plan.incomplete, plan.late, plan.ooo, plan.ooo_delay, plan.dup, plan.dup_pick,
               plan.ooo_pick)
 
@@ -297,7 +335,7 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
         for lo in range(0, len(plan.t0), 65_536):
             yield from zip(*(a[lo : lo + 65_536].tolist() for a in arrays))
 
-    for i, (t0, v, wk, load, infer, total, t_done, cold, err, incomplete, late, ooo, ooo_delay, dup, dup_pick,
+    for i, (t0, v, wk, load, queue, infer, total, t_done, cold, err, incomplete, late, ooo, ooo_delay, dup, dup_pick,
             ooo_pick) in enumerate(rows()):
         while gi < n_gpu and gpu_ts[gi] <= t0:
             seq += 1
@@ -313,28 +351,32 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
             {"event_id": rid + "-0", "event": _RECEIVED, "ts_ms": t0, **base, "level": "info",
              "batch_size": batch}
         ]
-        t_loaded = t0 + int(load)
+        t_started = t0 + int(queue)
+        t_loaded = t_started + int(load)
+        eid = engines[v]
         if cold:
-            evs.append({"event_id": rid + "-l0", "event": _LOAD_START, "ts_ms": t0, **base, "level": "info",
-                        "engine_path": f"synthetic://{model}/{spec.name}"})
+            ident = {"engine_id": eid, "runtime_versions": SYNTHETIC_RUNTIME, "device_name": SYNTHETIC_DEVICE,
+                     "compute_capability": SYNTHETIC_CAPABILITY, "precision": spec.precision}
+            evs.append({"event_id": rid + "-l0", "event": _LOAD_START, "ts_ms": t_started, **base, "level": "info",
+                        "engine_path": f"synthetic://{model}/{spec.name}", **ident})
             evs.append({"event_id": rid + "-l1", "event": _LOAD_DONE, "ts_ms": t_loaded, **base,
                         "level": "info", "engine_path": f"synthetic://{model}/{spec.name}", "duration_ms": load,
-                        "status": "ok", "cache_hit": False})
+                        "status": "ok", "cache_hit": False, **ident})
         if err:
             evs.append({"event_id": rid + "-e", "event": _ERROR, "ts_ms": t_done, **base, "level": "error",
                         "error_type": "SyntheticInferenceError", "message": "injected by the load generator",
                         "stage": "compute"})
         else:
             inf = {"event_id": rid + "-1", "event": _INFERENCE, "ts_ms": min(t_done, t_loaded + int(infer)),
-                   **base, "level": "info", "latency_ms": infer, "batch_size": batch, "precision": "fp16",
-                   "cold_start": cold}
+                   **base, "level": "info", "latency_ms": infer, "queue_ms": queue, "compute_ms": infer,
+                   "batch_size": batch, "precision": spec.precision, "cold_start": cold, "engine_id": eid}
             if cold:
                 inf["engine_load_ms"] = load
             evs.append(inf)
         if not incomplete:
             evs.append({"event_id": rid + "-2", "event": _COMPLETE, "ts_ms": t_done, **base, "level": "info",
                         "total_ms": total, "status": "error" if err else "ok", "cold_start": cold,
-                        "batch_size": batch})
+                        "batch_size": batch, "engine_id": eid})
         ooo_k = ooo_pick % len(evs) if ooo else -1
         dup_k = dup_pick % len(evs) if dup else -1
         for k, e in enumerate(evs):

@@ -2,7 +2,7 @@
 
 A backend loads an engine/model, runs a batch and reports where the time went:
 
-    backend.load() -> LoadInfo          # duration_ms, cache_hit, engine_path
+    backend.load() -> LoadInfo          # duration_ms, cache_hit, engine_path, identity
     backend.infer(batch) -> Timings     # latency_ms and h2d/compute/d2h where measured
     backend.infer(batch, profile=True)  # the same, plus per-layer times (Timings.layers)
     backend.unload()
@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from trtlens.errors import DependencyMissingError, TrtlensError
+from trtlens.producers.worker.identity import EngineIdentity, onnxruntime_identity
 
 
 class BackendError(TrtlensError):
@@ -42,6 +43,8 @@ class LoadInfo:
     engine_path: str
     duration_ms: float
     cache_hit: bool = False
+    identity: EngineIdentity | None = None
+    """engine id, runtime versions, device, precision (``identity.py``); None when the backend cannot tell."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,9 @@ class OnnxRuntimeBackend:
         self._input_dims = list(first.shape)
         self._input_dtype = np.float16 if "float16" in first.type else np.float32
         self._session = session
-        return LoadInfo(self.engine_path, (time.perf_counter() - t0) * 1000.0, cache_hit=False)
+        duration_ms = (time.perf_counter() - t0) * 1000.0  # the hash below is not part of the load
+        return LoadInfo(self.engine_path, duration_ms, cache_hit=False,
+                        identity=onnxruntime_identity(self.engine_path, session, self.precision))
 
     def unload(self) -> None:
         self._session = None

@@ -133,7 +133,7 @@ class InferenceWorker:
         self.stats = WorkerStats()
         self.profile_share = profile_share  # share of requests run with the layer profiler (1.0 = every one)
         self._configured_share = profile_share
-        self.engine_id: str | None = None  # content hash of the loaded plan/model (identity.engine_id)
+        self.engine_id: str | None = None  # content hash of the loaded plan/model (identity.engine_id); on every request event
         self.runtime_versions: dict[str, str] = {}
 
     def _common(self, request_id: str | None) -> dict:
@@ -183,7 +183,7 @@ class InferenceWorker:
                 **self._common(request_id), latency_ms=round(timings.latency_ms, 4), queue_ms=round(queue_ms, 4),
                 engine_load_ms=round(load_ms, 3) if load_ms is not None else None,
                 h2d_ms=_r(timings.h2d_ms), compute_ms=_r(timings.compute_ms), d2h_ms=_r(timings.d2h_ms),
-                batch_size=batch_size, precision=self.backend.precision, cold_start=cold,
+                batch_size=batch_size, precision=self.backend.precision, cold_start=cold, engine_id=self.engine_id,
             ))
             if timings.layers and self.engine_id:
                 self.stats.profiled += 1
@@ -200,7 +200,7 @@ class InferenceWorker:
             self.stats.cold_starts += 1
         self.stats.latencies_ms.append(total_ms)
         self.emit(RequestComplete(**self._common(request_id), total_ms=round(total_ms, 4), status=status,
-                                  cold_start=cold, batch_size=batch_size))
+                                  cold_start=cold, batch_size=batch_size, engine_id=self.engine_id))
         self._last_done_s = self._perf()
         return Outcome(request_id, status, cold, total_ms, latency)
 
@@ -227,9 +227,17 @@ class InferenceWorker:
         versions = getattr(self.backend, "runtime_versions", None)
         self.runtime_versions = versions() if callable(versions) else {}
         self.stats.engine_loads += 1
+        # the backend's own identity (hash of the bytes it loaded, device, capability) wins over the content
+        # hash taken before the load; a backend that cannot tell gets the content hash and its versions
+        identity = info.identity.event_fields() if info.identity is not None else self._identity()
+        if identity.get("engine_id"):
+            self.engine_id = identity["engine_id"]
+        if not identity.get("runtime_versions"):
+            identity["runtime_versions"] = dict(self.runtime_versions)
+        self.runtime_versions = dict(identity["runtime_versions"])
         self.emit(EngineLoadComplete(**self._common(request_id), engine_path=info.engine_path,
                                      duration_ms=round(info.duration_ms, 3), status="ok", cache_hit=info.cache_hit,
-                                     **self._identity()))
+                                     **identity))
         return info.duration_ms
 
 

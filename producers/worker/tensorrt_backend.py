@@ -37,6 +37,7 @@ import numpy as np
 
 from trtlens.errors import DependencyMissingError, TrtlensError
 from trtlens.producers.worker.backends import BackendError, LayerTiming, LoadInfo, Timings
+from trtlens.producers.worker.identity import EngineIdentity, engine_id_of_bytes, tensorrt_versions
 
 TRT_HINT = "pip install 'trtlens[tensorrt]' (tensorrt>=10, pycuda) on a host with an NVIDIA GPU and driver"
 SEVERITY_LETTER = {"INTERNAL_ERROR": "F", "ERROR": "E", "WARNING": "W", "INFO": "I", "VERBOSE": "V"}
@@ -284,6 +285,21 @@ class _Buffers:
     batch_size: int = 0
 
 
+def tensorrt_identity(plan: bytes, trt, cuda, device, precision: str) -> EngineIdentity:
+    """Identity of a deserialized plan on ``device`` (a ``pycuda.driver.Device``); NOT EXECUTED here."""
+    try:
+        major, minor = device.compute_capability()
+        capability: str | None = f"{major}.{minor}"
+    except Exception:  # noqa: BLE001 - a figure we cannot read is left out, the load still counts
+        capability = None
+    try:
+        name: str | None = str(device.name())
+    except Exception:  # noqa: BLE001
+        name = None
+    return EngineIdentity(engine_id=engine_id_of_bytes(plan), runtime_versions=tensorrt_versions(trt, cuda),
+                          device_name=name, compute_capability=capability, precision=precision)
+
+
 class TensorRTBackend:
     """Runs a serialized TensorRT engine with pycuda buffers; NOT EXECUTED here (no GPU)."""
 
@@ -319,7 +335,8 @@ class TensorRTBackend:
             plan = Path(self.engine_path).read_bytes()
         except OSError as exc:
             raise BackendError(self.name, "engine_load", f"cannot read {self.engine_path}: {exc}") from exc
-        self._ctx = cuda.Device(self.device).make_context()
+        device = cuda.Device(self.device)
+        self._ctx = device.make_context()
         try:
             runtime = trt.Runtime(make_trt_logger(trt, self._capture))
             engine = runtime.deserialize_cuda_engine(plan)
@@ -333,7 +350,9 @@ class TensorRTBackend:
             self._layer_types = inspector_layer_types(engine, trt)
         finally:
             self._ctx.pop()
-        return LoadInfo(self.engine_path, (time.perf_counter() - t0) * 1000.0, cache_hit=False)
+        duration_ms = (time.perf_counter() - t0) * 1000.0
+        return LoadInfo(self.engine_path, duration_ms, cache_hit=False,
+                        identity=tensorrt_identity(plan, trt, cuda, device, self.precision))
 
     def unload(self) -> None:
         if self._ctx is None:

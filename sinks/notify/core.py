@@ -78,12 +78,18 @@ class Invalid:
     field: str | None = None
 
 
+RENDERED_AS_IS = frozenset({"explanation", "attribution", "exemplars", "exemplar_query", "url", "engines"})
+"""Alert fields notify renders from the raw document (``render.py``), never validated here."""
+
+
 def parse_alert(ref: RecordRef, value: bytes | None) -> AlertRecord | Invalid:
     """Validate one ``trtlens.alerts`` record.
 
     Fields the ``Alert`` model of this checkout does not declare (issue 11 adds
     ``explanation``, ``attribution``, ``exemplars``, ``url``) are not an error:
-    they are kept in ``doc`` and rendered when present.
+    they are kept in ``doc`` and rendered when present. Those explanatory fields
+    are rendered from ``doc`` whatever their shape, so they are not validated
+    either (a producer with another shape of them still gets its alert out).
     """
     if value is None:
         return Invalid("invalid_json", "record has no value (tombstone)", ref, None)
@@ -93,7 +99,7 @@ def parse_alert(ref: RecordRef, value: bytes | None) -> AlertRecord | Invalid:
         return Invalid("invalid_json", f"not JSON: {exc}", ref, value)
     if not isinstance(obj, dict):
         return Invalid("invalid_json", f"expected one JSON object, got {type(obj).__name__}", ref, value)
-    known = {k: v for k, v in obj.items() if k in Alert.model_fields}
+    known = {k: v for k, v in obj.items() if k in Alert.model_fields and k not in RENDERED_AS_IS}
     try:
         alert = Alert.model_validate(known)
     except ValidationError as exc:

@@ -35,6 +35,7 @@ MEASURES: dict[str, str] = {
     "cold_start_rate_above": "cold-start rate",
     "gpu_memory_above": "GPU memory",
     "qps_below": "QPS",
+    "gpu_memory_trend": "projected GPU memory",
 }
 MAX_EXEMPLARS = 5
 MAX_TEXT = 300  # characters of one explanation/attribution rendering
@@ -61,7 +62,7 @@ def measure(rule_kind: str, value: float | None) -> str:
         return "n/a"
     if rule_kind == "p99_above":
         return f"{value:.0f} ms" if abs(value) >= 100 else f"{value:.1f} ms"
-    if rule_kind.endswith("_rate_above"):
+    if rule_kind.endswith("_rate_above") or rule_kind == "gpu_memory_trend":  # the trend's value: share of total
         return f"{value * 100:.1f}%"
     if rule_kind == "gpu_memory_above":
         return f"{value / 2**30:.2f} GiB"

@@ -14,11 +14,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from trtlens.schemas.documents import Alert, WindowMetric
+from urllib.parse import quote
+
+from trtlens.streams.alerts.explain import exemplar_query, explanation
 from trtlens.streams.alerts.config import (
     AlertRule,
     ColdStartRateAboveRule,
     ErrorRateAboveRule,
     GpuMemoryAboveRule,
+    GpuMemoryTrendRule,
     P99AboveRule,
     QpsBelowRule,
 )
@@ -65,6 +69,8 @@ def measure(rule: AlertRule, m: WindowMetric) -> tuple[float | None, float]:
         return (float(m.gpu_memory_max_bytes) if m.gpu_memory_max_bytes is not None else None), float(rule.threshold_bytes)
     if isinstance(rule, QpsBelowRule):
         return m.qps, rule.threshold
+    if isinstance(rule, GpuMemoryTrendRule):
+        raise TypeError("gpu_memory_trend is per GPU: streams/alerts/trend.py evaluates it")
     raise TypeError(f"unknown rule {rule!r}")  # pragma: no cover
 
 
@@ -79,7 +85,7 @@ def breaches(rule: AlertRule, value: float, threshold: float) -> bool:
     return value < threshold if isinstance(rule, QpsBelowRule) else value > threshold
 
 
-def evaluate(rule: AlertRule, m: WindowMetric, state: AlertState) -> Alert | None:
+def evaluate(rule: AlertRule, m: WindowMetric, state: AlertState, *, traces_url_template: str | None = None) -> Alert | None:
     """Advance ``state`` by one final window; return the Alert if the state changed."""
     if not applies(rule, m) or m.window_start_ms <= state.last_window_start_ms:
         return None
@@ -96,21 +102,31 @@ def evaluate(rule: AlertRule, m: WindowMetric, state: AlertState) -> Alert | Non
         state.breaching = 0
     if not state.firing and state.breaching >= rule.fire_after:
         state.firing = True
-        return _alert(rule, m, "firing", value, threshold, state.breaching)
+        return _alert(rule, m, "firing", value, threshold, state.breaching, traces_url_template)
     if state.firing and state.clean >= rule.resolve_after:
         state.firing = False
-        return _alert(rule, m, "resolved", value, threshold, 0)
+        return _alert(rule, m, "resolved", value, threshold, 0, traces_url_template)
     return None
 
 
-def _alert(rule: AlertRule, m: WindowMetric, state: str, value: float, threshold: float, breaching: int) -> Alert:
+def _alert(rule: AlertRule, m: WindowMetric, state: str, value: float, threshold: float, breaching: int,
+           traces_url_template: str | None = None) -> Alert:
     verb = "above" if rule.kind != "qps_below" else "below"
     if state == "firing":
         msg = f"{rule.kind} {m.scope}={m.scope_key}: {value:.4g} {verb} {threshold:.4g} for {breaching} windows"
     else:
         msg = f"{rule.kind} {m.scope}={m.scope_key}: back to {value:.4g} (threshold {threshold:.4g}) for {rule.resolve_after} windows"
+    tail = (m.attribution or {}).get("p99")
+    query = exemplar_query(m.exemplars)
+    why = explanation(rule.kind, value, m) if state == "firing" else None
+    url = None
+    if traces_url_template and query:
+        url = traces_url_template.format(query=quote(query, safe=""), window_start_ms=m.window_start_ms,
+                                         window_end_ms=m.window_start_ms + m.window_ms)
     return Alert(
         rule_id=rule.id, rule_kind=rule.kind, scope=m.scope, scope_key=m.scope_key, state=state,  # type: ignore[arg-type]
         window_start_ms=m.window_start_ms, window_ms=m.window_ms, value=value, threshold=threshold,
-        message=msg, breaching_windows=breaching,
+        message=f"{msg}. {why}" if why else msg, breaching_windows=breaching,
+        model=m.model, model_version=m.model_version, explanation=why, attribution=tail,
+        exemplars=list(m.exemplars), exemplar_query=query, url=url, engines=list(m.engines),
     )

@@ -27,9 +27,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from trtlens.schemas.documents import LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_FIELDS, Quantiles, WindowMetric
+from trtlens.schemas.documents import LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_FIELDS, GpuMemory, Quantiles, WindowMetric
+from trtlens.streams.metrics.attribution import attribution_of, merge_tails, threshold_bucket
 from trtlens.streams.metrics.config import MetricsConfig
-from trtlens.streams.metrics.sketch import DDSketch
+from trtlens.streams.metrics.sketch import MIN_VALUE, DDSketch
 from trtlens.streams.metrics.windows import close_at
 
 QS = (0.5, 0.9, 0.95, 0.99)
@@ -59,8 +60,13 @@ def _merge_sketch(into: DDSketch | None, d: dict | None) -> DDSketch | None:
     return into
 
 
-def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, final: bool) -> WindowMetric:
+def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, final: bool,
+                   prev_attribution: dict[str, Any] | None = None) -> WindowMetric:
     """One WindowMetric from the partials (dicts) of one (scope, window), all partitions.
+
+    Tail attribution rows and exemplars merge too (``metrics/attribution.py``):
+    the tail is cut at the merged sketch's P99 / P95; ``prev_attribution`` (the
+    previous window's of the same scope) gives ``delta_prev``.
 
     Partials are combined in partition order, not arrival order: float sums (the
     sketch's ``sum``, hence ``mean``) then come out bit-identical however many
@@ -73,7 +79,19 @@ def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, fin
     mem: int | None = None
     util: float | None = None
     model = version = worker = None
+    engines: set[str] = set()
+    tails: list[dict[str, Any]] = []
+    gpus: dict[int, list[int]] = {}
     for p in partials:
+        engines.update(p.get("engines") or ())
+        if p.get("tail"):
+            tails.append(p["tail"])
+        for g in p.get("gpus") or ():
+            cur = gpus.get(g[0])
+            if cur is None:
+                gpus[g[0]] = [g[1], g[2]]
+            else:
+                cur[0], cur[1] = max(cur[0], g[1]), max(cur[1], g[2])
         requests += p["requests"]
         errors += p["errors"]
         cold += p["cold_starts"]
@@ -89,6 +107,15 @@ def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, fin
         version = version or p.get("model_version")
         worker = worker or p.get("worker_id")
     window_ms = first["window_ms"]
+    latency = quantiles_of(lat)
+    attribution = None
+    exemplars: list[str] = []
+    if tails:
+        rows, exemplars = merge_tails(tails, config.exemplars)
+        g_ln = lat._gamma_ln if lat is not None else 0.0
+        cuts = {"p99": (latency.p99, threshold_bucket(latency.p99, g_ln, MIN_VALUE)),
+                "p95": (latency.p95, threshold_bucket(latency.p95, g_ln, MIN_VALUE))} if lat is not None else {}
+        attribution = attribution_of(rows, cuts, prev_attribution)
     return WindowMetric(
         scope=first["scope"],
         scope_key=first["scope_key"],
@@ -104,13 +131,17 @@ def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, fin
         error_rate=errors / requests if requests else 0.0,
         cold_starts=cold,
         cold_start_rate=cold / requests if requests else 0.0,
-        latency_ms=quantiles_of(lat),
+        latency_ms=latency,
         first_inference_ms=quantiles_of(fi),
         engine_load_ms=quantiles_of(el),
         gpu_memory_max_bytes=mem,
         gpu_utilization_max_pct=util,
         late_events=late,
         partitions=sorted(p["partition"] for p in partials),
+        engines=sorted(engines),
+        attribution=attribution,  # type: ignore[arg-type]
+        exemplars=exemplars,
+        gpus=[GpuMemory(gpu_index=i, memory_used_max_bytes=u, memory_total_bytes=t) for i, (u, t) in sorted(gpus.items())],
         sketch=lat.to_dict() if (lat is not None and config.include_sketch) else None,
         latency_buckets=buckets_of(lat),
     )

@@ -19,7 +19,9 @@ from typing import Any
 
 from trtlens.schemas.documents import Alert, WindowMetric
 from trtlens.streams.alerts.config import AlertsConfig
+from trtlens.streams.alerts.config import GpuMemoryTrendRule
 from trtlens.streams.alerts.core import AlertState, evaluate
+from trtlens.streams.alerts.trend import evaluate_trend
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.merge.combine import (
     MergeWindow,
@@ -36,10 +38,27 @@ def scope_id(scope: str, scope_key: str) -> str:
     return f"{scope}|{scope_key}"
 
 
+ATTRIBUTIONS_KEPT = 4
+"""Attributions of the last emitted windows a scope keeps, for the next window's ``delta_prev``."""
+
+
 @dataclass(slots=True)
 class ScopeState:
     windows: dict[int, MergeWindow] = field(default_factory=dict)
     alerts: dict[str, AlertState] = field(default_factory=dict)
+    attributions: dict[int, dict[str, Any]] = field(default_factory=dict)  # window start → its attribution
+    series: dict[str, list[list[int]]] = field(default_factory=dict)  # per-GPU trend points (alerts/trend.py)
+
+    def previous_attribution(self, window_start_ms: int) -> dict[str, Any] | None:
+        before = [ws for ws in self.attributions if ws < window_start_ms]
+        return self.attributions[max(before)] if before else None
+
+    def remember(self, metric: WindowMetric) -> None:
+        if metric.attribution is None:
+            return
+        self.attributions[metric.window_start_ms] = {k: v.model_dump() for k, v in metric.attribution.items()}
+        for ws in sorted(self.attributions)[:-ATTRIBUTIONS_KEPT]:
+            del self.attributions[ws]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +67,8 @@ class ScopeState:
                 for ws, w in self.windows.items()
             },
             "alerts": {rid: a.to_dict() for rid, a in self.alerts.items()},
+            "attributions": {str(ws): a for ws, a in self.attributions.items()},
+            "series": self.series,
         }
 
     @classmethod
@@ -58,6 +79,8 @@ class ScopeState:
                 partials={int(p): v for p, v in w["partials"].items()}, emitted=w["emitted"]
             )
         st.alerts = {rid: AlertState.from_dict(a) for rid, a in d.get("alerts", {}).items()}
+        st.attributions = {int(ws): a for ws, a in d.get("attributions", {}).items()}
+        st.series = {k: [list(p) for p in v] for k, v in d.get("series", {}).items()}
         return st
 
 
@@ -123,18 +146,27 @@ class Merger:
                 if not win.partials:
                     continue
                 if not win.emitted and ready_to_close(ws, bound, self.metrics):
-                    metric = merge_partials(list(win.partials.values()), self.metrics, final=True)
+                    metric = merge_partials(list(win.partials.values()), self.metrics, final=True,
+                                            prev_attribution=st.previous_attribution(ws))
+                    st.remember(metric)
                     out.metrics.append(metric)
                     win.emitted = True
                     win.changed = False
                     changed = True
                     for rule in self.alerts.rules:
+                        if isinstance(rule, GpuMemoryTrendRule):
+                            out.alerts.extend(evaluate_trend(rule, metric, st.alerts, st.series))
+                            continue
                         state = st.alerts.setdefault(rule.id, AlertState())
-                        alert = evaluate(rule, metric, state)
+                        alert = evaluate(rule, metric, state, traces_url_template=self.alerts.traces_url_template)
                         if alert is not None:
                             out.alerts.append(alert)
                 elif win.changed and (win.emitted or self.metrics.emit_running):
-                    out.metrics.append(merge_partials(list(win.partials.values()), self.metrics, final=win.emitted))
+                    metric = merge_partials(list(win.partials.values()), self.metrics, final=win.emitted,
+                                            prev_attribution=st.previous_attribution(ws))
+                    if win.emitted:
+                        st.remember(metric)
+                    out.metrics.append(metric)
                     win.changed = False
             for ws in [ws for ws, w in st.windows.items() if w.emitted and expired(ws, forget, self.metrics)]:
                 del st.windows[ws]

@@ -15,6 +15,8 @@ class MetricsConfig(BaseModel):
     relative_accuracy: float = Field(0.01, gt=0, lt=0.5, description="DDSketch relative accuracy")
     emit_running: bool = Field(False, description="also emit non-final running updates of open windows")
     include_sketch: bool = Field(True, description="store the serialised latency sketch with each window")
+    attribution: bool = Field(True, description="tail attribution + exemplars per model-version window (attribution.py)")
+    exemplars: int = Field(5, ge=0, le=100, description="request_ids of the N slowest requests per window (always stored as traces)")
 
     @model_validator(mode="after")
     def _grace(self) -> "MetricsConfig":

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trtlens.schemas.events import EventBase
+from trtlens.streams.metrics.attribution import Tail, attribute_many
 from trtlens.streams.metrics.config import MetricsConfig
 from trtlens.streams.metrics.feeds import feeds_for
-from trtlens.streams.metrics.sketch import DDSketch
+from trtlens.streams.metrics.sketch import MIN_VALUE, DDSketch, log_gamma
 from trtlens.streams.metrics.windows import close_at, window_start
 
 ALL_KEY = "*"
@@ -51,6 +52,9 @@ class WindowPartial:
     engine_load: DDSketch | None = None
     gpu_memory_max_bytes: int | None = None
     gpu_utilization_max_pct: float | None = None
+    engines: set[str] | None = None  # engine ids serving the window (request and engine-load events)
+    tail: Tail | None = None  # tail attribution rows + exemplars (model_version scope; attribution.py)
+    gpus: dict[int, list[int]] | None = None  # worker scope: gpu_index → [memory used max, memory total]
     offset: int = -1
     closed: bool = False
     dirty: bool = False
@@ -86,6 +90,9 @@ class WindowPartial:
             "engine_load": self.engine_load.to_dict() if self.engine_load else None,
             "gpu_memory_max_bytes": self.gpu_memory_max_bytes,
             "gpu_utilization_max_pct": self.gpu_utilization_max_pct,
+            "engines": sorted(self.engines) if self.engines else [],
+            "tail": self.tail.to_dict() if self.tail is not None else None,
+            "gpus": [[i, *v] for i, v in sorted(self.gpus.items())] if self.gpus else [],
             "offset": self.offset,
             "closed": self.closed,
         }
@@ -103,6 +110,9 @@ class WindowPartial:
             engine_load=DDSketch.from_dict(d["engine_load"]) if d.get("engine_load") else None,
             gpu_memory_max_bytes=d.get("gpu_memory_max_bytes"),
             gpu_utilization_max_pct=d.get("gpu_utilization_max_pct"),
+            engines=set(d["engines"]) if d.get("engines") else None,
+            tail=Tail.from_dict(d["tail"]) if d.get("tail") else None,
+            gpus={int(g[0]): [int(g[1]), int(g[2])] for g in d["gpus"]} if d.get("gpus") else None,
             offset=d.get("offset", -1), closed=d.get("closed", False),
         )
 
@@ -123,6 +133,7 @@ class PartitionWindows:
         self.too_late_events = 0
         self._cache: dict[tuple, list[WindowPartial]] = {}  # (model, version, worker, window) → its partials
         self._feeds = feeds_for(config.relative_accuracy)  # event model → how it feeds windows (the registry's)
+        self._gamma_ln = log_gamma(config.relative_accuracy)
 
     # -- event intake ---------------------------------------------------------
     def _partial(self, scope: str, scope_key: str, ws: int, ev: EventBase) -> WindowPartial:
@@ -168,6 +179,7 @@ class PartitionWindows:
         *,
         p99_min_count: int | None = None,
         landed_out: list[WindowPartial | None] | None = None,
+        requests_out: list[tuple[EventBase, WindowPartial]] | None = None,
     ) -> list[float | None] | None:
         """:meth:`observe` each event (seen at its watermark) of one record in turn: the hot path.
 
@@ -176,7 +188,9 @@ class PartitionWindows:
         current latency P99 hint of the model-version window of each event that
         feeds requests (aligned with ``events``; None elsewhere) for the
         slow-trace rule. ``landed_out`` (aligned with ``events``) receives the
-        model-version partial each event landed in.
+        model-version partial each event landed in. ``requests_out`` receives
+        ``(event, model-version partial)`` of each request event that fed a window,
+        for :meth:`attribute` once the trace join has its stages.
         """
         cfg = self.config
         window_ms, grace_ms, late_ms = cfg.window_ms, cfg.grace_ms, cfg.late_retention_ms
@@ -228,9 +242,33 @@ class PartitionWindows:
             if mv.scope == "model_version":
                 if landed_out is not None:
                     landed_out[i] = mv
-                if p99s is not None and hints_p99:
-                    p99s[i] = mv.p99_hint(min_count)
+                if hints_p99:
+                    if p99s is not None:
+                        p99s[i] = mv.p99_hint(min_count)
+                    if requests_out is not None:
+                        requests_out.append((ev, mv))
         return p99s
+
+    def attribute(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any]) -> list[str]:
+        """Add each request (from ``observe_many``'s ``requests_out``) to its window's tail rows and exemplars.
+
+        ``traces``: the trace join's open traces by request_id (their joined stage
+        breakdown; a request without one is attributed to ``other``). Returns the
+        request ids that became exemplars of their partial: the caller marks their
+        traces so tail sampling keeps them.
+        """
+        cfg = self.config
+        if not cfg.attribution:
+            return []
+        return attribute_many(requests, traces, self._gamma_ln, cfg.exemplars, MIN_VALUE)  # type: ignore[arg-type]
+
+    def attribute_late(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any]) -> list[str]:
+        """:meth:`attribute` for requests whose breakdown arrived after them: their partials go out again."""
+        for _ev, p in requests:
+            if not p.dirty:
+                p.dirty = True
+                self.dirty.add((p.scope, p.scope_key, p.window_start_ms))
+        return self.attribute(requests, traces)
 
     def current(self, model: str, model_version: str, ts_ms: int) -> WindowPartial | None:
         ws = window_start(ts_ms, self.config.window_ms)

@@ -14,13 +14,16 @@ here, ~0.1 µs: the generic attribute path, as ``BaseModel`` defines
 measure                 effect on each partial (model_version, worker, all)
 ======================  ======================================================
 ``REQUESTS``            requests; errors (status error); cold_starts
-                        (cold_start); latency sketch of ``total_ms``
+                        (cold_start); latency sketch of ``total_ms``;
+                        ``engine_id`` into the window's engines
 ``FIRST_INFERENCE``     first-inference sketch of ``latency_ms`` — cold
                         inferences only (``gate_field`` ``cold_start``: a
                         warm one feeds nothing, not even late counts)
-``ENGINE_LOAD``         engine-load sketch of ``duration_ms``
+``ENGINE_LOAD``         engine-load sketch of ``duration_ms``; ``engine_id``
+                        into the window's engines
 ``GPU``                 GPU memory / utilisation max; worker and all scopes
-                        only (a GPU sample names no model version)
+                        only (a GPU sample names no model version); per
+                        GPU used max and total in the worker scope
 ======================  ======================================================
 """
 
@@ -67,12 +70,20 @@ def _requests(relative_accuracy: float) -> Add:
     ceil, log = math.ceil, math.log
 
     def add(ev: RequestComplete, targets: list[WindowPartial]) -> None:
-        total = ev.total_ms
-        err = ev.status == "error"
-        cold = ev.cold_start
+        d = ev.__dict__  # one lookup per field instead of pydantic's generic getattr path
+        total = d["total_ms"]
+        err = d["status"] == "error"
+        cold = d["cold_start"]
+        eid = d["engine_id"]
         key = ceil(log(total) / gamma_ln) if total > MIN_VALUE else None  # DDSketch.key()
         for p in targets:
             p.requests += 1
+            if eid is not None:
+                engines = p.engines
+                if engines is None:
+                    p.engines = {eid}
+                elif eid not in engines:
+                    engines.add(eid)
             if err:
                 p.errors += 1
             if cold:
@@ -110,7 +121,13 @@ def _first_inference(relative_accuracy: float) -> Add:
 def _engine_load(relative_accuracy: float) -> Add:
     def add(ev: EngineLoadComplete, targets: list[WindowPartial]) -> None:
         value = ev.duration_ms
+        eid = ev.__dict__.get("engine_id")  # optional for this measure (see schemas/roles.py)
         for p in targets:
+            if eid is not None:
+                if p.engines is None:
+                    p.engines = {eid}
+                else:
+                    p.engines.add(eid)
             if p.engine_load is None:
                 p.engine_load = DDSketch(relative_accuracy)
             p.engine_load.add(value)
@@ -122,6 +139,15 @@ def _gpu(relative_accuracy: float) -> Add:
     def add(ev: GpuSample, targets: list[WindowPartial]) -> None:
         mem, util = ev.memory_used_bytes, ev.utilization_pct
         for p in targets:
+            if p.scope == "worker":  # per GPU (the memory-trend rule); the rollup mixes workers' GPUs
+                gpus = p.gpus
+                if gpus is None:
+                    gpus = p.gpus = {}
+                g = gpus.get(ev.gpu_index)
+                if g is None:
+                    gpus[ev.gpu_index] = [mem, ev.memory_total_bytes]
+                elif mem > g[0]:
+                    g[0] = mem
             if p.gpu_memory_max_bytes is None or mem > p.gpu_memory_max_bytes:
                 p.gpu_memory_max_bytes = mem
             if p.gpu_utilization_max_pct is None or util > p.gpu_utilization_max_pct:

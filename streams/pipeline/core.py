@@ -19,6 +19,7 @@ from trtlens.schemas.documents import Alert, BuildReport, EngineFinding, LayerWi
 import orjson
 
 from trtlens.schemas.events import EngineBuild, EngineLoadComplete, EngineRuntime, EventBase, LayerProfile, types_where
+from trtlens.schemas.roles import TraceRole
 from trtlens.streams.decode.core import decode
 from trtlens.streams.dedup.config import DedupConfig
 from trtlens.streams.dedup.core import Deduper
@@ -110,6 +111,11 @@ class PartitionPipeline:
         self._side = self._build_reports | self._layer_only | {EngineLoadComplete}
         self.counters: Counter[str] = Counter()
         self.out = Outputs()
+        # requests that completed before their inference_complete (out of order): attributed when it arrives
+        # (or when their trace is gone), so the attribution does not depend on arrival order
+        self._unattributed: dict[str, tuple[EventBase, WindowPartial]] = {}
+        self._inference = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE))
+        self._inference_types = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE).values())
         self._windows_due = (-1, -1)  # (watermark at which windows.advance() may act next, windows held then)
         self._advance_step_ms = settings.advance_step_ms
         self._advanced_step = -1  # watermark // advance_step_ms at the last advance
@@ -180,7 +186,9 @@ class PartitionPipeline:
 
         Windows and the trace join take the kept events with their watermarks
         (they do not depend on each other, except the P99 hint the windows hand
-        to the join). Build reports (the types whose spec says ``build_report``)
+        to the join), and the windows' tail attribution then reads the joined
+        stages of each request (marking its exemplars' traces, which tail
+        sampling then keeps). Build reports (the types whose spec says ``build_report``)
         and the layer stage's events go to their stages instead (``_side_events``).
         The partials the run touched carry the run's last record offset (the merge
         keeps the partial of the highest offset; a replay's runs end at the same
@@ -199,10 +207,13 @@ class PartitionPipeline:
         if side:
             builds, kept, kept_wms = self._side_events(kept, kept_wms, side, muted)
         if kept:
+            requests: list | None = [] if self.settings.metrics.attribution else None
             p99s = self.windows.observe_many(kept, kept_wms, self._pending_offset,
-                                             p99_min_count=self.settings.traces.p99_min_count)
+                                             p99_min_count=self.settings.traces.p99_min_count, requests_out=requests)
             self.traces.observe_many(kept, kept_wms, p99s)  # type: ignore[arg-type]
-        if builds and not self._pending_muted and self.build_evaluator is not None:
+            if requests or self._unattributed:  # after the join: each request's stages are in its trace
+                self._attribute(kept, requests or [])
+        if builds and not muted and self.build_evaluator is not None:
             self.out.builds.extend(self.build_evaluator(ev) for ev in builds)
         self.counters["accepted_events"] += n_kept
 
@@ -232,6 +243,30 @@ class PartitionPipeline:
             kept, wms = [kept[j] for j in keep], [wms[j] for j in keep]
         return builds, kept, wms
 
+    def _attribute(self, kept: list[EventBase], requests: list[tuple[EventBase, WindowPartial]]) -> None:
+        traces, waiting, inference = self.traces.traces, self._unattributed, self._inference
+        now = []
+        for item in requests:
+            ev = item[0]
+            tr = traces.get(ev.request_id)  # type: ignore[arg-type]
+            if tr is None or tr.error is not None or ev.status == "error" or not tr.kinds.isdisjoint(inference):  # type: ignore[attr-defined]
+                now.append(item)
+            else:
+                waiting[ev.request_id] = item  # type: ignore[index]
+        late = []
+        if waiting:
+            types = self._inference_types
+            for ev in kept:
+                if type(ev) in types and ev.request_id in waiting:
+                    late.append(waiting.pop(ev.request_id))  # type: ignore[arg-type]
+        marked = self.windows.attribute(now, traces)
+        if late:
+            marked += self.windows.attribute_late(late, traces)
+        for rid in marked:
+            tr = traces.get(rid)
+            if tr is not None:
+                tr.exemplar = True  # tail sampling keeps every exemplar
+
     def _advance(self, muted: bool) -> None:
         """Close windows, time out and forget traces, forget dedup ids: at the watermark, now.
 
@@ -249,6 +284,11 @@ class PartitionPipeline:
             windows.advance(wm)
             self._windows_due = (self._next_window_change(), len(windows.windows))
         self.traces.advance(wm)
+        if self._unattributed:  # their trace is gone without an inference: attributed without a breakdown
+            traces = self.traces.traces
+            gone = [rid for rid in self._unattributed if rid not in traces]
+            if gone:
+                self.windows.attribute_late([self._unattributed.pop(rid) for rid in gone], traces)
         self.dedup.expire(wm)
         self.layers.advance(wm, muted=muted)
         ready = self.traces.take_ready()

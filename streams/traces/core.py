@@ -175,7 +175,7 @@ class TraceJoin:
             tr.changed = False
             keep, reason, weight = decide(
                 rid, error=tr.status == "error" or tr.error is not None, cold_start=tr.cold_start,
-                incomplete=not tr.terminal, slow=tr.slow, sample_rate=sample_rate,
+                incomplete=not tr.terminal, slow=tr.slow, sample_rate=sample_rate, exemplar=tr.exemplar,
             )
             tr.emitted = True
             if tr.kept and not keep:
@@ -225,6 +225,7 @@ def _document(tr: TraceState, expected: list[str], optional_if_failed: frozenset
         "cold_start": tr.cold_start,
         "batch_size": tr.batch_size,
         "precision": tr.precision,
+        "engine_id": tr.engine_id,
         "stages": {name: st.get(name) for name in STAGE_FIELDS},
         "error": err,
         "event_ids": list(tr.event_ids),

@@ -1,7 +1,8 @@
 """Tail sampling decisions (pure, deterministic).
 
-A trace is always kept when it is an error, a cold start, incomplete, or slow
-(``slow_ms`` or above the current window P99); otherwise it is kept with
+A trace is always kept when it is an error, a cold start, incomplete, slow
+(``slow_ms`` or above the current window P99), or an exemplar (among the N
+slowest of its window so far: every exemplar a window names is stored); otherwise it is kept with
 probability ``sample_rate``, decided by a hash of ``request_id`` — the same
 request gets the same decision on every worker and every replay. A kept trace
 carries ``sample_weight = 1 / probability`` (1 for the always-kept kinds), so
@@ -36,6 +37,7 @@ def decide(
     incomplete: bool,
     slow: bool,
     sample_rate: float,
+    exemplar: bool = False,
 ) -> tuple[bool, str, float]:
     """(keep, reason, sample_weight)."""
     if error:
@@ -46,6 +48,8 @@ def decide(
         return True, "incomplete", 1.0
     if slow:
         return True, "slow", 1.0
+    if exemplar:
+        return True, "exemplar", 1.0
     if sample_rate >= 1.0 or (sample_rate > 0.0 and hash_fraction(request_id) < sample_rate):  # rate_keeps
         return True, "rate", 1.0 / sample_rate
     return False, "rate", (1.0 / sample_rate) if sample_rate > 0 else 1.0

@@ -14,8 +14,9 @@ the generic path (~0.1 µs, ``BaseModel`` defines ``__getattr__``).
 role           adds to the trace
 =============  ===============================================================
 ``RECEIVED``   batch size, unless a stage already reported it
-``INFERENCE``  its stage fields, precision, cold start, batch size (if unknown)
-``TERMINAL``   completes it: status, cold start, batch size, its stage fields,
+``INFERENCE``  its stage fields, precision, cold start, batch size (if unknown),
+               engine id
+``TERMINAL``   completes it: status, cold start, batch size, engine id, its stage fields,
                the slow flag (the trace's ``total_ms`` against ``slow_ms`` /
                the window P99)
 ``ERROR``      the first error names the trace's error
@@ -42,7 +43,7 @@ class TraceState:
     __slots__ = (
         "request_id", "start_ts_ms", "end_ts_ms", "model", "model_version", "worker_id", "host", "backend",
         "kinds", "event_ids", "terminal", "status", "cold_start", "batch_size", "precision", "stages", "error",
-        "slow", "emitted", "kept", "changed",
+        "slow", "emitted", "kept", "changed", "engine_id", "exemplar",
     )
 
     def __init__(self, request_id: str, start_ts_ms: int, end_ts_ms: int, model: str | None = None,
@@ -69,6 +70,8 @@ class TraceState:
         self.emitted = False
         self.kept = False
         self.changed = True
+        self.engine_id: str | None = None
+        self.exemplar = False  # among its window's slowest (streams/metrics/attribution.py): always kept
 
 
 Apply = Callable[[TraceState, Any, "float | None"], None]
@@ -100,6 +103,9 @@ def _inference(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
                 st[dst] = v
         tr.cold_start = tr.cold_start or ev.cold_start
         tr.precision = ev.precision
+        eid = fields["engine_id"]
+        if eid is not None:
+            tr.engine_id = eid
         if tr.batch_size is None:
             tr.batch_size = ev.batch_size
 
@@ -115,6 +121,9 @@ def _terminal(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
         tr.cold_start = tr.cold_start or ev.cold_start
         tr.batch_size = ev.batch_size
         st, fields = tr.stages, ev.__dict__
+        eid = fields["engine_id"]
+        if eid is not None:
+            tr.engine_id = eid
         for dst, src in stage_fields:
             v = fields[src]
             if v is not None:

@@ -168,10 +168,16 @@ def test_every_kept_trace_is_stored_once_and_sampled_out_ones_are_absent(run):
     assert must <= set(traces), f"{len(must - set(traces))} error/cold/incomplete traces missing"
     assert by_rate <= set(traces), f"{len(by_rate - set(traces))} traces kept by rate missing"
     extra = set(traces) - must - by_rate
-    assert all(traces[rid]["sample_reason"] == "slow" for rid in extra), "a sampled-out trace was stored"
-    assert len(extra) < 0.05 * len(expected.requests)
+    assert all(traces[rid]["sample_reason"] in ("slow", "exemplar") for rid in extra), "a sampled-out trace was stored"
+    slow = {rid for rid in extra if traces[rid]["sample_reason"] == "slow"}
+    assert len(slow) < 0.05 * len(expected.requests)
+    # exemplar candidates: each partial window keeps every request that is among its 5 slowest *so far* (so
+    # every final exemplar is stored), about 5 * (1 + ln(n / 5)) of its n requests: ~14 of the ~30 in each
+    # partial of these 1-second windows (36 windows x 3 partitions x 3 versions), far fewer per request in
+    # real windows (~0.4% at n = 10,000)
+    assert len(extra - slow) < 0.15 * len(expected.requests)
     sampled_out = set(expected.requests) - must - by_rate - extra
-    assert len(sampled_out) > 0.4 * len(expected.requests)  # the rate really thinned the stored volume
+    assert len(sampled_out) > 0.35 * len(expected.requests)  # the rate (0.5) really thinned the stored volume
     for rid, doc in traces.items():
         r = expected.requests[rid]
         assert doc["event_count"] == r["events"], rid  # duplicates joined once, out-of-order ones joined

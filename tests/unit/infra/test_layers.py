@@ -23,7 +23,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "library": ("trtlens.greybox",),
     "component": ("trtlens.producers", "trtlens.streams", "trtlens.sinks"),
     "app": ("trtlens.__main__", "trtlens.cli", "trtlens.stack", "trtlens.demo", "trtlens.bench",
-            "trtlens.dashboard"),
+            "trtlens.dashboard", "trtlens.explain"),
 }
 ORDER = ["base", "contract", "library", "component", "app"]
 

@@ -59,7 +59,8 @@ def test_resolved_line_and_other_units():
     ("kind", "value", "text"),
     [("p99_above", 1450.25, "1450 ms"), ("p99_above", 12.34, "12.3 ms"), ("error_rate_above", 0.075, "7.5%"),
      ("cold_start_rate_above", 0.2, "20.0%"), ("gpu_memory_above", 12 * 2**30, "12.00 GiB"),
-     ("qps_below", 3.21, "3.2 req/s"), ("new_kind", 2.5, "2.5"), ("p99_above", None, "n/a")],
+     ("qps_below", 3.21, "3.2 req/s"), ("new_kind", 2.5, "2.5"), ("p99_above", None, "n/a"),
+     ("gpu_memory_trend", 0.934, "93.4%")],
 )
 def test_measure(kind, value, text):
     assert measure(kind, value) == text

@@ -1,0 +1,263 @@
+"""Tail attribution and exemplars: the bucket rows, the merge across partials, and the whole path
+(load generator → 3 partition pipelines → merge) against values computed here from the raw events."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import orjson
+import pytest
+
+from trtlens.kafka import partition_for_key
+from trtlens.producers.load.config import LoadConfig, ModelSpec, VersionSpec
+from trtlens.producers.load.core import generate
+from trtlens.schemas.events import routing_key_of
+from trtlens.streams.alerts.config import AlertsConfig
+from trtlens.streams.config import StreamsSettings
+from trtlens.streams.merge.core import Merger
+from trtlens.streams.metrics.attribution import STAGES, Tail, delta, merge_tails, summarize
+from trtlens.streams.metrics.sketch import DDSketch
+from trtlens.streams.pipeline.core import PartitionPipeline
+
+T0 = 1_700_000_000_000
+
+
+@pytest.mark.parametrize(
+    "total, stages, dominant",
+    [
+        (100.0, {"queue_ms": 80.0, "compute_ms": 15.0}, "queue"),
+        (100.0, {"engine_load_ms": 60.0, "compute_ms": 30.0}, "engine_load"),
+        (100.0, {"compute_ms": 40.0, "h2d_ms": 5.0, "d2h_ms": 5.0}, "other"),  # 50 ms unaccounted
+        (100.0, None, "other"),  # no breakdown at all
+        (10.0, {"compute_ms": 12.0}, "compute"),  # stages above total: other clamps at 0
+    ],
+)
+def test_a_request_is_dominated_by_its_largest_stage(total, stages, dominant):
+    t = Tail()
+    t.add(5, total, False, stages, "r", 3)
+    row = t.rows[5]
+    assert row[0] == 1
+    assert [STAGES[i] for i in range(len(STAGES)) if row[2 + i]] == [dominant]
+
+
+def test_exemplars_are_the_n_slowest_so_far():
+    t = Tail()
+    kept = [t.add(0, v, False, None, f"r{v:g}", 3) for v in (5.0, 9.0, 1.0, 7.0, 2.0, 8.0)]
+    assert kept == [True, True, True, True, False, True]
+    assert [rid for _, rid in sorted(t.exemplars, reverse=True)] == ["r9", "r8", "r7"]
+
+
+def test_merging_partials_equals_one_partial_of_everything():
+    values = [(1.0 + (i * 37) % 400, i % 9 == 0, {"queue_ms": float(i % 50), "compute_ms": float(i % 13)})
+              for i in range(900)]
+    one, parts = Tail(), [Tail(), Tail(), Tail()]
+    sk = DDSketch(0.01)
+    for i, (v, cold, st) in enumerate(values):
+        b = sk.key(v) >> 2
+        sk.add(v)
+        one.add(b, v, cold, st, f"r{i}", 5)
+        parts[i % 3].add(b, v, cold, st, f"r{i}", 5)
+    rows_one, ex_one = merge_tails([one.to_dict()], 5)
+    rows, ex = merge_tails([Tail.from_dict(p.to_dict()).to_dict() for p in parts], 5)
+    assert ex == ex_one and len(ex) == 5
+    p99 = sk.quantile(0.99)
+    b99 = sk.key(p99) >> 2
+    a, b = summarize(rows, p99, b99), summarize(rows_one, p99, b99)
+    assert a == b
+    assert a["count"] == sum(1 for v, _, _ in values if sk.key(v) >> 2 >= b99)
+    assert sum(a["dominant_stage_share"].values()) == pytest.approx(1.0)
+
+
+def test_delta_prev_is_current_minus_previous():
+    rows = {10: [4, 2, 2, 0, 0, 2, 0, 0, 40, 0, 0, 8, 0, 0]}
+    cur = summarize(rows, 100.0, 10)
+    prev = dict(cur, cold_start_share=0.25, threshold_ms=60.0)
+    d = delta(cur, prev)
+    assert d["cold_start_share"] == pytest.approx(0.25) and d["threshold_ms"] == pytest.approx(40.0)
+    assert set(d["dominant_stage_share"]) == set(STAGES)
+
+
+# --- the whole path ---------------------------------------------------------------------------------
+def _run(config: LoadConfig, partitions: int = 3, exemplars: int = 5):
+    settings = StreamsSettings.model_validate({
+        "traces": {"sample_rate": 0.0, "slow_ms": None, "slow_above_p99": False},
+        "metrics": {"exemplars": exemplars},
+        "alerts": {"rules": []},
+    })
+    run = generate(config)
+    events = list(run.events)
+    by_part: dict[int, list[dict]] = defaultdict(list)
+    for e in events:
+        by_part[partition_for_key(routing_key_of(e), partitions)].append(e)
+    merger = Merger(settings.metrics, settings.alerts, source_partitions=partitions)
+    traces: dict[str, dict] = {}
+    for p in range(partitions):
+        pipe = PartitionPipeline(settings, topic="t", partition=p)
+        evs = by_part[p]
+        for k in range(0, len(evs), 200):
+            pipe.process_record(k // 200, None, orjson.dumps(evs[k:k + 200]))
+        pipe.process_record(len(evs) // 200 + 1, None, orjson.dumps([]))
+        out, _, _ = pipe.end_group()
+        out2 = pipe.flush_idle()
+        for part in out.partials + out2.partials:
+            merger.apply({"type": "partial", **part.to_dict()}, 0)
+        for tr in out.traces + out2.traces:
+            traces[tr["request_id"]] = tr
+        merger.apply({"type": "watermark", "partition": p, "watermark_ms": pipe.watermark_ms,
+                      "source_partitions": partitions, "idle": True}, 0)
+    metrics = [m for m in merger.flush(0).metrics if m.scope == "model_version"]
+    return run, events, metrics, traces
+
+
+def _truth(events, window_ms):
+    """Per (version, window): every completed request's total, cold flag and stages, from the raw events."""
+    stages: dict[str, dict] = {}
+    done = defaultdict(list)
+    for e in events:
+        if e["event"] == "inference_complete":
+            stages[e["request_id"]] = e
+    seen = set()
+    for e in events:
+        if e["event"] != "request_complete" or e["event_id"] in seen:
+            continue
+        seen.add(e["event_id"])
+        inf = stages.get(e["request_id"], {})
+        parts = {s: inf.get(f"{s}_ms") or 0.0 for s in ("queue", "engine_load", "h2d", "compute", "d2h")}
+        parts["other"] = max(0.0, e["total_ms"] - sum(parts.values()))
+        dom = max(parts, key=lambda s: (parts[s], s == "other"))
+        done[(e["model_version"], e["ts_ms"] - e["ts_ms"] % window_ms)].append((e["total_ms"], e["cold_start"], dom, e["request_id"]))
+    return done
+
+
+def test_cold_start_storm_is_named_with_the_right_shares_and_every_exemplar_is_a_stored_trace():
+    config = LoadConfig(
+        seed=7, rate_rps=400, duration_s=20, start_ms=T0, workers=2, gpu_sample_interval_ms=0,
+        models=[ModelSpec(name="m", versions=[
+            VersionSpec(name="v1", latency_median_ms=8, latency_sigma=0.3, error_rate=0, cold_start_prob=0.0),
+            VersionSpec(name="v2", latency_median_ms=8, latency_sigma=0.3, error_rate=0, cold_start_prob=0.03,
+                        engine_load_median_ms=900),
+        ])],
+    )
+    run, events, metrics, traces = _run(config)
+    truth = _truth(events, config.window_ms)
+    sk_gamma = math.log((1 + 0.01) / (1 - 0.01))
+    assert metrics
+    for m in metrics:
+        reqs = truth[(m.model_version, m.window_start_ms)]
+        assert m.requests == len(reqs)
+        t = m.attribution["p99"]
+        # the tail is every request in a bucket at or above the P99's bucket: recount it from the raw values
+        b99 = math.ceil(math.log(t.threshold_ms) / sk_gamma) >> 2
+        tail = [r for r in reqs if math.ceil(math.log(r[0]) / sk_gamma) >> 2 >= b99]
+        assert t.count == len(tail)
+        assert t.cold_start_share == pytest.approx(sum(r[1] for r in tail) / len(tail), abs=1e-6)
+        for s in STAGES:
+            assert t.dominant_stage_share[s] == pytest.approx(sum(r[2] == s for r in tail) / len(tail), abs=1e-6)
+        # exemplars: the 5 slowest of the window, each stored as a trace
+        top = [r[3] for r in sorted(reqs, key=lambda r: (r[0], r[3]), reverse=True)[:5]]
+        assert m.exemplars == top
+        assert all(rid in traces for rid in m.exemplars)
+        assert m.engines and len(m.engines) == 1
+        if m.model_version == "v2":
+            assert t.cold_start_share > 0.8 and t.dominant_stage_share["engine_load"] > 0.8
+            assert t.stage_mean_ms_tail["engine_load"] > 500 > t.stage_mean_ms_body["engine_load"]
+        else:
+            assert t.cold_start_share == 0 and t.dominant_stage_share["compute"] > 0.9
+    second = [m for m in metrics if m.window_start_ms > metrics[0].window_start_ms]
+    assert all(m.attribution["p99"].delta_prev is not None for m in second)
+
+
+def test_exemplars_are_stored_even_when_sampling_keeps_nothing_else():
+    config = LoadConfig(seed=3, rate_rps=200, duration_s=10, start_ms=T0, workers=1, gpu_sample_interval_ms=0,
+                        models=[ModelSpec(name="m", versions=[VersionSpec(name="v1", error_rate=0, cold_start_prob=0)])])
+    run, events, metrics, traces = _run(config, exemplars=7)
+    assert len(metrics) == 2  # T0 is not on a window boundary
+    for m in metrics:
+        assert len(m.exemplars) == 7
+        assert set(traces) >= set(m.exemplars)
+        assert {traces[r]["sample_reason"] for r in m.exemplars} == {"exemplar"}
+    assert len(traces) < len(events) / 10  # candidates of each partition only, not a sample
+
+
+@pytest.mark.parametrize("scenario", ["cold-start-storm", "slow-compute", "overload"])
+def test_each_scenario_names_its_cause_as_the_ground_truth_does(scenario):
+    from trtlens.producers.load.scenarios import SCENARIOS
+
+    stage, models = SCENARIOS[scenario]
+    config = LoadConfig(seed=11, rate_rps=500, duration_s=20, start_ms=T0 - T0 % 10_000, workers=2,
+                        gpu_sample_interval_ms=0, models=models)
+    run, events, metrics, traces = _run(config)
+    truth = {(w["model_version"], w["window_start_ms"]): w for w in run.ground_truth["windows"]}
+    for m in metrics:
+        t, gt = m.attribution["p99"], truth[(m.model_version, m.window_start_ms)]["tail_p99"]
+        # the store's tail holds whole latency buckets, the truth exactly the requests >= P99: close, not equal
+        assert t.count >= gt["count"]
+        assert t.cold_start_share == pytest.approx(gt["cold_start_share"], abs=0.15)
+        for s in STAGES:
+            assert t.dominant_stage_share[s] == pytest.approx(gt["dominant_stage_share"][s], abs=0.15)
+        if m.model_version == "v2":
+            assert max(t.dominant_stage_share, key=t.dominant_stage_share.get) == stage
+            assert gt["dominant_stage_share"][stage] > 0.7
+
+
+def test_the_inlined_hot_path_equals_tail_add():
+    from types import SimpleNamespace
+
+    from trtlens.schemas.events import RequestComplete
+    from trtlens.streams.metrics.attribution import attribute_many
+    from trtlens.streams.metrics.sketch import MIN_VALUE, log_gamma
+
+    g = log_gamma(0.01)
+    stages = [None, {}, {"queue_ms": 3.0}, {"engine_load_ms": 50.0, "compute_ms": 50.0}, {"h2d_ms": 1.0, "d2h_ms": 2.0},
+              {"compute_ms": 40.0, "total_ms": 99.0, "inference_ms": 40.0}, {"queue_ms": 0.0, "compute_ms": 500.0}]
+    reqs, traces, ref = [], {}, Tail()
+    part = SimpleNamespace(tail=None)
+    for i in range(300):
+        total = [0.0, 0.0005, 7.0, 100.0, 12.5, 99.0, 480.0][i % 7] + (i % 11)
+        ev = RequestComplete(event_id=f"e{i}", ts_ms=1, request_id=f"r{i:03d}", worker_id="w", model="m",
+                             model_version="v", total_ms=total, cold_start=i % 5 == 0)
+        st = stages[i % 7]
+        if st is not None:
+            traces[ev.request_id] = SimpleNamespace(stages=st)
+        reqs.append((ev, part))
+        ref.add((math.ceil(math.log(total) / g) >> 2) if total > MIN_VALUE else -(1 << 30), total, ev.cold_start,
+                st, ev.request_id, 4)
+    attribute_many(reqs, traces, g, 4, MIN_VALUE)
+    assert part.tail.to_dict() == ref.to_dict()
+
+
+def test_attribution_does_not_depend_on_arrival_order():
+    """A request_complete that overtakes its inference_complete waits for it: a backfill in event order and a
+    live run with out-of-order events give the same windows."""
+    config = LoadConfig(seed=5, rate_rps=300, duration_s=10, start_ms=T0 - T0 % 10_000, workers=1,
+                        gpu_sample_interval_ms=0, models=SCENARIOS_FOR_ORDER)
+    events = list(generate(config).events)
+    swapped = list(events)
+    k = 0
+    for i in range(len(swapped) - 1):  # move every 7th inference_complete behind the next 40 events
+        if swapped[i]["event"] == "inference_complete":
+            k += 1
+            if k % 7 == 0:
+                e = swapped.pop(i)
+                swapped.insert(min(len(swapped), i + 40), e)
+
+    def windows(evs):
+        settings = StreamsSettings.model_validate({"alerts": {"rules": []}})
+        pipe = PartitionPipeline(settings, topic="t", partition=0)
+        for n in range(0, len(evs), 25):
+            pipe.process_record(n // 25, None, orjson.dumps(evs[n:n + 25]))
+        merger = Merger(settings.metrics, settings.alerts, source_partitions=1)
+        out, _, _ = pipe.end_group()
+        for part in out.partials + pipe.flush_idle().partials:
+            merger.apply({"type": "partial", **part.to_dict()}, 0)
+        merger.apply({"type": "watermark", "partition": 0, "watermark_ms": pipe.watermark_ms, "source_partitions": 1,
+                      "idle": True}, 0)
+        return {m.doc_id: (m.attribution, m.exemplars) for m in merger.flush(0).metrics if m.scope == "model_version"}
+
+    assert windows(events) == windows(swapped)
+
+
+from trtlens.producers.load.scenarios import SCENARIOS as _S  # noqa: E402
+
+SCENARIOS_FOR_ORDER = _S["overload"][1]
