@@ -98,7 +98,9 @@ def test_function_stdout_to_store_through_a_sigkilled_collector(stack_settings, 
            "TRTLENS_COLLECT__COMMIT_INTERVAL_MS": "300", "TRTLENS_COLLECT__FILES__POLL_INTERVAL_MS": "50"}
     collect_args = ["collect", "--files", str(log), "--checkpoint-dir", str(tmp_path / "cp")]
     with open(log, "wb") as out:
-        fn = subprocess.Popen([sys.executable, str(FN), "--requests", str(REQUESTS)], stdout=out,
+        # paced so that the function still writes when the first collector is killed (after its first
+        # checkpoint, ~3 s): lines published past that checkpoint are re-read by the second one
+        fn = subprocess.Popen([sys.executable, str(FN), "--requests", str(REQUESTS), "--interval-ms", "40"], stdout=out,
                               stderr=subprocess.PIPE)
     # the first collector checkpoints rarely, so its SIGKILL leaves published-but-uncheckpointed lines behind
     first = ManagedProcess("collect-1", collect_args, log_dir=tmp_path,
