@@ -41,6 +41,7 @@ from trtlens.sinks.core import (
     prepare_record,
     topic_families,
 )
+from trtlens.sinks.reading import contiguous
 from trtlens.sinks.writer import BulkWriter, RetriesExhaustedError, StoreUnreachableError
 
 log = logging.getLogger(__name__)
@@ -249,33 +250,7 @@ class ElasticsearchSink:
 
     async def _contiguous(self, batch: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
         """Only records that continue each partition's offsets go on; a jump is read again first (``Continuity``)."""
-        out = {}
-        for tp, records in batch.items():
-            if not records:
-                continue
-            if not self._continuity.knows(tp):
-                self._continuity.start(tp, await self._start_offset(tp, records[0].offset))
-            start, stop, seek_to = self._continuity.check(tp, [r.offset for r in records])
-            if stop > start:
-                out[tp] = records[start:stop]
-            if seek_to is not None:
-                log.warning("topic=%s partition=%d gap=reread next_offset=%d received_offset=%d msg='re-reading "
-                            "from offset %d; a gap that repeats is accepted'", tp.topic, tp.partition, seek_to,
-                            records[stop].offset, seek_to)
-                self._consumer.seek(tp, seek_to)
-        return out
-
-    async def _start_offset(self, tp: Any, first_fetched: int) -> int:
-        """Where this owner's records of ``tp`` begin: its committed offset, else the log start (reset earliest)."""
-        try:
-            committed = await self._consumer.committed(tp)
-            if committed is not None:
-                return committed
-            if self._cfg.auto_offset_reset == "earliest":
-                return (await self._consumer.beginning_offsets([tp]))[tp]
-        except Exception as exc:  # the check sharpens, never blocks: start from what was fetched
-            log.warning("topic=%s partition=%d start_offset=unknown error=%r", tp.topic, tp.partition, exc)
-        return first_fetched
+        return await contiguous(self._consumer, self._continuity, self._cfg.auto_offset_reset, batch)
 
     def _prepare(self, batch: dict[Any, list[Any]]) -> PreparedBatch:
         out = PreparedBatch()

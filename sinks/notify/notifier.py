@@ -34,6 +34,7 @@ from aiokafka import ConsumerRebalanceListener
 from trtlens.errors import TrtlensError
 from trtlens.settings import Settings
 from trtlens.sinks.core import Continuity, OffsetTracker, RecordRef, backoff_s, commits_due
+from trtlens.sinks.reading import contiguous
 from trtlens.sinks.notify.config import EndpointConfig
 from trtlens.sinks.notify.core import (
     AlertRecord,
@@ -306,31 +307,7 @@ class Notifier:
 
     async def _contiguous(self, batch: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
         """Only records that continue each partition's offsets go on; a jump is read again first (``Continuity``)."""
-        out = {}
-        for tp, records in batch.items():
-            if not records:
-                continue
-            if not self._continuity.knows(tp):
-                self._continuity.start(tp, await self._start_offset(tp, records[0].offset))
-            start, stop, seek_to = self._continuity.check(tp, [r.offset for r in records])
-            if stop > start:
-                out[tp] = records[start:stop]
-            if seek_to is not None:
-                log.warning("topic=%s partition=%d gap=reread next_offset=%d received_offset=%d", tp.topic,
-                            tp.partition, seek_to, records[stop].offset)
-                self._consumer.seek(tp, seek_to)
-        return out
-
-    async def _start_offset(self, tp: Any, first_fetched: int) -> int:
-        try:
-            committed = await self._consumer.committed(tp)
-            if committed is not None:
-                return committed
-            if self._cfg.auto_offset_reset == "earliest":
-                return (await self._consumer.beginning_offsets([tp]))[tp]
-        except Exception as exc:  # the check sharpens, never blocks: start from what was fetched
-            log.warning("topic=%s partition=%d start_offset=unknown error=%r", tp.topic, tp.partition, exc)
-        return first_fetched
+        return await contiguous(self._consumer, self._continuity, self._cfg.auto_offset_reset, batch)
 
     async def _handle(self, batch: dict[Any, list[Any]]) -> None:
         invalid: list[tuple[Invalid, _Pending]] = []
