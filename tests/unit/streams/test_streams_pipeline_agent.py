@@ -5,39 +5,15 @@ own bookkeeping. The real worker runs on the real broker in the integration test
 """
 
 import asyncio
-from dataclasses import dataclass
 
 import orjson
+from streams_fakes import FakeTable, Msg
 
 from trtlens.settings import load_settings
-from trtlens.streams.pipeline.agent import PipelineAgent
 from trtlens.streams.offsets import Rereads
+from trtlens.streams.pipeline.agent import PipelineAgent
 
 T0 = 1_700_000_000_000
-
-
-@dataclass
-class Msg:
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-
-
-
-class FakeTable:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def items_for(self, partition):
-        prefix = b"%05d:" % partition
-        return [(k, v) for k, v in self.data.items() if k.startswith(prefix)]
-
-    def put(self, partition, key, value):
-        self.data[key] = value
-
-    def delete(self, partition, key):
-        self.data.pop(key, None)
 
 
 class FakeSender:

@@ -7,9 +7,9 @@ collector is scraped through a real listener on a loopback port.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import orjson
+from streams_fakes import FakeTable, Msg
 
 from trtlens.obs import Observability, scrape
 from trtlens.settings import ObsSettings, load_settings
@@ -18,30 +18,6 @@ from trtlens.streams.pipeline.agent import PipelineAgent
 from trtlens.streams.selfmetrics import StreamsCollector, readiness
 
 T0 = 1_700_000_000_000
-
-
-@dataclass
-class Msg:
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-
-
-
-class FakeTable:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def items_for(self, partition):
-        prefix = b"%05d:" % partition
-        return [(k, v) for k, v in self.data.items() if k.startswith(prefix)]
-
-    def put(self, partition, key, value):
-        self.data[key] = value
-
-    def delete(self, partition, key):
-        self.data.pop(key, None)
 
 
 class FakeSender:
