@@ -15,7 +15,7 @@ legacy             ``[TensorRT] VERBOSE: msg`` (TensorRT 5-7 Python logger)
 bare               ``[W] msg`` / ``[E]`` / ``[!]`` (Polygraphy, trtexec to a file)
 deepstream         ``ERROR: [TRT]: msg`` / ``WARNING: [TRT]: msg``
 jetson             ``[TRT]    msg`` (jetson-inference, no severity)
-torch_tensorrt     ``WARNING: [Torch-TensorRT ...] - msg`` / ``INFO:torch_tensorrt...:msg``
+torch_tensorrt     ``WARNING: [Torch-TensorRT ...] - msg`` / ``INFO:torch_tensorrt...:msg`` (``[TRTorch ...]`` before 1.0)
 trtllm             ``[TRT-LLM] [E] msg`` / ``[TensorRT-LLM][WARNING] msg``
 triton             ``I0829 03:48:40.853740 1161 file.cc:123] msg`` (glog)
 gstreamer          ``0:00:04.04 9789 0x2d12ae40 WARN nvinfer gstnvinfer.cpp:635:func:<elem> msg``
@@ -46,7 +46,7 @@ _ISO_TS = re.compile(
 _BRACKET_SEV = re.compile(
     r"\[(V|I|W|E|F|!|S|X|(?i:VERBOSE|INFO|WARN|WARNING|ERROR|FATAL|DEBUG|TRACE|INTERNAL_ERROR|CRITICAL))\][ \t]?"
 )
-_TAG = re.compile(r"\[(TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TensorRT Conversion Context)\]:?[ \t]*")
+_TAG = re.compile(r"\[(TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TRTorch[^\]]*|TensorRT Conversion Context)\]:?[ \t]*")
 _TORCH_DASH = re.compile(r"-[ \t]+")
 _WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
 _PYLOG = re.compile(
@@ -154,7 +154,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif m := _TAG.match(rest):
             tag_name = tag_name or m.group(1)
             tokens.append("tag")
-            if m.group(1).startswith("Torch-TensorRT") and (dash := _TORCH_DASH.match(rest, m.end())):
+            if m.group(1).startswith(("Torch-TensorRT", "TRTorch")) and (dash := _TORCH_DASH.match(rest, m.end())):
                 rest = rest[dash.end() :]
                 continue
         elif m := _PYLOG.match(rest):
@@ -176,7 +176,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
     text = message.strip()
     indent = len(message) - len(message.lstrip(" \t"))
     family = _family(tokens, tag_name)
-    trt = tag_name in ("TRT", "TensorRT", "TensorRT Conversion Context") or tag_name.startswith("Torch-TensorRT")
+    trt = tag_name in ("TRT", "TensorRT", "TensorRT Conversion Context") or tag_name.startswith(("Torch-TensorRT", "TRTorch"))
     if family == "triton" or "tssev" in tokens:
         trt = True  # Triton's TensorRT backend (glog) and onnx-tensorrt's logger forward TensorRT's messages
     return Line(lineno, raw, text, indent, family, severity, trt, ts_ms, origin)
@@ -193,7 +193,7 @@ def _family(tokens: list[str], tag: str) -> str:
         return "onnxruntime"
     if "tssev" in tokens:
         return "onnx2trt"
-    if tag.startswith("Torch-TensorRT") or tag == "torch_tensorrt" or tag == "TensorRT Conversion Context":
+    if tag.startswith(("Torch-TensorRT", "TRTorch")) or tag == "torch_tensorrt" or tag == "TensorRT Conversion Context":
         return "torch_tensorrt"
     if tag in ("TRT-LLM", "TensorRT-LLM", "tensorrt_llm"):
         return "trtllm"

@@ -27,7 +27,7 @@ PHASES = [
     (re.compile(rf"Engine generation completed in ({NUM})\s*s", re.I), "engine_generation", 1000.0),
     (re.compile(rf"Engine built in ({NUM})\s*s", re.I), "engine_built", 1000.0),
     (re.compile(rf"Finished engine building in ({NUM})\s*s", re.I), "engine_built", 1000.0),
-    (re.compile(rf"Engine deserialized in ({NUM})\s*s", re.I), "engine_deserialize", 1000.0),
+    (re.compile(rf"Engine (?:deserialized|loaded) in ({NUM})\s*s", re.I), "engine_deserialize", 1000.0),
     (re.compile(rf"Build TRT engine elapsed time:\s*(\d+:\d+:{NUM})"), "engine_built", None),
     (re.compile(rf"TRT INetwork construction elapsed time:\s*(\d+:\d+:{NUM})"), "graph_construction", None),
     (re.compile(r"Total time of building all(?: \d+)? engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
@@ -41,7 +41,7 @@ VERSION = [
 STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\s+\S+(?:\s+\[TensorRT v(\d+)\])?(?:\s+\[b\d+\])?(?:\s*#\s*(.*))?")
 FAILED = re.compile(
     r"engine (?:building|set up|setup|creation|deserialization) failed|could not deserialize engine|"
-    r"failed to (?:parse onnx|create engine|build (?:the )?(?:serialized network|engine))|parsing model failed|"
+    r"failed to (?:parse onnx|create (?:the )?engine|build (?:the )?(?:serialized network|engine))|parsing model failed|"
     r"unable to (?:create|build) (?:the )?engine|network validation failed",
     re.I,
 )
@@ -51,7 +51,7 @@ BUILT = re.compile(
     re.I,
 )
 LOADED = re.compile(r"Loaded engine size|Engine deserialized in|=== Performance summary ===|=== Profile \(", re.I)
-COMMAND = re.compile(r"(?:^|[#$>]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|polygraphy|tritonserver|trtllm-build)\s+-.*?)\s*$")
+COMMAND = re.compile(r"(?:^|[#$>%\u276f\u00bb]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|polygraphy|tritonserver|trtllm-build)\s+-.*?)\s*$")
 FACTS = [  # (needle that must be in the line, pattern, fact keys)
     ("Detected", re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
     ("aux streams", re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
@@ -70,6 +70,9 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
 # any other line about an engine that names its file: "Deserialize engine failed from file: /x/yolov5.engine",
 # "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
 ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
+# the model an application loads: "Loading ONNX file from path yolov3-416.onnx...", "Could not open file ../w/x.onnx"
+MODEL_CONTEXT = re.compile(r"load|open|pars|from|read", re.I)
+MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|uff|caffemodel|etlt|prototxt))(?![\w-])(?!\.\w)")
 ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
 TACTIC = re.compile(
@@ -174,6 +177,10 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
         if needle in text and (m := pattern.search(text)):
             for key, value in zip(keys, m.groups()):
                 st.facts.setdefault(key, int(value) if value.isdigit() else value)
+            hit = True
+    if "model_path" not in st.facts and (".onnx" in low or ".uff" in low or ".caffemodel" in low or ".etlt" in low):
+        if MODEL_CONTEXT.search(text) and (m := MODEL_FILE.search(text)):
+            st.facts["model_path"] = m.group(1)
             hit = True
     if "engine_path" not in st.facts and (".engine" in low or ".plan" in low or ".trt" in low):
         if ENGINE_CONTEXT.search(text) and (m := ENGINE_FILE.search(text)):

@@ -31,7 +31,13 @@ ERROR_KIND = re.compile(
 # an unprefixed TensorRT error line: "[file.cpp::func::144] Error Code 2: ..." or "1: [file.cpp::...] Error Code 1: ..."
 BARE_TRT_ERROR = re.compile(r"^(?:\d{1,3}:\s*)?\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*Error Code:? ?\d+:")
 ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
-STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception)):\s+(?P<msg>\S.*)$")
+# glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed."
+GLIBC_ASSERT = re.compile(
+    r"^(?:\S+:\s+)?(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed\.?$"
+)
+# "Assertion failed: d == a + length (/app/.../gptAttentionCommon.cpp:320)" (TensorRT-LLM, plugins)
+TRAILING_SOURCE = re.compile(r"\((?:[^()\s]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\)\s*$")
+STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception)):\s+(?P<msg>\S.*)$")
 CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
     r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$"
@@ -42,7 +48,7 @@ ASSERTION_CODE = re.compile(r"\[(?P<code>\d+)\]\s*Assertion failed")
 TRACEBACK = re.compile(r"^(?:(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\s+)?Traceback \(most recent call last\):?")
 IPYTHON_FRAME = re.compile(r"^(?:<ipython-input-[^>]*>|\S+\.py) in \S+|^-*> ?\d+ |^\d+ ")
 FRAME = re.compile(r'^File "(?P<file>[^"]+)", line (?P<line>\d+)')
-EXCEPTION = re.compile(r"^(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Fault|Failure))(?::\s*(?P<msg>.*))?$")
+EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure))(?::\s*(?P<msg>.*))?$")
 NOT_CONTINUATION = re.compile(r"^(?:Traceback|&&&&|#|\{|\||!!!|=== |Layer\(|Name:)")
 MAX_CONTINUATION_LINES = 4
 
@@ -95,6 +101,10 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         and _looks_continued(st.open_diag.message, line)
     ):
         _continue(st, text)
+        return True
+    if line.family == "plain" and text and "Assertion" in text and (m := GLIBC_ASSERT.match(text)):
+        close(st)
+        _commit(st, DiagEntry("error", text, None, f"{_basename(m.group('file'))}:{m.group('line')}", "assertion"))
         return True
     if line.family == "plain" and not consumed and text and (ASSERTION_LINE.match(text) or STANDALONE_EXCEPTION.match(text)):
         close(st)
@@ -196,6 +206,8 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         category = (m.group("cat") or m.group("short") or "").strip() or category
     if source is None and (m := API_SOURCE.match(msg)):
         source = m.group("api")
+    if source is None and (m := TRAILING_SOURCE.search(msg)):
+        source = f"{m.group('file')}:{m.group('line')}"
     if code is None and (m := ASSERTION_CODE.search(msg)):
         code = m.group("code")
     return DiagEntry(entry.severity, msg, code, source, category)

@@ -12,7 +12,7 @@ from trtlens.producers.trtlog.units import NUM, to_bytes
 
 UNIT = r"(?:[KMGT]i?B|bytes?|B)"
 MEM_CHANGE = re.compile(
-    rf"\[MemUsageChange\][^:]*:\s*CPU\s*{NUM}\s*,\s*GPU\s*{NUM}\s*,\s*now:\s*CPU\s*(?P<cpu>{NUM})\s*,\s*GPU\s*(?P<gpu>{NUM})"
+    rf"\[MemUsageChange\](?P<what>[^:]*):\s*CPU\s*{NUM}\s*,\s*GPU\s*(?P<dgpu>{NUM})\s*,\s*now:\s*CPU\s*(?P<cpu>{NUM})\s*,\s*GPU\s*(?P<gpu>{NUM})"
     rf"\s*\((?P<unit>{UNIT})\)",
     re.I,
 )
@@ -63,6 +63,8 @@ def extract(line: Line, st: ParseState) -> bool:
         if gpu is not None and (st.peak_now_gpu_bytes is None or gpu > st.peak_now_gpu_bytes):
             st.peak_now_gpu_bytes = gpu
         st.set_memory("cpu_now_peak_bytes", to_bytes(m.group("cpu"), m.group("unit")))
+        if "ExecutionContext creation" in m.group("what"):
+            st.set_memory("context_bytes", to_bytes(m.group("dgpu").lstrip("+"), m.group("unit")))
         return True
     if m := PEAK_STATS.search(text):
         st.set_memory("peak_gpu_bytes", to_bytes(m.group("gpu"), m.group("u2")))
@@ -78,7 +80,10 @@ def extract(line: Line, st: ParseState) -> bool:
         return True
     for pattern, key, keep in SIMPLE:
         if m := pattern.search(text):
-            st.set_memory(key, to_bytes(m.group("v"), m.groupdict().get("u") or ""), keep=keep)
+            value = to_bytes(m.group("v"), m.groupdict().get("u") or "")
+            if key == "engine_bytes" and _rounded(st.memory.get(key), value):
+                return True  # the same size printed again in whole MiB: keep the precise one
+            st.set_memory(key, value, keep=keep)
             return True
     if m := BLOCK_ASSIGN.search(text):
         st.set_memory("block_assignment_bytes", int(m.group("v")))
@@ -87,6 +92,11 @@ def extract(line: Line, st: ParseState) -> bool:
         st.set_memory("seed_peak_bytes", to_bytes(m.group("v"), m.group("u")))
         return True
     return False
+
+
+def _rounded(old: int | None, new: int | None) -> bool:
+    """``new`` is ``old`` rounded to whole MiB (trtexec: "Created engine with size: 34.271 MiB", then "Loaded engine size: 34 MiB")."""
+    return old is not None and new is not None and new != old and new % (1 << 20) == 0 and abs(new - old) < (1 << 20)
 
 
 def _kv_cache(text: str, st: ParseState) -> bool:

@@ -25,6 +25,7 @@ from trtlens.producers.trtlog.state import ParseState
 from trtlens.producers.trtlog.units import compute_precision, norm_precision
 from trtlens.schemas.events import LayerInfo
 
+LAYER_COUNT = re.compile(r"^---- (?P<n>\d+) Layer\(s\) ----$")
 IO_COUNT = re.compile(r"^---- (?P<n>\d+) Engine (?P<what>Input|Output)\(s\) ----$")
 DEVICE_MEMORY = re.compile(r"^Device Memory:\s*(?P<v>\d+) bytes$")
 LAYER = re.compile(r"^Layer \d+\s*\|\s*(?P<name>.+?) \[Op: (?P<type>[^\]]*)\]\s*$")
@@ -41,6 +42,9 @@ def extract(line: Line, st: ParseState) -> bool:
         flush(st)
         if m := IO_COUNT.match(text):
             st.facts["network_inputs" if m.group("what") == "Input" else "network_outputs"] = int(m.group("n"))
+            return True
+        if (m := LAYER_COUNT.match(text)) and not st.layer_counts:
+            st.layer_counts.append(int(m.group("n")))
             return True
         return False
     if m := DEVICE_MEMORY.match(text):

@@ -37,11 +37,13 @@ _WORDS = {
     "bfloat16": "bf16", "bf16": "bf16", "torch.bfloat16": "bf16", "dtype.bf16": "bf16",
     "int8": "int8", "char": "int8", "torch.int8": "int8", "torch.qint8": "int8", "dtype.int8": "int8",
     "fp8": "fp8", "torch.float8_e4m3fn": "fp8", "dtype.fp8": "fp8", "tf32": "tf32",
+    "dtype.f16": "fp16", "dtype.i8": "int8", "dtype.f8": "fp8",
 }  # fmt: skip
 
 
 def _add(st: ParseState, value: str) -> bool:
-    p = _WORDS.get(value.strip().strip("'\"").lower(), value.strip().lower())
+    value = value.strip().strip("'\"<>:").lower()  # dynamo prints enum reprs: "<dtype.f16: 6>"
+    p = _WORDS.get(value, value)
     if p in REDUCED:
         st.add_name("precisions", st.precisions, p)
         return True

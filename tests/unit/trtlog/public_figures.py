@@ -9,6 +9,9 @@ Run it to measure coverage (matched figures / all figures):
 
     .venv/bin/python tests/unit/trtlog/public_figures.py          # summary
     .venv/bin/python tests/unit/trtlog/public_figures.py -v       # every miss
+    .venv/bin/python tests/unit/trtlog/public_figures.py blind_b  # one set: tuned, blind_a, blind_b
+
+The blind sets' figures live in public_figures_blind.py.
 """
 
 from __future__ import annotations
@@ -552,13 +555,28 @@ def parse(name: str) -> ParseResult:
     return parse_log(PUBLIC / name, now_ms=1_700_000_000_000)
 
 
+def figure_sets() -> dict[str, dict[str, list[Figure]]]:
+    """The tuned set (p01-p63) and the two blind sets (public_figures_blind), by name."""
+    from public_figures_blind import BLIND_A, BLIND_B  # imports this module's helpers
+
+    return {"tuned": FIGURES, "blind_a": BLIND_A, "blind_b": BLIND_B}
+
+
+def all_figures() -> dict[str, list[Figure]]:
+    out: dict[str, list[Figure]] = {}
+    for figures in figure_sets().values():
+        out.update(figures)
+    return out
+
+
 def score(names: list[str] | None = None) -> tuple[int, int, list[tuple[str, Figure, Any]]]:
     """(matched, total, misses) over the public logs; a figure marked ``miss`` counts as unmatched."""
+    figures = all_figures()
     matched = total = 0
     misses: list[tuple[str, Figure, Any]] = []
-    for name in names or sorted(FIGURES):
+    for name in names or sorted(figures):
         r = parse(name)
-        for fig in FIGURES[name]:
+        for fig in figures[name]:
             total += 1
             if fig.matches(r):
                 matched += 1
@@ -568,13 +586,22 @@ def score(names: list[str] | None = None) -> tuple[int, int, list[tuple[str, Fig
 
 
 def main(argv: list[str]) -> int:
-    matched, total, misses = score()
-    if "-v" in argv:
-        for name, fig, got in misses:
-            note = f"  [known: {fig.miss}]" if fig.miss else ""
-            print(f"MISS {name}: {fig.what}: want {fig.want!r}, got {got!r}{note}")
-    logs = len(FIGURES)
-    print(f"public TensorRT logs: {logs}, expected figures: {total}, matched: {matched} ({100.0 * matched / total:.1f}%)")
+    """``[-v] [tuned|blind_a|blind_b]``: the score of one set, or of each set and all of them."""
+    sets = figure_sets()
+    chosen = [a for a in argv if a in sets] or list(sets)
+    for key in chosen:
+        names = sorted(sets[key])
+        if not names:
+            continue
+        matched, total, misses = score(names)
+        if "-v" in argv:
+            for name, fig, got in misses:
+                note = f"  [known: {fig.miss}]" if fig.miss else ""
+                print(f"MISS {name}: {fig.what}: want {fig.want!r}, got {got!r}{note}")
+        print(f"{key}: public TensorRT logs: {len(names)}, expected figures: {total}, matched: {matched} ({100.0 * matched / total:.1f}%)")
+    if len(chosen) > 1:
+        matched, total, _ = score()
+        print(f"all: public TensorRT logs: {len(all_figures())}, expected figures: {total}, matched: {matched} ({100.0 * matched / total:.1f}%)")
     return 0
 
 

@@ -1,0 +1,239 @@
+"""Figures a reader expects from the public logs collected blind, after p01-p63.
+
+Same rules as :mod:`public_figures`: each figure was written from reading the log
+(and its row in tests/data/trt-logs/README.md) before the parser was run on it.
+
+* ``BLIND_A`` (p64-p93): collected first; the parser's score on them before any
+  change is the first blind figure, then the parser was improved against them.
+* ``BLIND_B`` (p94-): collected after those changes, with their figures written
+  before running the parser; the parser was not changed for them. Their score
+  is the generalisation figure.
+"""
+
+from __future__ import annotations
+
+from public_figures import MiB, F, diag_set, has_diag, n_diag, section, skipped
+
+BLIND_A: dict[str, list[F]] = {
+    "p64-cpp-logger-trt8x-network-no-output-assertion-aborted.log": [
+        F("TRT error: network has no output", True, has_diag("error", "Network must have at least one output")),
+        F("TRT error: network validation failed", True, has_diag("error", "Network validation failed")),
+        F("glibc assertion line is an error", True, has_diag("error", "Assertion `engine' failed")),
+        F("Aborted (core dumped) is an error", True, has_diag("error", "Aborted")),
+        F("model", "hrnet_w48_coco_256x192"),
+        F("status", "failed"),
+    ],
+    "p65-legacy-trt7-quoted-network-no-output-traceback.log": [
+        F("errors behind '> '", 2, n_diag("error")),
+        F("model", "yolov3-416"),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p66-legacy-trt7-int64-warning-failed-to-create-engine.log": [
+        F("INT64 warning", 1, n_diag("warning")),
+        F("TRT error", True, has_diag("error", "Network must have at least one output")),
+        F("model", "model"),
+        F("status", "failed"),
+    ],
+    "p67-polygraphy-021-legacy-trt-path-warning-build-config.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("warning source", 1, n_diag("warning", source="onnx2trt_utils.cpp:220")),
+        F("precisions", []),  # the build config says fp16=False, int8=False
+        F("errors", 0, n_diag("error")),
+    ],
+    "p68-trtexec-trt84-load-engine-memusage-context.log": [
+        F("memory.engine_bytes", 21 * MiB),
+        F("memory.peak_gpu_bytes", 2222 * MiB),
+        F("memory.cpu_peak_bytes", 674 * MiB),
+        F("memory.context_bytes", 67 * MiB),
+        F("phase_times_ms.engine_deserialize", 5115.44),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("status", "ok"),
+    ],
+    "p69-trtexec-trt10-build-memory-summary-skip-tactic.log": [
+        F("skipped tactic ids", ["0x0000000000000000"], skipped),
+        F("memory.requested_bytes", 7742685184),
+        F("warnings", 1, n_diag("warning")),
+        F("facts.network_inputs", 2),
+        F("facts.network_outputs", 2),
+        F("memory.persistent_host_bytes", 84864),
+        F("memory.persistent_device_bytes", 0),
+        F("memory.scratch_bytes", 2065996800),
+        F("memory.activation_bytes", 2478873600),
+        F("memory.weights_bytes", 34082304),
+        F("phase_times_ms.engine_generation", 273487.0),
+        F("memory.peak_gpu_bytes", 2174 * MiB),
+        F("build_time_ms", 273506.0),
+        F("memory.engine_bytes", 34.271 * MiB),
+        F("status", "ok"),
+    ],
+    "p70-triton-glog-trt82-memusage-snapshot-engine-mb.log": [
+        F("memory.engine_bytes", 52 * MiB),  # TensorRT's "MB" are MiB
+        F("memory.peak_gpu_bytes", 2805 * MiB),
+        F("memory.cpu_peak_bytes", 2775 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p71-deepstream-trt10-error-code-10-missing-scales.log": [
+        F("quantization_missing", ["/0/model.22/Reshape_22_output_0", "/0/model.22/Concat_32_output_0"]),
+        F("warnings", 2, n_diag("warning")),
+        F("code 10 errors", 2, n_diag("error", code="10")),
+        F("optimizer source", 1, n_diag("error", source="optimizer.cpp:3869")),
+        F("errors (2 TRT + 2 nvdsinfer + 1 gst)", 5, n_diag("error")),
+        F("precisions", ["int8"]),
+        F("status", "failed"),
+    ],
+    "p72-deepstream-5-tlt-custom-network-build-failed.log": [
+        F("errors", 3, n_diag("error")),
+        F("error sources", ["nvdsinfer_model_builder.cpp:797", "nvdsinfer_model_builder.cpp:862", "tlt_decode.cpp:274"],
+          diag_set("error", "source")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p73-trtllm-09-runtime-gpt-attention-assertion-stack.log": [
+        F("memory.engine_bytes", 15448 * MiB),
+        F("errors", 1, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="gptAttentionCommon.cpp:320")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p74-python-trt9-oom-glued-unsupported-state-skipping.log": [
+        F("OOM errors", 2, n_diag("error", code="2", category="OutOfMemory", source="virtualMemoryBuffer.cpp:140")),
+        F("memory.requested_bytes", 33555480576),
+        F("skipped tactic ids (UNSUPPORTED_STATE glued to Skipping)", ["0x000000000000001e", "0x000000000000001f"], skipped),
+        F("warnings", 4, n_diag("warning")),
+    ],
+    "p75-trtllm-01x-build-tail-memusagestats-serialize.log": [
+        F("phase_times_ms.engine_generation", 15454.4),
+        F("memory.peak_gpu_bytes", 19386 * MiB),
+        F("CPU peak about 40291 MiB", True, lambda r: 40291 * MiB <= (r.build.memory.cpu_peak_bytes or 0) <= 40295 * MiB),
+        F("phase_times_ms.build_total", 47000.0),
+        F("engine_id", "rank0"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("status", "ok"),
+    ],
+    "p76-trtllm-014-windows-starship-prompt-plugin-settings.log": [
+        F("facts.trtllm_version", "0.14.0"),
+        F("facts.trtllm.gemm_plugin", "float16"),
+        F("facts.trtllm.context_fmha", "True"),
+        F("precisions", ["fp16"]),
+        F("command after the '❯' prompt", True, lambda r: str(r.build.facts.get("command", "")).startswith("trtllm-build --checkpoint_dir")),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p77-trtllm-trt9-build-total-scratch-cudnn-mismatch.log": [
+        F("facts.network_inputs", 13),
+        F("facts.network_outputs", 1),
+        F("memory.persistent_host_bytes", 63184),
+        F("memory.persistent_device_bytes", 0),
+        F("memory.scratch_bytes", 537001984),  # "Total Scratch Memory"
+        F("memory.activation_bytes", 3120566272),
+        F("memory.weights_bytes", 14483464192),
+        F("memory.peak_gpu_bytes", 14649 * MiB),
+        F("warnings", 1, n_diag("warning")),
+        F("facts.cudnn_version", "8.9.2"),
+        F("facts.cudnn_linked_version", "8.9.6"),
+        F("phase_times_ms.engine_generation", 16305.5),
+    ],
+    "p78-trtexec-trt80-multiline-host-latency-percentile.log": [
+        F("host latency min/max/mean/median/p99", (1.64058, 6.2915, 1.66069, 1.65601, 1.67065),
+          section("latency", "min", "max", "mean", "median", "p99")),
+        F("end to end mean/p99", (3.00909, 3.03931), section("end_to_end", "mean", "p99")),
+        F("perf.throughput_qps", 0.0),
+        F("perf.host_walltime_ms", 3004.61),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p79-trtexec-trt107-orin-device-info-curly-quotes.log": [
+        F("facts.device", "Orin"),
+        F("facts.compute_capability", "8.7"),
+        F("trt_version", "10.7.0"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p80-python-trt9-set-input-shape-profile-repeated-chatrtx.log": [
+        F("errors", 4, n_diag("error", code="3", category="API Usage Error", source="executionContext.cpp:2309")),
+        F("one distinct entry", 1, lambda r: len(r.build.diagnostics)),
+        F("status", "failed"),
+    ],
+    "p81-cpp-logger-trt8x-validate-input-bindings-wrapped-paren.log": [
+        F("errors", 2, n_diag("error", code="3", category="API Usage Error", source="executionContext.cpp:1831")),
+        F("distinct entries (dimension 10 and 9)", 2, lambda r: len(r.build.diagnostics)),
+    ],
+    "p82-bare-code-prefix-trt10-resolve-slots-comfyui.log": [
+        F("error", 1, n_diag("error", code="3", category="API Usage Error", source="executionContext.cpp:2842")),
+    ],
+    "p83-triton-2202-jetson-torch-tensorrt-warning-backends.log": [
+        F("triton.backends", ["pytorch", "tensorflow", "onnxruntime"]),
+        F("triton.backend_api_version", "1.8"),
+        F("Torch-TensorRT warning", 1, n_diag("warning")),
+        F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("./bin/tritonserver --model-repository=/models/")),
+        F("facts.cuda_version", "11.0"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p84-polygraphy-inspect-engine-basic-indented-device-memory.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("facts.network_inputs", 1),
+        F("facts.network_outputs", 1),
+        F("memory.context_bytes", 7325696),
+        F("engine layers (87 Layer(s))", 87, lambda r: r.build.layers_after),
+        F("engine_id", "model"),
+    ],
+    "p85-triton-metrics-curl-prompt-five-models.log": [
+        F("triton.metric_families", {"nv_inference_request_success": "counter", "nv_inference_request_failure": "counter",
+                                     "nv_inference_count": "counter"}),
+        F("metric samples", 13, lambda r: len(r.build.triton.metrics)),
+        F("simple_sequence served nothing", True, lambda r: any(m.startswith("simple_sequence") for m in r.build.triton.idle_models)),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p86-jetson-inference-trt852-engine-cache-load-ssd.log": [
+        F("trt_version", "8.5.2"),
+        F("memory.peak_gpu_bytes", 4502 * MiB),
+        F("precisions", ["fp16"]),
+        F("memory.engine_bytes", 33 * MiB),
+        F("engine_id", "ssd_mobilenet_v2_coco.uff.1.1.8502.GPU.FP16"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p87-jetson-inference-model-format-unsupported-exception.log": [
+        F("Python exception is an error", True, has_diag("error", "detectNet failed to load network")),
+        F("status", "failed"),
+    ],
+    "p88-trtexec-trt10-perf-summary-p90-p95-leading-blank.log": [
+        F("perf.throughput_qps", 130.298),
+        F("latency mean/p90/p95/p99", (7.60628, 10.2996, 10.8698, 12.9675), section("latency", "mean", "p90", "p95", "p99")),
+        F("gpu compute median/p99", (7.14139, 12.9485), section("gpu_compute", "median", "p99")),
+        F("h2d mean", (0.0122212,), section("h2d", "mean")),
+        F("d2h max", (0.110596,), section("d2h", "max")),
+        F("perf.host_walltime_ms", 3000.82),
+        F("perf.gpu_compute_total_ms", 2965.36),
+    ],
+    "p89-trtexec-trt86-trace-cut-paste-then-summary.log": [
+        F("perf.throughput_qps", 234.19),
+        F("latency min/max/mean/median/p90/p95/p99", (4.27838, 5.82495, 4.29966, 4.29718, 4.30725, 4.31128, 4.32874),
+          section("latency", "min", "max", "mean", "median", "p90", "p95", "p99")),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p90-trtexec-trt8x-italic-layer-counts-bad-alloc.log": [
+        F("layers_before", 83),
+        F("layers_after", 83),
+        F("terminate/bad_alloc crash is an error", True, has_diag("error", "terminate called")),
+        F("precisions", ["int8"]),
+        F("engine_id", "erf_int8"),
+        F("status", "failed"),
+    ],
+    "p91-trtorch-conversion-context-oom-torchscript-trace.log": [
+        F("OOM error", 1, n_diag("error", code="2", category="OutOfMemory", source="virtualMemoryBuffer.cpp:65")),
+        F("'Requested amount' line is an error", True, has_diag("error", "Requested amount of GPU memory")),
+        F("memory.requested_bytes", 8589934592),
+        F("status", "failed"),
+    ],
+    "p92-torch-tensorrt-dynamo-debug-compilation-settings-f16.log": [
+        F("precisions", ["fp16"]),
+        F("plugin_fallbacks", []),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p93-trtllm-06-build-py-llama-tqdm-timing-cache.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("memory.peak_gpu_bytes", 574 * MiB),
+        F("memory.cpu_peak_bytes", 2061 * MiB),
+        F("errors", 0, n_diag("error")),
+    ],
+}
+
+BLIND_B: dict[str, list[F]] = {}
