@@ -54,6 +54,13 @@ _PYLOG = re.compile(
     r"(?:[ \t]*\[[^\]]*\])?:[ \t]?"
 )  # Python logging's default "LEVEL:logger:msg"; torch_tensorrt / tensorrt_llm loggers name the family
 _STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\b")
+# a terminal logger's stamp in front of everything: "2023-12-04_08:50:03#[12/04/2023-08:50:03] [W] msg"
+_TERM_TS = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}:\d{2}:\d{2}#")
+# an application logger around TensorRT's: "[2023-09-21 04:18:00][warn][trt_builder.cpp:33]:NVInfer: msg" (tensorRT_Pro)
+_APP_TS_LEVEL = re.compile(
+    r"\[(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?\]\[(?i:(verbose|debug|info|warn|warning|error|fatal))\]"
+    r"(?:\[(?P<file>[^\]:\s]+):(?P<line>\d+)\])?:?[ \t]*(?:NVInfer:[ \t]*)?"
+)
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
 _GST = re.compile(
     r"\d+:\d\d:\d\d\.\d+\s+\d+\s+0x[0-9a-fA-F]+\s+(ERROR|WARN|FIXME|INFO|DEBUG|LOG|TRACE|MEMDUMP)\s+\S+\s+"
@@ -116,6 +123,10 @@ def classify(raw: str, lineno: int = 0) -> Line:
     tag_name = ""
     if m := _QUOTE.match(rest):
         rest = rest[m.end() :]
+    if m := _TERM_TS.match(rest):
+        rest = rest[m.end() :]
+    if "&&&&" in rest and not rest.startswith("&&&&") and (m := _STATUS.search(rest)) and rest[m.start() - 1] in "#`'\" \t>":
+        rest = rest[m.start() :]  # a status line behind a prompt, a stamp or a markdown backtick
     if _STATUS.match(rest):
         return Line(lineno, raw, rest.strip(), 0, "status", None, False)
     for _ in range(6):
@@ -131,6 +142,12 @@ def classify(raw: str, lineno: int = 0) -> Line:
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(2)}:{m.group(3)}"
             tokens.append("ort")
+        elif head == "[" and rest[1:2].isdigit() and rest[5:6] == "-" and "][" in rest[19:28] and (m := _APP_TS_LEVEL.match(rest)):
+            y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
+            ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)
+            severity = severity or _SEVERITY[m.group(7).upper()]
+            origin = f"{m.group('file')}:{m.group('line')}" if m.group("file") else origin
+            tokens.append("tssev")
         elif head == "[" and rest[1:2].isdigit() and rest[5:6] == "-" and (m := _TS_SEV.match(rest)):
             y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
             ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)

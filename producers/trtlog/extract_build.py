@@ -28,6 +28,7 @@ PHASES = [
     (re.compile(rf"Engine built in ({NUM})\s*s", re.I), "engine_built", 1000.0),
     (re.compile(rf"Finished engine building in ({NUM})\s*s", re.I), "engine_built", 1000.0),
     (re.compile(rf"Engine (?:deserialized|loaded) in ({NUM})\s*s", re.I), "engine_deserialize", 1000.0),
+    (re.compile(rf"Engine load time:?\s*({NUM})\s*ms", re.I), "engine_deserialize", 1.0),  # TensorRT-LLM runtime
     (re.compile(rf"Build TRT engine elapsed time:\s*(\d+:\d+:{NUM})"), "engine_built", None),
     (re.compile(rf"TRT INetwork construction elapsed time:\s*(\d+:\d+:{NUM})"), "graph_construction", None),
     (re.compile(r"Total time of building all(?: \d+)? engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
@@ -51,7 +52,10 @@ BUILT = re.compile(
     re.I,
 )
 LOADED = re.compile(r"Loaded engine size|Engine deserialized in|=== Performance summary ===|=== Profile \(", re.I)
-COMMAND = re.compile(r"(?:^|[#$>%\u276f\u00bb]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|polygraphy|tritonserver|trtllm-build)\s+-.*?)\s*$")
+COMMAND = re.compile(
+    r"(?:^|[#$>%\u276f\u00bb]\s+)(?P<cmd>(?:\S*/)?(?:(?:trtexec|tritonserver|trtllm-build)\s+-|"
+    r"polygraphy\s+(?:run|convert|inspect|surgeon|debug|check|data)\s).*?)\s*$"
+)
 FACTS = [  # (needle that must be in the line, pattern, fact keys)
     ("Detected", re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
     ("aux streams", re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
@@ -61,6 +65,7 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
      ("runtime_serialization_version", "engine_serialization_version")),
     ("Selected Device", re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
     ("TensorRT-LLM version", re.compile(r"TensorRT-LLM version:?\s*(\S+)"), ("trtllm_version",)),
+    ("Engine version", re.compile(r"Engine version (\S+) found in the config file"), ("trtllm_version",)),
     ("oading", re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+(\S+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
     ("Loading", re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
     ("aving", re.compile(r"Saving engine to:?\s*(\S+)", re.I), ("engine_path",)),
@@ -71,7 +76,7 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
 # "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
 ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
 # the model an application loads: "Loading ONNX file from path yolov3-416.onnx...", "Could not open file ../w/x.onnx"
-MODEL_CONTEXT = re.compile(r"load|open|pars|from|read", re.I)
+MODEL_CONTEXT = re.compile(r"load|open|pars|from|read|input|file", re.I)  # also "Input filename:   x.onnx"
 MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|uff|caffemodel|etlt|prototxt))(?![\w-])(?!\.\w)")
 ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
@@ -100,6 +105,9 @@ def apply_command(st: ParseState, command: str) -> None:
         argv = shlex.split(command)
     except ValueError:
         argv = command.split()
+    for flag, nxt in zip(argv, argv[1:]):
+        if flag in ("--output", "-o") and nxt.endswith((".engine", ".plan", ".trt")):
+            st.facts.setdefault("engine_path", nxt)
     flags = {"--fp16": ["fp16"], "--int8": ["int8"], "--bf16": ["bf16"], "--fp8": ["fp8"], "--best": ["fp16", "int8"]}
     for arg in argv:
         key, _, value = arg.partition("=")
@@ -107,6 +115,10 @@ def apply_command(st: ParseState, command: str) -> None:
             st.add_name("precisions", st.precisions, p)
         if key in ("--saveEngine", "--loadEngine") and value:
             st.facts.setdefault("engine_path", value)
+        elif key in ("--output", "-o") and value.endswith((".engine", ".plan", ".trt")):
+            st.facts.setdefault("engine_path", value)  # polygraphy convert --output=x.plan
+        elif not arg.startswith("-") and MODEL_FILE.fullmatch(arg):
+            st.facts.setdefault("model_path", arg)  # polygraphy's positional model
         elif key in ("--onnx", "--uff", "--model", "--deploy") and value:
             st.facts.setdefault("model_path", value)
         elif key == "--useDLACore" and value:

@@ -21,7 +21,7 @@ FILE_LINE = re.compile(r"^(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<li
 ERROR_INDEX = re.compile(r"^Error\[(?P<code>\d+)\]:\s*(?P<rest>.*)$", re.S)  # trtexec 10: "[E] Error[4]: ITensor::..."
 INNER_FILE_LINE = re.compile(r"(?:ERROR|WARNING):\s*(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\b")
 TRT7_SOURCE = re.compile(
-    r"(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|h|hpp))\s*\((?P<line>\d+)\)\s*-\s*(?P<cat>[A-Za-z][\w ]*?)\s+in\s+\w+:\s*(?P<code>\d+)"
+    r"(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|h|hpp))\s*\((?P<line>\d+)\)\s*-\s*(?P<cat>[A-Za-z][\w ]*?)\s+in\s+[\w<>,~]+:\s*(?P<code>\d+)"
 )
 ERROR_CODE = re.compile(r"Error Code:? ?(?P<code>\d+):\s*(?:(?P<cat>[A-Za-z][\w ]*?)\s*\(|(?P<short>[A-Za-z][\w ]{0,30})$)?")
 ERROR_KIND = re.compile(
@@ -40,7 +40,8 @@ TRAILING_SOURCE = re.compile(r"\((?:[^()\s]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|
 STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception)):\s+(?P<msg>\S.*)$")
 CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
-    r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$"
+    r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$|"
+    r"^(?P<what2>Signal \(\d+\) received)\.?$"
 )
 WARNING_PHRASES = re.compile(r"^Could not register plugin creator\b")
 API_SOURCE = re.compile(r"^(?P<api>[A-Z]\w*::\w+):\s*Error Code")
@@ -73,7 +74,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         return True
     if line.family == "plain" and text and (m := CRASH.match(text)):
         close(st)
-        _commit(st, DiagEntry("error", text, m.group("what") or "terminate", None, "crash"))
+        _commit(st, DiagEntry("error", text, m.group("what") or m.group("what2") or "terminate", None, "crash"))
         return True
     severity = inferred_severity(line)
     if severity in ("warning", "error"):

@@ -24,7 +24,7 @@ PLUGIN = [
     re.compile(r"Successfully created plugin:\s*(?P<op>\S+)"),
     re.compile(r"Skipping fusion for node\s+(?P<op>\S+)\s+due to unsupported plugin"),
     re.compile(r"^\[Fallback\]\s+(?P<op>\S+)\s+not supported"),
-    re.compile(r"Unsupported operator:\s*(?P<torch>aten::\w+|prim::\w+)"),
+    re.compile(r"Unsupported operator:\s*(?P<torch>(?:aten|prim)::\w+(?:\.\w+)?)"),  # overload kept: aten::max.dim
 ]
 # a plugin the engine needs is not registered where it is deserialised (TRT 7-10 wordings)
 PLUGIN_MISSING = re.compile(

@@ -38,6 +38,7 @@ SIMPLE = [
     (re.compile(rf"Loaded engine size:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "engine_bytes", "last"),
     (re.compile(rf"(?:Created engine with size|Engine size|Serialized engine size):\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "engine_bytes", "last"),
     (re.compile(rf"execution context with device memory size:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "context_bytes", "max"),
+    (re.compile(rf"Allocated (?P<v>{NUM})\s*(?P<u>{UNIT}) for execution context memory", re.I), "context_bytes", "max"),  # TRT-LLM
     (re.compile(r"Requested amount of GPU memory \((?P<v>\d+) bytes\)", re.I), "requested_bytes", "max"),
     (re.compile(r"insufficient memory on requested size of (?P<v>\d+)", re.I), "requested_bytes", "max"),
     (re.compile(r"Requested size was (?P<v>\d+) bytes", re.I), "requested_bytes", "max"),

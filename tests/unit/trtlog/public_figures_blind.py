@@ -236,4 +236,104 @@ BLIND_A: dict[str, list[F]] = {
     ],
 }
 
-BLIND_B: dict[str, list[F]] = {}
+BLIND_B: dict[str, list[F]] = {
+    "p94-trtexec-trt1013-windows-cask-klib-builder-creation-failed.log": [
+        F("trt_version", "10.13.2"),
+        F("cask kernel library assertion", 1, n_diag("error", code="2", category="Internal Error", source="builder.cpp:157")),
+        F("errors (1 TRT + 3 trtexec)", 4, n_diag("error")),
+        F("memory.peak_gpu_bytes", 1238 * MiB),
+        F("engine_id", "best"),
+        F("model", "yolov8n"),
+        F("status", "failed"),
+    ],
+    "p95-triton-glog-trt84-version-205-213-signal-11-stack.log": [
+        F("facts.runtime_serialization_version", 205),
+        F("facts.engine_serialization_version", 213),
+        F("error codes", ["1", "4"], diag_set("error", "code"),
+          miss="a crash line's kind is reported as its code ('Signal (11) received'), next to TensorRT's codes"),
+        F("Signal (11) received is an error", True, has_diag("error", "Signal (11)")),
+        F("errors", 3, n_diag("error")),
+        F("status", "failed"),
+    ],
+    "p96-triton-glog-trt80-safe-version-43-vs-0.log": [
+        F("facts.runtime_serialization_version", 43),
+        F("facts.engine_serialization_version", 0),
+        F("error sources", ["runtime.cpp:75", "stdArchiveReader.cpp:34"], diag_set("error", "source")),
+        F("errors", 2, n_diag("error")),
+        F("status", "failed"),
+    ],
+    "p97-legacy-trt6-cask-exec-error-failed-execution.log": [
+        F("errors", 2, n_diag("error")),
+        F("cask error", 1, n_diag("error", code="7", category="Cask Error", source="caskConvolutionRunner.cpp:245")),
+        F("FAILED_EXECUTION kind", 1, n_diag("error", category="FAILED_EXECUTION")),
+        F("status", "failed"),
+    ],
+    "p98-app-logger-trt5-onnx-header-cask-cuda-error-48.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("errors", 4, n_diag("error")),
+        F("distinct errors", 3, lambda r: len([d for d in r.build.diagnostics if d.severity == "error"])),
+        F("cuda error 48 twice", 2, n_diag("error", code="48", source="caskConvolutionLayer.cpp:256")),
+        F("model", "yolov4"),
+        F("engine_id", "yolov4"),
+        F("status", "failed"),
+    ],
+    "p99-sample-mnist-trt843-windows-backtick-status-memusage.log": [
+        F("trt_version", "8.4.3"),
+        F("warnings", 1, n_diag("warning")),
+        F("memory.peak_gpu_bytes", 1542 * MiB),
+        F("memory.cpu_peak_bytes", 13231 * MiB),
+        F("errors", 0, n_diag("error")),
+        F("status", "unknown"),
+    ],
+    "p100-trtexec-trt861-env-line-onnx-header-parsing.log": [
+        F("trt_version", "8.6.1"),
+        F("memory.peak_gpu_bytes", 1890 * MiB),
+        F("model", "transunet_model"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p101-trtexec-trt7-xavier-nx-caffe-dla-options.log": [
+        F("precisions", ["fp16"]),
+        F("facts.dla_core", "0"),
+        F("model", "googlenet"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("status", "unknown"),
+    ],
+    "p102-trtllm-tp8-execution-context-memory-per-rank.log": [
+        F("memory.context_bytes", 2265.58 * MiB),
+        F("memory.peak_gpu_bytes", 46523 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p103-trtllm-t5-trtgptmodel-settings-four-ranks.log": [
+        F("memory.engine_bytes", 922 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p104-polygraphy-convert-int8-random-calibration-warnings.log": [
+        F("warnings", 2, n_diag("warning")),
+        F("precisions", ["int8"]),
+        F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("polygraphy convert subgraph.onnx")),
+        F("engine_id", "tmp"),
+        F("model", "subgraph"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p105-trtllm-021-gtest-engine-version-load-time.log": [
+        F("memory.engine_bytes", 240 * MiB),
+        F("phase_times_ms.engine_deserialize", 205.0),
+        F("facts.trtllm_version", "0.21.0rc0"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p106-torch-tensorrt-debug-build-unsupported-operator-stack.log": [
+        F("plugin_fallbacks", ["torch:aten::max.dim"]),
+        F("errors (stack lines are not more errors)", 1, n_diag("error")),
+    ],
+    "p107-tensorrt-pro-logger-engine-plan-across-devices.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p108-trtexec-trt853-glued-prompts-terminal-timestamps.log": [
+        F("trt_version", "8.5.3"),
+        F("warnings", 2, n_diag("warning")),
+        F("engine_id", "best_4"),
+        F("precisions", ["fp16"]),
+        F("model", "best"),
+    ],
+}
