@@ -44,6 +44,8 @@ CRASH = re.compile(
     r"^(?P<what2>Signal \(\d+\) received)\.?$"
 )
 WARNING_PHRASES = re.compile(r"^Could not register plugin creator\b")
+# an error message quoted inside an application's own line: "Model 'x' loading failed with error: ... [TensorRT-LLM][ERROR] ..."
+EMBEDDED_ERROR = re.compile(r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bloading failed with error:")
 API_SOURCE = re.compile(r"^(?P<api>[A-Z]\w*::\w+):\s*Error Code")
 ASSERTION_CODE = re.compile(r"\[(?P<code>\d+)\]\s*Assertion failed")
 TRACEBACK = re.compile(r"^(?:(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\s+)?Traceback \(most recent call last\):?")
@@ -64,6 +66,8 @@ def inferred_severity(line: Line) -> str | None:
         return "error"
     if WARNING_PHRASES.match(text):
         return "warning"
+    if line.family == "plain" and "rror" in text and EMBEDDED_ERROR.search(text) and not STANDALONE_EXCEPTION.match(text):
+        return "error"
     return None
 
 

@@ -15,6 +15,7 @@ CUDA_POOL = re.compile(r"CUDA memory pool is created on device (?P<d>\d+) with s
 LOADING = re.compile(r"^loading:\s*(?P<v>\S+)")
 LOADED = re.compile(r"successfully loaded '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 FAILED = re.compile(r"failed to load '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
+FAILED_MODEL = re.compile(r"Model '(?P<m>[^']+)' loading failed with error:(?: version (?P<v>\d+))?")  # tritonserver 23.x+
 UNLOADED = re.compile(r"successfully unloaded '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 TABLE_ROW = re.compile(r"^\|\s*(?P<m>[^|]+?)\s*\|\s*(?P<v>\d+)\s*\|\s*(?P<s>READY|UNAVAILABLE|LOADING|UNLOADING)\b")
 HELP = re.compile(r"^#\s*HELP\s+(?P<name>[a-zA-Z_:][\w:]*)\s*(?P<text>.*)$")
@@ -67,7 +68,7 @@ def extract(line: Line, st: ParseState) -> bool:
         _add(st, "models_loading", m.group("v"))
     elif m := LOADED.search(text):
         _add(st, "models_ready", f"{m.group('m')}:{m.group('v') or '?'}")
-    elif m := FAILED.search(text):
+    elif m := FAILED.search(text) or FAILED_MODEL.search(text):
         _add(st, "models_failed", f"{m.group('m')}:{m.group('v') or '?'}")
     elif m := UNLOADED.search(text):
         model = f"{m.group('m')}:{m.group('v') or '?'}"
