@@ -96,18 +96,42 @@ def test_tensor_specs_from_the_engine_bindings():
     assert tb.concrete_input_shape(specs[0], 5) == (5, 3, 64, 64)
 
 
-class FakeCudaEvent:
-    def __init__(self, at_ms):
-        self.at_ms = at_ms
+class FakeDriver:
+    """Stands in for ``pycuda.driver``: an Event records the stream's clock when it is recorded."""
 
-    def time_since(self, earlier):  # pycuda: ms from `earlier` to self
-        return self.at_ms - earlier.at_ms
+    def __init__(self, times_ms):
+        self.times_ms = list(times_ms)
+        self.synced = 0
+        driver = self
+
+        class Event:
+            def record(self, stream):
+                self.at_ms = driver.times_ms.pop(0)
+
+            def synchronize(self):
+                driver.synced += 1
+
+            def time_since(self, earlier):  # pycuda: ms from `earlier` to self
+                return self.at_ms - earlier.at_ms
+
+        self.Event = Event
 
 
 def test_cuda_event_bookkeeping_splits_h2d_compute_d2h():
-    marks = [FakeCudaEvent(t) for t in (10.0, 10.4, 13.4, 13.5)]
-    t = tb.event_times(marks).timings(wall_ms=3.9)
-    assert (t.h2d_ms, t.compute_ms, t.d2h_ms, t.latency_ms) == pytest.approx((0.4, 3.0, 0.1, 3.9))
+    # the timer the TensorRT backend records its four events with (the instrumentation library's)
+    from trtlens.producers.instrument.cuda import CudaStageTimer
+
+    driver = FakeDriver([10.0, 10.4, 13.4, 13.5])
+    timer = CudaStageTimer("stream", driver=driver)
+    for mark in ("start", "h2d", "compute", "d2h"):
+        timer.mark(mark)
+    t = timer.times()
+    assert (t.h2d_ms, t.compute_ms, t.d2h_ms) == pytest.approx((0.4, 3.0, 0.1)) and driver.synced == 1
+    clock_skew = FakeDriver([5.0, 4.9, 6.0, 6.0])  # events never give a negative stage time
+    timer = CudaStageTimer("stream", driver=clock_skew)
+    for mark in ("start", "h2d", "compute", "d2h"):
+        timer.mark(mark)
+    assert timer.times().h2d_ms == 0.0
 
 
 def test_log_capture_writes_trtexec_lines_counts_and_keeps_errors(tmp_path):
