@@ -276,6 +276,7 @@ class Follower:
         usable = data[: last_nl + 1]
         n = len(usable)
         feed = t.assembler.feed
+        jsonl = t.assembler.format == "jsonl"  # one line, one record: no assembler call per line
         max_line = self.config.max_line_bytes
         records, errors = chunk.records, chunk.errors
         pos = base
@@ -286,6 +287,9 @@ class Follower:
             elif len(line) > max_line:
                 errors.append((start, DecodeError(
                     "too_large", f"line of {len(line)} bytes exceeds max_line_bytes={max_line}", line[:1024])))
+            elif jsonl:
+                if line and not line.isspace():
+                    records.append(Logical(line[:-1] if line[-1:] == b"\r" else line, None, start, pos))
             elif line and not line.isspace():
                 got = feed(line[:-1] if line[-1:] == b"\r" else line, start, pos)
                 if got is not None:
