@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import zlib
 from collections.abc import Iterable
@@ -25,7 +24,6 @@ from typing import Any
 
 from trtlens.errors import DependencyMissingError
 
-log = logging.getLogger(__name__)
 HINT = "pip install 'trtlens[tensorrt]' (tensorrt>=10, pycuda) on a host with an NVIDIA GPU and driver"
 
 

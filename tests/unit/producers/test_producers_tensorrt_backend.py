@@ -253,3 +253,49 @@ def test_captured_build_log_feeds_the_grey_box_parser(tmp_path):
         pytest.skip("trtlog has no parse_log yet")
     assert parsed.build.engine_id == "demo-fp16"
     assert any(d.severity == "error" for d in parsed.build.diagnostics)
+
+
+def test_infer_times_stages_with_the_library_timer_and_profiles_with_its_iprofiler():
+    """TensorRTBackend.infer on stand-ins for pycuda and the execution context (the real ones need a GPU)."""
+
+    class FakeIProfiler:
+        def __init__(self):
+            pass
+
+    class Context:
+        profiler = None
+
+        def set_input_shape(self, name, shape):
+            return True
+
+        def get_tensor_shape(self, name):
+            return (2, 10)
+
+        def set_tensor_address(self, name, addr):
+            pass
+
+        def execute_async_v3(self, stream_handle):
+            if self.profiler is not None:
+                self.profiler.report_layer_time("conv1 + relu1", 0.75)
+                self.profiler.report_layer_time("fc", 0.25)
+            return True
+
+    class Mem(int):
+        def free(self):
+            pass
+
+    driver = FakeDriver([0.0, 0.5, 3.5, 3.75] * 2)
+    driver.pagelocked_empty = lambda n, dtype: np.zeros(n, dtype)
+    driver.mem_alloc = lambda nbytes: Mem(1)
+    driver.memcpy_htod_async = driver.memcpy_dtoh_async = lambda *a: None
+    b = tb.TensorRTBackend("/m.plan")
+    b._trt, b._cuda, b._context = types.SimpleNamespace(IProfiler=FakeIProfiler), driver, Context()
+    b._ctx = types.SimpleNamespace(push=lambda: None, pop=lambda: None)
+    b._stream = types.SimpleNamespace(handle=0, synchronize=lambda: None)
+    b._specs = [tb.TensorSpec("in", True, np.dtype(np.float32), (-1, 4), None),
+                tb.TensorSpec("out", False, np.dtype(np.float32), (-1, 10), None)]
+    plain = b.infer(np.ones((2, 4), np.float32))
+    assert (plain.h2d_ms, plain.compute_ms, plain.d2h_ms, plain.layers) == (0.5, 3.0, 0.25, ())
+    profiled = b.infer(np.ones((2, 4), np.float32), profile=True)
+    assert [(t.layer, t.time_ms) for t in profiled.layers] == [("conv1 + relu1", 0.75), ("fc", 0.25)]
+    assert b._context.profiler is None  # detached after the profiled enqueue
