@@ -38,7 +38,8 @@ class FilesConfig(_Model):
     paths: list[str] = Field(default_factory=list, description="glob patterns of JSON-lines logs to follow")
     format: Literal["auto", "jsonl", "docker", "cri"] = "auto"
     checkpoint_dir: Path | None = Field(None, description="default <stack.state_dir>/collect-checkpoints")
-    start_at: Literal["beginning", "end"] = Field("beginning", description="where a file never seen before starts")
+    start_at: Literal["beginning", "end"] = Field("beginning", description="where files start at the very first "
+                                                  "start (no checkpoint yet); after a restart unknown files start at 0")
     poll_interval_ms: int = Field(200, ge=10, le=60_000)
     glob_interval_ms: int = Field(1000, ge=10, le=600_000, description="how often globs are re-expanded")
     read_chunk_bytes: int = Field(1 << 20, ge=4096, le=64 << 20,
@@ -48,6 +49,9 @@ class FilesConfig(_Model):
                                    description="first bytes hashed with inode+device: a reused inode is a new file")
     plain_text: Literal["dlq", "skip"] = Field("dlq", description="a line that is not JSON (a stray print): "
                                                "dead-lettered, or only counted")
+    rotated_globs: list[str] = Field(default_factory=list, description="where else rotated files may be "
+                                     "(logrotate olddir); a checkpointed file missing at restart is looked for "
+                                     "by inode in its own directory and here")
     rotated_grace_ms: int = Field(5000, ge=0, le=3_600_000,
                                   description="a rotated-away file is still read to its end this long")
 

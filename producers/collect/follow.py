@@ -10,6 +10,15 @@ the offset up to which the file is consumed), and ``positions()`` is what a chec
 * A file smaller than its read offset was truncated: it is read again from 0 under a new generation
   (its ids differ from the old content's).
 * A closed file that comes back into the globs resumes at its offset (this process remembers it).
+* **Rotated while the collector was down**: at the first scan, a checkpointed file that is no longer in
+  the globs is looked for by device + inode — in its own directory (``app.log.1``, ``app.log-20240101``:
+  any name) and in ``rotated_globs`` (logrotate's ``olddir``) — and accepted only if its first bytes
+  still hash to the checkpointed fingerprint. It resumes at its checkpoint and is read to its end
+  **before any other file is read**, so its older lines go out before the new file's; then it is
+  closed like any rotated file. Not found (deleted, or compressed: a new inode) → a warning and
+  ``missing_at_restart``: its unread tail is lost.
+* ``start_at: end`` applies only to a collector's very first start (no checkpoint yet): after a
+  restart, a file the checkpoint does not know appeared while it was down and is read from 0.
 * A line longer than ``max_line_bytes`` is cut: its first KiB goes to the DLQ (``too_large``) and the
   rest of it is skipped.
 * A partial line at the end of a live file waits for its newline.
@@ -66,10 +75,14 @@ class Follower:
         self._clock = clock_s
         self._files: dict[str, _Tracked] = {}
         self._first_scan = True
+        self._fresh_start = not self._committed  # no checkpoint at all: the only time start_at=end applies
+        self._recovering: set[str] = set()  # found under a rotated name at restart: read to the end first
         # a read always covers a whole maximal line, so "no newline in a full read" means "too long"
         self._read_size = max(config.read_chunk_bytes, config.max_line_bytes + 1)
         self.rotations = 0
         self.truncations = 0
+        self.recovered_at_restart = 0
+        self.missing_at_restart = 0
 
     # ------------------------------------------------------------------ discovery
     def scan(self) -> None:
@@ -83,6 +96,8 @@ class Follower:
                 if not os.path.isfile(path):
                     continue
                 seen.setdefault(f"{st.st_dev}:{st.st_ino}", path)
+        if self._first_scan:
+            self._recover_rotated(seen)
         for key, path in seen.items():
             tracked = self._files.get(key)
             if tracked is not None:
@@ -99,17 +114,79 @@ class Follower:
                 log.info("file=%s msg='rotated or deleted; reading the open file to its end'", tracked.pos.path)
         self._first_scan = False
 
-    def _open(self, key: str, path: str) -> None:
+    def _recover_rotated(self, seen: dict[str, str]) -> None:
+        """Checkpointed files not in the globs: find each under a rotated name, resume it, read it first."""
+        lost = {key: cp for key, cp in self._committed.items() if key not in seen and key not in self._files}
+        if not lost:
+            return
+        found = self._find_by_inode(lost)
+        for key, cp in lost.items():
+            path = found.get(key)
+            if path is None:
+                self.missing_at_restart += 1
+                log.warning("file=%s offset=%d msg='checkpointed file not found at restart (deleted, or rotated and "
+                            "compressed while the collector was down): its unread tail is lost'", cp.path, cp.offset)
+                continue
+            if not self._open(key, path):
+                continue
+            tracked = self._files[key]
+            if tracked.pos.fp != cp.fp or tracked.pos.generation != cp.generation:
+                os.close(tracked.fd)  # its first bytes differ: the inode was reused, not our file
+                del self._files[key]
+                self.missing_at_restart += 1
+                log.warning("file=%s candidate=%s msg='inode reused by another file; checkpointed file lost'",
+                            cp.path, path)
+                continue
+            tracked.rotated = True
+            self._recovering.add(key)
+            self.rotations += 1
+            self.recovered_at_restart += 1
+            log.info("file=%s found_as=%s offset=%d msg='rotated while down; reading it to its end first'",
+                     cp.path, path, cp.offset)
+
+    def _find_by_inode(self, wanted: dict[str, FilePosition]) -> dict[str, str]:
+        """key → path for the checkpointed files found by device + inode (own directories, rotated_globs)."""
+        by_ino = {cp.ino: key for key, cp in wanted.items()}
+        found: dict[str, str] = {}
+
+        def consider(path: str, ino: int) -> None:
+            key = by_ino.get(ino)
+            if key is None or key in found:
+                return
+            try:
+                st = os.stat(path)
+            except OSError:
+                return
+            if f"{st.st_dev}:{st.st_ino}" == key and os.path.isfile(path):
+                found[key] = path
+
+        for directory in sorted({os.path.dirname(cp.path) or "." for cp in wanted.values()}):
+            try:
+                with os.scandir(directory) as entries:  # d_ino from readdir: one stat per inode match only
+                    for entry in entries:
+                        consider(entry.path, entry.inode())
+            except OSError:
+                continue
+        for pattern in self.config.rotated_globs:
+            for path in sorted(glob.glob(os.path.expanduser(pattern))):
+                try:
+                    consider(path, os.stat(path).st_ino)
+                except OSError:
+                    continue
+        return found
+
+    def _open(self, key: str, path: str) -> bool:
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
             log.warning("file=%s msg='cannot open' error=%r", path, exc)
-            return
+            return False
         st = os.fstat(fd)
         pos = self._resume(key, path, fd, st.st_size)
         self._files[key] = _Tracked(pos, fd, LineAssembler(self.config.format, max_bytes=self.config.max_line_bytes),
                                     self._clock())
         log.info("file=%s offset=%d generation=%d msg='following'", path, pos.offset, pos.generation)
+        return True
 
     def _resume(self, key: str, path: str, fd: int, size: int) -> FilePosition:
         dev, ino = (int(x) for x in key.split(":"))
@@ -124,7 +201,7 @@ class Follower:
                 self.truncations += 1
                 return self._fresh(path, dev, ino, fd, cp.generation + 1, 0)
             log.info("file=%s msg='inode reused by another file (first bytes differ): from its start'", path)
-        start = size if (self._first_scan and self.config.start_at == "end" and cp is None) else 0
+        start = size if (self._first_scan and self._fresh_start and self.config.start_at == "end") else 0
         return self._fresh(path, dev, ino, fd, 0, start)
 
     def _fresh(self, path: str, dev: int, ino: int, fd: int, generation: int, offset: int) -> FilePosition:
@@ -133,19 +210,28 @@ class Follower:
 
     # ------------------------------------------------------------------ reading
     def read(self) -> list[Chunk]:
-        """What every file gained (at most ``read_chunk_bytes`` per file per call)."""
+        """What every file gained (at most ``read_chunk_bytes`` per file per call).
+
+        While a file recovered at restart still has unread lines, only such files are read.
+        """
         out = []
-        for key in list(self._files):
+        keys = list(self._files)
+        if self._recovering:
+            keys = [k for k in keys if k in self._recovering]
+        for key in keys:
             tracked = self._files[key]
             chunk = self._read_one(tracked, self._read_size)
             if chunk is not None:
                 out.append(chunk)
+            elif key in self._recovering:
+                self._recovering.discard(key)  # nothing more to read: at its end (then closed as any rotated file)
             if tracked.rotated and self._clock() - tracked.last_growth_s >= self.config.rotated_grace_ms / 1000:
                 tail = self._final_line(tracked)
                 if tail is not None:
                     out.append(tail)
                 os.close(tracked.fd)
                 del self._files[key]
+                self._recovering.discard(key)
                 self._committed[key] = tracked.pos  # should it come back into the globs: resume, not repeat
                 log.info("file=%s msg='rotated file done; closed'", tracked.pos.path)
         return out
@@ -190,6 +276,7 @@ class Follower:
         usable = data[: last_nl + 1]
         n = len(usable)
         feed = t.assembler.feed
+        jsonl = t.assembler.format == "jsonl"  # one line, one record: no assembler call per line
         max_line = self.config.max_line_bytes
         records, errors = chunk.records, chunk.errors
         pos = base
@@ -200,6 +287,9 @@ class Follower:
             elif len(line) > max_line:
                 errors.append((start, DecodeError(
                     "too_large", f"line of {len(line)} bytes exceeds max_line_bytes={max_line}", line[:1024])))
+            elif jsonl:
+                if line and not line.isspace():
+                    records.append(Logical(line[:-1] if line[-1:] == b"\r" else line, None, start, pos))
             elif line and not line.isspace():
                 got = feed(line[:-1] if line[-1:] == b"\r" else line, start, pos)
                 if got is not None:
@@ -255,3 +345,16 @@ class Follower:
             except OSError:
                 pass
         self._files.clear()
+
+
+def _same_head(path: str, cp: FilePosition) -> bool:
+    """Whether the file's first ``cp.fp_len`` bytes still hash to the checkpointed fingerprint."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        head = os.pread(fd, cp.fp_len, 0) if cp.fp_len else b""
+    finally:
+        os.close(fd)
+    return len(head) == cp.fp_len and fingerprint(head) == cp.fp

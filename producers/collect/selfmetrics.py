@@ -38,6 +38,10 @@ class CollectCollector:
             yield gauge("trtlens_collect_files_followed", "files open now", len(files.follower.files))
             yield counter("trtlens_collect_file_rotations_total", "rotations seen", files.follower.rotations)
             yield counter("trtlens_collect_file_truncations_total", "truncations seen", files.follower.truncations)
+            yield counter("trtlens_collect_files_recovered_at_restart_total",
+                          "checkpointed files found under a rotated name at restart", files.follower.recovered_at_restart)
+            yield counter("trtlens_collect_files_missing_at_restart_total",
+                          "checkpointed files not found at restart (unread tail lost)", files.follower.missing_at_restart)
             yield counter("trtlens_collect_checkpoint_writes_total", "file checkpoints written",
                           files.store.writes)
         com = c.committer

@@ -9,11 +9,13 @@
         with req.inference(batch_size=8) as inf:
             out = engine.run(x)
 
-See README.md in this folder.
+``trtlens worker`` emits its events through this package too (one implementation). See README.md in this folder.
 """
 
-from trtlens.producers.instrument.emitter import Emitter, PublisherSink, Sampler, StdoutSink
+from trtlens.producers.instrument.emitter import Emitter, ModelSink, PublisherSink, Sampler, StdoutSink
+from trtlens.producers.instrument.profiling import LayerTimes, LayerTiming, ProfileShare, layer_profiler
 from trtlens.producers.instrument.spans import Instrument
 from trtlens.producers.instrument.verbose import VerboseSwitch
 
-__all__ = ["Emitter", "Instrument", "PublisherSink", "Sampler", "StdoutSink", "VerboseSwitch"]
+__all__ = ["Emitter", "Instrument", "LayerTimes", "LayerTiming", "ModelSink", "ProfileShare", "PublisherSink",
+           "Sampler", "StdoutSink", "VerboseSwitch", "layer_profiler"]

@@ -1,8 +1,10 @@
 """The emitter: where instrumented events go, and which requests are kept (sampling at the source).
 
 Sinks: :class:`StdoutSink` (one JSON object per line, flushed per line: what a serverless runtime
-captures and ``trtlens collect`` follows) and :class:`PublisherSink` (Kafka through
-:class:`~trtlens.producers.publisher.Publisher`).
+captures and ``trtlens collect`` follows), :class:`PublisherSink` (Kafka through
+:class:`~trtlens.producers.publisher.Publisher`, dicts as built) and :class:`ModelSink` (each event
+validated into its contract model, then handed to a callable such as ``Publisher.publish``: what
+``trtlens worker`` uses, so a malformed event fails where it is built, not downstream).
 
 Sampling is per **request**: its events are held until the request ends, then all of them go or none.
 Always kept: requests with an error, cold starts, requests at or above ``slow_ms``, and everything while
@@ -20,11 +22,14 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import orjson
 
 from trtlens.producers.instrument.verbose import VerboseSwitch
+from trtlens.schemas.codec import validate_event
+from trtlens.schemas.events import EventBase
 
 
 class StdoutSink:
@@ -50,6 +55,17 @@ class PublisherSink:
 
     def __call__(self, events: list[dict[str, Any]]) -> None:
         self.publisher.publish_dicts(events)
+
+
+class ModelSink:
+    """Each event validated into its ``schemas.events`` model (``validate_event``), then ``emit(model)``."""
+
+    def __init__(self, emit: Callable[[EventBase], None]) -> None:
+        self.emit = emit
+
+    def __call__(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.emit(validate_event(event))
 
 
 class Sampler:

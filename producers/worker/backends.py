@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from trtlens.errors import DependencyMissingError, TrtlensError
+from trtlens.producers.instrument.profiling import LayerTiming  # one layer of a profile (the library's type)
 from trtlens.producers.worker.identity import EngineIdentity, onnxruntime_identity
 
 
@@ -48,15 +49,6 @@ class LoadInfo:
 
 
 @dataclass(frozen=True)
-class LayerTiming:
-    """One layer (TensorRT) or graph node (ONNX Runtime) of one profiled inference."""
-
-    layer: str
-    time_ms: float
-    layer_type: str | None = None
-
-
-@dataclass(frozen=True)
 class Timings:
     """One inference. ``None`` = not measured by this backend; ``layers`` only when it was profiled."""
 
@@ -65,6 +57,7 @@ class Timings:
     h2d_ms: float | None = None
     d2h_ms: float | None = None
     layers: tuple[LayerTiming, ...] = ()
+    """per layer/node, in execution order (``trtlens.producers.instrument.profiling.LayerTiming``)"""
 
 
 class Backend(Protocol):

@@ -105,8 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         if hasattr(signal, "SIGUSR1"):  # on demand: `kill -USR1 <pid>` profiles every request until sent again
             signal.signal(signal.SIGUSR1, lambda *_: worker.toggle_profiling())
-        sampler = GpuSampler(pub.publish, worker_id=worker.worker_id, host=host,
-                             interval_s=args.gpu_sample_interval_s)
+        sampler = GpuSampler(worker.instrument, interval_s=args.gpu_sample_interval_s)
         sampler.start()
         if not sampler.available and args.gpu_sample_interval_s > 0:
             log.info("worker=%s msg='no NVML (no GPU or nvidia-ml-py missing): gpu_sample skipped'", worker.worker_id)

@@ -1,14 +1,15 @@
-"""``gpu_sample`` events through NVML, when there is one; quietly nothing otherwise."""
+"""``gpu_sample`` events through NVML, when there is one; quietly nothing otherwise.
+
+The sampler reads NVML; the event itself is built and emitted by the instrumentation library
+(``Instrument.gpu_sample``, worker-scoped: never sampled away).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-import uuid
-from collections.abc import Callable
 
-from trtlens.schemas.events import EventBase, GpuSample
+from trtlens.producers.instrument import Instrument
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,8 @@ def open_nvml(device: int = 0):
 class GpuSampler:
     """Emits a ``gpu_sample`` every ``interval_s`` from a daemon thread while NVML works."""
 
-    def __init__(self, emit: Callable[[EventBase], None], *, worker_id: str, host: str, interval_s: float,
-                 device: int = 0, nvml=None) -> None:
-        self.emit = emit
-        self.worker_id = worker_id
-        self.host = host
+    def __init__(self, instrument: Instrument, *, interval_s: float, device: int = 0, nvml=None) -> None:
+        self.instrument = instrument
         self.interval_s = interval_s
         self.device = device
         self._nvml = nvml if nvml is not None else (open_nvml(device) if interval_s > 0 else None)
@@ -47,9 +45,10 @@ class GpuSampler:
     def available(self) -> bool:
         return self._nvml is not None
 
-    def sample(self) -> GpuSample | None:
+    def sample(self) -> bool:
+        """One ``gpu_sample``; False when NVML is absent or failed (sampling then stops)."""
         if self._nvml is None:
-            return None
+            return False
         pynvml, handle = self._nvml
         try:
             util = pynvml.nvmlDeviceGetUtilizationRates(handle)
@@ -57,13 +56,11 @@ class GpuSampler:
         except Exception as exc:
             log.warning("msg='NVML query failed; stopping gpu samples' error=%r", exc)
             self._nvml = None
-            return None
-        event = GpuSample(event_id=uuid.uuid4().hex, ts_ms=int(time.time() * 1000), worker_id=self.worker_id,
-                          host=self.host, gpu_index=self.device, utilization_pct=float(util.gpu),
-                          memory_used_bytes=int(mem.used), memory_total_bytes=int(mem.total))
-        self.emit(event)
+            return False
+        self.instrument.gpu_sample(gpu_index=self.device, utilization_pct=float(util.gpu),
+                                   memory_used_bytes=int(mem.used), memory_total_bytes=int(mem.total))
         self.samples += 1
-        return event
+        return True
 
     def start(self) -> None:
         if self._nvml is None or self.interval_s <= 0:
@@ -73,7 +70,7 @@ class GpuSampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
-            if self.sample() is None:
+            if not self.sample():
                 return
 
     def stop(self) -> None:

@@ -4,9 +4,10 @@
   and device buffers per I/O tensor, bind them with ``set_tensor_address`` and
   run ``execute_async_v3`` on a CUDA stream with CUDA events around the
   host→device copy, the compute and the device→host copy, so ``h2d_ms``,
-  ``compute_ms`` and ``d2h_ms`` are measured separately. A profiled request
+  ``compute_ms`` and ``d2h_ms`` are measured separately (the instrumentation
+  library's ``CudaStageTimer``). A profiled request
   (``infer(batch, profile=True)``: the worker's sampled share, or every request
-  on demand) runs with an ``IProfiler`` attached to the execution context:
+  on demand) runs with the library's ``IProfiler`` (``layer_profiler``) attached to the execution context:
   TensorRT calls ``report_layer_time`` once per engine layer for the
   ``execute_async_v3`` (TensorRT ≥ 8.5 reports for enqueueV3); the profiler is
   detached afterwards so unsampled requests pay nothing.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ from typing import Any
 import numpy as np
 
 from trtlens.errors import DependencyMissingError, TrtlensError
-from trtlens.producers.worker.backends import BackendError, LayerTiming, LoadInfo, Timings
+from trtlens.producers.instrument.cuda import CudaStageTimer
+from trtlens.producers.instrument.profiling import LayerTimes, layer_profiler
+from trtlens.producers.worker.backends import BackendError, LoadInfo, Timings
 from trtlens.producers.worker.identity import EngineIdentity, engine_id_of_bytes, tensorrt_versions
 
 TRT_HINT = "pip install 'trtlens[tensorrt]' (tensorrt>=10, pycuda) on a host with an NVIDIA GPU and driver"
@@ -141,42 +144,7 @@ def make_trt_logger(trt, capture: LogCapture):
     return _CapturingLogger()
 
 
-# --------------------------------------------------------------------------- layer profiler
-class LayerTimeCollector:
-    """What an ``IProfiler`` reports for one inference: engine layers in execution order, ms each.
-
-    A layer reported twice within one collection (several profiles or a loop) is summed.
-    """
-
-    def __init__(self) -> None:
-        self._times: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def report(self, layer_name: str, ms: float) -> None:
-        with self._lock:
-            self._times[layer_name] = self._times.get(layer_name, 0.0) + max(0.0, float(ms))
-
-    def take(self, layer_types: dict[str, str] | None = None) -> tuple[LayerTiming, ...]:
-        with self._lock:
-            times, self._times = self._times, {}
-        types = layer_types or {}
-        return tuple(LayerTiming(name, round(ms, 6), types.get(name)) for name, ms in times.items())
-
-
-def make_trt_profiler(trt, collector: LayerTimeCollector):
-    """An instance of a ``trt.IProfiler`` subclass that forwards every layer time to ``collector``."""
-
-    class _CollectingProfiler(trt.IProfiler):
-        def __init__(self) -> None:
-            trt.IProfiler.__init__(self)
-            self.collector = collector
-
-        def report_layer_time(self, layer_name, ms):  # noqa: D401 - TensorRT's callback signature
-            self.collector.report(layer_name, ms)
-
-    return _CollectingProfiler()
-
-
+# --------------------------------------------------------------------------- layer types
 def inspector_layer_types(engine, trt) -> dict[str, str]:
     """Engine layer name → type from the engine inspector (needs a build with detailed profiling verbosity).
 
@@ -257,25 +225,6 @@ def tensor_specs(engine, trt) -> list[TensorSpec]:
     return specs
 
 
-@dataclass
-class CudaEventTimes:
-    """Milliseconds between the four CUDA events recorded around one inference."""
-
-    start_to_h2d: float
-    h2d_to_compute: float
-    compute_to_d2h: float
-
-    def timings(self, wall_ms: float) -> Timings:
-        return Timings(latency_ms=wall_ms, h2d_ms=max(0.0, self.start_to_h2d),
-                       compute_ms=max(0.0, self.h2d_to_compute), d2h_ms=max(0.0, self.compute_to_d2h))
-
-
-def event_times(events: list) -> CudaEventTimes:
-    """From pycuda events [start, after_h2d, after_compute, end] (``b.time_since(a)`` = ms from a to b)."""
-    start, h2d, compute, end = events
-    return CudaEventTimes(h2d.time_since(start), compute.time_since(h2d), end.time_since(compute))
-
-
 # --------------------------------------------------------------------------- backend
 @dataclass
 class _Buffers:
@@ -319,7 +268,7 @@ class TensorRTBackend:
         self._stream = None
         self._specs: list[TensorSpec] = []
         self._buf = _Buffers()
-        self._layers = LayerTimeCollector()
+        self._layers = LayerTimes()
         self._profiler = None
         self._layer_types: dict[str, str] = {}
 
@@ -416,7 +365,7 @@ class TensorRTBackend:
     def _attach_profiler(self, on: bool) -> None:
         if on:
             if self._profiler is None:
-                self._profiler = make_trt_profiler(self._trt, self._layers)
+                self._profiler = layer_profiler(self._layers, trt=self._trt)
             self._context.profiler = self._profiler
         else:
             try:
@@ -435,13 +384,13 @@ class TensorRTBackend:
             inputs = [s for s in self._specs if s.is_input]
             outputs = [s for s in self._specs if not s.is_input]
             t0 = time.perf_counter()
-            marks = [cuda.Event() for _ in range(4)]
-            marks[0].record(self._stream)
+            timer = CudaStageTimer(self._stream, driver=cuda)
+            timer.mark("start")
             for spec in inputs:
                 host = self._buf.host[spec.name]
                 np.copyto(host.reshape(self._buf.shapes[spec.name]), batch.astype(spec.dtype, copy=False))
                 cuda.memcpy_htod_async(self._buf.device[spec.name], host, self._stream)
-            marks[1].record(self._stream)
+            timer.mark("h2d")
             if profile:
                 self._attach_profiler(True)
             try:
@@ -450,16 +399,15 @@ class TensorRTBackend:
             finally:
                 if profile:
                     self._attach_profiler(False)
-            marks[2].record(self._stream)
+            timer.mark("compute")
             for spec in outputs:
                 cuda.memcpy_dtoh_async(self._buf.host[spec.name], self._buf.device[spec.name], self._stream)
-            marks[3].record(self._stream)
+            timer.mark("d2h")
             self._stream.synchronize()
             wall_ms = (time.perf_counter() - t0) * 1000.0
-            timings = event_times(marks).timings(wall_ms)
-            if profile:
-                timings = replace(timings, layers=self._layers.take(self._layer_types))
-            return timings
+            stages = timer.times()
+            return Timings(latency_ms=wall_ms, h2d_ms=stages.h2d_ms, compute_ms=stages.compute_ms,
+                           d2h_ms=stages.d2h_ms, layers=self._layers.take(self._layer_types) if profile else ())
         finally:
             self._ctx.pop()
 

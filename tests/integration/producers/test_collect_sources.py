@@ -84,6 +84,47 @@ def test_a_restart_before_the_checkpoint_repeats_lines_with_the_same_ids(isolate
     assert len(ids) == 60 and len(set(ids)) == 45  # the 15 uncommitted lines came twice, with the same ids
 
 
+def test_a_file_rotated_out_of_the_globs_while_down_is_finished_at_restart(isolated, spool_config, tmp_path):
+    from trtlens.producers.collect.commit import Committer
+    from trtlens.producers.collect.config import FilesConfig, MappingConfig
+    from trtlens.producers.collect.filesource import FileSource
+    from trtlens.producers.collect.intake import Intake
+    from trtlens.producers.collect.mapping import Mapper
+    from trtlens.producers.publisher import Publisher
+
+    log = tmp_path / "svc.log"
+    log.write_bytes(b"".join(orjson.dumps(ev(i)) + b"\n" for i in range(20)))
+    files = FilesConfig(paths=[str(log)], rotated_grace_ms=0)
+
+    def source(pub):
+        return FileSource(files, Intake(pub, Committer(pub), Mapper(MappingConfig(), worker_id="c")), tmp_path / "cp")
+
+    with Publisher(isolated, spool_config) as pub:
+        first = source(pub)
+        first.follower.scan()
+        first.poll_once()
+        assert first.intake.committer.commit_now()  # 20 lines acknowledged and checkpointed; then it is down
+        first.follower.close()
+        with open(log, "ab") as fh:  # the service keeps logging ...
+            fh.write(b"".join(orjson.dumps(ev(i)) + b"\n" for i in range(20, 35)))
+        log.rename(tmp_path / "svc.log.1")  # ... logrotate renames it out of the glob and creates a new one
+        log.write_bytes(b"".join(orjson.dumps(ev(i)) + b"\n" for i in range(35, 45)))
+        second = source(pub)
+        second.follower.scan()
+        assert second.poll_once() == 15  # the rotated file's unread tail first, found by inode + fingerprint
+        assert second.poll_once() == 10  # then the new file
+        assert second.intake.committer.commit_now()
+        second.poll_once()  # the rotated file is at its end: closed
+        assert second.follower.files == [str(log)]
+        assert second.follower.recovered_at_restart == 1
+        second.follower.close()
+    landed = events_of(isolated, 45)
+    got = sorted(e["request_id"] for _, _, e in landed.events)
+    assert got == sorted(f"r{i}" for i in range(45))  # every line once: none lost, none repeated
+    saved = CheckpointStore(tmp_path / "cp").load()
+    assert [p.path for p in saved.values()] == [str(log)]
+
+
 def _post(url, body, headers=None, method="POST"):
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:

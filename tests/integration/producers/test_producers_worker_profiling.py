@@ -10,7 +10,8 @@ import pytest
 from trtlens.kafka import partition_for_key
 from trtlens.producers.publisher import Publisher
 from trtlens.producers.worker.backends import OnnxRuntimeBackend
-from trtlens.producers.worker.core import InferenceWorker, profile_sampled
+from trtlens.producers.instrument.profiling import profile_sampled
+from trtlens.producers.worker.core import InferenceWorker
 from trtlens.producers.worker.demo_model import INPUT_SHAPE, demo_model_path
 from trtlens.producers.worker.identity import engine_id
 

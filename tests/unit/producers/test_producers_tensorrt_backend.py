@@ -96,18 +96,42 @@ def test_tensor_specs_from_the_engine_bindings():
     assert tb.concrete_input_shape(specs[0], 5) == (5, 3, 64, 64)
 
 
-class FakeCudaEvent:
-    def __init__(self, at_ms):
-        self.at_ms = at_ms
+class FakeDriver:
+    """Stands in for ``pycuda.driver``: an Event records the stream's clock when it is recorded."""
 
-    def time_since(self, earlier):  # pycuda: ms from `earlier` to self
-        return self.at_ms - earlier.at_ms
+    def __init__(self, times_ms):
+        self.times_ms = list(times_ms)
+        self.synced = 0
+        driver = self
+
+        class Event:
+            def record(self, stream):
+                self.at_ms = driver.times_ms.pop(0)
+
+            def synchronize(self):
+                driver.synced += 1
+
+            def time_since(self, earlier):  # pycuda: ms from `earlier` to self
+                return self.at_ms - earlier.at_ms
+
+        self.Event = Event
 
 
 def test_cuda_event_bookkeeping_splits_h2d_compute_d2h():
-    marks = [FakeCudaEvent(t) for t in (10.0, 10.4, 13.4, 13.5)]
-    t = tb.event_times(marks).timings(wall_ms=3.9)
-    assert (t.h2d_ms, t.compute_ms, t.d2h_ms, t.latency_ms) == pytest.approx((0.4, 3.0, 0.1, 3.9))
+    # the timer the TensorRT backend records its four events with (the instrumentation library's)
+    from trtlens.producers.instrument.cuda import CudaStageTimer
+
+    driver = FakeDriver([10.0, 10.4, 13.4, 13.5])
+    timer = CudaStageTimer("stream", driver=driver)
+    for mark in ("start", "h2d", "compute", "d2h"):
+        timer.mark(mark)
+    t = timer.times()
+    assert (t.h2d_ms, t.compute_ms, t.d2h_ms) == pytest.approx((0.4, 3.0, 0.1)) and driver.synced == 1
+    clock_skew = FakeDriver([5.0, 4.9, 6.0, 6.0])  # events never give a negative stage time
+    timer = CudaStageTimer("stream", driver=clock_skew)
+    for mark in ("start", "h2d", "compute", "d2h"):
+        timer.mark(mark)
+    assert timer.times().h2d_ms == 0.0
 
 
 def test_log_capture_writes_trtexec_lines_counts_and_keeps_errors(tmp_path):
@@ -229,3 +253,49 @@ def test_captured_build_log_feeds_the_grey_box_parser(tmp_path):
         pytest.skip("trtlog has no parse_log yet")
     assert parsed.build.engine_id == "demo-fp16"
     assert any(d.severity == "error" for d in parsed.build.diagnostics)
+
+
+def test_infer_times_stages_with_the_library_timer_and_profiles_with_its_iprofiler():
+    """TensorRTBackend.infer on stand-ins for pycuda and the execution context (the real ones need a GPU)."""
+
+    class FakeIProfiler:
+        def __init__(self):
+            pass
+
+    class Context:
+        profiler = None
+
+        def set_input_shape(self, name, shape):
+            return True
+
+        def get_tensor_shape(self, name):
+            return (2, 10)
+
+        def set_tensor_address(self, name, addr):
+            pass
+
+        def execute_async_v3(self, stream_handle):
+            if self.profiler is not None:
+                self.profiler.report_layer_time("conv1 + relu1", 0.75)
+                self.profiler.report_layer_time("fc", 0.25)
+            return True
+
+    class Mem(int):
+        def free(self):
+            pass
+
+    driver = FakeDriver([0.0, 0.5, 3.5, 3.75] * 2)
+    driver.pagelocked_empty = lambda n, dtype: np.zeros(n, dtype)
+    driver.mem_alloc = lambda nbytes: Mem(1)
+    driver.memcpy_htod_async = driver.memcpy_dtoh_async = lambda *a: None
+    b = tb.TensorRTBackend("/m.plan")
+    b._trt, b._cuda, b._context = types.SimpleNamespace(IProfiler=FakeIProfiler), driver, Context()
+    b._ctx = types.SimpleNamespace(push=lambda: None, pop=lambda: None)
+    b._stream = types.SimpleNamespace(handle=0, synchronize=lambda: None)
+    b._specs = [tb.TensorSpec("in", True, np.dtype(np.float32), (-1, 4), None),
+                tb.TensorSpec("out", False, np.dtype(np.float32), (-1, 10), None)]
+    plain = b.infer(np.ones((2, 4), np.float32))
+    assert (plain.h2d_ms, plain.compute_ms, plain.d2h_ms, plain.layers) == (0.5, 3.0, 0.25, ())
+    profiled = b.infer(np.ones((2, 4), np.float32), profile=True)
+    assert [(t.layer, t.time_ms) for t in profiled.layers] == [("conv1 + relu1", 0.75), ("fc", 0.25)]
+    assert b._context.profiler is None  # detached after the profiled enqueue

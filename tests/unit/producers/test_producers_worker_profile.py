@@ -7,10 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from trtlens.producers.worker.backends import LayerTiming, LoadInfo, Timings, ort_node_timings
-from trtlens.producers.worker.core import InferenceWorker, layer_events, profile_sampled
+from trtlens.producers.instrument.profiling import LayerTimes, LayerTiming, layer_profile_events, profile_sampled
+from trtlens.producers.worker.backends import LoadInfo, Timings, ort_node_timings
+from trtlens.producers.worker.core import InferenceWorker
 from trtlens.producers.worker.identity import engine_id
-from trtlens.producers.worker.tensorrt_backend import LayerTimeCollector
+from trtlens.schemas.codec import validate_event
 
 
 class ProfilingBackend:
@@ -97,10 +98,10 @@ def test_unsampled_requests_run_without_the_profiler(tmp_path):
 
 
 def test_layer_events_of_an_all_zero_profile_have_no_share():
-    common = {"event_id": "x", "ts_ms": 1, "request_id": "r", "worker_id": "w", "model": "m", "model_version": "v",
+    common = {"ts_ms": 1, "request_id": "r", "worker_id": "w", "model": "m", "model_version": "v",
               "backend": "tensorrt"}
-    evs = layer_events(common, "eng", (LayerTiming("a", 0.0),))
-    assert evs[0].time_pct is None and evs[0].time_ms == 0.0
+    evs = [validate_event(e) for e in layer_profile_events(common, "eng", (LayerTiming("a", 0.0),), id_prefix="r")]
+    assert evs[0].time_pct is None and evs[0].time_ms == 0.0 and evs[0].event_id == "r:layer:0"
 
 
 def test_onnxruntime_trace_events_become_node_times():
@@ -116,11 +117,11 @@ def test_onnxruntime_trace_events_become_node_times():
 
 
 def test_the_tensorrt_collector_sums_repeats_and_starts_empty_after_take():
-    c = LayerTimeCollector()
-    c.report("conv1 + relu1", 0.5)
-    c.report("fc", 0.25)
-    c.report("conv1 + relu1", 0.25)
-    c.report("reformat", -1.0)  # a negative time is clamped
+    c = LayerTimes()  # what the TensorRT backend's IProfiler (instrument.profiling.layer_profiler) fills
+    c.add("conv1 + relu1", 0.5)
+    c.add("fc", 0.25)
+    c.add("conv1 + relu1", 0.25)
+    c.add("reformat", -1.0)  # a negative time is clamped
     assert c.take({"fc": "FullyConnected"}) == (
         LayerTiming("conv1 + relu1", 0.75), LayerTiming("fc", 0.25, "FullyConnected"), LayerTiming("reformat", 0.0))
     assert c.take() == ()

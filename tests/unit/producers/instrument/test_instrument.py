@@ -10,7 +10,8 @@ import pytest
 
 from trtlens.errors import DependencyMissingError
 from trtlens.producers.instrument import Emitter, Instrument, Sampler, StdoutSink, VerboseSwitch
-from trtlens.producers.instrument.cuda import CudaStageTimer, LayerTimes, stage_times
+from trtlens.producers.instrument.cuda import CudaStageTimer, stage_times
+from trtlens.producers.instrument.profiling import LayerTimes
 from trtlens.schemas.codec import validate_event
 
 
@@ -123,9 +124,14 @@ def test_stage_times_from_cuda_events_and_layer_profile_events():
     lt.add("conv1", 1.0)
     lt.add("conv1", 1.0)
     lt.add("fc", 2.0)
-    evs = lt.events(engine_id="e1", common={"worker_id": "w"}, ts_ms=1_700_000_000_000, iterations=2)
-    assert [(e["layer"], e["time_ms"], e["avg_ms"], e["time_pct"]) for e in evs] == [
-        ("conv1", 2.0, 1.0, 50.0), ("fc", 2.0, 1.0, 50.0)]
+    inst, out = make()
+    inst.layer_profile("e1", lt.take(), iterations=2)  # outside a request: a profile over two runs
+    with inst.request("r1") as req:
+        req.layer_profile("e1", lt.take())  # taken: empty now
+    evs = [e for e in lines(out) if e["event"] == "layer_profile"]
+    assert [(e["layer"], e["time_ms"], e["avg_ms"], e["time_pct"], e["iterations"]) for e in evs] == [
+        ("conv1", 2.0, 1.0, 50.0, 2), ("fc", 2.0, 1.0, 50.0, 2)]
+    assert len({e["event_id"] for e in evs}) == 2 and all("request_id" not in e for e in evs)
     for e in evs:
         validate_event(e)
 
