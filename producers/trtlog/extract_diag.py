@@ -78,7 +78,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         return True
     if line.family == "plain" and text and (m := CRASH.match(text)):
         close(st)
-        _commit(st, DiagEntry("error", text, m.group("what") or m.group("what2") or "terminate", None, "crash"))
+        _commit(st, DiagEntry("error", text, None, None, "crash"))  # a signal or abort is not an error code: the kind stays in the message
         return True
     severity = inferred_severity(line)
     if severity in ("warning", "error"):
