@@ -251,8 +251,7 @@ BLIND_B: dict[str, list[F]] = {
     "p95-triton-glog-trt84-version-205-213-signal-11-stack.log": [
         F("facts.runtime_serialization_version", 205),
         F("facts.engine_serialization_version", 213),
-        F("error codes", ["1", "4"], diag_set("error", "code"),
-          miss="a crash line's kind is reported as its code ('Signal (11) received'), next to TensorRT's codes"),
+        F("error codes", ["1", "4"], diag_set("error", "code")),
         F("Signal (11) received is an error", True, has_diag("error", "Signal (11)")),
         F("errors", 3, n_diag("error")),
         F("status", "failed"),
@@ -408,5 +407,114 @@ BLIND_C: dict[str, list[F]] = {
         F("phase_times_ms.graph_construction", 22.298),
         F("build_time_ms", 4366.112),
         F("errors", 0, n_diag("error")),
+    ],
+}
+
+
+# -- fourth blind round (p121-p137): collected after the BLIND_C changes, figures written before the parser ran --
+BLIND_D: dict[str, list[F]] = {
+    "p121-jetson-trtexec-trt10162-b10-orin-nx-epoch-timestamps.log": [
+        F("trt_version", "10.16.2"),
+        F("model", "tinyyolov2-8"),
+        F("engine_id", "yolo"),
+        F("warnings (optShapes broadcast)", 2, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+        F("precisions", []),  # "Precision: FP32"
+    ],
+    "p122-trtexec-trt1000-ea-rtx3060-device-block-plugin-creators.log": [
+        F("trt_version", "10.0.0"),
+        F("facts.compute_capability", "8.6"),
+        F("facts.plugins_registered", 5),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p123-onnxruntime-trt-ep-trt82-glued-two-messages-backticks-size-mismatch.log": [
+        F("errors (two messages glued on one line)", 2, n_diag("error")),
+        F("error codes", ["1", "4"], diag_set("error", "code")),
+        F("error sources", ["runtime.cpp:50", "stdArchiveReader.cpp:54"], diag_set("error", "source")),
+        F("error categories", ["Internal Error", "Serialization"], diag_set("error", "category")),
+        F("status", "failed"),
+    ],
+    "p124-app-tensorrt-tag-trt861-cuda-runtime-deallocate-error.log": [
+        F("memory.engine_bytes", 39 * MiB),
+        F("errors", 1, n_diag("error", code="1", category="Cuda Runtime")),
+        F("error source", 1, n_diag("error", source="defaultAllocator.cpp:61")),
+        F("status", "failed"),
+    ],
+    "p125-python-trt84-mmdeploy-plugin-creator-not-found-deserialize.log": [
+        F("memory.engine_bytes", 109 * MiB),
+        F("memory.peak_gpu_bytes", 447 * MiB),
+        F("warnings", 1, n_diag("warning")),
+        F("error sources", ["pluginV2Runner.cpp:293", "runtime.cpp:50"], diag_set("error", "source")),
+        F("facts.plugin_not_found", True),
+        F("status", "failed"),
+    ],
+    "p126-legacy-trt713-empty-buffer-nonetype-traceback-dsfd.log": [
+        F("errors (2 TRT + AttributeError)", 3, n_diag("error")),
+        F("error kinds", 2, lambda r: sum(d.category in ("INVALID_ARGUMENT", "INVALID_CONFIG") for d in r.build.diagnostics)),
+        F("AttributeError at its innermost frame", 1, n_diag("error", code="AttributeError", source="tensorrt_wrap.py:38")),
+        F("status", "failed"),
+    ],
+    "p127-deepstream-orin-int8-calib-table-missing-map-base-at.log": [
+        F("errors (1 TRT + 2 app + 1 gst)", 4, n_diag("error")),
+        F("TRT error code 1", 1, n_diag("error", code="1")),
+        F("TRT error text", True, has_diag("error", "Unexpected exception _Map_base::at")),
+        F("status", "failed"),
+    ],
+    "p128-trtllm-pytorch-rank-tag-executor-gemm-assertion-frames.log": [
+        F("errors", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="KernelRunner.cpp:180")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p129-trtllm-014-cpp-executor-example-mpi-info.log": [
+        F("facts.trtllm_version", "0.14.0.dev2024092400"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("status", "unknown"),
+    ],
+    "p130-polygraphy-trt84-build-config-cudnn-linked-loaded.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("facts.cudnn_linked_version", "8.4.1"),
+        F("facts.cudnn_version", "8.2.1"),
+        F("precisions", []),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p131-polygraphy-trt86-run-trt-vs-onnxrt-two-runners.log": [
+        F("build_time_ms", 12280.0),
+        F("TensorRT runner's average inference time (not onnxrt's)", 2.276, lambda r: r.build.perf.latency.mean_ms),
+        F("precisions", []),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p132-triton-trtllm-010-bls-quoted-traceback-kv-cache-assertion.log": [
+        F("errors", 1, n_diag("error")),
+        F("the TensorRT-LLM assertion is in the error", True, has_diag("error", "mNextBlocks.empty()")),
+        F("status", "failed"),
+    ],
+    "p133-trtllm-trt10-tllm-exception-cubin-registry-plugin-frames.log": [
+        F("errors", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="cubinObjRegistry.h:62")),
+        F("status", "failed"),
+    ],
+    "p134-trtllm-openmpi-backtrace-end-of-error-message-aborted.log": [
+        F("errors (the abort; frames are not errors)", 1, n_diag("error")),
+        F("Aborted is an error", True, has_diag("error", "Aborted")),
+        F("status", "failed"),
+    ],
+    "p135-python-trt10-quoted-deserialization-microseconds-range-check.log": [
+        F("memory.engine_bytes", 61 * MiB),
+        F("phase_times_ms.engine_deserialize", 55.328),
+        F("memory.peak_gpu_bytes", 59 * MiB),
+        F("errors (one message, 3 times)", 3, n_diag("error", code="1")),
+        F("status", "failed"),
+    ],
+    "p136-cpp-app-tx2-engine-search-runtime-error-what-aborted.log": [
+        F("model", "yolov8n_32"),
+        F("the reason (what():) is in the error", True, has_diag("error", "Unable to build the TensorRT engine")),
+        F("status", "failed"),
+    ],
+    "p137-cpp-app-onnx-header-deserialize-fallback-trial-sizes.log": [
+        F("model", "model"),
+        F("engine_id", "model"),
+        F("warnings (ir_version)", 1, n_diag("warning")),
+        F("status", "failed"),
     ],
 }
