@@ -26,7 +26,8 @@ status             ``&&&& PASSED TensorRT.trtexec [TensorRT v101600] # cmd``
 plain              nothing recognised (tables, JSON, tracebacks, continuations)
 =================  ===========================================================
 
-A markdown quote mark (``> ``) in front of any of these is peeled too, and a
+A markdown quote mark (``> ``) or an opening backtick in front of any of these is
+peeled too, so is a context tag such as ``[RANK 0]`` between the others, and a
 trtexec timestamp that lost its opening ``[`` in a paste still counts.
 """
 
@@ -62,6 +63,9 @@ _APP_TS_LEVEL = re.compile(
     r"(?:\[(?P<file>[^\]:\s]+):(?P<line>\d+)\])?:?[ \t]*(?:NVInfer:[ \t]*)?"
 )
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
+_BACKTICKS = re.compile(r"`{1,3}(?=\S)")  # a markdown code span or fence opened on the log's own line
+# a context tag between a tool's tag and its severity: "[TRT-LLM] [RANK 0] [E] msg" (TensorRT-LLM's PyTorch flow)
+_CONTEXT_TAG = re.compile(r"\[(?:RANK|Rank|rank|GPU|Device|device)[ :]?\d+\][ \t]?")
 _GST = re.compile(
     r"\d+:\d\d:\d\d\.\d+\s+\d+\s+0x[0-9a-fA-F]+\s+(ERROR|WARN|FIXME|INFO|DEBUG|LOG|TRACE|MEMDUMP)\s+\S+\s+"
     r"([^\s:]+):(\d+):[^\s:]*:(?:<[^>]*>)?[ \t]*"
@@ -123,6 +127,8 @@ def classify(raw: str, lineno: int = 0) -> Line:
     tag_name = ""
     if m := _QUOTE.match(rest):
         rest = rest[m.end() :]
+    if rest[:1] == "`" and (m := _BACKTICKS.match(rest)):
+        rest = rest[m.end() :]
     if m := _TERM_TS.match(rest):
         rest = rest[m.end() :]
     if "&&&&" in rest and not rest.startswith("&&&&") and (m := _STATUS.search(rest)) and rest[m.start() - 1] in "#`'\" \t>":
@@ -174,6 +180,8 @@ def classify(raw: str, lineno: int = 0) -> Line:
             if m.group(1).startswith(("Torch-TensorRT", "TRTorch")) and (dash := _TORCH_DASH.match(rest, m.end())):
                 rest = rest[dash.end() :]
                 continue
+        elif tokens and head == "[" and (m := _CONTEXT_TAG.match(rest)):
+            tokens.append("ctx")  # says nothing about the family or the severity
         elif m := _PYLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]
             logger = m.group("logger").split(".")[0]

@@ -29,6 +29,7 @@ PHASES = [
     (re.compile(rf"Finished engine building in ({NUM})\s*s", re.I), "engine_built", 1000.0),
     (re.compile(rf"Engine (?:deserialized|loaded) in ({NUM})\s*s", re.I), "engine_deserialize", 1000.0),
     (re.compile(rf"Engine load time:?\s*({NUM})\s*ms", re.I), "engine_deserialize", 1.0),  # TensorRT-LLM runtime
+    (re.compile(rf"Deserialization required ({NUM})\s*microseconds", re.I), "engine_deserialize", 0.001),  # TRT 8.6+ verbose
     (re.compile(rf"Build TRT engine elapsed time:\s*(\d+:\d+:{NUM})"), "engine_built", None),
     (re.compile(rf"TRT INetwork construction elapsed time:\s*(\d+:\d+:{NUM})"), "graph_construction", None),
     (re.compile(r"Total time of building all(?: \d+)? engines:\s*(\d+:\d+:\d+(?:\.\d+)?)", re.I), "build_total", None),
@@ -41,7 +42,8 @@ VERSION = [
 ]
 STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\s+\S+(?:\s+\[TensorRT v(\d+)\])?(?:\s+\[b\d+\])?(?:\s*#\s*(.*))?")
 FAILED = re.compile(
-    r"engine (?:building|set up|setup|creation|deserialization) failed|could not deserialize engine|"
+    r"engine (?:building|set up|setup|creation|deserialization) failed|could not deserialize (?:the )?(?:tensorrt |cuda )?engine|"
+    r"failure (?:creating|building) (?:the )?(?:tensorrt |cuda )?engine|"
     r"failed to (?:parse onnx|create (?:the )?engine|build (?:the )?(?:serialized network|engine))|parsing model failed|"
     r"unable to (?:create|build) (?:the )?engine|network validation failed",
     re.I,
@@ -163,7 +165,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
     if "actic" in text or "Timing Runner" in text:
         if _tactics(text, st):
             return True
-    if " in " in text or "time" in text:  # every phase line says "... in N seconds" or "... time: N"
+    if " in " in text or "time" in text or "required" in text:  # "... in N seconds", "... time: N", "... required N microseconds"
         for pattern, key, scale in PHASES:
             if m := pattern.search(text):
                 if (ms := _seconds(m.group(1), scale)) is not None:
@@ -176,7 +178,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
                 st.trt_version = m.group(1)
                 hit = True
     low = text.lower()
-    if ("fail" in low or "unable" in low or "could not" in low) and FAILED.search(text):
+    if ("fail" in low or "unable" in low or "could not" in low) and FAILED.search(text):  # "failure" contains "fail"
         st.mark("failed_step")
         hit = True
     elif ("engine" in low or "===" in text) and BUILT.search(text):

@@ -50,10 +50,11 @@ API_SOURCE = re.compile(r"^(?P<api>[A-Z]\w*::\w+):\s*Error Code")
 ASSERTION_CODE = re.compile(r"\[(?P<code>\d+)\]\s*Assertion failed")
 TRACEBACK = re.compile(r"^(?:(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\s+)?Traceback \(most recent call last\):?")
 IPYTHON_FRAME = re.compile(r"^(?:<ipython-input-[^>]*>|\S+\.py) in \S+|^-*> ?\d+ |^\d+ ")
-FRAME = re.compile(r'^File "(?P<file>[^"]+)", line (?P<line>\d+)')
+FRAME = re.compile(r'^File \\?"(?P<file>[^"]+?)\\?", line (?P<line>\d+)')  # quotes escaped when a logger quotes the traceback
 EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure))(?::\s*(?P<msg>.*))?$")
 NOT_CONTINUATION = re.compile(r"^(?:Traceback|&&&&|#|\{|\||!!!|=== |Layer\(|Name:)")
 MAX_CONTINUATION_LINES = 4
+WHAT = re.compile(r"^what\(\):\s*\S")  # the reason under "terminate called after throwing an instance of ..."
 
 
 def inferred_severity(line: Line) -> str | None:
@@ -78,9 +79,22 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         return True
     if line.family == "plain" and text and (m := CRASH.match(text)):
         close(st)
-        _commit(st, DiagEntry("error", text, None, None, "crash"))  # a signal or abort is not an error code: the kind stays in the message
+        entry = DiagEntry("error", text, None, None, "crash")  # a signal or abort is not an error code: the kind stays in the message
+        if m.group("terminate"):  # its "  what():  reason" line follows: keep it open for that
+            st.open_diag, st.open_diag_lines, st.open_diag_trt = entry, 0, True
+        else:
+            _commit(st, entry)
+        return True
+    if line.family == "plain" and st.open_diag is not None and st.open_diag.category == "crash" and WHAT.match(text):
+        _continue(st, text)
         return True
     severity = inferred_severity(line)
+    if severity == "error" and line.family != "plain" and TRACEBACK.match(text.lstrip("\"'")):
+        # a logger that prints a whole Python traceback as one message (Triton's python backend: E0728 ... "Traceback ...)
+        close(st)
+        _end_traceback(st)
+        st.in_traceback, st.traceback_source, st.traceback_cls, st.traceback_wrapped = True, None, None, True
+        return True
     if severity in ("warning", "error"):
         if (
             st.open_diag is not None
@@ -141,6 +155,8 @@ def _continue(st: ParseState, text: str) -> None:
 
 def _traceback(line: Line, st: ParseState) -> bool:
     if line.family != "plain":
+        if st.traceback_wrapped:
+            _end_traceback(st)
         st.in_traceback = False
         return False
     text = line.text
@@ -151,6 +167,10 @@ def _traceback(line: Line, st: ParseState) -> bool:
         return True
     if not st.in_traceback:
         return False
+    if st.traceback_wrapped and not FRAME.match(text) and (m := EXCEPTION.match(text)) and m.group("msg"):
+        st.in_traceback = st.traceback_wrapped = False  # the exception line, indented like the rest of the message
+        _commit(st, DiagEntry("error", m.group("msg").strip().rstrip('"'), m.group("cls"), st.traceback_source, "python exception"))
+        return True
     if line.indent > 0 or line.raw[:1] in (" ", "\t") or (st.traceback_cls and IPYTHON_FRAME.match(text)):
         if m := FRAME.match(text):
             st.traceback_source = f"{_basename(m.group('file'))}:{m.group('line')}"
@@ -170,7 +190,9 @@ def _end_traceback(st: ParseState) -> None:
     """An IPython traceback names its exception in the header; commit it when no exception line follows."""
     if st.traceback_cls:
         _commit(st, DiagEntry("error", "", st.traceback_cls, st.traceback_source, "python exception"))
-    st.traceback_cls = None
+    elif st.traceback_wrapped:  # a logger's traceback message cut before its exception line: still one error
+        _commit(st, DiagEntry("error", "Traceback (the exception line is missing)", None, st.traceback_source, "python exception"))
+    st.traceback_cls, st.traceback_wrapped = None, False
 
 
 def _basename(path: str) -> str:
@@ -215,7 +237,7 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         source = f"{m.group('file')}:{m.group('line')}"
     if code is None and (m := ASSERTION_CODE.search(msg)):
         code = m.group("code")
-    return DiagEntry(entry.severity, msg, code, source, category)
+    return DiagEntry(entry.severity, msg, code, source, category or entry.category)
 
 
 def _commit(st: ParseState, entry: DiagEntry) -> None:

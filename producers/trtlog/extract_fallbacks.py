@@ -68,6 +68,9 @@ def extract(line: Line, st: ParseState) -> bool:
         st.add_name("plugin_fallbacks", st.plugin_fallbacks, st.last_onnx_op or "unknown-op")
         st.facts["plugin_not_found"] = True
         return False  # still a diagnostic
+    if "IPluginCreator not found" in text:  # "Cannot deserialize plugin since corresponding IPluginCreator not found in Plugin Registry"
+        st.facts["plugin_not_found"] = True
+        return False  # still a diagnostic; the message does not name the plugin
     if "lugin" in text and (m := PLUGIN_MISSING.search(text)):
         st.add_name("plugin_fallbacks", st.plugin_fallbacks, m.group("op"))
         st.facts["plugin_not_found"] = True

@@ -46,6 +46,8 @@ _FACT_EXTRACTORS = (
 MAX_JSON_BYTES = 64 << 20
 # a paste that lost its newlines: "... FP16: [10/09/2022-20:22:20] [TRT] [W] - Subnormal ..." holds several messages
 _GLUED = re.compile(r"(?<=[^\]\s]) (?=\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\] \[(?:TRT|TensorRT|[VIWEF])\])")
+# the same for onnxruntime's logger: "... failed.) 2022-03-20 10:58:06.32 [E:onnxruntime:Default, file.h:51 f] [...] msg"
+_GLUED_ORT = re.compile(r"(?<=\S) (?=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \[[VIWEF]:onnxruntime:)")
 
 
 class TrtlogInputError(TrtlensError):
@@ -141,7 +143,11 @@ def _parse_lines(lines: list[str], st: ParseState, stats: ParseStats) -> None:
 
 def split_glued(raw: str) -> list[str]:
     """One physical line holding several timestamped messages (newlines lost in a paste) → one part each."""
-    if len(raw) < 80 or raw.count("] [") < 4:
+    if len(raw) < 80:
+        return [raw]
+    if raw.count(":onnxruntime:") > 1:
+        return _GLUED_ORT.split(raw)
+    if raw.count("] [") < 4:
         return [raw]
     return _GLUED.split(raw)
 

@@ -90,6 +90,7 @@ class ParseState:
     in_traceback: bool = False
     traceback_source: str | None = None
     traceback_cls: str | None = None  # IPython names the exception in its traceback header
+    traceback_wrapped: bool = False  # the traceback is one logger message (its lines indented as the logger pleased)
     # per-layer profile
     profile_rows: list[ProfileRow] = field(default_factory=list)
     profile_total: ProfileRow | None = None
