@@ -518,3 +518,84 @@ BLIND_D: dict[str, list[F]] = {
         F("status", "failed"),
     ],
 }
+
+
+# -- fifth blind round (p138-p150): collected after the BLIND_D changes, figures written before the parser ran --
+BLIND_E: dict[str, list[F]] = {
+    "p138-trtexec-trt10-rapidflow-perf-summary-walltime.log": [
+        F("perf.throughput_qps", 32.7261),
+        F("latency min/mean/p90/p95/p99", (30.1348, 30.7571, 30.8303, 30.8396, 30.8523), section("latency", "min", "mean", "p90", "p95", "p99")),
+        F("perf.gpu_compute.mean_ms", 30.3322),
+        F("perf.host_walltime_ms", 3086.22),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p139-trtexec-trt8x-yolov10-1000-run-averages-p99-summary.log": [
+        F("perf.throughput_qps", 759.832),
+        F("latency max/p99", (62.6002, 2.16016), section("latency", "max", "p99")),
+        F("perf.gpu_compute.mean_ms", 1.30893),
+        F("perf.gpu_compute_total_ms", 2988.28),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p140-jetson-xavier-trtexec-trt840-test-harness-passed.log": [
+        F("perf.throughput_qps", 41087.7),
+        F("latency p99", (0.420288,), section("latency", "p99")),
+        F("trt_version", "8.4.0"),
+        F("engine_id", "mnist16"),
+        F("status", "ok"),
+        F("no diagnostics ('Tests failed: 0' is no error)", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p141-jetson-orin-nx-trtexec-trt1030-load-engine-cuda-graph-options.log": [
+        F("trt_version", "10.3.0"),
+        F("engine_id", "foundation_stereo_vits"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p142-jetson-orin-trtexec-device-information-three-lines.log": [
+        F("facts.device", "Orin"),
+        F("facts.compute_capability", "8.7"),
+    ],
+    "p143-triton-glog-trt8x-plan-instance-cublas-plugin-tactic-source.log": [
+        F("memory.engine_bytes", 72 * MiB),
+        F("warnings", 1, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p144-triton-glog-trt82-plan-yolov4-init-cuda-cublaslt-cudnn.log": [
+        F("memory.engine_bytes", 126 * MiB),
+        F("memory.peak_gpu_bytes", 716 * MiB),
+        F("memory.cpu_peak_bytes", 1281 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p145-triton-glog-trt8x-context-856-mib-loaded-backend-table.log": [
+        F("memory.context_bytes", 856 * MiB),
+        F("memory.peak_gpu_bytes", 1324 * MiB),
+        F("construction loaded", True, lambda r: any(m.startswith("construction") for m in r.build.triton.models_ready)),
+        F("triton.backends", ["pytorch", "tensorflow"]),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p146-deepstream-seg-yolov8-onnx-engine-open-error-rebuild.log": [
+        F("engine_id", "yolov8s-seg.onnx_b1_gpu0_fp32"),
+        F("warnings (2 gst WARN)", 2, n_diag("warning")),
+        F("errors (the open error)", 1, n_diag("error")),
+    ],
+    "p147-trtllm-pytorch-rank-nccl-invalid-usage-after-frames.log": [
+        F("errors", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="ncclCommunicator.cpp:90")),
+        F("status", "failed"),
+    ],
+    "p148-polygraphy-02x-legacy-int64-warning-runner-lines.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("warning source", 1, n_diag("warning", source="onnx2trt_utils.cpp:220")),
+        F("precisions", []),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p149-polygraphy-trt91-run-command-printed-feed-dict-onnxrt-runner.log": [
+        F("model", "1"),
+        F("no TensorRT latency (only onnxrt-runner finished)", None, lambda r: r.build.perf.latency.mean_ms if r.build.perf and r.build.perf.latency else None),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p150-trtexec-trt803-load-engine-options-workspace-16-mib.log": [
+        F("trt_version", "8.0.3"),
+        F("engine_id", "epoch_30"),
+        F("precisions", []),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+}
