@@ -52,7 +52,7 @@ TRACEBACK = re.compile(r"^(?:(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Inte
 IPYTHON_FRAME = re.compile(r"^(?:<ipython-input-[^>]*>|\S+\.py) in \S+|^-*> ?\d+ |^\d+ ")
 FRAME = re.compile(r'^File \\?"(?P<file>[^"]+?)\\?", line (?P<line>\d+)')  # quotes escaped when a logger quotes the traceback
 EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure))(?::\s*(?P<msg>.*))?$")
-NOT_CONTINUATION = re.compile(r"^(?:Traceback|&&&&|#|\{|\||!!!|=== |Layer\(|Name:)")
+NOT_CONTINUATION = re.compile(r"^(?:Traceback|&&&&|#|\{|\||!!!|=== |Layer\(|Name:|\d+\s+0x[0-9a-fA-F]+\s)")  # ...|a numbered stack frame
 MAX_CONTINUATION_LINES = 4
 WHAT = re.compile(r"^what\(\):\s*\S")  # the reason under "terminate called after throwing an instance of ..."
 
@@ -107,7 +107,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         close(st)
         st.open_diag = DiagEntry(severity=severity, message=text, code=None, source=None, category=None)
         st.open_diag_lines = 0
-        st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton")
+        st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton", "trtllm")
         return True
     if (
         line.family == "plain"
