@@ -1,10 +1,12 @@
 """Decode + validate one record (pure): the fast path of :func:`trtlens.schemas.codec.decode_record`.
 
-``orjson.loads`` the record once and validate a whole batch (or the record's one
-event) with one pydantic call (a list TypeAdapter: ~3 µs per event, against ~5.5 µs for one call per
-event). Validation is exactly the codec's — same models, same discriminator —
-and on any failure the record is decoded again by the codec, which reports each
-bad event on its own (reason, field, index, raw bytes) and keeps its neighbours.
+``orjson.loads`` the record once and validate each event with its type's own
+model validator (:func:`~trtlens.schemas.codec.validate_known`: ~3 µs an event,
+against ~4.5 µs through the discriminated union and ~4.6 µs for a list
+TypeAdapter over the union). Validation is exactly the codec's — same models,
+same schema — and on any failure the record is decoded again by the codec, which
+reports each bad event on its own (reason, field, index, raw bytes) and keeps its
+neighbours.
 """
 
 from __future__ import annotations
@@ -12,18 +14,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
 
-from trtlens.schemas.codec import EVENT_ADAPTER, MAX_RECORD_BYTES, DecodeError, decode_record
-from trtlens.schemas.events import Event, EventBase
-
-_LIST = TypeAdapter(list[Event])
+from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode_record, validate_known
+from trtlens.schemas.events import EventBase
 
 
 @dataclass(slots=True)
 class Decoded:
     events: list[EventBase] = field(default_factory=list)
     errors: list[DecodeError] = field(default_factory=list)
+
+
+def _all_known(objs: list) -> list[EventBase] | None:
+    out: list[EventBase] = []
+    append = out.append
+    for obj in objs:
+        if type(obj) is not dict:
+            return None
+        event = validate_known(obj)
+        if event is None:
+            return None
+        append(event)
+    return out
 
 
 def decode(raw: bytes | None) -> Decoded:
@@ -34,14 +46,12 @@ def decode(raw: bytes | None) -> Decoded:
         except orjson.JSONDecodeError:
             obj = None
         if isinstance(obj, list):
-            try:
-                return Decoded(_LIST.validate_python(obj))
-            except (ValidationError, TypeError, ValueError, RecursionError):
-                pass
+            events = _all_known(obj)
+            if events is not None:
+                return Decoded(events)
         elif isinstance(obj, dict):  # one event per record
-            try:
-                return Decoded([EVENT_ADAPTER.validate_python(obj)])
-            except (ValidationError, TypeError, ValueError, RecursionError):
-                pass
+            event = validate_known(obj)
+            if event is not None:
+                return Decoded([event])
     slow = decode_record(raw)
     return Decoded(slow.events, slow.errors)
