@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from trtlens.schemas.codec import DecodeError, decode
+from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode, validate_event
 
 
 def deterministic_event_id(source: str, event: dict[str, Any]) -> str:
@@ -47,7 +47,11 @@ def to_event(obj: Any, source: str, *, fallback_ts_ms: int | None = None) -> dic
             obj = {**obj, "ts_ms": fallback_ts_ms}
         if not obj.get("event_id"):
             obj = {**obj, "event_id": deterministic_event_id(source, obj)}
-    decode(orjson.dumps(obj))  # the codec's validation: raises DecodeError with code, reason, field
+    data = orjson.dumps(obj)  # what the codec would receive: its size limit and, on error, the DLQ's raw
+    if type(obj) is dict and len(data) <= MAX_RECORD_BYTES:
+        validate_event(obj, data)  # the codec's validation of the object (no second parse of ``data``)
+    else:
+        decode(data)  # raises DecodeError with code, reason, field
     return obj
 
 

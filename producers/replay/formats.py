@@ -41,6 +41,7 @@ from trtlens.producers.replay.core import to_event
 from trtlens.schemas.codec import DecodeError
 
 HEAD_BYTES = 4096
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass
@@ -198,16 +199,40 @@ class JsonLinesReader:
         return head.lstrip()[:1] in (b"{", b"[") or not head.strip()
 
     def read(self, path: Path, source: str, start_line: int) -> Iterator[Item]:
-        with open(path, "rb") as raw_file:
-            magic = raw_file.read(2)
-            raw_file.seek(0)
-            lines = gzip.GzipFile(fileobj=raw_file, mode="rb") if magic == b"\x1f\x8b" else raw_file
-            for lineno, raw in enumerate(lines, start=1):
+        lineno = 0
+        for lines, offset in _line_chunks(path):
+            if lineno + len(lines) <= start_line:  # replayed already: not even parsed
+                lineno += len(lines)
+                continue
+            last = lineno + len(lines)
+            for raw in lines:
+                lineno += 1
                 if lineno <= start_line:
                     continue
                 items = parse_line(raw, source, lineno) or [Item(lineno)]  # blank: read, nothing to publish
-                items[-1].offset = raw_file.tell()
+                if lineno == last:
+                    items[-1].offset = offset
                 yield from items
+
+
+def _line_chunks(path: Path) -> Iterator[tuple[list[bytes], int]]:
+    """The file's lines (gzip or plain), a decompressed chunk at a time, each with the input bytes read by then.
+
+    Reading ``CHUNK_BYTES`` at once and splitting them is ~3× cheaper per line than iterating a ``GzipFile``
+    (whose ``readline`` runs in Python); the lines are the same (the last one may lack its newline).
+    """
+    with open(path, "rb") as raw_file:
+        magic = raw_file.read(2)
+        raw_file.seek(0)
+        f = gzip.GzipFile(fileobj=raw_file, mode="rb") if magic == b"\x1f\x8b" else raw_file
+        rest = b""
+        while chunk := f.read(CHUNK_BYTES):
+            lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+            rest = lines.pop()
+            if lines:
+                yield lines, raw_file.tell()
+        if rest:
+            yield [rest], raw_file.tell()
 
 
 class JsonDocumentReader:

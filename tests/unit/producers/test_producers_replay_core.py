@@ -172,3 +172,18 @@ def test_checkpoint_round_trip_and_change_detection():
     cp = Checkpoint("/x", 10, 99, 4, False)
     again = Checkpoint.from_json(cp.to_json())
     assert again == cp and again.matches(10, 99) and not again.matches(11, 99)
+
+
+def test_parallel_replay_refuses_limits_of_the_whole_run():
+    from trtlens.errors import TrtlensError
+    from trtlens.producers.replay.parallel import check_parallel_options, spool_name_of
+    from trtlens.producers.replay.runner import ReplayOptions
+
+    check_parallel_options(ReplayOptions(rate_eps=10, max_lines=5), 1)  # one process: fine
+    check_parallel_options(ReplayOptions(resume=True), 4)
+    for opts in (ReplayOptions(rate_eps=10), ReplayOptions(speed=2), ReplayOptions(max_lines=5)):
+        with pytest.raises(TrtlensError, match="--jobs 1"):
+            check_parallel_options(opts, 2)
+    with pytest.raises(TrtlensError, match="--jobs must be >= 1"):
+        check_parallel_options(ReplayOptions(), 0)
+    assert [spool_name_of("replay", k) for k in range(3)] == ["replay", "replay-1", "replay-2"]
