@@ -37,11 +37,14 @@ from typing import Any, Protocol
 import orjson
 
 from trtlens.errors import TrtlensError
-from trtlens.producers.replay.core import to_event
-from trtlens.schemas.codec import DecodeError
+from trtlens.producers.replay.core import to_event, to_known_event
+from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError
 
 HEAD_BYTES = 4096
 CHUNK_BYTES = 1 << 20
+FAST_LINE_BYTES = MAX_RECORD_BYTES // 8
+"""Lines up to this size holding a plain event skip re-encoding it (``core.to_known_event``); larger ones take
+``to_event``'s exact path (its size limit applies to the event as re-encoded)."""
 
 
 @dataclass
@@ -185,7 +188,11 @@ def parse_line(raw: bytes, source: str, line: int) -> list[Item]:
     except orjson.JSONDecodeError as exc:
         items = [Item(line, error=DecodeError("invalid_json", str(exc), text))]
     else:
-        items = parse_value(obj, source)
+        event = None
+        if (type(obj) is dict and type(obj.get("event")) is str and len(text) <= FAST_LINE_BYTES
+                and LINE_SHAPES[0] is _event_shape):  # what _event_shape takes, without encoding it again
+            event = to_known_event(obj, source)
+        items = [Item(line, event=event)] if event is not None else parse_value(obj, source)
     for item in items:
         item.line = line
     return items

@@ -6,6 +6,8 @@ import gzip
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trtlens.producers.replay import formats
 from trtlens.producers.replay.core import Checkpoint, Pacer, deterministic_event_id, source_name, to_event
@@ -187,3 +189,40 @@ def test_parallel_replay_refuses_limits_of_the_whole_run():
     with pytest.raises(TrtlensError, match="--jobs must be >= 1"):
         check_parallel_options(ReplayOptions(), 0)
     assert [spool_name_of("replay", k) for k in range(3)] == ["replay", "replay-1", "replay-2"]
+
+
+_SAMPLE_LINES = [
+    {"event": "request_complete", "ts_ms": 1_700_000_000_000, "request_id": "r1", "worker_id": "w", "model": "m",
+     "model_version": "v", "total_ms": 3.5, "status": "ok"},
+    {"event": "gpu_sample", "event_id": "g1", "ts_ms": 1, "worker_id": "w", "utilization_pct": 50,
+     "memory_used_bytes": 1, "memory_total_bytes": 2},
+]
+_WILD = [None, True, 0, -1, 1.5, "", "x", "1", [], {}, 2**64, "y" * 600]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(_SAMPLE_LINES), st.lists(st.tuples(st.sampled_from(
+    ["event", "event_id", "ts_ms", "request_id", "worker_id", "total_ms", "status", "utilization_pct", "extra"]),
+    st.sampled_from(_WILD + ["drop"])), max_size=3))
+def test_plain_event_lines_parse_as_on_the_exact_path(base, changes):
+    """Lines that skip re-encoding (formats.FAST_LINE_BYTES) give the items of to_event's exact path."""
+    obj = dict(base)
+    for key, value in changes:
+        if value == "drop":
+            obj.pop(key, None)
+        else:
+            obj[key] = value
+    try:
+        raw = orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        return
+
+    def items():
+        return [(i.line, i.event, i.error and (i.error.code, i.error.reason, i.error.field, i.error.raw))
+                for i in parse_line(raw, "src.jsonl", 3)]
+
+    fast = items()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(formats, "FAST_LINE_BYTES", -1)
+        exact = items()
+    assert fast == exact
