@@ -146,6 +146,24 @@ def validate_known(obj: dict) -> EventBase | None:
     return None
 
 
+def validate_all_known(objs: list) -> list[EventBase] | None:
+    """:func:`validate_known` over a batch, in order; None as soon as one object needs the union's verdict."""
+    by_type = _BY_TYPE
+    out: list[EventBase] = []
+    append = out.append
+    try:
+        for obj in objs:
+            if type(obj) is not dict:
+                return None
+            kind = obj.get("event")
+            if type(kind) is not str:
+                return None
+            append(by_type[kind](obj))  # an unknown type: KeyError
+    except Exception:  # ValidationError, KeyError, pathological input: the union's path reports it
+        return None
+    return out
+
+
 def _validate(obj: object, raw: bytes, index: int | None) -> EventBase:
     if not isinstance(obj, dict):
         raise DecodeError("not_an_event", f"expected a JSON object, got {type(obj).__name__}", raw, index=index)
@@ -208,6 +226,10 @@ def decode_record(data: bytes | None) -> DecodedRecord:
             out.events.append(_validate(obj, bytes(data), None))
         except DecodeError as err:
             out.errors.append(err)
+        return out
+    events = validate_all_known(obj)
+    if events is not None:
+        out.events = events
         return out
     for i, item in enumerate(obj):
         try:

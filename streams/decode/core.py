@@ -1,7 +1,7 @@
 """Decode + validate one record (pure): the fast path of :func:`trtlens.schemas.codec.decode_record`.
 
 ``orjson.loads`` the record once and validate each event with its type's own
-model validator (:func:`~trtlens.schemas.codec.validate_known`: ~3 µs an event,
+model validator (:func:`~trtlens.schemas.codec.validate_all_known`: ~3 µs an event,
 against ~4.5 µs through the discriminated union and ~4.6 µs for a list
 TypeAdapter over the union). Validation is exactly the codec's — same models,
 same schema — and on any failure the record is decoded again by the codec, which
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode_record, validate_known
+from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode_record, validate_all_known, validate_known
 from trtlens.schemas.events import EventBase
 
 
@@ -23,19 +23,6 @@ from trtlens.schemas.events import EventBase
 class Decoded:
     events: list[EventBase] = field(default_factory=list)
     errors: list[DecodeError] = field(default_factory=list)
-
-
-def _all_known(objs: list) -> list[EventBase] | None:
-    out: list[EventBase] = []
-    append = out.append
-    for obj in objs:
-        if type(obj) is not dict:
-            return None
-        event = validate_known(obj)
-        if event is None:
-            return None
-        append(event)
-    return out
 
 
 def decode(raw: bytes | None) -> Decoded:
@@ -46,7 +33,7 @@ def decode(raw: bytes | None) -> Decoded:
         except orjson.JSONDecodeError:
             obj = None
         if isinstance(obj, list):
-            events = _all_known(obj)
+            events = validate_all_known(obj)
             if events is not None:
                 return Decoded(events)
         elif isinstance(obj, dict):  # one event per record

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trtlens.schemas import codec
-from trtlens.schemas.codec import decode_record, validate_event, validate_known
+from trtlens.schemas.codec import decode_record, validate_all_known, validate_event, validate_known
 from trtlens.schemas.events import EVENT_ADAPTER, EVENT_TYPES
 from trtlens.streams.decode import core as stage
 
@@ -123,11 +123,16 @@ def _same_model(fast, ref) -> None:
 def test_fast_path_accepts_exactly_what_the_union_accepts(obj):
     ref = _reference(obj)
     fast = validate_known(obj)
+    batch = validate_all_known([obj, obj])
     if fast is None:
         assert isinstance(ref, Exception), f"union accepted what the fast path refused: {obj!r}"
+        assert batch is None
     else:
         assert not isinstance(ref, Exception), f"fast path accepted what the union rejects: {obj!r} ({ref})"
         _same_model(fast, ref)
+        assert batch is not None and len(batch) == 2
+        for got in batch:
+            _same_model(got, ref)
 
 
 def _union_only(monkeypatch: pytest.MonkeyPatch):
