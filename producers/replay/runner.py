@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ def _load_checkpoint(path: Path) -> Checkpoint | None:
 
 
 def _save_checkpoint(path: Path, cp: Checkpoint) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # own name per process (--jobs: the same file twice)
     tmp.write_bytes(cp.to_json())
     tmp.replace(path)
 
