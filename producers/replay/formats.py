@@ -232,14 +232,19 @@ def _line_chunks(path: Path) -> Iterator[tuple[list[bytes], int]]:
         magic = raw_file.read(2)
         raw_file.seek(0)
         f = gzip.GzipFile(fileobj=raw_file, mode="rb") if magic == b"\x1f\x8b" else raw_file
-        rest = b""
+        pending: list[bytes] = []  # the start of a line that continues in the next chunk
         while chunk := f.read(CHUNK_BYTES):
-            lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+            if b"\n" not in chunk:  # a line longer than a chunk: its parts are joined once, at its end
+                pending.append(chunk)
+                continue
+            if pending:
+                chunk = b"".join((*pending, chunk))
+            lines = chunk.split(b"\n")
             rest = lines.pop()
-            if lines:
-                yield lines, raw_file.tell()
-        if rest:
-            yield [rest], raw_file.tell()
+            pending = [rest] if rest else []
+            yield lines, raw_file.tell()
+        if pending:
+            yield [b"".join(pending)], raw_file.tell()
 
 
 class JsonDocumentReader:

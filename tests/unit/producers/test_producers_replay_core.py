@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 
 import orjson
 import pytest
@@ -226,3 +227,18 @@ def test_plain_event_lines_parse_as_on_the_exact_path(base, changes):
         mp.setattr(formats, "FAST_LINE_BYTES", -1)
         exact = items()
     assert fast == exact
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=12),
+       st.sampled_from([b"", b"\n", b"\n\n"]), st.sampled_from([1, 7, 64]), st.booleans())
+def test_chunked_lines_are_the_lines_of_the_file(tmp_path_factory, lines, end, chunk_bytes, gz):
+    """The reader splits decompressed chunks itself: the lines are those iterating the file gives."""
+    data = b"\n".join(lines) + end
+    path = tmp_path_factory.mktemp("lines") / ("f.gz" if gz else "f")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    want = [line.removesuffix(b"\n") for line in io.BytesIO(data)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(formats, "CHUNK_BYTES", chunk_bytes)
+        got = [line for chunk, _ in formats._line_chunks(path) for line in chunk]
+    assert got == want
