@@ -14,15 +14,6 @@ Wire format (what topic consumers read):
   neighbours decode normally.
 
 Decoding never raises anything but :class:`DecodeError`, whatever the bytes.
-
-Validation is pydantic's, by the models of ``events.py``. An object whose
-``event`` names a known type goes straight to that model's validator (one
-dict lookup instead of the discriminated union's tagged dispatch: ~1.4 µs of
-~4.5 µs an event); anything that fails there is validated again by the
-``Event`` union, whose errors (code, field, message) are the ones reported.
-Both paths run the same model schema, so they accept the same objects and build
-equal models (``tests/unit/schemas/test_codec_fastpath.py`` checks it on
-generated valid and invalid events).
 """
 
 from __future__ import annotations
@@ -125,51 +116,9 @@ def _validation_error(exc: ValidationError, raw: bytes, index: int | None, obj: 
     return DecodeError("invalid_event", f"{first['msg']}{more}", raw, field=loc or None, index=index)
 
 
-_BY_TYPE = {name: model.__pydantic_validator__.validate_python for name, model in EVENT_TYPES.items()}
-"""event name → its model's own validator (what the union dispatches to)."""
-
-
-def validate_known(obj: dict) -> EventBase | None:
-    """The event ``obj`` is, validated by its type's model; None when the union must decide (and explain).
-
-    None for an unknown or missing type and for any object the model rejects:
-    :func:`validate_event` then reports why. Never raises.
-    """
-    kind = obj.get("event")
-    if type(kind) is str:
-        fast = _BY_TYPE.get(kind)
-        if fast is not None:
-            try:
-                return fast(obj)
-            except Exception:  # ValidationError or pathological input: the union's path reports it
-                return None
-    return None
-
-
-def validate_all_known(objs: list) -> list[EventBase] | None:
-    """:func:`validate_known` over a batch, in order; None as soon as one object needs the union's verdict."""
-    by_type = _BY_TYPE
-    out: list[EventBase] = []
-    append = out.append
-    try:
-        for obj in objs:
-            if type(obj) is not dict:
-                return None
-            kind = obj.get("event")
-            if type(kind) is not str:
-                return None
-            append(by_type[kind](obj))  # an unknown type: KeyError
-    except Exception:  # ValidationError, KeyError, pathological input: the union's path reports it
-        return None
-    return out
-
-
 def _validate(obj: object, raw: bytes, index: int | None) -> EventBase:
     if not isinstance(obj, dict):
         raise DecodeError("not_an_event", f"expected a JSON object, got {type(obj).__name__}", raw, index=index)
-    event = validate_known(obj)
-    if event is not None:
-        return event
     try:
         return EVENT_ADAPTER.validate_python(obj)
     except ValidationError as exc:
@@ -226,10 +175,6 @@ def decode_record(data: bytes | None) -> DecodedRecord:
             out.events.append(_validate(obj, bytes(data), None))
         except DecodeError as err:
             out.errors.append(err)
-        return out
-    events = validate_all_known(obj)
-    if events is not None:
-        out.events = events
         return out
     for i, item in enumerate(obj):
         try:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode, validate_event, validate_known
+from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode, validate_event
 
 
 def deterministic_event_id(source: str, event: dict[str, Any]) -> str:
@@ -59,13 +59,17 @@ def to_known_event(obj: dict[str, Any], source: str) -> dict[str, Any] | None:
     """:func:`to_event` for a plain event object whose JSON is known to be small; None = let ``to_event`` decide.
 
     The caller vouches for the size (its input line is at most ``MAX_RECORD_BYTES // 8``: re-encoded, at
-    most ~4.5× larger), so the event is not encoded again. An event its model accepts is returned as
+    most ~4.5× larger), so the event is not encoded again. An event the codec accepts is returned as
     ``to_event`` would return it; anything else gets None, and ``to_event`` then reports it (same
     code, reason, field, raw).
     """
     if not obj.get("event_id"):
         obj = {**obj, "event_id": deterministic_event_id(source, obj)}
-    return obj if validate_known(obj) is not None else None
+    try:
+        validate_event(obj)
+    except DecodeError:
+        return None
+    return obj
 
 
 def dlq_doc(err: DecodeError, *, source: str, line: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:

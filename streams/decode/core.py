@@ -1,12 +1,10 @@
 """Decode + validate one record (pure): the fast path of :func:`trtlens.schemas.codec.decode_record`.
 
-``orjson.loads`` the record once and validate each event with its type's own
-model validator (:func:`~trtlens.schemas.codec.validate_all_known`: ~3 µs an event,
-against ~4.5 µs through the discriminated union and ~4.6 µs for a list
-TypeAdapter over the union). Validation is exactly the codec's — same models,
-same schema — and on any failure the record is decoded again by the codec, which
-reports each bad event on its own (reason, field, index, raw bytes) and keeps its
-neighbours.
+``orjson.loads`` the record once and validate a whole batch (or the record's one
+event) with one pydantic call (a list TypeAdapter: ~3 µs per event, against ~5.5 µs for one call per
+event). Validation is exactly the codec's — same models, same discriminator —
+and on any failure the record is decoded again by the codec, which reports each
+bad event on its own (reason, field, index, raw bytes) and keeps its neighbours.
 """
 
 from __future__ import annotations
@@ -14,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import orjson
+from pydantic import TypeAdapter, ValidationError
 
-from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode_record, validate_all_known, validate_known
-from trtlens.schemas.events import EventBase
+from trtlens.schemas.codec import EVENT_ADAPTER, MAX_RECORD_BYTES, DecodeError, decode_record
+from trtlens.schemas.events import Event, EventBase
+
+_LIST = TypeAdapter(list[Event])
 
 
 @dataclass(slots=True)
@@ -33,12 +34,14 @@ def decode(raw: bytes | None) -> Decoded:
         except orjson.JSONDecodeError:
             obj = None
         if isinstance(obj, list):
-            events = validate_all_known(obj)
-            if events is not None:
-                return Decoded(events)
+            try:
+                return Decoded(_LIST.validate_python(obj))
+            except (ValidationError, TypeError, ValueError, RecursionError):
+                pass
         elif isinstance(obj, dict):  # one event per record
-            event = validate_known(obj)
-            if event is not None:
-                return Decoded([event])
+            try:
+                return Decoded([EVENT_ADAPTER.validate_python(obj)])
+            except (ValidationError, TypeError, ValueError, RecursionError):
+                pass
     slow = decode_record(raw)
     return Decoded(slow.events, slow.errors)
