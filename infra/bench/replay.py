@@ -181,7 +181,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Starts its own embedded stack on free ports, writes seeded load as .jsonl.gz files, and for each "
         "job count measures the parse ceiling and a `trtlens replay` child process; prints both and their ratio.",
     )
-    p.add_argument("--requests", type=int, default=100_000, help="requests to generate (~3 events each; default 100000)")
+    p.add_argument("--requests", type=int, default=300_000,
+                   help="requests to generate (~3 events each; default 300000: ~900k events, start-up amortised)")
     p.add_argument("--files", type=int, default=4, help="files to split the events into (default 4)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes of the parallel run (default: CPUs)")
     p.add_argument("--partitions", type=int, default=3)

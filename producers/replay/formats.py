@@ -186,13 +186,13 @@ def parse_line(raw: bytes, source: str, line: int) -> list[Item]:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        items = [Item(line, error=DecodeError("invalid_json", str(exc), text))]
-    else:
-        event = None
-        if (type(obj) is dict and type(obj.get("event")) is str and len(text) <= FAST_LINE_BYTES
-                and LINE_SHAPES[0] is _event_shape):  # what _event_shape takes, without encoding it again
-            event = to_known_event(obj, source)
-        items = [Item(line, event=event)] if event is not None else parse_value(obj, source)
+        return [Item(line, error=DecodeError("invalid_json", str(exc), text))]
+    if (type(obj) is dict and type(obj.get("event")) is str and len(text) <= FAST_LINE_BYTES
+            and LINE_SHAPES[0] is _event_shape):  # what _event_shape takes, without encoding it again
+        event = to_known_event(obj, source)
+        if event is not None:
+            return [Item(line, event=event)]
+    items = parse_value(obj, source)
     for item in items:
         item.line = line
     return items
