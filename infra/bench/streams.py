@@ -50,6 +50,8 @@ class BenchResult:
     worker_cpu_s: float
     events_per_cpu_s: float
     breakdown: str
+    before: dict | None = None
+    """The same figures of a worker of another installation (``--before-pythonpath``), measured first."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -84,12 +86,11 @@ async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -
 
 
 def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, events_per_record: int = 500,
-              log=print) -> BenchResult:
+              before_pythonpath: str | None = None, log=print) -> BenchResult:
     from trtlens.producers.load.config import FaultSpec, LoadConfig
     from trtlens.producers.load.core import generate
     from trtlens.producers.load.runner import publish_run
     from trtlens.stack import apply_to_settings, start_stack, stop_stack
-    from trtlens.stack.processes import ManagedProcess, connection_env, wait_for
 
     with tempfile.TemporaryDirectory(prefix="trtlens-bench-streams-") as tmp:
         base = load_settings(
@@ -98,7 +99,6 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, ev
             streams={"app_id": f"bench-streams-{os.getpid()}"},
         )
         state = start_stack(base, detached=False)
-        worker = None
         try:
             settings = apply_to_settings(base, state)
             duration_s = 60.0
@@ -114,37 +114,59 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, ev
             ceiling_s, records = asyncio.run(_ceiling(settings, events, timeout_s))
             log(f"ceiling raw aiokafka+decode: {events / ceiling_s:,.0f} events/s ({records} records)")
 
-            env = {**connection_env(settings), "TRTLENS_STREAMS__APP_ID": settings.streams.app_id}
-            worker = ManagedProcess("streams", ["streams"], log_dir=Path(tmp), env=env).start()
-            deadline = time.monotonic() + timeout_s
-            worker.wait_obs(timeout_s)
-            wait_for(lambda: _alive(worker) and worker.ready(), timeout_s=max(1.0, deadline - time.monotonic()),
-                     interval_s=0.02, what="the streams worker to be ready")
-            start_t, cpu_start = time.perf_counter(), worker.cpu_seconds()
-            done = None
-            while done is None and time.monotonic() < deadline:
-                time.sleep(SCRAPE_INTERVAL_S)
-                _alive(worker)
-                scrape = worker.metrics()
-                if scrape.value("trtlens_streams_events_total") >= events:
-                    done, end_t, cpu_end = scrape, time.perf_counter(), worker.cpu_seconds()
-            if done is None:
-                raise RuntimeError(f"the streams worker did not finish within {timeout_s:.0f}s: {worker.log_tail()}")
-            app_s = max(1e-3, end_t - start_t)
-            eps, ceiling = events / app_s, events / ceiling_s
-            cpu_s = cpu_end - cpu_start
+            ceiling = events / ceiling_s
+            before = None
+            if before_pythonpath:
+                w = _measure_worker(settings, Path(tmp), events, timeout_s, name="streams-before",
+                                    app_id=settings.streams.app_id + "-before", pythonpath=before_pythonpath)
+                before = {**w, "ratio": w["events_per_s"] / ceiling if ceiling else 0.0}
+                log(f"before (PYTHONPATH={before_pythonpath}): {w['events_per_s']:,.0f} events/s, "
+                    f"{w['events_per_cpu_s']:,.0f} events per CPU-second")
+            w = _measure_worker(settings, Path(tmp), events, timeout_s, name="streams", app_id=settings.streams.app_id)
+            eps = w["events_per_s"]
             return BenchResult(
                 events=events, records=records, events_per_s=eps, ceiling_events_per_s=ceiling,
-                ratio=eps / ceiling if ceiling else 0.0, peak_rss_mb=worker.rss_high_water_bytes() / 2**20,
-                app_seconds=app_s, ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
+                ratio=eps / ceiling if ceiling else 0.0, peak_rss_mb=w["peak_rss_mb"],
+                app_seconds=w["app_seconds"], ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
                 partitions=partitions, events_per_record=events_per_record, load_average=os.getloadavg(),
-                worker_cpu_s=cpu_s, events_per_cpu_s=events / max(1e-3, cpu_s),
-                breakdown=_breakdown(done),
+                worker_cpu_s=w["worker_cpu_s"], events_per_cpu_s=w["events_per_cpu_s"],
+                breakdown=w["breakdown"], before=before,
             )
         finally:
-            if worker is not None:
-                worker.stop()
             stop_stack(base)
+
+
+def _measure_worker(settings: Settings, tmp: Path, events: int, timeout_s: float, *, name: str, app_id: str,
+                    pythonpath: str | None = None) -> dict:
+    """One ``trtlens streams`` worker (its own consumer group) through every record; its figures."""
+    from trtlens.stack.processes import ManagedProcess, connection_env, wait_for
+
+    env = {**connection_env(settings), "TRTLENS_STREAMS__APP_ID": app_id}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    worker = ManagedProcess(name, ["streams"], log_dir=tmp, env=env).start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        worker.wait_obs(timeout_s)
+        wait_for(lambda: _alive(worker) and worker.ready(), timeout_s=max(1.0, deadline - time.monotonic()),
+                 interval_s=0.02, what="the streams worker to be ready")
+        start_t, cpu_start = time.perf_counter(), worker.cpu_seconds()
+        done = None
+        while done is None and time.monotonic() < deadline:
+            time.sleep(SCRAPE_INTERVAL_S)
+            _alive(worker)
+            scrape = worker.metrics()
+            if scrape.value("trtlens_streams_events_total") >= events:
+                done, end_t, cpu_end = scrape, time.perf_counter(), worker.cpu_seconds()
+        if done is None:
+            raise RuntimeError(f"the streams worker did not finish within {timeout_s:.0f}s: {worker.log_tail()}")
+        app_s = max(1e-3, end_t - start_t)
+        cpu_s = cpu_end - cpu_start
+        return {"events_per_s": events / app_s, "app_seconds": app_s, "worker_cpu_s": cpu_s,
+                "events_per_cpu_s": events / max(1e-3, cpu_s), "peak_rss_mb": worker.rss_high_water_bytes() / 2**20,
+                "breakdown": _breakdown(done), "load_average": os.getloadavg()}
+    finally:
+        worker.stop()
 
 
 def _alive(worker) -> bool:
@@ -176,6 +198,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="events per Kafka record as published (1 = one JSON event per record, what most producers "
                    "send; 500 = trtlens's own producers; default 500)")
     p.add_argument("--timeout-s", type=float, default=300.0)
+    p.add_argument("--before-pythonpath", metavar="DIR",
+                   help="first run a worker of the trtlens installed in DIR (pip install --target DIR <older checkout>) "
+                   "through the same records, for before/after figures from one run")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -190,7 +215,7 @@ def _events_per_record(text: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     result = run_bench(requests=args.requests, partitions=args.partitions, seed=args.seed, timeout_s=args.timeout_s,
-                       events_per_record=args.events_per_record, log=log)
+                       events_per_record=args.events_per_record, before_pythonpath=args.before_pythonpath, log=log)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -202,4 +227,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"worker CPU: {result.worker_cpu_s:.2f}s = {result.events_per_cpu_s:,.0f} events per CPU-second "
               "(independent of other load on the machine)")
         print(f"worker counters at the end: {result.breakdown}")
+        if result.before is not None:
+            b = result.before
+            print(f"before ({args.before_pythonpath}): {b['events_per_s']:,.0f} events/s (ratio {b['ratio']:.2f}), "
+                  f"{b['events_per_cpu_s']:,.0f} events per CPU-second; peak RSS {b['peak_rss_mb']:.0f} MB; "
+                  f"{b['breakdown']}")
     return 0

@@ -44,6 +44,7 @@ BENCH_MODULES: list[str] = [
     "trtlens.bench.pipeline",
     "trtlens.bench.collect",
     "trtlens.bench.dashboard",
+    "trtlens.bench.replay",
 ]
 
 EPILOG = """\

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-dir", type=Path, help="default <stack.state_dir>/replay-checkpoints")
     p.add_argument("--format", default="auto", help="auto (default), jsonl, json-document, or a registered reader")
     p.add_argument("--max-lines", type=int, help="stop after N lines in total (resumable with --resume)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="replay up to N files at once, one process (and publisher) each; default 1. "
+                   "Not with --rate, --speed or --max-lines")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=cmd_replay)
 
@@ -44,6 +47,7 @@ def _load_plugins() -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from trtlens.errors import TrtlensError
     from trtlens.producers.publisher import Publisher
+    from trtlens.producers.replay.parallel import check_parallel_options, replay_parallel
     from trtlens.producers.replay.runner import ReplayOptions, replay_files
     from trtlens.settings import load_settings
 
@@ -57,6 +61,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     options = ReplayOptions(rate_eps=args.rate, speed=args.speed, resume=args.resume,
                             checkpoint_dir=args.checkpoint_dir or settings.stack.state_dir / "replay-checkpoints",
                             format=args.format, max_lines=args.max_lines)
+    check_parallel_options(options, args.jobs)
+    config = settings.producer.model_copy(update={"spool_name": "replay"})
     bar = None
     progress = None
     if sys.stderr.isatty() and not args.json:
@@ -69,9 +75,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         bar.start()
         progress = lambda done, total: bar.update(task, completed=done)  # noqa: E731
     try:
-        with Publisher(settings, settings.producer.model_copy(update={"spool_name": "replay"})) as pub:
-            summary = replay_files(args.paths, pub, options, progress=progress)
-            summary.publisher = pub.counters
+        if args.jobs > 1 and len(args.paths) > 1:
+            summary = replay_parallel(args.paths, settings, config, options, args.jobs, progress=progress,
+                                      plugins=_load_plugins)
+        else:
+            with Publisher(settings, config) as pub:
+                summary = replay_files(args.paths, pub, options, progress=progress)
+                summary.publisher = pub.counters
     finally:
         if bar is not None:
             bar.stop()

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from trtlens.schemas.codec import DecodeError, decode
+from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode, validate_event
 
 
 def deterministic_event_id(source: str, event: dict[str, Any]) -> str:
@@ -47,7 +47,28 @@ def to_event(obj: Any, source: str, *, fallback_ts_ms: int | None = None) -> dic
             obj = {**obj, "ts_ms": fallback_ts_ms}
         if not obj.get("event_id"):
             obj = {**obj, "event_id": deterministic_event_id(source, obj)}
-    decode(orjson.dumps(obj))  # the codec's validation: raises DecodeError with code, reason, field
+    data = orjson.dumps(obj)  # what the codec would receive: its size limit and, on error, the DLQ's raw
+    if type(obj) is dict and len(data) <= MAX_RECORD_BYTES:
+        validate_event(obj, data)  # the codec's validation of the object (no second parse of ``data``)
+    else:
+        decode(data)  # raises DecodeError with code, reason, field
+    return obj
+
+
+def to_known_event(obj: dict[str, Any], source: str) -> dict[str, Any] | None:
+    """:func:`to_event` for a plain event object whose JSON is known to be small; None = let ``to_event`` decide.
+
+    The caller vouches for the size (its input line is at most ``MAX_RECORD_BYTES // 8``: re-encoded, at
+    most ~4.5× larger), so the event is not encoded again. An event the codec accepts is returned as
+    ``to_event`` would return it; anything else gets None, and ``to_event`` then reports it (same
+    code, reason, field, raw).
+    """
+    if not obj.get("event_id"):
+        obj = {**obj, "event_id": deterministic_event_id(source, obj)}
+    try:
+        validate_event(obj)
+    except DecodeError:
+        return None
     return obj
 
 

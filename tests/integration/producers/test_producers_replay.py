@@ -72,3 +72,32 @@ def test_resume_continues_where_the_replay_stopped(isolated, tmp_path, monkeypat
     landed = read_topic(isolated, isolated.topics.events, until=lambda l: len(l.events) >= good)
     ids = [e["event_id"] for _, _, e in landed.events]
     assert len(ids) == len(set(ids)) == good
+
+
+def test_parallel_replay_keeps_ids_dead_letters_and_checkpoints(isolated, tmp_path, monkeypatch, capsys):
+    """--jobs 2 over two files: the ids a one-process replay gives, bad lines with their file, per-file resume."""
+    a, b = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
+    good_a, total_a = _history(a, n_requests=40, bad_at=(4, 9))
+    good_b, total_b = _history(b, n_requests=30, bad_at=(2, 6))
+    good = good_a + good_b
+    for name, value in (("KAFKA__BOOTSTRAP_SERVERS", isolated.kafka.bootstrap_servers),
+                        ("TOPICS__EVENTS", isolated.topics.events), ("TOPICS__EVENTS_DLQ", isolated.topics.events_dlq),
+                        ("PRODUCER__SPOOL_DIR", str(tmp_path / "spool"))):
+        monkeypatch.setenv(f"TRTLENS_{name}", value)
+    cp = ["--checkpoint-dir", str(tmp_path / "cp"), "--json"]
+    assert main(["replay", str(a), str(b), "--jobs", "2", *cp]) == 0
+    par = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [f["path"] for f in par["files"]] == [str(a), str(b)] and all(f["complete"] for f in par["files"])
+    assert (par["published"], par["invalid"], par["read"]) == (good, 4, total_a + total_b)
+    assert par["publisher"]["published"] == good and par["publisher"]["dead_lettered"] == 4
+    assert main(["replay", str(a), str(b), "--jobs", "2", "--resume", *cp]) == 0  # both complete: nothing sent
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["published"] == 0
+    with Publisher(isolated, isolated.producer.model_copy(update={"spool_dir": tmp_path / "spool1"})) as pub:
+        one = replay_files([a, b], pub, ReplayOptions())  # the same files in one process, for the ids
+    assert one.totals()["published"] == good
+    landed = read_topic(isolated, isolated.topics.events, until=lambda l: len(l.events) >= 2 * good)
+    ids = [e["event_id"] for _, _, e in landed.events]
+    assert len(ids) == 2 * good and len(set(ids)) == good  # every id twice: parallel ids = one-process ids
+    dlq = [orjson.loads(v) for _, v in read_raw(isolated, isolated.topics.events_dlq, count=8)]
+    assert sorted((d["source"], d["line"]) for d in dlq) == sorted(
+        [(str(a), 4), (str(a), 9), (str(b), 2), (str(b), 6)] * 2)

@@ -1,6 +1,8 @@
 import ctypes
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trtlens.kafka import murmur2, partition_for_key
 
@@ -32,3 +34,11 @@ def test_partition_spreads_keys_and_is_stable():
     got = [partition_for_key(f"r{i}", 7) for i in range(1000)]
     assert set(got) == set(range(7))
     assert got == [partition_for_key(f"r{i}", 7) for i in range(1000)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80))
+def test_murmur2_is_kafka_pythons(data):
+    from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+
+    assert murmur2(data) == kafka_python_murmur2(data)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import io
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trtlens.producers.replay import formats
 from trtlens.producers.replay.core import Checkpoint, Pacer, deterministic_event_id, source_name, to_event
@@ -172,3 +175,70 @@ def test_checkpoint_round_trip_and_change_detection():
     cp = Checkpoint("/x", 10, 99, 4, False)
     again = Checkpoint.from_json(cp.to_json())
     assert again == cp and again.matches(10, 99) and not again.matches(11, 99)
+
+
+def test_parallel_replay_refuses_limits_of_the_whole_run():
+    from trtlens.errors import TrtlensError
+    from trtlens.producers.replay.parallel import check_parallel_options, spool_name_of
+    from trtlens.producers.replay.runner import ReplayOptions
+
+    check_parallel_options(ReplayOptions(rate_eps=10, max_lines=5), 1)  # one process: fine
+    check_parallel_options(ReplayOptions(resume=True), 4)
+    for opts in (ReplayOptions(rate_eps=10), ReplayOptions(speed=2), ReplayOptions(max_lines=5)):
+        with pytest.raises(TrtlensError, match="--jobs 1"):
+            check_parallel_options(opts, 2)
+    with pytest.raises(TrtlensError, match="--jobs must be >= 1"):
+        check_parallel_options(ReplayOptions(), 0)
+    assert [spool_name_of("replay", k) for k in range(3)] == ["replay", "replay-1", "replay-2"]
+
+
+_SAMPLE_LINES = [
+    {"event": "request_complete", "ts_ms": 1_700_000_000_000, "request_id": "r1", "worker_id": "w", "model": "m",
+     "model_version": "v", "total_ms": 3.5, "status": "ok"},
+    {"event": "gpu_sample", "event_id": "g1", "ts_ms": 1, "worker_id": "w", "utilization_pct": 50,
+     "memory_used_bytes": 1, "memory_total_bytes": 2},
+]
+_WILD = [None, True, 0, -1, 1.5, "", "x", "1", [], {}, 2**64, "y" * 600]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(_SAMPLE_LINES), st.lists(st.tuples(st.sampled_from(
+    ["event", "event_id", "ts_ms", "request_id", "worker_id", "total_ms", "status", "utilization_pct", "extra"]),
+    st.sampled_from(_WILD + ["drop"])), max_size=3))
+def test_plain_event_lines_parse_as_on_the_exact_path(base, changes):
+    """Lines that skip re-encoding (formats.FAST_LINE_BYTES) give the items of to_event's exact path."""
+    obj = dict(base)
+    for key, value in changes:
+        if value == "drop":
+            obj.pop(key, None)
+        else:
+            obj[key] = value
+    try:
+        raw = orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        return
+
+    def items():
+        return [(i.line, i.event, i.error and (i.error.code, i.error.reason, i.error.field, i.error.raw))
+                for i in parse_line(raw, "src.jsonl", 3)]
+
+    fast = items()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(formats, "FAST_LINE_BYTES", -1)
+        exact = items()
+    assert fast == exact
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=12),
+       st.sampled_from([b"", b"\n", b"\n\n"]), st.sampled_from([1, 7, 64]), st.booleans())
+def test_chunked_lines_are_the_lines_of_the_file(tmp_path_factory, lines, end, chunk_bytes, gz):
+    """The reader splits decompressed chunks itself: the lines are those iterating the file gives."""
+    data = b"\n".join(lines) + end
+    path = tmp_path_factory.mktemp("lines") / ("f.gz" if gz else "f")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    want = [line.removesuffix(b"\n") for line in io.BytesIO(data)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(formats, "CHUNK_BYTES", chunk_bytes)
+        got = [line for chunk, _ in formats._line_chunks(path) for line in chunk]
+    assert got == want
