@@ -114,10 +114,9 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         and not consumed
         and text
         and st.open_diag is not None
-        and st.open_diag_trt
         and st.open_diag_lines < MAX_CONTINUATION_LINES
         and not NOT_CONTINUATION.match(text)
-        and _looks_continued(st.open_diag.message, line)
+        and _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt)
     ):
         _continue(st, text)
         return True
@@ -138,13 +137,37 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
     return False
 
 
-LOOKS_TRT = re.compile(r"::|Error Code|Assertion|\bsetMemoryPoolLimit\b|\bworkspace\b|^\[\d+\]|^\(")
+LOOKS_TRT = re.compile(r"::|Error Code|Assertion|\bsetMemoryPoolLimit\b|\bworkspace\b|^\[\d+\]")
+# a message that cannot end here: a trailing ':' ',' '(' '=' or a backslash, or a word that needs what follows
+UNFINISHED = re.compile(
+    r"(?:[:,(\[{\\=]|(?:^|\s)(?:and|or|of|to|the|a|an|with|for|in|at|by|from|as|is|are|was|than|because))\s*$", re.I
+)
+# a line that cannot start a message: it opens with a closing or joining mark, or mid-sentence in lower case
+CONTINUES = re.compile(r"^(?:[)\]}(.,;]|\.\.\.|[a-z][a-z_]*(?:[ ,;.)]|$))")
+_PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
 
-def _looks_continued(message: str, line: Line) -> bool:
-    """An unprefixed line after a TensorRT message is its second line when the first
-    ends with ':' or the line is indented or reads like TensorRT (API names, codes)."""
-    return message.rstrip().endswith((":", ",")) or line.indent > 0 or line.raw[:1] in (" ", "\t") or bool(LOOKS_TRT.search(line.text))
+def _unbalanced(message: str) -> bool:
+    """An opening bracket or quote the message has not closed yet: it goes on."""
+    if any(message.count(a) > message.count(b) for a, b in _PAIRS):
+        return True
+    return message.count('"') % 2 == 1 or message.count("`") % 2 == 1
+
+
+def _looks_continued(message: str, line: Line, *, trt: bool) -> bool:
+    """An unprefixed line after a warning or error is its next line by shape, whoever printed it:
+    indented under it, after a message that is not finished (a trailing ':' or ',', a dangling
+    word, a bracket or quote left open), or a line that cannot start a message (a closing mark,
+    a lower-case word mid-sentence). After a TensorRT message, API names and codes also say so."""
+    lead = len(line.raw) - len(line.raw.lstrip(" \t"))
+    if line.indent >= 2 or lead >= 2 or (trt and (line.indent > 0 or lead > 0)):
+        return True  # one blank in front is a paste's, not an indent (unless TensorRT's own message goes on)
+    head = message.rstrip().rsplit("\n", 1)[-1]
+    if UNFINISHED.search(head) or _unbalanced(message):
+        return True
+    if CONTINUES.match(line.text) and not head.rstrip().endswith((".", "!", "?")):
+        return True
+    return trt and bool(LOOKS_TRT.search(line.text))
 
 
 def _continue(st: ParseState, text: str) -> None:

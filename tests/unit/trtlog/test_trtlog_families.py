@@ -193,3 +193,25 @@ def test_fusion_and_precision_wordings_of_other_versions() -> None:
 def test_cuda_and_cudnn_versions(line: str, facts: dict) -> None:
     got = parse_log([line], now_ms=0).build.facts
     assert {k: v for k, v in got.items() if k.startswith(("cuda", "cudnn"))} == facts
+
+
+@pytest.mark.parametrize(
+    ("lines", "joined"),
+    [
+        # indented under a message of any tool (Polygraphy's hints), not only TensorRT's
+        (["[W] Calibration uses random data.", "    This could hurt accuracy."], True),
+        # a message left unfinished: a trailing ':' or a dangling word, or a bracket left open
+        (["WARNING: could not load plugins from:", "/opt/plugins/libfoo.so"], True),
+        (["[E] Failed to build the engine for", "Conv_12 on DLA."], True),
+        (["[E] Error Code 3: API Usage Error (Parameter check failed, dimension is 10.", ")"], True),
+        # a line that cannot start a message: lower case mid-sentence after an unended sentence
+        (["ERROR: the engine was built with a different", "version of TensorRT"], True),
+        # a finished sentence followed by an application's own line is two things
+        (["[W] Lazy loading is off.", "Loading model weights"], False),
+        (["ERROR: [TRT]: 1: Unexpected exception _Map_base::at", "Building engine failed"], False),
+        (["WARNING: ONNX model has a newer ir_version.", " ----- Parsing of ONNX model is Done ---- "], False),
+    ],
+)  # fmt: skip
+def test_continuation_is_read_from_the_lines_shape(lines: list[str], joined: bool) -> None:
+    diags = parse_log(lines).build.diagnostics
+    assert (len(diags) == 1 and lines[1].strip() in diags[0].message) is joined
