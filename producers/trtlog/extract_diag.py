@@ -29,12 +29,20 @@ ERROR_KIND = re.compile(
     r"FAILED_INITIALIZATION|FAILED_EXECUTION|FAILED_COMPUTATION|UNSPECIFIED_ERROR):\s*"
 )  # TensorRT 7/8.0 ErrorCode names in front of the message
 # an unprefixed TensorRT error line: "[file.cpp::func::144] Error Code 2: ..." or "1: [file.cpp::...] Error Code 1: ..."
-BARE_TRT_ERROR = re.compile(r"^(?:\d{1,3}:\s*)?\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*Error Code:? ?\d+:")
+BARE_TRT_ERROR = re.compile(
+    r"^(?:\d{1,3}:\s*)?(?:\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*|[A-Z]\w*::\w+:\s*)Error Code:? ?\d+:"
+)  # ... or "IExecutionContext::setInputShape: Error Code 3: ..."
+# an unprefixed line that is an error by what it says: onnxruntime's status ("[ErrorCode:X] Non-zero status code ..."),
+# TensorRT's plan-version refusal printed by an application
+BARE_ERROR = re.compile(r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT")
 ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
 # glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed."
 GLIBC_ASSERT = re.compile(
     r"^(?:\S+:\s+)?(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed\.?$"
 )
+GLIBC_ASSERT_IN = re.compile(
+    r"(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed"
+)  # the same inside a logger's message: "ERROR: yolo-trt: /src/yolo.cpp:522: ...: Assertion `e' failed."
 # "Assertion failed: d == a + length (/app/.../gptAttentionCommon.cpp:320)" (TensorRT-LLM, plugins)
 TRAILING_SOURCE = re.compile(r"\((?:[^()\s]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\)\s*$")
 STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception)):\s+(?P<msg>\S.*)$")
@@ -64,6 +72,8 @@ def inferred_severity(line: Line) -> str | None:
     if line.trt and LEADING_CODE.match(text) and ("Error Code" in text or "Assertion" in text):
         return "error"
     if "Error Code" in text and BARE_TRT_ERROR.match(text):
+        return "error"
+    if line.family == "plain" and BARE_ERROR.match(text):
         return "error"
     if WARNING_PHRASES.match(text):
         return "warning"
@@ -256,7 +266,9 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         category = (m.group("cat") or m.group("short") or "").strip() or category
     if source is None and (m := API_SOURCE.match(msg)):
         source = m.group("api")
-    if source is None and (m := TRAILING_SOURCE.search(msg)):
+    if source is None and (m := GLIBC_ASSERT_IN.search(msg)):
+        source = f"{_basename(m.group('file'))}:{m.group('line')}"
+    if source is None and (m := TRAILING_SOURCE.search(msg.split("\\n", 1)[0])):  # a logger's escaped newline ends the first line
         source = f"{m.group('file')}:{m.group('line')}"
     if code is None and (m := ASSERTION_CODE.search(msg)):
         code = m.group("code")

@@ -9,7 +9,8 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   running the parser; their score before any change is the second blind figure
   (then the parser was improved against them too).
 * ``BLIND_C`` (p109-): collected after the BLIND_B changes, same rules: the third
-  blind figure.
+  blind figure. ``BLIND_D``, ``BLIND_E`` and ``BLIND_F`` (p121-p166) likewise, each
+  collected after the previous round's fixes.
 """
 
 from __future__ import annotations
@@ -635,7 +636,7 @@ BLIND_F: dict[str, list[F]] = {
     ],
     "p153-tf-trt-abseil-log-calibration-threads-libnvinfer-6.log": [
         F("TensorRT major version (libnvinfer.so.6)", "6", _major),
-        F("precisions (INT8 calibration threads)", ["int8"]),
+        F("precisions (INT8 calibration threads)", ["int8"], lambda r: r.build.precisions),
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
     ],
     "p154-trt5-unprefixed-tactic-timing-scratch-requested.log": [
