@@ -18,6 +18,8 @@ jetson             ``[TRT]    msg`` (jetson-inference, no severity)
 torch_tensorrt     ``WARNING: [Torch-TensorRT ...] - msg`` / ``INFO:torch_tensorrt...:msg`` (``[TRTorch ...]`` before 1.0)
 trtllm             ``[TRT-LLM] [E] msg`` / ``[TensorRT-LLM][WARNING] msg``
 triton             ``I0829 03:48:40.853740 1161 file.cc:123] msg`` (glog)
+                   ``2020-02-18 04:06:43.967599: I file.cc:812] msg`` (TensorFlow / TF-TRT)
+glib               ``(deepstream-app:6565): GLib-GObject-WARNING **: 07:46:40.227: msg``
 gstreamer          ``0:00:04.04 9789 0x2d12ae40 WARN nvinfer gstnvinfer.cpp:635:func:<elem> msg``
 onnxruntime        ``E onnxruntime: [2024-09-20 12:15:43   ERROR] msg``,
                    ``2025-05-14 15:30:20.64 [E:onnxruntime:Default, file.cc:2167 func] msg``
@@ -62,6 +64,12 @@ _APP_TS_LEVEL = re.compile(
     r"\[(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?\]\[(?i:(verbose|debug|info|warn|warning|error|fatal))\]"
     r"(?:\[(?P<file>[^\]:\s]+):(?P<line>\d+)\])?:?[ \t]*(?:NVInfer:[ \t]*)?"
 )
+# GLib's g_warning(): "(deepstream-app:6565): GLib-GObject-WARNING **: 07:46:40.227: msg"
+_GLIB = re.compile(r"\([^\s():]+:\d+\):\s+[\w-]*?-?(WARNING|CRITICAL|ERROR|INFO|DEBUG|Message)\s+\*\*:\s+(?:\d\d:\d\d:\d\d\.\d+:\s+)?")
+# TensorFlow's (abseil) prefix: "2020-02-18 04:06:43.967599: I tensorflow/compiler/.../trt_engine_op.cc:812] msg" (TF-TRT)
+_ABSL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+: ([IWEF]) ([^\s:\]]+):(\d+)\][ \t]?")
+# a tool's name then a severity word: "TensorRT: WARNING ⚠️ 'dynamic=True' model requires ..." (an exporter's own line)
+_TOOL_SEV = re.compile(r"[A-Z][\w-]{1,24}:[ \t]+(WARNING|ERROR)\b:?[ \t]*")
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
 _BACKTICKS = re.compile(r"`{1,3}(?=\S)")  # a markdown code span or fence opened on the log's own line
 # a context tag between a tool's tag and its severity: "[TRT-LLM] [RANK 0] [E] msg" (TensorRT-LLM's PyTorch flow)
@@ -84,7 +92,7 @@ _SEVERITY = {
     "W": "warning", "WARNING": "warning",
     "E": "error", "F": "error", "!": "error", "ERROR": "error", "FATAL": "error", "CRITICAL": "error",
     "INTERNAL_ERROR": "error", "INTERNAL ERROR": "error", "BUG": "error",
-    "WARN": "warning", "FIXME": "warning", "LOG": "debug", "MEMDUMP": "debug", "UNKNOWN": "info",
+    "WARN": "warning", "FIXME": "warning", "MESSAGE": "info", "LOG": "debug", "MEMDUMP": "debug", "UNKNOWN": "info",
 }  # fmt: skip
 
 
@@ -137,7 +145,17 @@ def classify(raw: str, lineno: int = 0) -> Line:
         return Line(lineno, raw, rest.strip(), 0, "status", None, False)
     for _ in range(6):
         head = rest[:1]
-        if head.isdigit() and (m := _GST.match(rest)):
+        if not tokens and head == "(" and (m := _GLIB.match(rest)):
+            severity = _SEVERITY.get(m.group(1).upper(), "info")
+            tokens.append("glib")
+        elif not tokens and head.isdigit() and rest[4:5] == "-" and (m := _ABSL.match(rest)):
+            severity = _SEVERITY[m.group(1)]
+            origin = f"{m.group(2)}:{m.group(3)}"
+            tokens.append("glog")
+        elif not tokens and head.isupper() and (m := _TOOL_SEV.match(rest)):
+            severity = _SEVERITY[m.group(1)]
+            tokens.append("word")
+        elif head.isdigit() and (m := _GST.match(rest)):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(2)}:{m.group(3)}"
             tokens.append("gst")
@@ -214,6 +232,8 @@ def _family(tokens: list[str], tag: str) -> str:
         return "triton"
     if "gst" in tokens:
         return "gstreamer"
+    if "glib" in tokens:
+        return "glib"
     if "ort" in tokens:
         return "onnxruntime"
     if "tssev" in tokens:

@@ -62,7 +62,7 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
     ("Detected", re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
     ("aux streams", re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
     ("auxiliary", re.compile(r"engine uses (\d+) auxiliary streams"), ("aux_streams",)),
-    ("expecting library", re.compile(r"expecting library version ([\d.]+) got ([\d.]+)"), ("expected_trt_version", "found_trt_version")),
+    ("expecting", re.compile(r"expecting (?:library version )?(\d+(?:\.\d+)+) ?got (-?[\d.]+)"), ("expected_trt_version", "found_trt_version")),
     ("Current Version", re.compile(r"Current Version:\s*(\d+),\s*Serialized Engine Version:\s*(\d+)"),
      ("runtime_serialization_version", "engine_serialization_version")),
     ("Selected Device", re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
@@ -83,8 +83,10 @@ MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|
 ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
 TACTIC = re.compile(
-    rf"^(?:Tactic Name:\s*(?P<name>\S+)\s+)?Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s*"
-    rf"(?:[Tt]ime:?\s*(?P<time>{NUM})|(?P<skipped>skipped|is not a valid))?"
+    rf"^(?:Tactic Name:\s*(?P<name>\S+)\s+)?Tactic(?::\s*|\s+)(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s*"
+    rf"(?:[Tt]ime:?\s*(?P<time>{NUM})|(?P<skipped>skipped|is not a valid|scratch requested))?"
+)  # TensorRT 5 has no colon: "Tactic 313790760974845026 time 8.02246", "Tactic 2 scratch requested: N, available: M"
+OLD_TIMING = re.compile(r"^-{3,}\s*Timing\s+(?P<layer>\S.*?)\((?P<runner>\d+)\)\s*$"
 )
 FASTEST = re.compile(rf"Fastest Tactic:\s*(?P<tactic>-?(?:0x)?[0-9a-fA-F]+)\s+Time:\s*(?P<time>{NUM})")
 SET_TACTIC = re.compile(r"^(?P<layer>.+?)\s+\((?P<runner>[^()]+)\)\s+Set Tactic Name:\s*(?P<name>\S+)(?:\s+Tactic:\s*(?P<tactic>\S+))?")
@@ -162,7 +164,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
     if "layer" in text and (m := LAYER_COUNT.match(text)):
         st.layer_counts.append(int(m.group("n")))
         return True
-    if "actic" in text or "Timing Runner" in text:
+    if "actic" in text or "Timing" in text:
         if _tactics(text, st):
             return True
     if " in " in text or "time" in text or "required" in text:  # "... in N seconds", "... time: N", "... required N microseconds"
@@ -204,7 +206,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
 
 
 def _tactics(text: str, st: ParseState) -> bool:
-    if m := TIMING_RUNNER.search(text):
+    if m := TIMING_RUNNER.search(text) or OLD_TIMING.match(text):
         st.tactic_runner = (m.group("layer"), m.group("runner"))
         return True
     layer, runner = st.tactic_runner

@@ -29,12 +29,20 @@ ERROR_KIND = re.compile(
     r"FAILED_INITIALIZATION|FAILED_EXECUTION|FAILED_COMPUTATION|UNSPECIFIED_ERROR):\s*"
 )  # TensorRT 7/8.0 ErrorCode names in front of the message
 # an unprefixed TensorRT error line: "[file.cpp::func::144] Error Code 2: ..." or "1: [file.cpp::...] Error Code 1: ..."
-BARE_TRT_ERROR = re.compile(r"^(?:\d{1,3}:\s*)?\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*Error Code:? ?\d+:")
+BARE_TRT_ERROR = re.compile(
+    r"^(?:\d{1,3}:\s*)?(?:\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*|[A-Z]\w*::\w+:\s*)Error Code:? ?\d+:"
+)  # ... or "IExecutionContext::setInputShape: Error Code 3: ..."
+# an unprefixed line that is an error by what it says: onnxruntime's status ("[ErrorCode:X] Non-zero status code ..."),
+# TensorRT's plan-version refusal printed by an application
+BARE_ERROR = re.compile(r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT")
 ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
 # glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed."
 GLIBC_ASSERT = re.compile(
     r"^(?:\S+:\s+)?(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed\.?$"
 )
+GLIBC_ASSERT_IN = re.compile(
+    r"(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed"
+)  # the same inside a logger's message: "ERROR: yolo-trt: /src/yolo.cpp:522: ...: Assertion `e' failed."
 # "Assertion failed: d == a + length (/app/.../gptAttentionCommon.cpp:320)" (TensorRT-LLM, plugins)
 TRAILING_SOURCE = re.compile(r"\((?:[^()\s]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\)\s*$")
 STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception)):\s+(?P<msg>\S.*)$")
@@ -64,6 +72,8 @@ def inferred_severity(line: Line) -> str | None:
     if line.trt and LEADING_CODE.match(text) and ("Error Code" in text or "Assertion" in text):
         return "error"
     if "Error Code" in text and BARE_TRT_ERROR.match(text):
+        return "error"
+    if line.family == "plain" and BARE_ERROR.match(text):
         return "error"
     if WARNING_PHRASES.match(text):
         return "warning"
@@ -114,10 +124,9 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         and not consumed
         and text
         and st.open_diag is not None
-        and st.open_diag_trt
         and st.open_diag_lines < MAX_CONTINUATION_LINES
         and not NOT_CONTINUATION.match(text)
-        and _looks_continued(st.open_diag.message, line)
+        and _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt)
     ):
         _continue(st, text)
         return True
@@ -138,13 +147,37 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
     return False
 
 
-LOOKS_TRT = re.compile(r"::|Error Code|Assertion|\bsetMemoryPoolLimit\b|\bworkspace\b|^\[\d+\]|^\(")
+LOOKS_TRT = re.compile(r"::|Error Code|Assertion|\bsetMemoryPoolLimit\b|\bworkspace\b|^\[\d+\]")
+# a message that cannot end here: a trailing ':' ',' '(' '=' or a backslash, or a word that needs what follows
+UNFINISHED = re.compile(
+    r"(?:[:,(\[{\\=]|(?:^|\s)(?:and|or|of|to|the|a|an|with|for|in|at|by|from|as|is|are|was|than|because))\s*$", re.I
+)
+# a line that cannot start a message: it opens with a closing or joining mark, or mid-sentence in lower case
+CONTINUES = re.compile(r"^(?:[)\]}(.,;]|\.\.\.|[a-z][a-z_]*(?:[ ,;.)]|$))")
+_PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
 
-def _looks_continued(message: str, line: Line) -> bool:
-    """An unprefixed line after a TensorRT message is its second line when the first
-    ends with ':' or the line is indented or reads like TensorRT (API names, codes)."""
-    return message.rstrip().endswith((":", ",")) or line.indent > 0 or line.raw[:1] in (" ", "\t") or bool(LOOKS_TRT.search(line.text))
+def _unbalanced(message: str) -> bool:
+    """An opening bracket or quote the message has not closed yet: it goes on."""
+    if any(message.count(a) > message.count(b) for a, b in _PAIRS):
+        return True
+    return message.count('"') % 2 == 1 or message.count("`") % 2 == 1
+
+
+def _looks_continued(message: str, line: Line, *, trt: bool) -> bool:
+    """An unprefixed line after a warning or error is its next line by shape, whoever printed it:
+    indented under it, after a message that is not finished (a trailing ':' or ',', a dangling
+    word, a bracket or quote left open), or a line that cannot start a message (a closing mark,
+    a lower-case word mid-sentence). After a TensorRT message, API names and codes also say so."""
+    lead = len(line.raw) - len(line.raw.lstrip(" \t"))
+    if line.indent >= 2 or lead >= 2 or (trt and (line.indent > 0 or lead > 0)):
+        return True  # one blank in front is a paste's, not an indent (unless TensorRT's own message goes on)
+    head = message.rstrip().rsplit("\n", 1)[-1]
+    if UNFINISHED.search(head) or _unbalanced(message):
+        return True
+    if CONTINUES.match(line.text) and not head.rstrip().endswith((".", "!", "?")):
+        return True
+    return trt and bool(LOOKS_TRT.search(line.text))
 
 
 def _continue(st: ParseState, text: str) -> None:
@@ -233,7 +266,9 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         category = (m.group("cat") or m.group("short") or "").strip() or category
     if source is None and (m := API_SOURCE.match(msg)):
         source = m.group("api")
-    if source is None and (m := TRAILING_SOURCE.search(msg)):
+    if source is None and (m := GLIBC_ASSERT_IN.search(msg)):
+        source = f"{_basename(m.group('file'))}:{m.group('line')}"
+    if source is None and (m := TRAILING_SOURCE.search(msg.split("\\n", 1)[0])):  # a logger's escaped newline ends the first line
         source = f"{m.group('file')}:{m.group('line')}"
     if code is None and (m := ASSERTION_CODE.search(msg)):
         code = m.group("code")

@@ -18,7 +18,7 @@ DEVICE = [
 ]
 COMPUTE = re.compile(r"^Compute Capability:\s*(?P<v>\d+\.\d+)\s*$")
 GPU_COUNT = re.compile(r"found (?P<v>\d+) GPUs? supporting NVML metrics", re.I)
-LIB_VERSION = re.compile(r"\blibnvinfer(?:_builder_resource|_plugin|_lean|_dispatch)?\.so\.(?P<v>\d+\.\d+\.\d+(?:\.\d+)?)\b")
+LIB_VERSION = re.compile(r"\blibnvinfer(?:_builder_resource|_plugin|_lean|_dispatch)?\.so\.(?P<v>\d+(?:\.\d+){0,3})\b")  # the soname alone gives the major
 MISSING_LIB = [
     re.compile(r"\"(?P<lib>[^\"]+\.(?:dll|so(?:\.\d+)*))\" which is missing"),
     re.compile(r"(?P<lib>lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file"),
@@ -61,9 +61,6 @@ def extract(line: Line, st: ParseState) -> bool:
     if m := COMPUTE.match(text):
         st.facts.setdefault("compute_capability", m.group("v"))
         return True
-    if "libnvinfer" in text and (m := LIB_VERSION.search(text)):
-        st.facts.setdefault("library_trt_version", m.group("v"))
-        return True
     if "CUDA" in text or "cud" in text or "cuDNN" in text:
         if _cuda(text, st):
             return not ("linked against" in text)  # the cuDNN mismatch stays a warning
@@ -71,6 +68,9 @@ def extract(line: Line, st: ParseState) -> bool:
         if m := pattern.search(text):
             st.facts.setdefault("missing_library", m.group("lib"))
             return False  # the line stays a diagnostic
+    if "libnvinfer" in text and (m := LIB_VERSION.search(text)):  # a library that was loaded, not one that is missing
+        st.facts.setdefault("library_trt_version", m.group("v"))
+        return True
     return False
 
 

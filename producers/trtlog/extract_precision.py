@@ -29,7 +29,8 @@ TRTLLM_PLUGIN = re.compile(r"^Set (?P<k>\w+_plugin) to (?P<v>float16|bfloat16|fp
 JETSON = re.compile(r"selecting fastest native precision for \w+:\s*(?P<v>FP16|INT8|FP32)", re.I)
 INT8_WORK = re.compile(
     r"Starting Calibration|Calibration completed|Calibrated batch|Reading Calibration Cache|Writing Calibration Cache|"
-    r"Post Processing Calibration|Missing scale and zero-point|quantized to INT8",
+    r"Post Processing Calibration|Missing scale and zero-point|quantized to INT8|Starting calibration thread|"
+    r"\bbuilding (?:an? )?INT8 engine",
     re.I,
 )
 _WORDS = {

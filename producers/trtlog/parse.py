@@ -47,6 +47,7 @@ MAX_JSON_BYTES = 64 << 20
 # a paste that lost its newlines: "... FP16: [10/09/2022-20:22:20] [TRT] [W] - Subnormal ..." holds several messages
 _GLUED = re.compile(r"(?<=[^\]\s]) (?=\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\] \[(?:TRT|TensorRT|[VIWEF])\])")
 # the same for onnxruntime's logger: "... failed.) 2022-03-20 10:58:06.32 [E:onnxruntime:Default, file.h:51 f] [...] msg"
+_TS_OPEN = re.compile(r"\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2}")
 _GLUED_ORT = re.compile(r"(?<=\S) (?=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \[[VIWEF]:onnxruntime:)")
 
 
@@ -147,7 +148,7 @@ def split_glued(raw: str) -> list[str]:
         return [raw]
     if raw.count(":onnxruntime:") > 1:
         return _GLUED_ORT.split(raw)
-    if raw.count("] [") < 4:
+    if raw.count("] [") < 2 or len(_TS_OPEN.findall(raw)) < 2:
         return [raw]
     return _GLUED.split(raw)
 

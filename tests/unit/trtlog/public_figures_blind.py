@@ -9,7 +9,8 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   running the parser; their score before any change is the second blind figure
   (then the parser was improved against them too).
 * ``BLIND_C`` (p109-): collected after the BLIND_B changes, same rules: the third
-  blind figure.
+  blind figure. ``BLIND_D``, ``BLIND_E`` and ``BLIND_F`` (p121-p166) likewise, each
+  collected after the previous round's fixes.
 """
 
 from __future__ import annotations
@@ -597,5 +598,118 @@ BLIND_E: dict[str, list[F]] = {
         F("engine_id", "epoch_30"),
         F("precisions", []),
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+}
+
+
+def _major(r: object) -> str:
+    return (getattr(r, "build").trt_version or "").split(".")[0]
+
+
+def _timed(r: object) -> int:
+    return sum(1 for t in getattr(r, "build").tactic_timings if not t.skipped and t.time_ms is not None)
+
+
+def _skipped_count(r: object) -> int:
+    return sum(1 for t in getattr(r, "build").tactic_timings if t.skipped)
+
+
+# Round F (p151-p166): collected after the continuation rule became one of line shape;
+# figures written from reading each log before the parser was run on any of them.
+BLIND_F: dict[str, list[F]] = {
+    "p151-python-trt8x-ultralytics-int8-export-app-lines-calibration-profile.log": [
+        F("warnings (2 TRT + the exporter's 'TensorRT: WARNING')", 3, n_diag("warning")),
+        F("INT64 warning source", 1, n_diag("warning", source="onnx2trt_utils.cpp:374")),
+        F("errors", 0, n_diag("error")),
+        F("precisions", ["int8"]),
+        F("engine_id", "best-nano-combined"),
+        F("memory.persistent_host_bytes", 283360),
+        F("phase_times_ms.graph_optimization", 5.564),
+        F("facts.network_inputs", 1),
+        F("facts.network_outputs", 3),
+    ],
+    "p152-trtexec-trt7-title-glued-pointwise-assertion-engine-creation-failed.log": [
+        F("errors (assertion + engine creation failed)", 2, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="cudaPointWiseRunner.cpp:140")),
+        F("assertion category", 1, n_diag("error", category="Assertion Error")),
+        F("status", "failed"),
+    ],
+    "p153-tf-trt-abseil-log-calibration-threads-libnvinfer-6.log": [
+        F("TensorRT major version (libnvinfer.so.6)", "6", _major),
+        F("precisions (INT8 calibration threads)", ["int8"], lambda r: r.build.precisions),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p154-trt5-unprefixed-tactic-timing-scratch-requested.log": [
+        F("timed tactics", 10, _timed),
+        F("tactics skipped for scratch memory", 4, _skipped_count),
+        F("a negative decimal tactic id kept", True, lambda r: any(t.tactic == "-9018593586369639207" for t in r.build.tactic_timings)),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p155-onnxruntime-trt-ep-trt102-backtick-failed-to-create-engine-status.log": [
+        F("errors", 1, n_diag("error")),
+        F("status", "failed"),
+    ],
+    "p156-bare-trt10-set-input-shape-error-wrapped-indented.log": [
+        F("errors", 1, n_diag("error", code="3", category="API Usage Error")),
+        F("error source", 1, n_diag("error", source="IExecutionContext::setInputShape")),
+        F("wrapped lines joined", True, has_diag("error", "Expected dimensions are [8,16]")),
+        F("status", "failed"),
+    ],
+    "p157-triton-trtllm-quoted-glog-failed-to-load-lookahead-assertion.log": [
+        F("errors", 1, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="lookaheadDecodingLayer.cpp:56")),
+        F("tensorrt_llm_2beam failed to load", True, lambda r: any(m.startswith("tensorrt_llm_2beam") for m in r.build.triton.models_failed)),
+        F("status", "failed"),
+    ],
+    "p158-triton-trtllm-07-backtick-tllm-exception-gpt-attention-frames.log": [
+        F("errors", 1, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="gptAttentionCommon.cpp:326")),
+        F("TensorRT major version (libnvinfer.so.9)", "9", _major),
+        F("status", "failed"),
+    ],
+    "p159-deepstream-71-int8-root-prompts-rtsp-open-error.log": [
+        F("engine_id", "model_b4_gpu0_int8"),
+        F("warnings (open error + gst WARN)", 2, n_diag("warning")),
+        F("open-error source", 1, n_diag("warning", source="nvdsinfer_model_builder.cpp:1152")),
+    ],
+    "p160-deepstream-glib-gobject-warnings-int8-open-error.log": [
+        F("warnings (2 GLib + open error + gst WARN)", 4, n_diag("warning")),
+        F("engine_id", "model_b1_gpu0_int8"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p161-deepstream-60-backtick-winsys-error-open-int8-rebuild.log": [
+        F("errors (the open error)", 1, n_diag("error")),
+        F("warnings (2 gst WARN)", 2, n_diag("warning")),
+        F("engine_id", "model_b1_gpu0_int8"),
+    ],
+    "p162-torch-tensorrt-ts-runtime-set-input-shape-closing-paren.log": [
+        F("errors (one, its ')' line joined)", 1, n_diag("error")),
+        F("error code 3 API Usage Error", 1, n_diag("error", code="3", category="API Usage Error")),
+        F("error source", 1, n_diag("error", source="executionContext.cpp:2020")),
+        F("status", "failed"),
+    ],
+    "p163-python-trt10-cosyvoice-set-input-shape-repeated.log": [
+        F("errors (the same one 4 times)", 4, n_diag("error")),
+        F("one distinct error", 1, lambda r: len([d for d in r.build.diagnostics if d.severity == "error"])),
+        F("error source", 4, n_diag("error", source="executionContext.cpp:2037")),
+        F("status", "failed"),
+    ],
+    "p164-cpp-tensorrtx-trt86-lenet-deserialize-microseconds-prompt.log": [
+        F("memory.engine_bytes", 0),
+        F("phase_times_ms.engine_deserialize", 9.388),
+        F("memory.persistent_device_bytes", 0),
+        F("memory.persistent_host_bytes", 14656),
+        F("memory.activation_bytes", 24576),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p165-cpp-app-trt6-nano-double-error-glibc-assertion-aborted.log": [
+        F("errors (assertion + Aborted)", 2, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="yolo.cpp:522")),
+        F("status", "failed"),
+    ],
+    "p166-cpp-app-trt5-nano-plan-incompatible-version-segfault.log": [
+        F("errors (incompatible plan + segfault)", 2, n_diag("error")),
+        F("facts.expected_trt_version", "5.0.6.3"),
+        F("status", "failed"),
     ],
 }

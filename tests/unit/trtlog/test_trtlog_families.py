@@ -193,3 +193,67 @@ def test_fusion_and_precision_wordings_of_other_versions() -> None:
 def test_cuda_and_cudnn_versions(line: str, facts: dict) -> None:
     got = parse_log([line], now_ms=0).build.facts
     assert {k: v for k, v in got.items() if k.startswith(("cuda", "cudnn"))} == facts
+
+
+@pytest.mark.parametrize(
+    ("lines", "joined"),
+    [
+        # indented under a message of any tool (Polygraphy's hints), not only TensorRT's
+        (["[W] Calibration uses random data.", "    This could hurt accuracy."], True),
+        # a message left unfinished: a trailing ':' or a dangling word, or a bracket left open
+        (["WARNING: could not load plugins from:", "/opt/plugins/libfoo.so"], True),
+        (["[E] Failed to build the engine for", "Conv_12 on DLA."], True),
+        (["[E] Error Code 3: API Usage Error (Parameter check failed, dimension is 10.", ")"], True),
+        # a line that cannot start a message: lower case mid-sentence after an unended sentence
+        (["ERROR: the engine was built with a different", "version of TensorRT"], True),
+        # a finished sentence followed by an application's own line is two things
+        (["[W] Lazy loading is off.", "Loading model weights"], False),
+        (["ERROR: [TRT]: 1: Unexpected exception _Map_base::at", "Building engine failed"], False),
+        (["WARNING: ONNX model has a newer ir_version.", " ----- Parsing of ONNX model is Done ---- "], False),
+    ],
+)  # fmt: skip
+def test_continuation_is_read_from_the_lines_shape(lines: list[str], joined: bool) -> None:
+    diags = parse_log(lines).build.diagnostics
+    assert (len(diags) == 1 and lines[1].strip() in diags[0].message) is joined
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "severity", "text"),
+    [
+        ("(deepstream-app:6565): GLib-GObject-WARNING **: 07:46:40.227: value \"TRUE\" is invalid", "glib", "warning",
+         "value \"TRUE\" is invalid"),
+        ("2020-02-18 04:06:43.967669: I tensorflow/platform/dso_loader.cc:44] Successfully opened libnvinfer.so.6", "triton",
+         "info", "Successfully opened libnvinfer.so.6"),
+        ("TensorRT: WARNING 'dynamic=True' model requires max batch size", "plain_severity", "warning",
+         "'dynamic=True' model requires max batch size"),
+    ],
+)  # fmt: skip
+def test_round_f_wrapper_families(raw: str, family: str, severity: str, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.text) == (family, severity, text)
+
+
+def test_round_f_line_families_give_errors_tactics_and_versions() -> None:
+    b = parse_log(
+        [
+            "--------------- Timing conv3/Conv2D(1)",
+            "Tactic -9018593586369639207 time 10.8774",
+            "Tactic 2 scratch requested: 301989888, available: 16777216",
+            "IExecutionContext::setInputShape: Error Code 3: API Usage Error (Parameter check failed,",
+            "  condition: engineDims.d[i] == dims.d[i].)",
+            "[ErrorCode:ShapeInferenceNotRegistered] Non-zero status code returned. Status Message: TensorRT EP failed.",
+            "The engine plan file is incompatible with this version of TensorRT, expecting 5.0.6.3got -21.0, please rebuild.",
+            "ERROR: ERROR: app: /src/yolo.cpp:522: void f(): Assertion `e != nullptr' failed.",
+            "2       0x7f32dd0e6c8a /usr/local/tensorrt/lib/libnvinfer.so.9(+0x37fbf) [0x7f32dd086fbf]",
+        ]
+    ).build
+    assert [(t.tactic, t.time_ms, t.skipped) for t in b.tactic_timings] == [("-9018593586369639207", 10.8774, False), ("2", None, True)]
+    errors = [d for d in b.diagnostics if d.severity == "error"]
+    assert [d.source for d in errors] == ["IExecutionContext::setInputShape", None, None, "yolo.cpp:522"]
+    assert "engineDims" in errors[0].message and b.facts["expected_trt_version"] == "5.0.6.3"
+    assert b.trt_version == "9"  # the soname gives the major when nothing else does
+
+
+def test_glued_messages_split_with_two_timestamps() -> None:
+    raw = "[10/25/2021-15:32:01] [E] [TRT] file.cpp (140) - Assertion Error in execute: 0 (x == 1) [10/25/2021-15:32:01] [E] Engine creation failed"
+    assert len([d for d in parse_log([raw]).build.diagnostics if d.severity == "error"]) == 2
