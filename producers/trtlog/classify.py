@@ -39,6 +39,8 @@ import calendar
 import re
 from dataclasses import dataclass
 
+from trtlens.producers.trtlog.prefix import peel as peel_app_prefix
+
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 _GLOG = re.compile(r"([IWEF])(\d{4})\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s+(\d+)\s+([^\s:\]]+):(\d+)\][ \t]?")
@@ -122,6 +124,17 @@ def _epoch_ms(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int
         return None
 
 
+_STAMP_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:(?:[ T_]+|-)(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def _stamp_ms(stamp: str) -> int | None:
+    """An application stamp with a year-first date gives a time; a time of day alone does not."""
+    if not (m := _STAMP_DATE.search(stamp)):
+        return None
+    y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return _epoch_ms(y, mo, d, int(m.group(4) or 0), int(m.group(5) or 0), int(m.group(6) or 0))
+
+
 def classify(raw: str, lineno: int = 0) -> Line:
     """Peel known prefixes off ``raw``; never raises."""
     s = ANSI_RE.sub("", raw).rstrip("\r\n").replace("\x00", "")
@@ -133,6 +146,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
     origin: str | None = None
     tokens: list[str] = []  # order of what was peeled: ts, sev, tag, word, glog, pylog
     tag_name = ""
+    app_severity: str | None = None
     if m := _QUOTE.match(rest):
         rest = rest[m.end() :]
     if rest[:1] == "`" and (m := _BACKTICKS.match(rest)):
@@ -209,9 +223,19 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif (not tokens or tokens[-1] in ("tag", "ts")) and (m := _WORD_SEV.match(rest)):
             severity = severity or _SEVERITY[m.group(1).upper().replace("INTERNAL_ERROR", "INTERNAL ERROR")]
             tokens.append("word")
+        elif "app" not in tokens and (ap := peel_app_prefix(rest, after_severity=severity is not None)) is not None:
+            # an application logger's own prefix (general grammar); a severity inside it gives way to TensorRT's
+            app_severity = ap.severity
+            origin = origin or ap.origin
+            if ap.stamp and ts_ms is None:
+                ts_ms = _stamp_ms(ap.stamp)
+            tokens.append("app" if ap.severity else "ts")
+            rest = rest[ap.end :]
+            continue
         else:
             break
         rest = rest[m.end() :]
+    severity = severity or app_severity
     message = rest
     if "ort" in tokens and (m := _ORT_SUFFIX.search(message)):
         origin = origin or message[m.start() :].strip(" []").split(" ")[0]
@@ -238,6 +262,8 @@ def _family(tokens: list[str], tag: str) -> str:
         return "onnxruntime"
     if "tssev" in tokens:
         return "onnx2trt"
+    if "app" in tokens and not tag and not any(t in tokens for t in ("sev", "word", "pylog")):
+        return "app"
     if tag.startswith(("Torch-TensorRT", "TRTorch")) or tag == "torch_tensorrt" or tag == "TensorRT Conversion Context":
         return "torch_tensorrt"
     if tag in ("TRT-LLM", "TensorRT-LLM", "tensorrt_llm"):

@@ -27,7 +27,7 @@ from trtlens.producers.trtlog.parse import parse_log
 log = logging.getLogger(__name__)
 HEAD_LINES = 40
 # families the classifier gives to lines it recognises as TensorRT output of some tool
-_NOT_TRT = {"plain", "blank"}
+_NOT_TRT = {"plain", "blank", "app"}  # "app": any application logger, not necessarily around TensorRT
 
 
 class TensorRTLogReader:

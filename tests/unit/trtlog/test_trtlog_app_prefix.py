@@ -1,0 +1,56 @@
+"""The general grammar for an application logger's prefix (producers/trtlog/prefix.py): formats no
+public log shows, read the same as the bare message, and lines that only look like a prefix left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from trtlens.producers.trtlog import classify, parse_log
+
+ERR = "2: [virtualMemoryBuffer.cpp::resizePhysical::145] Error Code 2: OutOfMemory (no further information)"
+
+
+@pytest.mark.parametrize(
+    ("raw", "severity", "text"),
+    [
+        ("[2024-05-01 10:00:00.123] [trt] [warning] msg", "warning", "msg"),  # spdlog
+        ("2024-05-01 10:00:00,123 - app.trt - WARNING - msg", "warning", "msg"),  # Python logging's asctime - name - level
+        (f"2024-05-01 10:00:00.123 | ERROR    | infer.engine:build:42 - {ERR}", "error", ERR),  # loguru
+        ("12:34:56.789 [main] WARN  c.e.Trt - msg", "warning", "msg"),
+        ("[W 2024-05-01 10:00:00.123 trt.cpp:42] msg", "warning", "msg"),
+        ("E/TensorRT(1234): msg", "error", "msg"),  # Android logcat
+        ("2024/05/01 10:00:00 error: msg", "error", "msg"),
+        ("ERROR msg", "error", "msg"),
+    ],
+)  # fmt: skip
+def test_application_prefixes_give_the_bare_message(raw: str, severity: str, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.text) == ("app", severity, text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "severity", "text"),
+    [
+        ("2024-05-01T10:00:00Z ERROR [TRT] 1: msg", "python", "error", "1: msg"),  # TensorRT's tag after the prefix
+        ("2024-05-01 10:00:00 INFO [TRT] [W] msg", "python", "warning", "msg"),  # TensorRT's severity wins
+        ("myapp[1234]: ERROR: [TRT] 3: msg", "deepstream", "error", "3: msg"),  # syslog program[pid]
+        ("Jan 01 10:00:00 host myapp[1234]: [TRT] [E] 3: msg", "python", "error", "3: msg"),
+        ("[INFO] 10:00:00 trt_logger.cpp:42 msg", "trtexec", "info", "trt_logger.cpp:42 msg"),  # a file after a known severity stays
+        ("[MemUsageChange] Init CUDA: CPU +0, GPU +0", "plain", None, "[MemUsageChange] Init CUDA: CPU +0, GPU +0"),
+        ("Error: something", "plain", None, "Error: something"),
+        ("- 131 weights are affected", "plain", None, "- 131 weights are affected"),
+        ("3: [runtime.cpp::parsePlan::314] Error Code 1: Serialization", "plain", None,
+         "3: [runtime.cpp::parsePlan::314] Error Code 1: Serialization"),
+    ],
+)  # fmt: skip
+def test_known_tags_after_a_prefix_and_lookalikes(raw: str, family: str, severity: str | None, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.text) == (family, severity, text)
+
+
+def test_an_application_logged_trt_error_is_one_coded_diagnostic() -> None:
+    b = parse_log([f"2024-05-01 10:00:00.123 | ERROR    | infer.engine:build:42 - {ERR}"], now_ms=1).build
+    assert [(d.severity, d.code, d.source, d.category) for d in b.diagnostics] == [
+        ("error", "2", "virtualMemoryBuffer.cpp:145", "OutOfMemory")
+    ]
+    assert b.status == "failed"
