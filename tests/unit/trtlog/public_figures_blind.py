@@ -10,7 +10,8 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   (then the parser was improved against them too).
 * ``BLIND_C`` (p109-): collected after the BLIND_B changes, same rules: the third
   blind figure. ``BLIND_D``, ``BLIND_E`` and ``BLIND_F`` (p121-p166) likewise, each
-  collected after the previous round's fixes.
+  collected after the previous round's fixes. ``BLIND_G`` (p167-p184): collected after the
+  general prefix grammar, chosen for application loggers and unusual prefixes.
 """
 
 from __future__ import annotations
@@ -711,5 +712,109 @@ BLIND_F: dict[str, list[F]] = {
         F("errors (incompatible plan + segfault)", 2, n_diag("error")),
         F("facts.expected_trt_version", "5.0.6.3"),
         F("status", "failed"),
+    ],
+}
+
+
+BLIND_G: dict[str, list[F]] = {
+    "p167-ros2-launch-node-prefix-trt10-build-unused-input.log": [
+        F("warnings (unused input behind the ROS launch prefix)", 1, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+        F("facts.network_inputs", 16),
+        F("facts.network_outputs", 2),
+    ],
+    "p168-cpp-app-error-prefix-deserialize-stub-msvc-assert.log": [
+        F("errors (code 1 + MSVC assertion)", 2, n_diag("error")),
+        F("code-1 Internal Error", 1, n_diag("error", code="1", category="Internal Error")),
+        F("MSVC assertion source", 1, n_diag("error", source="yolov8.cpp:22")),
+        F("status", "failed"),
+    ],
+    "p169-mmdeploy-python-logging-asctime-trt82-int64-clamped.log": [
+        F("warnings (INT64 + clamped twice)", 3, n_diag("warning")),
+        F("clamped warnings from onnx2trt_utils.cpp:392", 2, n_diag("warning", source="onnx2trt_utils.cpp:392")),
+        F("errors (mmdeploy INFO lines are not)", 0, n_diag("error")),
+        F("memory.peak_gpu_bytes", 1128 * MiB),
+    ],
+    "p170-mmengine-logger-libprotobuf-warning-trt86-parse.log": [
+        F("libprotobuf warnings", 2, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+        F("memory.peak_gpu_bytes", 1373 * MiB),
+        F("model", "end2end"),
+    ],
+    "p171-mmengine-logger-registry-scope-warnings.log": [
+        F("mmengine warning", 1, n_diag("warning")),
+        F("warning text without the prefix", True, has_diag("warning", "Failed to search registry")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p172-polygraphy-style-magic-tag-could-not-deserialize-yolo.log": [
+        F("code-1 Serialization error", 1, n_diag("error", code="1", category="Serialization", source="runtime.cpp:314")),
+        F("errors", 2, n_diag("error")),
+        F("status", "failed"),
+        F("engine_id", "YoloS4000img"),
+    ],
+    "p173-backtick-bare-code-threadsafelogger-refcount-quote-func.log": [
+        F("errors", 1, n_diag("error")),
+        F("code 2 Internal Error at logging.cpp:61", 1, n_diag("error", code="2", category="Internal Error", source="logging.cpp:61")),
+        F("status", "failed"),
+    ],
+    "p174-comfyui-upscaler-polygraphy-version-239-vs-237.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("errors", 2, n_diag("error")),
+        F("facts.runtime_serialization_version", 239),
+        F("facts.engine_serialization_version", 237),
+        F("engine_id", "4x_foolhardy_Remacri"),
+        F("status", "failed"),
+    ],
+    "p175-isaac-ros-gxf-trt-info-engine-load.log": [
+        F("memory.engine_bytes", 129 * MiB),
+        F("memory.peak_gpu_bytes", 1466 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p176-ros1-roslaunch-safe-version-43-glibc-assert-process-died.log": [
+        F("errors (2 TRT + assertion)", 3, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="video_inteference_yolov5.cpp:78")),
+        F("facts.runtime_serialization_version", 0),
+        F("facts.engine_serialization_version", 43),
+        F("status", "failed"),
+    ],
+    "p177-rust-env-logger-warn-ort-trt-ep-unknown-option.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("warning text without the prefix", True, has_diag("warning", "An error occurred when attempting to register")),
+        F("errors (a warning that says error)", 0, n_diag("error")),
+    ],
+    "p178-tracing-bare-set-device-memory-api-usage-alignment.log": [
+        F("errors", 1, n_diag("error")),
+        F("code 3 API Usage Error", 1, n_diag("error", code="3", category="API Usage Error")),
+        F("status", "failed"),
+    ],
+    "p179-onnxruntime-terminate-default-logger-what.log": [
+        F("crash errors (terminate + what)", 1, n_diag("error", category="crash")),
+        F("what() joined", True, has_diag("error", "Attempt to use DefaultLogger")),
+        F("status", "failed"),
+    ],
+    "p180-torchserve-log4j-iso-comma-model-log-worker-start.log": [
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("ts_ms (last stamp, 2023-07-19T21:15:44 UTC)", 1689801344000),
+    ],
+    "p181-python-trt8x-backtick-incompatible-device-compute-86-89.log": [
+        F("errors", 2, n_diag("error")),
+        F("code-2 source", 1, n_diag("error", code="2", source="engine.cpp:951")),
+        F("facts.expected_compute_capability", "8.6"),
+        F("facts.found_compute_capability", "8.9"),
+        F("status", "failed"),
+    ],
+    "p182-python-trt10-docker-cuda-init-failure-35.log": [
+        F("warnings (one repeated)", 3, n_diag("warning")),
+        F("distinct warnings", 2, lambda r: len([d for d in r.build.diagnostics if d.severity == "warning"])),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p183-legacy-trt7-app-prints-int64-warnings-yolov5-face.log": [
+        F("INT64 warnings", 5, n_diag("warning", source="onnx2trt_utils.cpp:198")),
+        F("errors", 0, n_diag("error")),
+        F("model", "last"),
+    ],
+    "p184-onnxruntime-bracket-onnx2trt-stamp-windows-path-int64.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("warning source", 1, n_diag("warning", source="onnx2trt_utils.cpp:364")),
     ],
 }
