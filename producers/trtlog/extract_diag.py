@@ -17,7 +17,7 @@ from trtlens.producers.trtlog.state import DiagEntry, ParseState
 
 LEADING_CODE = re.compile(r"^(?P<code>\d{1,3}):\s?(?P<rest>.*)$", re.S)
 TRT_SOURCE = re.compile(r"^\[(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp))::(?:(?P<func>.*?)::)?(?P<line>\d+)\]\s*(?P<rest>.*)$", re.S)
-FILE_LINE = re.compile(r"^(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)(?::|\s)\s*(?P<rest>.*)$", re.S)
+FILE_LINE = re.compile(r"^(?P<file>(?:[A-Za-z]:)?[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)(?::|\s)\s*(?P<rest>.*)$", re.S)
 ERROR_INDEX = re.compile(r"^Error\[(?P<code>\d+)\]:\s*(?P<rest>.*)$", re.S)  # trtexec 10: "[E] Error[4]: ITensor::..."
 INNER_FILE_LINE = re.compile(r"(?:ERROR|WARNING):\s*(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\b")
 TRT7_SOURCE = re.compile(
@@ -44,7 +44,10 @@ GLIBC_ASSERT_IN = re.compile(
     r"(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed"
 )  # the same inside a logger's message: "ERROR: yolo-trt: /src/yolo.cpp:522: ...: Assertion `e' failed."
 # "Assertion failed: d == a + length (/app/.../gptAttentionCommon.cpp:320)" (TensorRT-LLM, plugins)
-TRAILING_SOURCE = re.compile(r"\((?:[^()\s]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\)\s*$")
+TRAILING_SOURCE = re.compile(
+    r"\((?:[^()\s]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\)\s*$"
+    r"|, file (?:.*[/\\])?(?P<file2>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)), line (?P<line2>\d+)\s*$"
+)  # ... or MSVC's assert(): "Assertion failed: expr, file D:\\src\\yolov8.cpp, line 22"
 STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception)):\s+(?P<msg>\S.*)$")
 CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
@@ -119,6 +122,11 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         st.open_diag_lines = 0
         st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton", "trtllm")
         return True
+    # a line that is a whole diagnostic of its own is never the previous one's continuation
+    if line.family == "plain" and text and "Assertion" in text and (m := GLIBC_ASSERT.match(text)):
+        close(st)
+        _commit(st, DiagEntry("error", text, None, f"{_basename(m.group('file'))}:{m.group('line')}", "assertion"))
+        return True
     if (
         line.family == "plain"
         and not consumed
@@ -129,10 +137,6 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         and _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt)
     ):
         _continue(st, text)
-        return True
-    if line.family == "plain" and text and "Assertion" in text and (m := GLIBC_ASSERT.match(text)):
-        close(st)
-        _commit(st, DiagEntry("error", text, None, f"{_basename(m.group('file'))}:{m.group('line')}", "assertion"))
         return True
     if line.family == "plain" and not consumed and text and (ASSERTION_LINE.match(text) or STANDALONE_EXCEPTION.match(text)):
         close(st)
@@ -269,7 +273,7 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
     if source is None and (m := GLIBC_ASSERT_IN.search(msg)):
         source = f"{_basename(m.group('file'))}:{m.group('line')}"
     if source is None and (m := TRAILING_SOURCE.search(msg.split("\\n", 1)[0])):  # a logger's escaped newline ends the first line
-        source = f"{m.group('file')}:{m.group('line')}"
+        source = f"{m.group('file') or m.group('file2')}:{m.group('line') or m.group('line2')}"
     if code is None and (m := ASSERTION_CODE.search(msg)):
         code = m.group("code")
     return DiagEntry(entry.severity, msg, code, source, category or entry.category)

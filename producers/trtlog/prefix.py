@@ -41,14 +41,14 @@ _LEVEL_MAP = {
 }  # fmt: skip
 
 _SEP = re.compile(r"[ \t]*(?:(?:[-|:#,>@]|::)[ \t]*)?")
-_DATE = r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"
+_DATE = r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}|\d{1,2}/\d{1,2}(?=[ \t]+\d{1,2}:\d{2}))"  # ... mmengine's "09/28 10:10:40"
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,:]\d{1,9})?"
 _STAMP = re.compile(
     rf"(?:{_DATE}(?:(?:[ T_]+|-){_TIME})?|{_TIME})(?:Z|[+-]\d{{2}}:?\d{{2}}|[ \t]+(?:UTC|GMT|[A-Z]{{3}}T))?(?![\w:/])"
 )
 _LEVEL_CAPS = re.compile(rf"(?:{_LEVELS})(?=[ \t:|\]\-]|$)")
 _LEVEL_ANY = re.compile(rf"(?i:{_LEVELS})(?=[ \t]*[:|]|[ \t]+-[ \t])")
-_BRACKET = re.compile(r"\[([^\[\]]{1,80})\]")
+_BRACKET = re.compile(r"\[([^\[\]]{1,240})\]")
 _PAREN = re.compile(r"\((?:pid[ =:]?)?\d+\)|\([\w.-]+:\d+\)")
 _FILE_LINE = re.compile(
     r"[\w./\\-]+\.(?:cc|cpp|cxx|c|h|hpp|cu|py|java|go|rs|js|ts|kt|scala)(?::\d+)+(?::[\w<>~]+)?(?=[ \t\]:|,)-]|$)"
@@ -169,6 +169,7 @@ def peel(rest: str, *, after_severity: bool = False) -> AppPrefix | None:
         return AppPrefix(pos, None, stamp, None) if stamp else None
     if severity is not None and strong and (tokens > 1 or rest[last_end : last_end + 1] in (":", "]", "|", " ")):
         return AppPrefix(pos, severity, stamp, origin)
-    if strong and _KNOWN_NEXT.match(rest, pos):
+    if (strong or severity is None) and _KNOWN_NEXT.match(rest, pos):
+        # a stamp, a process name or a launcher's "[node-1]" in front of a tag the classifier reads
         return AppPrefix(pos, None, stamp, origin)  # a logger's stamp in front of a tag the classifier reads
     return None

@@ -794,7 +794,7 @@ BLIND_G: dict[str, list[F]] = {
     ],
     "p180-torchserve-log4j-iso-comma-model-log-worker-start.log": [
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
-        F("ts_ms (last stamp, 2023-07-19T21:15:44 UTC)", 1689801344000),
+        F("ts_ms (last stamp, 2023-07-19T21:15:44 UTC)", 1689801344000, lambda r: r.build.ts_ms),
     ],
     "p181-python-trt8x-backtick-incompatible-device-compute-86-89.log": [
         F("errors", 2, n_diag("error")),

@@ -54,3 +54,27 @@ def test_an_application_logged_trt_error_is_one_coded_diagnostic() -> None:
         ("error", "2", "virtualMemoryBuffer.cpp:145", "OutOfMemory")
     ]
     assert b.status == "failed"
+
+
+def test_round_g_families_in_forms_the_logs_do_not_show() -> None:
+    b = parse_log(
+        [
+            "[my_node-2] [E] [TRT] 3: [executionContext.cpp::enqueueV3::2666] Error Code 3: API Usage Error (x)",  # launcher prefix
+            "03/04 11:12:13 - mmengine - WARNING - a yearless stamp",
+            "[libfoo WARNING C:\\src\\" + "x" * 120 + "\\io.cc:7] a long bracketed prefix",
+            "Assertion failed: ctx != nullptr, file C:\\src\\infer.cpp, line 9",  # MSVC assert()
+            "[TRT] [E] 4: [runtime.cpp::deserializeCudaEngine::50] Error Code 4: Internal Error (Engine deserialization failed.)",
+            "app: /src/app.cpp:12: void App::init(): Assertion `engine' failed.",  # its own error, not a continuation
+        ],
+        now_ms=1,
+    ).build
+    got = sorted(((d.severity, d.code, d.source) for d in b.diagnostics), key=repr)
+    want = [
+            ("error", "3", "executionContext.cpp:2666"),
+            ("warning", None, None),
+            ("warning", None, None),
+            ("error", None, "infer.cpp:9"),
+            ("error", "4", "runtime.cpp:50"),
+            ("error", None, "app.cpp:12"),
+    ]
+    assert got == sorted(want, key=repr)
