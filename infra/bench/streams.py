@@ -14,6 +14,13 @@
    ``SCRAPE_INTERVAL_S``) whose ``trtlens_streams_events_total`` reaches the
    published events. CPU seconds are the process's own (psutil) over the same
    span, peak RSS its ``VmHWM``.
+
+``--compare-attribution`` (issue 11's cost check) then times further workers on the
+same published records, alternating ``TRTLENS_STREAMS__METRICS__ATTRIBUTION=false``
+and ``true`` for ``--rounds`` rounds (each worker with its own app id, partials and
+output topics, so each reads the input from the start and nothing else), and
+reports CPU-µs per event of each configuration (the median over its rounds) and
+their ratio: what tail attribution + exemplars add to the worker's CPU per event.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -50,9 +58,31 @@ class BenchResult:
     worker_cpu_s: float
     events_per_cpu_s: float
     breakdown: str
+    attribution_cost: dict | None = None
+    """``--compare-attribution``: per configuration its runs and median CPU-µs per event, and the ratio."""
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class WorkerRun:
+    """One streams worker timed over the published records."""
+
+    label: str
+    app_seconds: float
+    cpu_s: float
+    events: int
+    peak_rss_mb: float
+    breakdown: str
+    load_average: tuple[float, float, float]
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_s / self.events * 1e6
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "cpu_us_per_event": round(self.cpu_us_per_event, 3)}
 
 
 async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -> tuple[float, int]:
@@ -84,12 +114,11 @@ async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -
 
 
 def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, events_per_record: int = 500,
-              log=print) -> BenchResult:
+              compare_rounds: int = 0, log=print) -> BenchResult:
     from trtlens.producers.load.config import FaultSpec, LoadConfig
     from trtlens.producers.load.core import generate
     from trtlens.producers.load.runner import publish_run
     from trtlens.stack import apply_to_settings, start_stack, stop_stack
-    from trtlens.stack.processes import ManagedProcess, connection_env, wait_for
 
     with tempfile.TemporaryDirectory(prefix="trtlens-bench-streams-") as tmp:
         base = load_settings(
@@ -98,7 +127,6 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, ev
             streams={"app_id": f"bench-streams-{os.getpid()}"},
         )
         state = start_stack(base, detached=False)
-        worker = None
         try:
             settings = apply_to_settings(base, state)
             duration_s = 60.0
@@ -114,37 +142,84 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, ev
             ceiling_s, records = asyncio.run(_ceiling(settings, events, timeout_s))
             log(f"ceiling raw aiokafka+decode: {events / ceiling_s:,.0f} events/s ({records} records)")
 
-            env = {**connection_env(settings), "TRTLENS_STREAMS__APP_ID": settings.streams.app_id}
-            worker = ManagedProcess("streams", ["streams"], log_dir=Path(tmp), env=env).start()
-            deadline = time.monotonic() + timeout_s
-            worker.wait_obs(timeout_s)
-            wait_for(lambda: _alive(worker) and worker.ready(), timeout_s=max(1.0, deadline - time.monotonic()),
-                     interval_s=0.02, what="the streams worker to be ready")
-            start_t, cpu_start = time.perf_counter(), worker.cpu_seconds()
-            done = None
-            while done is None and time.monotonic() < deadline:
-                time.sleep(SCRAPE_INTERVAL_S)
-                _alive(worker)
-                scrape = worker.metrics()
-                if scrape.value("trtlens_streams_events_total") >= events:
-                    done, end_t, cpu_end = scrape, time.perf_counter(), worker.cpu_seconds()
-            if done is None:
-                raise RuntimeError(f"the streams worker did not finish within {timeout_s:.0f}s: {worker.log_tail()}")
-            app_s = max(1e-3, end_t - start_t)
-            eps, ceiling = events / app_s, events / ceiling_s
-            cpu_s = cpu_end - cpu_start
+            main = _time_worker(settings, Path(tmp), events, timeout_s, label="all stages")
+            cost = None
+            if compare_rounds:
+                cost = _attribution_cost(settings, Path(tmp), events, timeout_s, compare_rounds, log)
+            ceiling = events / ceiling_s
             return BenchResult(
-                events=events, records=records, events_per_s=eps, ceiling_events_per_s=ceiling,
-                ratio=eps / ceiling if ceiling else 0.0, peak_rss_mb=worker.rss_high_water_bytes() / 2**20,
-                app_seconds=app_s, ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
+                events=events, records=records, events_per_s=events / main.app_seconds, ceiling_events_per_s=ceiling,
+                ratio=events / main.app_seconds / ceiling if ceiling else 0.0, peak_rss_mb=main.peak_rss_mb,
+                app_seconds=main.app_seconds, ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
                 partitions=partitions, events_per_record=events_per_record, load_average=os.getloadavg(),
-                worker_cpu_s=cpu_s, events_per_cpu_s=events / max(1e-3, cpu_s),
-                breakdown=_breakdown(done),
+                worker_cpu_s=main.cpu_s, events_per_cpu_s=events / max(1e-3, main.cpu_s),
+                breakdown=main.breakdown, attribution_cost=cost,
             )
         finally:
-            if worker is not None:
-                worker.stop()
             stop_stack(base)
+
+
+def _time_worker(settings: Settings, log_dir: Path, events: int, timeout_s: float, *, label: str,
+                 extra_env: dict[str, str] | None = None) -> WorkerRun:
+    """Start one ``trtlens streams`` worker, time it from its first ``/readyz`` 200 to the scrape that counts
+    every event, and stop it."""
+    from trtlens.stack.processes import ManagedProcess, connection_env, wait_for
+
+    env = {**connection_env(settings), "TRTLENS_STREAMS__APP_ID": settings.streams.app_id, **(extra_env or {})}
+    name = "streams-" + "".join(c if c.isalnum() else "-" for c in label)
+    worker = ManagedProcess(name, ["streams"], log_dir=log_dir, env=env).start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        worker.wait_obs(timeout_s)
+        wait_for(lambda: _alive(worker) and worker.ready(), timeout_s=max(1.0, deadline - time.monotonic()),
+                 interval_s=0.02, what="the streams worker to be ready")
+        start_t, cpu_start = time.perf_counter(), worker.cpu_seconds()
+        done = None
+        while done is None and time.monotonic() < deadline:
+            time.sleep(SCRAPE_INTERVAL_S)
+            _alive(worker)
+            scrape = worker.metrics()
+            if scrape.value("trtlens_streams_events_total") >= events:
+                done, end_t, cpu_end = scrape, time.perf_counter(), worker.cpu_seconds()
+        if done is None:
+            raise RuntimeError(f"the streams worker did not finish within {timeout_s:.0f}s: {worker.log_tail()}")
+        return WorkerRun(label=label, app_seconds=max(1e-3, end_t - start_t), cpu_s=cpu_end - cpu_start,
+                         events=events, peak_rss_mb=worker.rss_high_water_bytes() / 2**20,
+                         breakdown=_breakdown(done), load_average=os.getloadavg())
+    finally:
+        worker.stop()
+
+
+def compare_order(rounds: int) -> list[tuple[str, str]]:
+    """``(off, on), (on, off), (off, on), ...``: a drift of the machine's speed over the run hits both alike."""
+    return [("off", "on") if r % 2 == 0 else ("on", "off") for r in range(rounds)]
+
+
+def _attribution_cost(settings: Settings, log_dir: Path, events: int, timeout_s: float, rounds: int, log) -> dict:
+    """Workers with attribution + exemplars off and on, alternating (off, on, on, off, ...: a drift in the
+    machine's speed hits both alike), each on the same input with topics and an app id of its own."""
+    from trtlens.kafka import ensure_topics
+
+    runs: dict[str, list[WorkerRun]] = {"off": [], "on": []}
+    for r, pair in enumerate(compare_order(rounds)):
+        for mode in pair:
+            tag = f"{settings.streams.app_id}-{mode}{r}"
+            topics = settings.topics.model_copy(update={
+                name: f"{tag}.{name}" for name in ("events_dlq", "traces", "metrics", "alerts", "builds", "layers",
+                                                   "findings", "metrics_partials")})
+            ensure_topics(settings.kafka, topics)
+            s = settings.model_copy(update={"topics": topics,
+                                            "streams": settings.streams.model_copy(update={"app_id": tag})})
+            run = _time_worker(s, log_dir, events, timeout_s, label=f"attribution-{mode}-{r}",
+                               extra_env={"TRTLENS_STREAMS__METRICS__ATTRIBUTION": "true" if mode == "on" else "false"})
+            runs[mode].append(run)
+            log(f"attribution={mode} round={r}: {run.cpu_us_per_event:.2f} CPU-us/event "
+                f"({run.cpu_s:.2f} CPU-s, {events / run.app_seconds:,.0f} events/s, load average "
+                + " ".join(f"{x:.2f}" for x in run.load_average) + ")")
+    med = {mode: statistics.median(r.cpu_us_per_event for r in rs) for mode, rs in runs.items()}
+    return {"rounds": rounds, "cpu_us_per_event_off": round(med["off"], 3), "cpu_us_per_event_on": round(med["on"], 3),
+            "ratio_on_off": round(med["on"] / med["off"], 4) if med["off"] else None,
+            "runs": {mode: [r.to_json() for r in rs] for mode, rs in runs.items()}}
 
 
 def _alive(worker) -> bool:
@@ -175,6 +250,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--events-per-record", type=_events_per_record, default=500, metavar="N",
                    help="events per Kafka record as published (1 = one JSON event per record, what most producers "
                    "send; 500 = trtlens's own producers; default 500)")
+    p.add_argument("--compare-attribution", action="store_true",
+                   help="then time workers with tail attribution + exemplars off and on (alternating, same input) "
+                   "and print CPU-us per event of each and their ratio")
+    p.add_argument("--rounds", type=_rounds, default=2, help="with --compare-attribution: workers per configuration (default 2)")
     p.add_argument("--timeout-s", type=float, default=300.0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
@@ -187,10 +266,18 @@ def _events_per_record(text: str) -> int:
     return n
 
 
+def _rounds(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 20:
+        raise argparse.ArgumentTypeError(f"{n}: give 1 to 20 rounds")
+    return n
+
+
 def _run(args: argparse.Namespace) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     result = run_bench(requests=args.requests, partitions=args.partitions, seed=args.seed, timeout_s=args.timeout_s,
-                       events_per_record=args.events_per_record, log=log)
+                       events_per_record=args.events_per_record,
+                       compare_rounds=args.rounds if args.compare_attribution else 0, log=log)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -202,4 +289,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"worker CPU: {result.worker_cpu_s:.2f}s = {result.events_per_cpu_s:,.0f} events per CPU-second "
               "(independent of other load on the machine)")
         print(f"worker counters at the end: {result.breakdown}")
+        c = result.attribution_cost
+        if c:
+            print(f"attribution + exemplars (median of {c['rounds']} workers each, same input): off "
+                  f"{c['cpu_us_per_event_off']:.2f} / on {c['cpu_us_per_event_on']:.2f} CPU-us per event = "
+                  f"x{c['ratio_on_off']:.3f} ({(c['ratio_on_off'] - 1) * 100:+.1f}%)")
     return 0

@@ -1,4 +1,4 @@
-"""``trtlens bench streams --events-per-record``: the record shape the bench publishes (issue 13)."""
+"""``trtlens bench streams``: the record shape the bench publishes (issue 13); the attribution cost comparison (issue 11)."""
 
 import argparse
 
@@ -23,3 +23,17 @@ def test_events_per_record_out_of_range_is_refused_with_what_to_give(bad, capsys
     with pytest.raises(SystemExit):
         parse("--events-per-record", bad)
     assert "give 1 to 10000 events per record" in capsys.readouterr().err
+
+
+def test_compare_attribution_is_off_unless_asked_and_alternates_the_configurations():
+    assert parse().compare_attribution is False
+    args = parse("--compare-attribution", "--rounds", "3")
+    assert args.compare_attribution and args.rounds == 3
+    assert streams.compare_order(4) == [("off", "on"), ("on", "off"), ("off", "on"), ("on", "off")]
+
+
+@pytest.mark.parametrize("bad", ["0", "21"])
+def test_rounds_out_of_range_is_refused(bad, capsys):
+    with pytest.raises(SystemExit):
+        parse("--compare-attribution", "--rounds", bad)
+    assert "give 1 to 20 rounds" in capsys.readouterr().err
