@@ -37,3 +37,13 @@ def test_rounds_out_of_range_is_refused(bad, capsys):
     with pytest.raises(SystemExit):
         parse("--compare-attribution", "--rounds", bad)
     assert "give 1 to 20 rounds" in capsys.readouterr().err
+
+
+def test_the_in_process_core_comparison_runs_both_configurations_on_one_input():
+    from trtlens.bench import streams_core
+
+    records, events = streams_core.build_input(300, seed=1, partitions=3)
+    assert sum(len(r) for r in records.values()) >= 3 and events > 900
+    r = streams_core.compare(records, events, rounds=2)
+    assert [len(r["cpu_us_per_event"][m]) for m in ("off", "on")] == [2, 2]
+    assert r["least_ratio"] == pytest.approx(r["least_on"] / r["least_off"], abs=1e-3) and r["least_ratio"] > 0
