@@ -24,7 +24,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests --ignore=tests/chaos
 
 # longer fault-injection runs (not part of make test): repeated worker takeovers under load; sink SIGKILLs,
-# broker and store frozen and 10^4 malformed records against ground truth. One summary line per run.
+# broker and store frozen and 10^4 malformed records against ground truth; every alert at a webhook exactly
+# once across a streams and a notifier SIGKILL. One summary line per run.
 chaos: $(STAMP)
 	$(BIN)/python -m pytest -q -s -p no:cacheprovider -m "not soak" tests/chaos
 

@@ -14,6 +14,14 @@
    ``SCRAPE_INTERVAL_S``) whose ``trtlens_streams_events_total`` reaches the
    published events. CPU seconds are the process's own (psutil) over the same
    span, peak RSS its ``VmHWM``.
+
+``--compare-attribution`` (issue 11's cost check) then times further workers on the
+same published records, alternating ``TRTLENS_STREAMS__METRICS__ATTRIBUTION=false``
+and ``true`` for ``--rounds`` rounds (each worker with its own app id, partials and
+output topics, so each reads the input from the start and nothing else), and
+reports CPU-µs per event of each configuration (the median over its rounds, and
+the least: other load only ever adds CPU time through contention) and their
+ratios: what tail attribution + exemplars add to the worker's CPU per event.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -50,11 +59,33 @@ class BenchResult:
     worker_cpu_s: float
     events_per_cpu_s: float
     breakdown: str
+    attribution_cost: dict | None = None
+    """``--compare-attribution``: per configuration its runs and median CPU-µs per event, and the ratio."""
     before: dict | None = None
     """The same figures of a worker of another installation (``--before-pythonpath``), measured first."""
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class WorkerRun:
+    """One streams worker timed over the published records."""
+
+    label: str
+    app_seconds: float
+    cpu_s: float
+    events: int
+    peak_rss_mb: float
+    breakdown: str
+    load_average: tuple[float, float, float]
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_s / self.events * 1e6
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "cpu_us_per_event": round(self.cpu_us_per_event, 3)}
 
 
 async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -> tuple[float, int]:
@@ -86,7 +117,7 @@ async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -
 
 
 def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, events_per_record: int = 500,
-              before_pythonpath: str | None = None, log=print) -> BenchResult:
+              compare_rounds: int = 0, before_pythonpath: str | None = None, log=print) -> BenchResult:
     from trtlens.producers.load.config import FaultSpec, LoadConfig
     from trtlens.producers.load.core import generate
     from trtlens.producers.load.runner import publish_run
@@ -117,34 +148,39 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, ev
             ceiling = events / ceiling_s
             before = None
             if before_pythonpath:
-                w = _measure_worker(settings, Path(tmp), events, timeout_s, name="streams-before",
-                                    app_id=settings.streams.app_id + "-before", pythonpath=before_pythonpath)
-                before = {**w, "ratio": w["events_per_s"] / ceiling if ceiling else 0.0}
-                log(f"before (PYTHONPATH={before_pythonpath}): {w['events_per_s']:,.0f} events/s, "
-                    f"{w['events_per_cpu_s']:,.0f} events per CPU-second")
-            w = _measure_worker(settings, Path(tmp), events, timeout_s, name="streams", app_id=settings.streams.app_id)
-            eps = w["events_per_s"]
+                b = _time_worker(settings, Path(tmp), events, timeout_s, label="before",
+                                 extra_env={"PYTHONPATH": before_pythonpath,
+                                            "TRTLENS_STREAMS__APP_ID": settings.streams.app_id + "-before"})
+                eps = events / b.app_seconds
+                before = {"events_per_s": eps, "ratio": eps / ceiling if ceiling else 0.0,
+                          "events_per_cpu_s": events / max(1e-3, b.cpu_s), **b.to_json()}
+                log(f"before (PYTHONPATH={before_pythonpath}): {eps:,.0f} events/s, "
+                    f"{before['events_per_cpu_s']:,.0f} events per CPU-second")
+            main = _time_worker(settings, Path(tmp), events, timeout_s, label="all stages")
+            cost = None
+            if compare_rounds:
+                cost = _attribution_cost(settings, Path(tmp), events, timeout_s, compare_rounds, log)
             return BenchResult(
-                events=events, records=records, events_per_s=eps, ceiling_events_per_s=ceiling,
-                ratio=eps / ceiling if ceiling else 0.0, peak_rss_mb=w["peak_rss_mb"],
-                app_seconds=w["app_seconds"], ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
+                events=events, records=records, events_per_s=events / main.app_seconds, ceiling_events_per_s=ceiling,
+                ratio=events / main.app_seconds / ceiling if ceiling else 0.0, peak_rss_mb=main.peak_rss_mb,
+                app_seconds=main.app_seconds, ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
                 partitions=partitions, events_per_record=events_per_record, load_average=os.getloadavg(),
-                worker_cpu_s=w["worker_cpu_s"], events_per_cpu_s=w["events_per_cpu_s"],
-                breakdown=w["breakdown"], before=before,
+                worker_cpu_s=main.cpu_s, events_per_cpu_s=events / max(1e-3, main.cpu_s),
+                breakdown=main.breakdown, attribution_cost=cost, before=before,
             )
         finally:
             stop_stack(base)
 
 
-def _measure_worker(settings: Settings, tmp: Path, events: int, timeout_s: float, *, name: str, app_id: str,
-                    pythonpath: str | None = None) -> dict:
-    """One ``trtlens streams`` worker (its own consumer group) through every record; its figures."""
+def _time_worker(settings: Settings, log_dir: Path, events: int, timeout_s: float, *, label: str,
+                 extra_env: dict[str, str] | None = None) -> WorkerRun:
+    """Start one ``trtlens streams`` worker, time it from its first ``/readyz`` 200 to the scrape that counts
+    every event, and stop it."""
     from trtlens.stack.processes import ManagedProcess, connection_env, wait_for
 
-    env = {**connection_env(settings), "TRTLENS_STREAMS__APP_ID": app_id}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    worker = ManagedProcess(name, ["streams"], log_dir=tmp, env=env).start()
+    env = {**connection_env(settings), "TRTLENS_STREAMS__APP_ID": settings.streams.app_id, **(extra_env or {})}
+    name = "streams-" + "".join(c if c.isalnum() else "-" for c in label)
+    worker = ManagedProcess(name, ["streams"], log_dir=log_dir, env=env).start()
     try:
         deadline = time.monotonic() + timeout_s
         worker.wait_obs(timeout_s)
@@ -160,13 +196,47 @@ def _measure_worker(settings: Settings, tmp: Path, events: int, timeout_s: float
                 done, end_t, cpu_end = scrape, time.perf_counter(), worker.cpu_seconds()
         if done is None:
             raise RuntimeError(f"the streams worker did not finish within {timeout_s:.0f}s: {worker.log_tail()}")
-        app_s = max(1e-3, end_t - start_t)
-        cpu_s = cpu_end - cpu_start
-        return {"events_per_s": events / app_s, "app_seconds": app_s, "worker_cpu_s": cpu_s,
-                "events_per_cpu_s": events / max(1e-3, cpu_s), "peak_rss_mb": worker.rss_high_water_bytes() / 2**20,
-                "breakdown": _breakdown(done), "load_average": os.getloadavg()}
+        return WorkerRun(label=label, app_seconds=max(1e-3, end_t - start_t), cpu_s=cpu_end - cpu_start,
+                         events=events, peak_rss_mb=worker.rss_high_water_bytes() / 2**20,
+                         breakdown=_breakdown(done), load_average=os.getloadavg())
     finally:
         worker.stop()
+
+
+def compare_order(rounds: int) -> list[tuple[str, str]]:
+    """``(off, on), (on, off), (off, on), ...``: a drift of the machine's speed over the run hits both alike."""
+    return [("off", "on") if r % 2 == 0 else ("on", "off") for r in range(rounds)]
+
+
+def _attribution_cost(settings: Settings, log_dir: Path, events: int, timeout_s: float, rounds: int, log) -> dict:
+    """Workers with attribution + exemplars off and on, alternating (off, on, on, off, ...: a drift in the
+    machine's speed hits both alike), each on the same input with topics and an app id of its own."""
+    from trtlens.kafka import ensure_topics
+
+    runs: dict[str, list[WorkerRun]] = {"off": [], "on": []}
+    for r, pair in enumerate(compare_order(rounds)):
+        for mode in pair:
+            tag = f"{settings.streams.app_id}-{mode}{r}"
+            topics = settings.topics.model_copy(update={
+                name: f"{tag}.{name}" for name in ("events_dlq", "traces", "metrics", "alerts", "builds", "layers",
+                                                   "findings", "metrics_partials")})
+            ensure_topics(settings.kafka, topics)
+            s = settings.model_copy(update={"topics": topics,
+                                            "streams": settings.streams.model_copy(update={"app_id": tag})})
+            run = _time_worker(s, log_dir, events, timeout_s, label=f"attribution-{mode}-{r}",
+                               extra_env={"TRTLENS_STREAMS__METRICS__ATTRIBUTION": "true" if mode == "on" else "false"})
+            runs[mode].append(run)
+            log(f"attribution={mode} round={r}: {run.cpu_us_per_event:.2f} CPU-us/event "
+                f"({run.cpu_s:.2f} CPU-s, {events / run.app_seconds:,.0f} events/s, load average "
+                + " ".join(f"{x:.2f}" for x in run.load_average) + ")")
+    med = {mode: statistics.median(r.cpu_us_per_event for r in rs) for mode, rs in runs.items()}
+    low = {mode: min(r.cpu_us_per_event for r in rs) for mode, rs in runs.items()}
+    return {"rounds": rounds, "cpu_us_per_event_off": round(med["off"], 3), "cpu_us_per_event_on": round(med["on"], 3),
+            "ratio_on_off": round(med["on"] / med["off"], 4) if med["off"] else None,
+            # other load on the machine only ever adds CPU time (contention): the least of each is the steadier figure
+            "min_cpu_us_per_event_off": round(low["off"], 3), "min_cpu_us_per_event_on": round(low["on"], 3),
+            "min_ratio_on_off": round(low["on"] / low["off"], 4) if low["off"] else None,
+            "runs": {mode: [r.to_json() for r in rs] for mode, rs in runs.items()}}
 
 
 def _alive(worker) -> bool:
@@ -197,6 +267,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--events-per-record", type=_events_per_record, default=500, metavar="N",
                    help="events per Kafka record as published (1 = one JSON event per record, what most producers "
                    "send; 500 = trtlens's own producers; default 500)")
+    p.add_argument("--compare-attribution", action="store_true",
+                   help="then time workers with tail attribution + exemplars off and on (alternating, same input) "
+                   "and print CPU-us per event of each and their ratio")
+    p.add_argument("--rounds", type=_rounds, default=2, help="with --compare-attribution: workers per configuration (default 2)")
     p.add_argument("--timeout-s", type=float, default=300.0)
     p.add_argument("--before-pythonpath", metavar="DIR",
                    help="first run a worker of the trtlens installed in DIR (pip install --target DIR <older checkout>) "
@@ -212,10 +286,19 @@ def _events_per_record(text: str) -> int:
     return n
 
 
+def _rounds(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 20:
+        raise argparse.ArgumentTypeError(f"{n}: give 1 to 20 rounds")
+    return n
+
+
 def _run(args: argparse.Namespace) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     result = run_bench(requests=args.requests, partitions=args.partitions, seed=args.seed, timeout_s=args.timeout_s,
-                       events_per_record=args.events_per_record, before_pythonpath=args.before_pythonpath, log=log)
+                       events_per_record=args.events_per_record,
+                       compare_rounds=args.rounds if args.compare_attribution else 0,
+                       before_pythonpath=args.before_pythonpath, log=log)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -232,4 +315,11 @@ def _run(args: argparse.Namespace) -> int:
             print(f"before ({args.before_pythonpath}): {b['events_per_s']:,.0f} events/s (ratio {b['ratio']:.2f}), "
                   f"{b['events_per_cpu_s']:,.0f} events per CPU-second; peak RSS {b['peak_rss_mb']:.0f} MB; "
                   f"{b['breakdown']}")
+        c = result.attribution_cost
+        if c:
+            print(f"attribution + exemplars ({c['rounds']} workers each, same input), CPU-us per event: median off "
+                  f"{c['cpu_us_per_event_off']:.2f} / on {c['cpu_us_per_event_on']:.2f} = x{c['ratio_on_off']:.3f} "
+                  f"({(c['ratio_on_off'] - 1) * 100:+.1f}%); least off {c['min_cpu_us_per_event_off']:.2f} / on "
+                  f"{c['min_cpu_us_per_event_on']:.2f} = x{c['min_ratio_on_off']:.3f} "
+                  f"({(c['min_ratio_on_off'] - 1) * 100:+.1f}%)")
     return 0

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
 BENCH_MODULES: list[str] = [
     "trtlens.bench.sink",
     "trtlens.bench.streams",
+    "trtlens.bench.streams_core",
     "trtlens.bench.produce",
     "trtlens.bench.pipeline",
     "trtlens.bench.collect",

@@ -2,7 +2,9 @@
 
 Given a model/version and a time (default: the latest firing alert), it reads
 the window, the windows before it, the other versions in the same window, the
-exemplar traces and the build reports of the engines, and prints the diagnosis
+exemplar traces and the build reports of the engines (of those windows too: an
+engine the previous windows ran and this one does not is a rebuilt or
+re-deployed engine, diffed against the new one), and prints the diagnosis
 (:mod:`trtlens.explain.core`); ``--json`` prints it as one JSON object.
 """
 
@@ -24,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Reads the store (TRTLENS_ELASTICSEARCH__URL) and explains one window of one model version: "
         "by default the window of the latest firing alert (of --model/--version when given). Causes are ranked "
         "by the share of the tail they cover, with their evidence; the exemplar traces are shown as stage "
-        "timelines; when build reports exist for the engines of this and another version, their grey-box diff.",
+        "timelines; when build reports exist for the engines of this and another version, or for this window's "
+        "engine and the one the previous windows ran (a rebuilt engine), their grey-box diff.",
     )
     p.add_argument("--model", help="model name (default: the latest firing alert's)")
     p.add_argument("--version", dest="model_version", help="model version (default: the latest firing alert's)")
@@ -104,7 +107,7 @@ def gather(es: Any, indices: Any, *, model: str | None, model_version: str | Non
     traces = _hits(es, indices.traces, {"terms": {"request_id": ids}}, size=len(ids)) if ids else []
     order = {rid: i for i, rid in enumerate(ids)}
     traces.sort(key=lambda t: order.get(t.get("request_id"), len(order)))
-    engines = sorted({e for m in [window, *others] for e in m.get("engines", [])})
+    engines = sorted({e for m in [window, *others, *previous] for e in m.get("engines", [])})
     builds: dict[str, dict[str, Any]] = {}
     if engines:
         for b in _hits(es, indices.builds, {"terms": {"engine_id": engines}}, size=len(engines) * 4,

@@ -13,7 +13,11 @@ build reports of the engines involved. :func:`diagnose` ranks the causes:
    share, dominant stage): a cause only this version has points at the version;
 4. the build diff between this version's engine and another version's (the
    grey-box diff: fusion rate, INT8 coverage, fallbacks, memory), when build
-   reports with those engine ids exist.
+   reports with those engine ids exist;
+5. an engine change within the version: when the previous windows were served
+   by an engine this window no longer runs (a rebuilt or re-deployed plan), the
+   change is a cause, and with build reports of both engines it is worded by
+   their diff (a lower fusion rate: ``build:fusion_rate``; else ``engine_change``).
 """
 
 from __future__ import annotations
@@ -125,19 +129,23 @@ def diagnose(
                                      + (f", {STAGE_LABELS.get(stage, stage)} mean {fmt_ms(mean)} there" if mean is not None else ""))
     # build diff between this version's engine and the others'
     diffs = []
-    mine = [e for e in window.get("engines", []) if e in builds]
+    current = window.get("engines", [])
+    seen_before = {e for m in prev_sorted for e in m.get("engines", [])}
+    # this window's engines, the ones the previous windows never ran first (a rebuilt engine)
+    mine = sorted((e for e in current if e in builds), key=lambda e: e in seen_before)
     for o in other_rows:
-        theirs = [e for e in o["engines"] if e in builds and e not in window.get("engines", [])]
+        theirs = [e for e in o["engines"] if e in builds and e not in current]
         if mine and theirs:
             d = build_diff(builds[mine[0]], builds[theirs[0]])
-            d["against_version"] = o["model_version"]
+            d["against"], d["against_version"] = "other_version", o["model_version"]
             diffs.append(d)
             fr = d["fusion_rate"]
             if fr["old"] is not None and fr["new"] is not None and fr["new"] < fr["old"]:
-                causes.append({"cause": "build:fusion_rate", "share": None, "stage": "compute",
-                               "text": f"engine {mine[0]} fuses {pct(fr['new'])} of layers vs {pct(fr['old'])} for "
-                                       f"{o['model_version']} ({theirs[0]})",
-                               "evidence": [f"{len(d['newly_unfused'])} newly unfused: {', '.join(d['newly_unfused'][:5])}"]})
+                text = (f"engine {mine[0]} fuses {pct(fr['new'])} of layers vs {pct(fr['old'])} for "
+                        f"{o['model_version']} ({theirs[0]})")
+                causes.append({"cause": "build:fusion_rate", "share": None, "stage": "compute", "text": text,
+                               "evidence": [text, _unfused(d)]})
+    causes += _engine_change(window, prev_sorted, builds, mine, diffs)
     previous_window = prev_sorted[0] if prev_sorted else None
     change = {
         "baseline_p99_ms": baseline, "baseline_windows": len(base_values),
@@ -162,6 +170,37 @@ def diagnose(
         "builds": {e: _build_summary(b) for e, b in builds.items()},
         "build_diffs": diffs,
     }
+
+
+def _engine_change(window: dict[str, Any], prev_sorted: list[dict[str, Any]], builds: dict[str, dict[str, Any]],
+                   mine: list[str], diffs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cause "this version's engine changed": the newest previous window's engine this window does not run."""
+    current = window.get("engines", [])
+    replaced = next((e for m in prev_sorted for e in m.get("engines", []) if e not in current), None)
+    if replaced is None or not current:
+        return []
+    new = mine[0] if mine else current[0]
+    served = [m for m in prev_sorted if replaced in m.get("engines", [])]
+    alone = next((m for m in served if new not in m.get("engines", [])), None)  # before the roll-out began
+    where = (f"the previous windows (P99 {p99_ms(_p99(alone))} in the last one it served alone)" if alone
+             else f"the previous windows (P99 {p99_ms(_p99(served[0]))} in the last one it served)")
+    if new in builds and replaced in builds:
+        d = build_diff(builds[new], builds[replaced])
+        d["against"], d["against_version"] = "previous_engine", window.get("model_version")
+        diffs.append(d)
+        fr = d["fusion_rate"]
+        if fr["old"] is not None and fr["new"] is not None and fr["new"] < fr["old"]:
+            text = f"engine {new} replaced {replaced}, which served {where}, and fuses {pct(fr['new'])} of layers vs {pct(fr['old'])}"
+            return [{"cause": "build:fusion_rate", "share": None, "stage": "compute", "engine_id": new,
+                     "replaced_engine_id": replaced, "text": text, "evidence": [text, _unfused(d)]}]
+    text = f"engine {new} replaced {replaced}, which served {where}"
+    return [{"cause": "engine_change", "share": None, "stage": None, "engine_id": new, "replaced_engine_id": replaced,
+             "text": text, "evidence": [text, ("build reports of both engines: no lower fusion rate" if new in builds
+                                               and replaced in builds else "no build report of both engines to compare")]}]
+
+
+def _unfused(d: dict[str, Any]) -> str:
+    return f"{len(d['newly_unfused'])} newly unfused: {', '.join(d['newly_unfused'][:5])}"
 
 
 def render(d: dict[str, Any]) -> str:
@@ -206,7 +245,8 @@ def render(d: dict[str, Any]) -> str:
     for diff in d["build_diffs"]:
         lines.append("")
         fr, ic = diff["fusion_rate"], diff["int8_coverage"]
-        lines.append(f"Build diff {diff['old_engine_id']} ({diff['against_version']}) -> {diff['new_engine_id']}:")
+        against = diff["against_version"] + (", previous windows" if diff.get("against") == "previous_engine" else "")
+        lines.append(f"Build diff {diff['old_engine_id']} ({against}) -> {diff['new_engine_id']}:")
         lines.append(f"  fusion rate {_p(fr['old'])} -> {_p(fr['new'])}; INT8 coverage {_p(ic['old'])} -> {_p(ic['new'])}")
         for key in ("newly_unfused", "new_plugin_fallbacks", "new_dla_fallbacks", "new_warnings"):
             if diff.get(key):

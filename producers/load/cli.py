@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from trtlens.producers.load.scenarios import SCENARIOS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window-ms", type=int, default=10_000, help="ground-truth window (default 10000)")
     p.add_argument("--workers", type=int, default=4, help="synthetic worker ids (default 4)")
     p.add_argument("--profile", type=Path, help="YAML/JSON file with LoadConfig fields (models, faults, ...)")
-    p.add_argument("--scenario", choices=["cold-start-storm", "slow-compute", "overload"],
+    p.add_argument("--scenario", choices=list(SCENARIOS),
                    help="models with one known cause of a slow tail in resnet50/v2 (producers/load/scenarios.py)")
     p.add_argument("--duplicate-rate", type=float, help="per request: one event sent twice")
     p.add_argument("--out-of-order-rate", type=float, help="per request: one event held back within grace")

@@ -9,6 +9,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RebuildSpec(_Strict):
+    """The version's engine is rebuilt during the run, with fewer fusions, and the rebuilt engine computes slower.
+
+    The generator publishes a build report (``engine_build``) for both builds of the version, and from
+    ``at_fraction`` of the run on every request of the version is served by the rebuilt engine (another plan, so another
+    ``engine_id``: ``synthetic_engine_id(model, version, build)``).
+    """
+
+    at_fraction: float = Field(0.5, ge=0, le=1, description="share of the run's duration after which traffic moves to the rebuilt engine")
+    compute_factor: float = Field(1.0, gt=0, le=1000, description="inference on the rebuilt engine takes this many times longer")
+    layers: int = Field(120, ge=2, le=100_000, description="layers of the network before fusion (both builds)")
+    fusion_rate_before: float = Field(0.4, ge=0, le=0.5, description="share of layers the first build fused away (pairs fused: at most 0.5)")
+    fusion_rate_after: float = Field(0.2, ge=0, le=0.5, description="share of layers the rebuild fused away")
+    build_before: str = Field("b1", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="name of the first build (in its engine id)")
+    build_after: str = Field("b2", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="name of the rebuild (in its engine id)")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> RebuildSpec:
+        if self.build_before == self.build_after:
+            raise ValueError("build_before and build_after must differ: they name two engines")
+        return self
+
+
 class VersionSpec(_Strict):
     """One model version: its share of traffic and how it behaves."""
 
@@ -22,6 +45,7 @@ class VersionSpec(_Strict):
     queue_median_ms: float = Field(0.0, ge=0, description="lognormal median of the wait before inference (0: none)")
     queue_sigma: float = Field(0.5, ge=0, le=3, description="lognormal sigma of the queue wait")
     precision: str = Field("fp16", min_length=1, max_length=16, description="precision the synthetic engine reports")
+    rebuild: RebuildSpec | None = Field(None, description="the engine is rebuilt during the run (build reports published)")
 
 
 class ModelSpec(_Strict):

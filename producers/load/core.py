@@ -26,6 +26,13 @@ runtime versions, device and precision, request events its id. ``total_ms`` =
 queue wait + engine load + inference (``compute_ms``) + ``overhead_ms``. Workers send a
 ``gpu_sample`` every ``gpu_sample_interval_ms`` (keyed by ``worker_id``).
 
+A version with a ``rebuild`` (``config.RebuildSpec``) has two engines, each with
+a build report (``engine_build``, keyed by ``engine_id``; the first built a day
+before the run, the rebuild ten minutes before its roll-out, both sent before
+any request that uses them): requests that arrive from ``at_fraction`` of the
+run on are served by the rebuilt engine, whose inference takes
+``compute_factor`` times as long (drawn as for the first engine, then scaled).
+
 Which contract types it emits, and which not and why, is declared in
 :data:`GENERATED` / :data:`NOT_GENERATED` (a test checks they cover the event
 registry).
@@ -67,10 +74,11 @@ from trtlens.schemas.roles import event_name
 
 GENERATED: tuple[type[EventBase], ...] = (
     RequestReceived, EngineLoadStart, EngineLoadComplete, InferenceComplete, ErrorEvent, RequestComplete, GpuSample,
+    EngineBuild,
 )
-"""The event types this generator emits (their dicts are built below, field by field)."""
+"""The event types this generator emits (their dicts are built below, field by field; ``engine_build`` only for
+versions with a ``rebuild``)."""
 NOT_GENERATED: dict[type[EventBase], str] = {
-    EngineBuild: "build reports come from TensorRT build logs (producers/trtlog), not from request traffic",
     LayerProfile: "per-layer profiles come from trtexec profiles (producers/trtlog) and profiled worker requests "
                   "(producers/worker), not from synthetic request traffic",
     EngineRuntime: "the streams app derives it from engine_load_complete (rerouted by engine_id); producers never send it",
@@ -84,6 +92,7 @@ whose spec feeds the request windows (``WindowMeasure.REQUESTS``; the same test 
 # the wire names, from the models (a dict below cannot name a type the contract does not have)
 _RECEIVED, _LOAD_START, _LOAD_DONE = event_name(RequestReceived), event_name(EngineLoadStart), event_name(EngineLoadComplete)
 _INFERENCE, _ERROR, _GPU = event_name(InferenceComplete), event_name(ErrorEvent), event_name(GpuSample)
+_BUILD = event_name(EngineBuild)
 _COMPLETE = event_name(COUNTED)
 
 QUANTILES = (("p50_ms", 0.50), ("p95_ms", 0.95), ("p99_ms", 0.99))
@@ -136,6 +145,7 @@ class _Plan:
     dup: np.ndarray           # bool
     dup_pick: np.ndarray      # int (which event of the request is duplicated)
     ooo_pick: np.ndarray      # int
+    rebuilt: np.ndarray       # bool: served by its version's rebuilt engine
 
 
 def _flat_versions(config: LoadConfig) -> list[tuple[str, Any]]:
@@ -159,6 +169,11 @@ def _plan(config: LoadConfig, start_ms: int) -> _Plan:
     load = np.where(cold, np.round(rng.lognormal(load_mu, 0.2), 3), 0.0)
     error = rng.random(n) < np.array([v.error_rate for _, v in versions])[version]
     infer = np.round(infer, 3)
+    rebuild_at = np.array([start_ms + v.rebuild.at_fraction * config.duration_s * 1000 if v.rebuild else np.inf
+                           for _, v in versions])[version]
+    rebuilt = t0 >= rebuild_at
+    factor = np.array([v.rebuild.compute_factor if v.rebuild else 1.0 for _, v in versions])[version]
+    infer = np.where(rebuilt, np.round(infer * factor, 3), infer)  # scaled after the draw: the others stay as they were
     queue_median = np.array([v.queue_median_ms for _, v in versions])[version]
     queue_sigma = np.array([v.queue_sigma for _, v in versions])[version]
     qrng = np.random.default_rng([config.seed, 1])  # its own stream: the other draws stay what they were
@@ -178,7 +193,7 @@ def _plan(config: LoadConfig, start_ms: int) -> _Plan:
     ooo_pick = rng.integers(0, 1 << 30, n)
     worker = rng.integers(0, config.workers, n)
     return _Plan(t0, version, worker, load, queue, infer, total, t_done, cold, error, incomplete, late,
-                 ooo, ooo_delay, dup, dup_pick, ooo_pick)
+                 ooo, ooo_delay, dup, dup_pick, ooo_pick, rebuilt)
 
 
 def _events_per_request(plan: _Plan) -> np.ndarray:
@@ -205,6 +220,7 @@ def _gpu_schedule(config: LoadConfig, start_ms: int) -> tuple[np.ndarray, np.nda
 
 def _ground_truth(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -> dict[str, Any]:
     versions = _flat_versions(config)
+    engine_ids = _engine_ids(config)
     w = config.window_ms
     done = ~plan.incomplete
     idx = np.nonzero(done)[0]
@@ -236,12 +252,14 @@ def _ground_truth(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) 
             for name, q in QUANTILES:
                 row[name] = nearest_rank(values, q)
             row["tail_p99"] = _tail_truth(plan, members, row["p99_ms"], config.overhead_ms)
+            row["engines"] = sorted({engine_ids[int(ver[a])][int(r)] for r in np.unique(plan.rebuilt[members])})
             if config.ground_truth_latencies:
                 row["latencies_ms_sorted"] = values.tolist()
             windows.append(row)
     windows.sort(key=lambda r: (r["window_start_ms"], r["model"], r["model_version"]))
     per_request = _events_per_request(plan)
-    unique_events = int(per_request.sum())
+    builds = _builds(config, start_ms)
+    unique_events = int(per_request.sum()) + len(builds)
     gpu_ts, gpu_worker, gpu_used = _gpu_schedule(config, start_ms)
     gpu_windows = []
     if len(gpu_ts):
@@ -265,6 +283,8 @@ def _ground_truth(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) 
         "events": unique_events + len(gpu_ts),
         "events_sent": unique_events + int(plan.dup.sum()) + len(gpu_ts),
         "gpu_samples": len(gpu_ts),
+        "builds": [{k: b[k] for k in ("engine_id", "model", "model_version", "ts_ms")}
+                   | {"build": b["facts"]["synthetic_build"], "fusion_rate": b["fusion_rate"]} for b in builds],
         "faults": {
             "duplicates": int(plan.dup.sum()),
             "late": int(plan.late.sum()),
@@ -298,6 +318,55 @@ def _tail_truth(plan: _Plan, members: np.ndarray, p99_ms: float, overhead_ms: fl
     }
 
 
+def _engine_ids(config: LoadConfig) -> list[tuple[str, str]]:
+    """Per flat version: (engine id before a rebuild, engine id after it) — the same id twice without one."""
+    out = []
+    for m, spec in _flat_versions(config):
+        r = spec.rebuild
+        if r is None:
+            eid = synthetic_engine_id(m, spec.name)
+            out.append((eid, eid))
+        else:
+            out.append((synthetic_engine_id(m, spec.name, r.build_before), synthetic_engine_id(m, spec.name, r.build_after)))
+    return out
+
+
+BUILD_LAYERS_PER_FUSION = 2
+
+
+def _builds(config: LoadConfig, start_ms: int) -> list[dict[str, Any]]:
+    """The ``engine_build`` events of the versions with a rebuild (both builds), oldest first, with their
+    ``fusion_rate`` (a key the event does not have: the caller drops it before sending).
+
+    Each build fuses ``round(fusion_rate × layers)`` pairs ``conv<i> + relu<i>`` (one layer fused away per
+    pair), so the grey-box fusion rate of the report is that share and the rebuild's diff against the
+    first build lists the pairs it no longer fuses."""
+    out: list[dict[str, Any]] = []
+    run_ms = config.duration_s * 1000
+    for (m, spec), (before, after) in zip(_flat_versions(config), _engine_ids(config)):
+        r = spec.rebuild
+        if r is None:
+            continue
+        at_ms = start_ms + int(r.at_fraction * run_ms)
+        for build, eid, rate, ts in ((r.build_before, before, r.fusion_rate_before, start_ms - 86_400_000),
+                                     (r.build_after, after, r.fusion_rate_after, at_ms - 600_000)):
+            k = round(rate * r.layers)
+            out.append({
+                "event_id": f"build-{eid}", "event": _BUILD, "ts_ms": ts, "worker_id": f"builder-{eid}",
+                "host": "loadgen", "model": m, "model_version": spec.name, "backend": "synthetic", "level": "info",
+                "engine_id": eid, "source": f"synthetic://{m}/{spec.name}#{build}",
+                "trt_version": SYNTHETIC_RUNTIME["tensorrt"], "precisions": [spec.precision], "status": "ok",
+                "build_time_ms": 60_000.0, "layers_before": r.layers, "layers_after": r.layers - k,
+                "fusions": [{"kind": "ConvActFusion", "layers": [f"conv{i}", f"relu{i}"], "result": f"conv{i} + relu{i}"}
+                            for i in range(k)],
+                "facts": {"cuda_version": SYNTHETIC_RUNTIME["cuda"], "cudnn_version": SYNTHETIC_RUNTIME["cudnn"],
+                          "synthetic_build": build},
+                "fusion_rate": k / r.layers,
+            })
+    out.sort(key=lambda b: b["ts_ms"])
+    return out
+
+
 def _worker_id(run_tag: str, k: int) -> str:
     return f"load-{run_tag}-w{k}"
 
@@ -312,7 +381,7 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
     window_ms = config.window_ms
     batch = config.batch_size
     workers = [_worker_id(run_tag, k) for k in range(config.workers)]
-    engines = [synthetic_engine_id(m, spec.name) for m, spec in versions]
+    engines = _engine_ids(config)
     gpu_ts, gpu_worker, gpu_used = (a.tolist() for a in _gpu_schedule(config, start_ms))
     gpu_total = config.gpu_memory_total_bytes
     n_gpu = len(gpu_ts)
@@ -327,16 +396,20 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
     heap: list[tuple[int, int, dict[str, Any]]] = []
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
+    for b in _builds(config, start_ms):  # before every request (a build is older than its traffic)
+        b.pop("fusion_rate")
+        seq += 1
+        push(heap, (min(b["ts_ms"], start_ms - 1), seq, b))
     arrays = (plan.t0, plan.version, plan.worker, plan.load_ms, plan.queue_ms, plan.infer_ms, plan.total_ms, plan.t_done,
               plan.cold, plan.error, plan.incomplete, plan.late, plan.ooo, plan.ooo_delay, plan.dup, plan.dup_pick,
-              plan.ooo_pick)
+              plan.ooo_pick, plan.rebuilt)
 
     def rows() -> Iterator[tuple]:  # python scalars, a chunk at a time (bounded memory)
         for lo in range(0, len(plan.t0), 65_536):
             yield from zip(*(a[lo : lo + 65_536].tolist() for a in arrays))
 
     for i, (t0, v, wk, load, queue, infer, total, t_done, cold, err, incomplete, late, ooo, ooo_delay, dup, dup_pick,
-            ooo_pick) in enumerate(rows()):
+            ooo_pick, rebuilt) in enumerate(rows()):
         while gi < n_gpu and gpu_ts[gi] <= t0:
             seq += 1
             push(heap, (gpu_ts[gi], seq, gpu_event(gi)))
@@ -353,14 +426,15 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
         ]
         t_started = t0 + int(queue)
         t_loaded = t_started + int(load)
-        eid = engines[v]
+        eid = engines[v][rebuilt]
         if cold:
             ident = {"engine_id": eid, "runtime_versions": SYNTHETIC_RUNTIME, "device_name": SYNTHETIC_DEVICE,
                      "compute_capability": SYNTHETIC_CAPABILITY, "precision": spec.precision}
+            path = f"synthetic://{model}/{spec.name}" + (f"#{_build_name(spec, rebuilt)}" if spec.rebuild else "")
             evs.append({"event_id": rid + "-l0", "event": _LOAD_START, "ts_ms": t_started, **base, "level": "info",
-                        "engine_path": f"synthetic://{model}/{spec.name}", **ident})
+                        "engine_path": path, **ident})
             evs.append({"event_id": rid + "-l1", "event": _LOAD_DONE, "ts_ms": t_loaded, **base,
-                        "level": "info", "engine_path": f"synthetic://{model}/{spec.name}", "duration_ms": load,
+                        "level": "info", "engine_path": path, "duration_ms": load,
                         "status": "ok", "cache_hit": False, **ident})
         if err:
             evs.append({"event_id": rid + "-e", "event": _ERROR, "ts_ms": t_done, **base, "level": "error",
@@ -396,6 +470,10 @@ def _iter_events(config: LoadConfig, plan: _Plan, start_ms: int, run_tag: str) -
         gi += 1
     while heap:
         yield pop(heap)[2]
+
+
+def _build_name(spec: Any, rebuilt: bool) -> str:
+    return spec.rebuild.build_after if rebuilt else spec.rebuild.build_before
 
 
 def generate(config: LoadConfig, *, clock_ms: Callable[[], int] | None = None) -> LoadRun:

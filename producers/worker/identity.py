@@ -38,9 +38,11 @@ def engine_id_of_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:ENGINE_ID_HEX]
 
 
-def synthetic_engine_id(model: str, model_version: str) -> str:
-    """A stable id for an engine that has no file (the load generator's synthetic engines)."""
-    return engine_id_of_bytes(f"synthetic://{model}/{model_version}".encode())
+def synthetic_engine_id(model: str, model_version: str, build: str | None = None) -> str:
+    """A stable id for an engine that has no file (the load generator's synthetic engines); ``build`` names
+    one of several builds of the same version (a rebuilt engine is another plan, so another id)."""
+    suffix = f"#{build}" if build else ""
+    return engine_id_of_bytes(f"synthetic://{model}/{model_version}{suffix}".encode())
 
 
 @dataclass(frozen=True)

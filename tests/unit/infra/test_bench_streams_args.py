@@ -1,4 +1,4 @@
-"""``trtlens bench streams --events-per-record``: the record shape the bench publishes (issue 13)."""
+"""``trtlens bench streams``: the record shape the bench publishes (issue 13); the attribution cost comparison (issue 11)."""
 
 import argparse
 
@@ -23,3 +23,27 @@ def test_events_per_record_out_of_range_is_refused_with_what_to_give(bad, capsys
     with pytest.raises(SystemExit):
         parse("--events-per-record", bad)
     assert "give 1 to 10000 events per record" in capsys.readouterr().err
+
+
+def test_compare_attribution_is_off_unless_asked_and_alternates_the_configurations():
+    assert parse().compare_attribution is False
+    args = parse("--compare-attribution", "--rounds", "3")
+    assert args.compare_attribution and args.rounds == 3
+    assert streams.compare_order(4) == [("off", "on"), ("on", "off"), ("off", "on"), ("on", "off")]
+
+
+@pytest.mark.parametrize("bad", ["0", "21"])
+def test_rounds_out_of_range_is_refused(bad, capsys):
+    with pytest.raises(SystemExit):
+        parse("--compare-attribution", "--rounds", bad)
+    assert "give 1 to 20 rounds" in capsys.readouterr().err
+
+
+def test_the_in_process_core_comparison_runs_both_configurations_on_one_input():
+    from trtlens.bench import streams_core
+
+    records, events = streams_core.build_input(300, seed=1, partitions=3)
+    assert sum(len(r) for r in records.values()) >= 3 and events > 900
+    r = streams_core.compare(records, events, rounds=2)
+    assert [len(r["cpu_us_per_event"][m]) for m in ("off", "on")] == [2, 2]
+    assert r["least_ratio"] == pytest.approx(r["least_on"] / r["least_off"], abs=1e-3) and r["least_ratio"] > 0

@@ -54,7 +54,8 @@ def test_the_diagnosis_ranks_causes_and_compares_with_baseline_other_versions_an
     assert d["change"]["previous_p99_ms"] == 301.0
     assert d["missing_exemplars"] == ["r2"]
     [diff] = d["build_diffs"]
-    assert (diff["old_engine_id"], diff["new_engine_id"], diff["against_version"]) == ("e1", "e2", "v1")
+    assert (diff["old_engine_id"], diff["new_engine_id"], diff["against"], diff["against_version"]) == (
+        "e1", "e2", "other_version", "v1")
     assert diff["fusion_rate"]["new"] < diff["fusion_rate"]["old"]
     assert d["causes"][-1]["cause"] == "build:fusion_rate"
     text = render(d)
@@ -62,6 +63,34 @@ def test_the_diagnosis_ranks_causes_and_compares_with_baseline_other_versions_an
                   "v1: P99 25.0 ms", "Build diff e1 (v1) -> e2", "r1  1.7 s  cold", "engine_load +1.0:1.7 s",
                   "not (yet) in the store: r2", 'Open them: request_id:("r1" OR "r2")'):
         assert words in text, words
+
+
+def test_an_engine_the_previous_windows_ran_and_this_one_does_not_is_a_rebuild_worded_by_the_build_diff():
+    slow = tail(0.0, {"compute": 1.0}, {"compute": 64.0}, {"compute": 50.0}, 120.0)
+    healthy = tail(0.0, {"compute": 1.0}, {"compute": 15.0}, {"compute": 8.0}, 17.0)
+    w = window("v2", 100_000, 127.0, slow, ["e3"])
+    prev = [window("v2", 90_000, 133.0, slow, ["e2", "e3"]), window("v2", 80_000, 17.0, healthy, ["e2"])]
+    builds = {"e2": build("e2", "v2", "02-trtexec-trt1016-verbose-fusion-tactics.log"),
+              "e3": build("e3", "v2", "36-trt7-python-verbose-binaryfusion-tactics.log")}
+    d = diagnose(w, alert=None, previous=prev, others=[], traces=[], builds=builds)
+    assert [c["cause"] for c in d["causes"]] == ["stage:compute", "build:fusion_rate"]
+    rebuilt = d["causes"][1]
+    assert (rebuilt["engine_id"], rebuilt["replaced_engine_id"]) == ("e3", "e2")
+    assert rebuilt["text"].startswith("engine e3 replaced e2, which served the previous windows (P99 17.0 ms in the "
+                                      "last one it served alone), and fuses ")
+    [diff] = d["build_diffs"]
+    assert (diff["against"], diff["against_version"], diff["old_engine_id"], diff["new_engine_id"]) == (
+        "previous_engine", "v2", "e2", "e3")
+    assert diff["fusion_rate"]["new"] < diff["fusion_rate"]["old"]
+    assert "Build diff e2 (v2, previous windows) -> e3:" in render(d) and "newly unfused: " in render(d)
+    # the same change without build reports is still named, and says what it lacks
+    d = diagnose(w, alert=None, previous=prev, others=[], traces=[], builds={})
+    assert d["causes"][-1]["cause"] == "engine_change" and d["build_diffs"] == []
+    assert d["causes"][-1]["evidence"][1:] == ["no build report of both engines to compare"]
+    assert "- no build report of both engines to compare" in render(d)
+    # an engine that keeps serving is no change
+    d = diagnose(w, alert=None, previous=[window("v2", 90_000, 127.0, slow, ["e3"])], others=[], traces=[], builds=builds)
+    assert [c["cause"] for c in d["causes"]] == ["stage:compute"]
 
 
 def test_timeline_orders_stages_and_puts_the_rest_in_other():

@@ -154,3 +154,48 @@ def test_rate_and_duration_set_event_time_span():
 def test_invalid_load_config_names_the_key(values, message):
     with pytest.raises(ValueError, match=message):
         LoadConfig(**values)
+
+
+def test_a_rebuilt_engine_serves_from_its_roll_out_computes_slower_and_both_builds_are_reported():
+    from trtlens.greybox.core import fusion_rate
+    from trtlens.producers.load.config import RebuildSpec
+    from trtlens.producers.worker.identity import synthetic_engine_id
+    from trtlens.schemas.events import EngineBuild
+
+    start = 1_767_226_200_000
+    rebuild = RebuildSpec(at_fraction=0.4, compute_factor=8.0, fusion_rate_before=0.4, fusion_rate_after=0.2)
+    models = [ModelSpec(name="m", versions=[VersionSpec(name="v1", cold_start_prob=0.05),
+                                            VersionSpec(name="v2", cold_start_prob=0.05, rebuild=rebuild)])]
+    plain = [ModelSpec(name="m", versions=[VersionSpec(name="v1", cold_start_prob=0.05),
+                                           VersionSpec(name="v2", cold_start_prob=0.05)])]
+    cfg = dict(seed=5, rate_rps=300, duration_s=10, start_ms=start, window_ms=2000, gpu_sample_interval_ms=0)
+    run = generate(LoadConfig(**cfg, models=models))
+    events = list(run.events)
+    assert len(events) == run.expected_events == run.ground_truth["events_sent"]
+    before, after = synthetic_engine_id("m", "v2", "b1"), synthetic_engine_id("m", "v2", "b2")
+    # both build reports first (older than any request), with the fusion rates asked for
+    builds = [EngineBuild.model_validate(e) for e in events[:2]]
+    assert [b.engine_id for b in builds] == [before, after] and events[2]["event"] == "request_received"
+    assert [fusion_rate(b) for b in builds] == [0.4, 0.2]
+    assert builds[0].ts_ms < builds[1].ts_ms < start and all(b.model_version == "v2" for b in builds)
+    assert [(b["engine_id"], b["fusion_rate"]) for b in run.ground_truth["builds"]] == [(before, 0.4), (after, 0.2)]
+    # every request event of v2 names the engine that served it: the first before 40% of the run, the rebuild after
+    switch = start + 4000
+    received = {e["request_id"]: e["ts_ms"] for e in events if e["event"] == "request_received"}
+    engines = [e for e in events if e.get("engine_id") and e["event"] != "engine_build"]
+    for e in engines:
+        if e["model_version"] == "v2":
+            assert e["engine_id"] == (after if received[e["request_id"]] >= switch else before), e
+        else:
+            assert e["engine_id"] == synthetic_engine_id("m", "v1")
+    assert any(e["event"] == "engine_load_complete" and e["engine_id"] == after for e in engines)
+    # the rebuilt engine's inference is the same draw, 8x; nothing else moved
+    same = {e["request_id"]: e for e in generate(LoadConfig(**cfg, models=plain)).events if e["event"] == "inference_complete"}
+    for e in events:
+        if e["event"] == "inference_complete":
+            factor = 8.0 if e["engine_id"] == after else 1.0
+            assert e["compute_ms"] == pytest.approx(same[e["request_id"]]["compute_ms"] * factor, abs=0.002)
+    rows = {(w["model_version"], w["window_start_ms"]): w for w in run.ground_truth["windows"]}
+    assert rows[("v2", start)]["engines"] == [before] and rows[("v2", start + 6000)]["engines"] == [after]
+    assert rows[("v1", start + 6000)]["engines"] == [synthetic_engine_id("m", "v1")]
+    assert rows[("v2", start + 6000)]["p99_ms"] > 4 * rows[("v2", start)]["p99_ms"]

@@ -260,8 +260,12 @@ def test_load_generator_lists_every_type():
 
 
 def test_load_generator_emits_what_it_lists():
+    from trtlens.producers.load.scenarios import scenario_models
+
     run = load_core.generate(LoadConfig(seed=3, rate_rps=200, duration_s=5, start_ms=T0))
-    emitted = {e["event"] for e in run.events}
+    rebuild = load_core.generate(LoadConfig(seed=3, rate_rps=200, duration_s=5, start_ms=T0,
+                                            models=scenario_models("engine-rebuild")))  # build reports: only with a rebuild
+    emitted = {e["event"] for r in (run, rebuild) for e in r.events}
     assert emitted == {n for n, m in EVENT_TYPES.items() if m in load_core.GENERATED}
 
 

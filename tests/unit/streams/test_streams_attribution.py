@@ -227,9 +227,11 @@ def test_the_inlined_hot_path_equals_tail_add():
     assert part.tail.to_dict() == ref.to_dict()
 
 
-def test_attribution_does_not_depend_on_arrival_order():
+@pytest.mark.parametrize("per_record", [25, 1])
+def test_attribution_does_not_depend_on_arrival_order(per_record):
     """A request_complete that overtakes its inference_complete waits for it: a backfill in event order and a
-    live run with out-of-order events give the same windows."""
+    live run with out-of-order events give the same windows (the few waiting requests are found by their
+    traces; ``test_requests_that_never_get_an_inference...`` covers the other way)."""
     config = LoadConfig(seed=5, rate_rps=300, duration_s=10, start_ms=T0 - T0 % 10_000, workers=1,
                         gpu_sample_interval_ms=0, models=SCENARIOS_FOR_ORDER)
     events = list(generate(config).events)
@@ -245,8 +247,8 @@ def test_attribution_does_not_depend_on_arrival_order():
     def windows(evs):
         settings = StreamsSettings.model_validate({"alerts": {"rules": []}})
         pipe = PartitionPipeline(settings, topic="t", partition=0)
-        for n in range(0, len(evs), 25):
-            pipe.process_record(n // 25, None, orjson.dumps(evs[n:n + 25]))
+        for n in range(0, len(evs), per_record):
+            pipe.process_record(n // per_record, None, orjson.dumps(evs[n:n + per_record]))
         merger = Merger(settings.metrics, settings.alerts, source_partitions=1)
         out, _, _ = pipe.end_group()
         for part in out.partials + pipe.flush_idle().partials:
@@ -256,6 +258,42 @@ def test_attribution_does_not_depend_on_arrival_order():
         return {m.doc_id: (m.attribution, m.exemplars) for m in merger.flush(0).metrics if m.scope == "model_version"}
 
     assert windows(events) == windows(swapped)
+
+
+def _windows_of(evs, per_record):
+    settings = StreamsSettings.model_validate({"alerts": {"rules": []}})
+    pipe = PartitionPipeline(settings, topic="t", partition=0)
+    for n in range(0, len(evs), per_record):
+        pipe.process_record(n // per_record, None, orjson.dumps(evs[n:n + per_record]))
+    merger = Merger(settings.metrics, settings.alerts, source_partitions=1)
+    out, _, _ = pipe.end_group()
+    for part in out.partials + pipe.flush_idle().partials:
+        merger.apply({"type": "partial", **part.to_dict()}, 0)
+    merger.apply({"type": "watermark", "partition": 0, "watermark_ms": pipe.watermark_ms, "source_partitions": 1,
+                  "idle": True}, 0)
+    return {m.doc_id: (m.attribution, m.exemplars) for m in merger.flush(0).metrics if m.scope == "model_version"}
+
+
+def test_with_many_requests_waiting_the_late_inferences_are_found_by_the_runs_events_with_the_same_result():
+    """A third of the requests never send ``inference_complete`` (a source without it), so many requests wait
+    (until their trace leaves the join) and the pipeline finds the waiting requests whose inference did arrive
+    by the run's events instead of the waiting list; every 7th inference also arrives 40 events late. The
+    windows equal those of the same events in order, whatever the record sizes."""
+    config = LoadConfig(seed=6, rate_rps=300, duration_s=10, start_ms=T0 - T0 % 10_000, workers=1,
+                        gpu_sample_interval_ms=0, models=SCENARIOS_FOR_ORDER)
+    events = list(generate(config).events)
+    inference = [e["event_id"] for e in events if e["event"] == "inference_complete"]
+    drop = set(inference[::3])
+    events = [e for e in events if e["event_id"] not in drop]
+    swapped, k = list(events), 0
+    for i in range(len(swapped) - 1):
+        if swapped[i]["event"] == "inference_complete":
+            k += 1
+            if k % 7 == 0:
+                swapped.insert(min(len(swapped), i + 40), swapped.pop(i))
+    want = _windows_of(events, 200)
+    assert want and all(a for a, _ in want.values())
+    assert _windows_of(swapped, 200) == want and _windows_of(swapped, 1) == want
 
 
 from trtlens.producers.load.scenarios import SCENARIOS as _S  # noqa: E402

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from receiver import Receiver
+from support.webhook_receiver import Receiver
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """``trtlens notify`` against the real embedded broker and a local receiver that emulates a
-JSON webhook, Slack's incoming webhook and Alertmanager's API v2 (receiver.py): every
+JSON webhook, Slack's incoming webhook and Alertmanager's API v2 (tests/support/webhook_receiver.py): every
 state change reaches each receiver exactly once — counted by idempotency key and by raw
 accepted requests — across failures on demand, a SIGKILL and restart, and the streams
 app re-emitting what it already sent; a failing endpoint ends in the DLQ without

@@ -1,4 +1,4 @@
-"""A local HTTP receiver for the notifier's integration tests (127.0.0.1, a free port).
+"""A local HTTP receiver for the notifier's tests (127.0.0.1, a free port): integration and chaos.
 
 It emulates three receivers from their documented request shapes — it is not
 the real thing:

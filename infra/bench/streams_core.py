@@ -1,0 +1,125 @@
+"""``trtlens bench streams-core``: the partition cores in-process, tail attribution + exemplars off vs on.
+
+The streams worker's figure (``bench streams --compare-attribution``) is the one
+that counts, but on a busy machine its CPU time moves more than the difference it
+is after. This runs only the pure part that attribution changes — one
+``PartitionPipeline`` per partition over the same seeded load as ``bench streams``
+(records of 500 events, a processing group every 4 records, partials encoded as
+the worker sends them) — with ``metrics.attribution`` off and on, alternating, and
+prints CPU-µs per event of each (median and least of ``--rounds``) and the ratios.
+
+``--only off|on`` runs one configuration once and ``--only none`` only builds the
+input: under an instruction counter (``valgrind --tool=callgrind python -m
+trtlens bench streams-core --only on``) the three give the core's instructions,
+which other load on the machine does not change (on − none vs off − none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+RECORD_EVENTS = 500
+GROUP_RECORDS = 4
+
+
+def build_input(requests: int, seed: int, partitions: int) -> tuple[dict[int, list[bytes]], int]:
+    """The bench's seeded load as records per partition (the producers' partitioning), and its event count."""
+    import orjson
+
+    from trtlens.kafka import partition_for_key
+    from trtlens.producers.load.config import FaultSpec, LoadConfig
+    from trtlens.producers.load.core import generate
+    from trtlens.producers.publisher import routing_key
+
+    run = generate(LoadConfig(seed=seed, rate_rps=requests / 60.0, duration_s=60.0, start_ms=1_700_000_000_000,
+                              faults=FaultSpec(duplicate_rate=0.01, out_of_order_rate=0.01, incomplete_rate=0.005)))
+    per: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for e in run.events:
+        per[partition_for_key(routing_key(e).encode(), partitions)].append(e)
+    records = {p: [orjson.dumps(evs[i:i + RECORD_EVENTS]) for i in range(0, len(evs), RECORD_EVENTS)]
+               for p, evs in sorted(per.items())}
+    return records, sum(len(v) for v in per.values())
+
+
+def run_core(records: dict[int, list[bytes]], events: int, *, attribution: bool) -> float:
+    """CPU-µs per event of the partition cores over ``records`` (fresh state)."""
+    import orjson
+
+    from trtlens.settings import load_settings
+    from trtlens.streams.pipeline.core import PartitionPipeline
+
+    base = load_settings().streams
+    settings = base.model_copy(update={"metrics": base.metrics.model_copy(update={"attribution": attribution})})
+    gc.collect()
+    t0 = time.process_time()
+    for p, recs in records.items():
+        pipe = PartitionPipeline(settings, topic="bench", partition=p)
+        for i, raw in enumerate(recs):
+            pipe.process_record(i, None, raw)
+            if i % GROUP_RECORDS == GROUP_RECORDS - 1 or i == len(recs) - 1:
+                out, _, _ = pipe.end_group()
+                for part in out.partials:
+                    orjson.dumps(part.to_dict())
+                for doc in out.traces:
+                    orjson.dumps(doc)
+    return (time.process_time() - t0) / events * 1e6
+
+
+def compare(records: dict[int, list[bytes]], events: int, rounds: int) -> dict[str, Any]:
+    from trtlens.bench.streams import compare_order
+
+    run_core(records, events, attribution=True)  # warm-up: imports, caches
+    runs: dict[str, list[float]] = {"off": [], "on": []}
+    for pair in compare_order(rounds):
+        for mode in pair:
+            runs[mode].append(run_core(records, events, attribution=mode == "on"))
+    med = {m: statistics.median(v) for m, v in runs.items()}
+    low = {m: min(v) for m, v in runs.items()}
+    return {"events": events, "rounds": rounds, "cpu_us_per_event": runs,
+            "median_off": round(med["off"], 3), "median_on": round(med["on"], 3),
+            "median_ratio": round(med["on"] / med["off"], 4), "least_off": round(low["off"], 3),
+            "least_on": round(low["on"], 3), "least_ratio": round(low["on"] / low["off"], 4),
+            "load_average": os.getloadavg()}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "streams-core",
+        help="the streams partition cores in-process with tail attribution + exemplars off vs on (CPU-us per event)",
+        description="Same seeded load as `bench streams`, no broker: PartitionPipeline per partition, attribution "
+        "off and on alternating. --only runs one configuration once (for an instruction counter).",
+    )
+    p.add_argument("--requests", type=int, default=100_000, help="requests to generate (~3 events each; default 100000)")
+    p.add_argument("--partitions", type=int, default=3)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--rounds", type=int, default=4, help="runs per configuration (default 4)")
+    p.add_argument("--only", choices=["none", "off", "on"], help="build the input, then run this configuration once")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    records, events = build_input(args.requests, args.seed, args.partitions)
+    if args.only is not None:
+        us = None if args.only == "none" else run_core(records, events, attribution=args.only == "on")
+        out = {"events": events, "only": args.only, "cpu_us_per_event": us}
+        print(json.dumps(out) if args.json else f"events={events} only={args.only} cpu_us_per_event={us}")
+        return 0
+    r = compare(records, events, args.rounds)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"partition cores, {events} events, {args.rounds} runs each (CPU-us per event): "
+          f"off {r['cpu_us_per_event']['off']} / on {r['cpu_us_per_event']['on']}", file=sys.stdout)
+    print(f"median off {r['median_off']:.2f} / on {r['median_on']:.2f} = x{r['median_ratio']:.3f}; "
+          f"least off {r['least_off']:.2f} / on {r['least_on']:.2f} = x{r['least_ratio']:.3f}; load average "
+          + " ".join(f"{x:.2f}" for x in r["load_average"]))
+    return 0
