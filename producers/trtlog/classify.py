@@ -43,7 +43,7 @@ from trtlens.producers.trtlog.prefix import peel as peel_app_prefix
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
-_GLOG = re.compile(r"([IWEF])(\d{4})\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s+(\d+)\s+([^\s:\]]+):(\d+)\][ \t]?")
+_GLOG = re.compile(r"([IWEF])(\d{4}|\d{8})\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s+(\d+)\s+([^\s:\]]+):(\d+)\][ \t]?")
 _TS = re.compile(r"\[?(\d{1,2})/(\d{1,2})/(\d{4})-(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?\][ \t]*")
 _ISO_TS = re.compile(
     r"\[?(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?[ \t]+(?:-[ \t]+)?"
@@ -194,6 +194,9 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif m := _GLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(5)}:{m.group(6)}"
+            if len(d8 := m.group(2)) == 8:  # glog with the year ("W20240501 ..."): the stamp is a time
+                hh, mi, ss = (int(x) for x in m.group(3).split(".")[0].split(":"))
+                ts_ms = _epoch_ms(int(d8[:4]), int(d8[4:6]), int(d8[6:]), hh, mi, ss)
             tokens.append("glog")
         elif m := _TS.match(rest):
             mo, d, y, hh, mi, ss = (int(g) for g in m.groups())
@@ -223,7 +226,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif (not tokens or tokens[-1] in ("tag", "ts")) and (m := _WORD_SEV.match(rest)):
             severity = severity or _SEVERITY[m.group(1).upper().replace("INTERNAL_ERROR", "INTERNAL ERROR")]
             tokens.append("word")
-        elif "app" not in tokens and (ap := peel_app_prefix(rest, after_severity=severity is not None)) is not None:
+        elif "app" not in tokens and (ap := peel_app_prefix(rest, after_severity=severity is not None, after_token=bool(tokens))) is not None:
             # an application logger's own prefix (general grammar); a severity inside it gives way to TensorRT's
             app_severity = ap.severity
             origin = origin or ap.origin
