@@ -118,7 +118,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
             _continue(st, text)
             return True
         close(st)
-        st.open_diag = DiagEntry(severity=severity, message=text, code=None, source=None, category=None)
+        st.open_diag = DiagEntry(severity=severity, message=text, code=None, source=line.own_source, category=None)
         st.open_diag_lines = 0
         st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton", "trtllm")
         return True
@@ -276,7 +276,7 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         source = f"{m.group('file') or m.group('file2')}:{m.group('line') or m.group('line2')}"
     if code is None and (m := ASSERTION_CODE.search(msg)):
         code = m.group("code")
-    return DiagEntry(entry.severity, msg, code, source, category or entry.category)
+    return DiagEntry(entry.severity, msg, code, source or entry.source, category or entry.category)  # the message's own source first
 
 
 def _commit(st: ParseState, entry: DiagEntry) -> None:

@@ -863,7 +863,7 @@ BLIND_H: dict[str, list[F]] = {
         F("errors", 0, n_diag("error")),
     ],
     "p190-paddle-trt-tx2-fp16-mode-subgraph-glog.log": [
-        F("precisions (Run Paddle-TRT FP16 mode)", ["fp16"]),
+        F("precisions (Run Paddle-TRT FP16 mode)", ["fp16"], lambda r: r.build.precisions),
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
     ],
     "p191-paddle-windows-glog-before-init-escape-remnants.log": [
