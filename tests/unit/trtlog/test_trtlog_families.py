@@ -281,3 +281,24 @@ def test_round_h_families_in_forms_the_logs_do_not_show() -> None:
     assert b.triton is not None and b.triton.models_loading == ["detector:3"] and b.triton.models_failed == ["detector:3"]
     assert b.precisions == ["int8"]
     assert (b.trt_version, b.facts["trtllm_version"]) == ("8.6.1", "0.14.0.dev2024092400")
+
+
+@pytest.mark.parametrize(
+    ("msg", "source"),
+    [
+        ("Assertion failed: x (/app/cpp/tllmRuntime.cpp:74)", "tllmRuntime.cpp:74"),
+        ("Warning from Impl::build() <nvdsinfer_context_impl.cpp:1889> [UID = 1]: x", "nvdsinfer_context_impl.cpp:1889"),
+        ("Assertion failed: e, file C:\\src\\infer.cpp, line 9", "infer.cpp:9"),
+        ("register: D:\\a\\_work\\1\\s\\ep_info.cc:98 onnxruntime::F [ONNXRuntimeError] : 1 : FAIL", "ep_info.cc:98"),
+        ("yolo: /src/yolo.cpp:522: void f(): Assertion `e' failed.", "yolo.cpp:522"),
+        ("kernel.cu(120) - Cuda Error in run: 700", "kernel.cu:120"),
+        ("see [plugin.cpp::enqueue::31] for details", "plugin.cpp:31"),
+        ("failed\\n at other.cpp:3", None),  # only the first line of an escaped multi-line message
+        ("model yolov8s.onnx_b1_gpu0_fp32.engine open error", None),
+        ("version 8.6.1 at 12:30:01", None),
+    ],
+)  # fmt: skip
+def test_a_message_names_its_source_in_any_form(msg: str, source: str | None) -> None:
+    from trtlens.producers.trtlog.extract_diag import locate_source
+
+    assert locate_source(msg) == source
