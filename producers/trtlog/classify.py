@@ -43,7 +43,7 @@ from trtlens.producers.trtlog.prefix import peel as peel_app_prefix
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
-_GLOG = re.compile(r"([IWEF])(\d{4})\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s+(\d+)\s+([^\s:\]]+):(\d+)\][ \t]?")
+_GLOG = re.compile(r"([IWEF])(\d{4}|\d{8})\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s+(\d+)\s+([^\s:\]]+):(\d+)\][ \t]?")
 _TS = re.compile(r"\[?(\d{1,2})/(\d{1,2})/(\d{4})-(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?\][ \t]*")
 _ISO_TS = re.compile(
     r"\[?(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?[ \t]+(?:-[ \t]+)?"
@@ -78,10 +78,13 @@ _BACKTICKS = re.compile(r"`{1,3}(?=\S)")  # a markdown code span or fence opened
 _CONTEXT_TAG = re.compile(r"\[(?:RANK|Rank|rank|GPU|Device|device)[ :]?\d+\][ \t]?")
 _GST = re.compile(
     r"\d+:\d\d:\d\d\.\d+\s+\d+\s+0x[0-9a-fA-F]+\s+(ERROR|WARN|FIXME|INFO|DEBUG|LOG|TRACE|MEMDUMP)\s+\S+\s+"
-    r"([^\s:]+):(\d+):[^\s:]*:(?:<[^>]*>)?[ \t]*"
+    r"([^\s:]+):(\d+):(?P<fn>[^\s:]*):(?:<[^>]*>)?[ \t]*"
 )
+# a wrapper's function that is a logger callback forwards someone else's message ("TensorrtLogger::log",
+# "gst_nvinfer_logger"): its file:line is the forwarder's, never the message's source
+_FORWARDER = re.compile(r"(?i)log(?:ger)?\b|logger|_log_")
 _ORT_API = re.compile(r"([VIWEF]) onnxruntime:[ \t]*")
-_ORT_BRACKET = re.compile(r"\[([VIWEF]):onnxruntime:[^,\]]*,\s*([^\s:\]]+):(\d+)[^\]]*\][ \t]*")
+_ORT_BRACKET = re.compile(r"\[([VIWEF]):onnxruntime:[^,\]]*,\s*([^\s:\]]+):(\d+)(?P<fn>[^\]]*)\][ \t]*")
 _TS_SEV = re.compile(
     r"\[(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?\s+"
     r"(VERBOSE|INFO|WARNING|ERROR|BUG|INTERNAL_ERROR|FATAL|DEBUG|UNKNOWN)\][ \t]*"
@@ -111,6 +114,7 @@ class Line:
     trt: bool  # a TensorRT logger tag ([TRT], [TensorRT], ...) was present
     ts_ms: int | None = None
     origin: str | None = None  # glog file:line of the wrapping tool
+    own_source: str | None = None  # the wrapper's file:line when the wrapper is the message's own call site
 
     @property
     def prefixed(self) -> bool:
@@ -144,6 +148,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
     severity: str | None = None
     ts_ms: int | None = None
     origin: str | None = None
+    own_source: str | None = None
     tokens: list[str] = []  # order of what was peeled: ts, sev, tag, word, glog, pylog
     tag_name = ""
     app_severity: str | None = None
@@ -172,6 +177,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif head.isdigit() and (m := _GST.match(rest)):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(2)}:{m.group(3)}"
+            own_source = None if _FORWARDER.search(m.group("fn")) else origin
             tokens.append("gst")
         elif not tokens and rest[1:13] == " onnxruntime" and (m := _ORT_API.match(rest)):
             severity = severity or _SEVERITY[m.group(1)]
@@ -179,6 +185,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif head == "[" and rest[2:14] == ":onnxruntime" and (m := _ORT_BRACKET.match(rest)):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(2)}:{m.group(3)}"
+            own_source = None if _FORWARDER.search(m.group("fn")) else origin
             tokens.append("ort")
         elif head == "[" and rest[1:2].isdigit() and rest[5:6] == "-" and "][" in rest[19:28] and (m := _APP_TS_LEVEL.match(rest)):
             y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
@@ -194,6 +201,9 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif m := _GLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(5)}:{m.group(6)}"
+            if len(d8 := m.group(2)) == 8:  # glog with the year ("W20240501 ..."): the stamp is a time
+                hh, mi, ss = (int(x) for x in m.group(3).split(".")[0].split(":"))
+                ts_ms = _epoch_ms(int(d8[:4]), int(d8[4:6]), int(d8[6:]), hh, mi, ss)
             tokens.append("glog")
         elif m := _TS.match(rest):
             mo, d, y, hh, mi, ss = (int(g) for g in m.groups())
@@ -223,7 +233,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif (not tokens or tokens[-1] in ("tag", "ts")) and (m := _WORD_SEV.match(rest)):
             severity = severity or _SEVERITY[m.group(1).upper().replace("INTERNAL_ERROR", "INTERNAL ERROR")]
             tokens.append("word")
-        elif "app" not in tokens and (ap := peel_app_prefix(rest, after_severity=severity is not None)) is not None:
+        elif "app" not in tokens and (ap := peel_app_prefix(rest, after_severity=severity is not None, after_token=bool(tokens))) is not None:
             # an application logger's own prefix (general grammar); a severity inside it gives way to TensorRT's
             app_severity = ap.severity
             origin = origin or ap.origin
@@ -243,10 +253,12 @@ def classify(raw: str, lineno: int = 0) -> Line:
     text = message.strip()
     indent = len(message) - len(message.lstrip(" \t"))
     family = _family(tokens, tag_name)
+    if family == "triton" and len(text) > 1 and text[0] == '"' and text[-1] == '"' and '"' not in text[1:-1].replace('\\"', ""):
+        text = text[1:-1]  # tritonserver 24.x quotes every message: I0120 ... model_lifecycle.cc:473] "loading: x:1"
     trt = tag_name in ("TRT", "TensorRT", "TensorRT Conversion Context") or tag_name.startswith(("Torch-TensorRT", "TRTorch"))
     if family == "triton" or "tssev" in tokens:
         trt = True  # Triton's TensorRT backend (glog) and onnx-tensorrt's logger forward TensorRT's messages
-    return Line(lineno, raw, text, indent, family, severity, trt, ts_ms, origin)
+    return Line(lineno, raw, text, indent, family, severity, trt, ts_ms, origin, own_source)
 
 
 def _family(tokens: list[str], tag: str) -> str:

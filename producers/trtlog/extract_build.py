@@ -39,6 +39,8 @@ PHASES = [
 VERSION = [
     re.compile(r"TensorRT(?:\s+library)?\s+version\s*[:=]?\s*v?(\d+\.\d+(?:\.\d+){0,2})", re.I),
     re.compile(r"Module:\s*tensorrt\s*\|\s*Version:\s*(\d+\.\d+(?:\.\d+){0,2})", re.I),
+    # a tool naming the release it uses: "starting export with TensorRT 10.6.0.post1...", "TensorRT v8.6.1" (never TensorRT-LLM's)
+    re.compile(r"(?<![\w-])TensorRT\s+v?(\d+\.\d+\.\d+)(?:\.\d+)?(?:\.post\d+)?(?![\w-])"),
 ]
 STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\s+\S+(?:\s+\[TensorRT v(\d+)\])?(?:\s+\[b\d+\])?(?:\s*#\s*(.*))?")
 FAILED = re.compile(
@@ -66,7 +68,7 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
     ("Current Version", re.compile(r"Current Version:\s*(\d+),\s*Serialized Engine Version:\s*(\d+)"),
      ("runtime_serialization_version", "engine_serialization_version")),
     ("Selected Device", re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
-    ("TensorRT-LLM version", re.compile(r"TensorRT-LLM version:?\s*(\S+)"), ("trtllm_version",)),
+    ("TensorRT-LLM version", re.compile(r"TensorRT-LLM version:?\s*(v?\d+(?:\.\w+)+)"), ("trtllm_version",)),  # "0.8.0[03/22/..." glued
     ("Engine version", re.compile(r"Engine version (\S+) found in the config file"), ("trtllm_version",)),
     ("oading", re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+(\S+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
     ("Loading", re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
@@ -174,7 +176,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
                     st.phase_times_ms[key] = ms
                 hit = True
                 break
-    if st.trt_version is None and "ersion" in text:
+    if st.trt_version is None and ("ersion" in text or "TensorRT " in text):
         for pattern in VERSION:
             if m := pattern.search(text):
                 st.trt_version = m.group(1)

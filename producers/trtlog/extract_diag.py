@@ -40,14 +40,22 @@ ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's err
 GLIBC_ASSERT = re.compile(
     r"^(?:\S+:\s+)?(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed\.?$"
 )
-GLIBC_ASSERT_IN = re.compile(
-    r"(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed"
-)  # the same inside a logger's message: "ERROR: yolo-trt: /src/yolo.cpp:522: ...: Assertion `e' failed."
-# "Assertion failed: d == a + length (/app/.../gptAttentionCommon.cpp:320)" (TensorRT-LLM, plugins)
-TRAILING_SOURCE = re.compile(
-    r"\((?:[^()\s]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\)\s*$"
-    r"|, file (?:.*[/\\])?(?P<file2>[\w.+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)), line (?P<line2>\d+)\s*$"
-)  # ... or MSVC's assert(): "Assertion failed: expr, file D:\\src\\yolov8.cpp, line 22"
+# any source location a message names, in whichever form: "file.cpp:42", "(file.cpp:42)", "<file.cpp:42>",
+# "file.cpp(42)", MSVC's ", file F, line 42", "[file.cpp::func::42]", with or without a directory or a drive letter
+ANY_SOURCE = re.compile(
+    r"(?<![\w.+-])(?:[A-Za-z]:)?(?:[^\s()\[\]<>'\"`,]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cuh|cxx|c|h|hpp|hxx|inl))"
+    r"(?:(?::\d+)?:(?P<l1>\d+)(?![\d.])|\((?P<l2>\d+)\)|,\s*line\s+(?P<l3>\d+)|::(?:[^\s:\]]+::)*(?P<l4>\d+)\])"
+)
+
+
+def locate_source(msg: str) -> str | None:
+    """The first source location named on the message's first line (a logger's escaped newline ends it too)."""
+    first = msg.split("\\n", 1)[0].split("\n", 1)[0]
+    if m := ANY_SOURCE.search(first):
+        return f"{m.group('file')}:{m.group('l1') or m.group('l2') or m.group('l3') or m.group('l4')}"
+    return None
+
+
 STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception)):\s+(?P<msg>\S.*)$")
 CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
@@ -118,7 +126,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
             _continue(st, text)
             return True
         close(st)
-        st.open_diag = DiagEntry(severity=severity, message=text, code=None, source=None, category=None)
+        st.open_diag = DiagEntry(severity=severity, message=text, code=None, source=line.own_source, category=None)
         st.open_diag_lines = 0
         st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton", "trtllm")
         return True
@@ -270,13 +278,11 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         category = (m.group("cat") or m.group("short") or "").strip() or category
     if source is None and (m := API_SOURCE.match(msg)):
         source = m.group("api")
-    if source is None and (m := GLIBC_ASSERT_IN.search(msg)):
-        source = f"{_basename(m.group('file'))}:{m.group('line')}"
-    if source is None and (m := TRAILING_SOURCE.search(msg.split("\\n", 1)[0])):  # a logger's escaped newline ends the first line
-        source = f"{m.group('file') or m.group('file2')}:{m.group('line') or m.group('line2')}"
+    if source is None:
+        source = locate_source(msg)
     if code is None and (m := ASSERTION_CODE.search(msg)):
         code = m.group("code")
-    return DiagEntry(entry.severity, msg, code, source, category or entry.category)
+    return DiagEntry(entry.severity, msg, code, source or entry.source, category or entry.category)  # the message's own source first
 
 
 def _commit(st: ParseState, entry: DiagEntry) -> None:

@@ -10,6 +10,8 @@ the command line in :mod:`extract_build`):
 * TensorRT-LLM ``Set gemm_plugin to bfloat16.`` (a plugin's dtype is the model's)
 * jetson-inference ``selecting fastest native precision for GPU:  FP16``
 * INT8 work in the log: calibration running or read from a cache, missing INT8 scales
+* a tool naming the precision it builds or runs in (``Run Paddle-TRT FP16 mode``, ``building INT8 engine``),
+  unless the sentence negates it
 """
 
 from __future__ import annotations
@@ -29,10 +31,17 @@ TRTLLM_PLUGIN = re.compile(r"^Set (?P<k>\w+_plugin) to (?P<v>float16|bfloat16|fp
 JETSON = re.compile(r"selecting fastest native precision for \w+:\s*(?P<v>FP16|INT8|FP32)", re.I)
 INT8_WORK = re.compile(
     r"Starting Calibration|Calibration completed|Calibrated batch|Reading Calibration Cache|Writing Calibration Cache|"
-    r"Post Processing Calibration|Missing scale and zero-point|quantized to INT8|Starting calibration thread|"
-    r"\bbuilding (?:an? )?INT8 engine",
+    r"Post Processing Calibration|Missing scale and zero-point|quantized to INT8|Starting calibration thread",
     re.I,
 )
+# a tool saying which precision it builds or runs in: "Run Paddle-TRT FP16 mode", "building INT8 engine",
+# "TensorRT: building FP16 engine as x.engine", "Using FP16 precision", "with INT8 calibration"
+PRECISION_MODE = re.compile(
+    r"\b(?:run(?:ning)?|build(?:ing)?|use|using|enabled?|enabling|with|in)\b(?:\s+[\w-]+){0,3}?\s+"
+    r"(?P<p>FP16|INT8|BF16|FP8|half)[\s-]+(?:mode|precision|engine|inference|calibration)\b",
+    re.I,
+)
+NEGATED = re.compile(r"(?i)\b(?:not|no|without|unsupported|disabled?|cannot|can't|doesn't|isn't|fall(?:s|ing)? back)\b")
 _WORDS = {
     "half": "fp16", "float16": "fp16", "fp16": "fp16", "torch.float16": "fp16", "torch.half": "fp16", "dtype.half": "fp16",
     "bfloat16": "bf16", "bf16": "bf16", "torch.bfloat16": "bf16", "dtype.bf16": "bf16",
@@ -79,4 +88,6 @@ def extract(line: Line, st: ParseState) -> bool:
         return False  # the setting itself is a fact too (extract_env)
     if INT8_WORK.search(text):
         st.add_name("precisions", st.precisions, "int8")
+    elif (m := PRECISION_MODE.search(text)) and not NEGATED.search(text):
+        _add(st, m.group("p"))
     return False

@@ -74,7 +74,9 @@ def extract(line: Line, st: ParseState) -> bool:
     elif m := LOADED.search(text):
         _add(st, "models_ready", f"{m.group('m')}:{m.group('v') or '?'}")
     elif m := FAILED.search(text) or FAILED_MODEL.search(text):
-        _add(st, "models_failed", f"{m.group('m')}:{m.group('v') or '?'}")
+        name, failed = m.group("m"), _t(st).get("models_failed", [])
+        if m.group("v") or not any(f.startswith(f"{name}:") for f in failed):  # "failed to load 'x'" after "... 'x' version 1"
+            _add(st, "models_failed", f"{name}:{m.group('v') or '?'}")
     elif m := UNLOADED.search(text):
         model = f"{m.group('m')}:{m.group('v') or '?'}"
         old = str(st.facts.get("triton_models_unloaded", ""))

@@ -56,7 +56,9 @@ _FILE_LINE = re.compile(
 )  # "file.cpp:42", loguru's "module:function:42"
 _NUMBER = re.compile(r"(?:0x[0-9a-fA-F]+|\d+|(?:pid|tid|thread)[=:]\d+)(?=[ \t\]|-])")  # never "2:" (TensorRT's code)
 _LOGGER = re.compile(r"[A-Za-z_][\w.\-]*(?=[ \t]+[-|][ \t])|[a-z_][\w.\-]*(?=:[ \t])")
-_LOGGER_SEP = re.compile(r"[A-Za-z_][\w.\-]*(?=[ \t]+[-|][ \t])")  # "app - WARNING - msg": a name before a separator
+_LOGGER_SEP = re.compile(
+    rf"[A-Za-z_][\w.\-]*(?=[ \t]+[-|][ \t])|[A-Za-z_][\w.]*(?=:(?:{_LEVELS}):)"
+)  # "app - WARNING - msg" / "root:WARNING:msg": a name before a separator or before ":LEVEL:"
 # syslog / journald: "Jan 01 10:00:00 host prog[1234]: msg"; Android logcat: "E/TensorRT(1234): msg"
 _MONTH_STAMP = re.compile(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]+\d{1,2}[ \t]+\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?")
 _SYSLOG_HOST = re.compile(r"[\w.-]+(?=[ \t]+[\w.\-/]+\[\d+\]:)")
@@ -100,13 +102,17 @@ def _bracket(content: str) -> tuple[str, str | None]:
     return "tag", None
 
 
-def peel(rest: str, *, after_severity: bool = False) -> AppPrefix | None:
+def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) -> AppPrefix | None:
     """Read an application logger's prefix off the front of ``rest``; None when there is none.
 
     ``after_severity``: a known wrapper already gave the severity (``[INFO] 10:00:00 msg``); then only
-    stamps and ids are read, never a file and line or a name, which may be TensorRT's own source."""
+    stamps and ids are read, never a file and line or a name, which may be TensorRT's own source.
+    ``after_token``: something was peeled before (a stamp); only then may the prefix open with a ``|``
+    separator (loguru's ``stamp | ERROR | msg``); a line that opens with one is a Markdown table row."""
     pos, n = 0, len(rest)
     if rest[:1] in ("|", "-") and not after_severity:
+        if not after_token:
+            return None
         pos = _SEP.match(rest, 1).end()  # type: ignore[union-attr]  # "| ERROR | ..." after a stamp already peeled
     severity: str | None = None
     stamp: str | None = None

@@ -11,10 +11,16 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
 * ``BLIND_C`` (p109-): collected after the BLIND_B changes, same rules: the third
   blind figure. ``BLIND_D``, ``BLIND_E`` and ``BLIND_F`` (p121-p166) likewise, each
   collected after the previous round's fixes. ``BLIND_G`` (p167-p184): collected after the
-  general prefix grammar, chosen for application loggers and unusual prefixes.
+  general prefix grammar, chosen for application loggers and unusual prefixes. ``BLIND_H``
+  (p185-p199): collected after round G's fixes and the glog-year / name-first / table-row changes,
+  chosen for tools the earlier sets had few of (Paddle Inference, Ultralytics export, TurboOCR,
+  Triton's model table, onnxruntime graph warnings, trtllm-build).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from public_figures import MiB, F, diag_set, has_diag, n_diag, section, skipped
 
@@ -816,5 +822,98 @@ BLIND_G: dict[str, list[F]] = {
     "p184-onnxruntime-bracket-onnx2trt-stamp-windows-path-int64.log": [
         F("warnings", 1, n_diag("warning")),
         F("warning source", 1, n_diag("warning", source="onnx2trt_utils.cpp:364")),
+    ],
+}
+
+
+def _failed(name: str) -> Callable[[Any], bool]:
+    return lambda r: any(m.startswith(name) for m in r.build.triton.models_failed)
+
+
+def _ready(name: str) -> Callable[[Any], bool]:
+    return lambda r: any(m.startswith(name) for m in r.build.triton.models_ready)
+
+
+BLIND_H: dict[str, list[F]] = {
+    "p185-triton-glog-quoted-trtllm-backend-library-not-found.log": [
+        F("errors (one failed load)", 1, n_diag("error")),
+        F("warnings", 0, n_diag("warning")),
+        F("tensorrt_llm failed to load", True, _failed("tensorrt_llm")),
+        F("triton.cuda_pool_bytes", {"4": 67108864, "5": 67108864, "6": 67108864, "7": 67108864}),
+        F("triton.models_loading", ["postprocessing:1", "preprocessing:1", "tensorrt_llm:1", "tensorrt_llm_bls:1"]),
+    ],
+    "p186-trtllm-triton-glog-ensemble-depends-unavailable-backend.log": [
+        F("errors", 1, n_diag("error")),
+        F("tensorrt_llm failed to load", True, _failed("tensorrt_llm")),
+    ],
+    "p187-onnxruntime-12-clean-unused-initializers-warnings.log": [
+        F("warnings", 4, n_diag("warning")),
+        F("warnings from graph.cc:2422", 4, n_diag("warning", source="graph.cc:2422")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p188-triton-glog-backend-init-tf-abseil-dso-gtx1070.log": [
+        F("triton.backends", ["pytorch", "tensorflow", "onnxruntime", "openvino"]),
+        F("triton.backend_api_version", "1.4"),
+        F("facts.device", "NVIDIA GeForce GTX 1070"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p189-paddle-inference-glog-trt-subgraph-one-time-config-warning.log": [
+        F("warnings (glog W)", 1, n_diag("warning")),
+        F("warning text without the prefix", True, has_diag("warning", "The one-time configuration of analysis predictor failed")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p190-paddle-trt-tx2-fp16-mode-subgraph-glog.log": [
+        F("precisions (Run Paddle-TRT FP16 mode)", ["fp16"], lambda r: r.build.precisions),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p191-paddle-windows-glog-before-init-escape-remnants.log": [
+        F("warnings (glog's own WARNING line)", 1, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p192-ultralytics-8380-trt106-export-gpu-warning-memusage.log": [
+        F("warnings (the exporter's WARNING)", 1, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+        F("memory.peak_gpu_bytes", 815 * MiB),
+        F("trt_version", "10.6.0"),
+        F("model", "yolo11s"),
+    ],
+    "p193-ultralytics-windows-trt109-export-dynamic-windows-path.log": [
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("memory.peak_gpu_bytes", 2589 * MiB),
+        F("trt_version", "10.9.0"),
+        F("model", "best"),
+    ],
+    "p194-ultralytics-trt108-export-negative-cpu-delta-domain-padding.log": [
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("memory.peak_gpu_bytes", 3443 * MiB),
+        F("memory.cpu_peak_bytes", 3779 * MiB),
+        F("trt_version", "10.8.0"),
+        F("model", "best"),
+    ],
+    "p195-torch-tensorrt-ts-bert-dynamic-shape-truncating-warnings.log": [
+        F("warnings", 12, n_diag("warning")),
+        F("distinct warnings", 4, lambda r: len([d for d in r.build.diagnostics if d.severity == "warning"])),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p196-trtllm-080-glued-version-stamp-lazy-loading-timing-cache-traceback.log": [
+        F("warnings (lazy loading + timing cache)", 2, n_diag("warning")),
+        F("facts.trtllm_version", "0.8.0"),
+        F("memory.peak_gpu_bytes", 1699 * MiB),
+        F("memory.cpu_peak_bytes", 7581 * MiB),
+    ],
+    "p197-trtllm-018-build-prompt-python-logging-flashinfer-set-plugins.log": [
+        F("facts.trtllm_version", "0.18.0"),
+        F("facts.trtllm.gemm_plugin", "auto"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p198-turbo-ocr-rfc3339-z-stamps-building-trt-engines.log": [
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("ts_ms (last stamp, 2026-06-17T05:49:51Z)", 1781675391000, lambda r: r.build.ts_ms),
+    ],
+    "p199-triton-trtllm-model-table-wrapped-unavailable-deserialize.log": [
+        F("tensorrt_llm failed (UNAVAILABLE row)", True, _failed("tensorrt_llm")),
+        F("postprocessing ready", True, _ready("postprocessing")),
+        F("preprocessing ready", True, _ready("preprocessing")),
+        F("errors (the UNAVAILABLE row)", 1, n_diag("error")),
     ],
 }

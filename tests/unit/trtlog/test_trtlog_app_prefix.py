@@ -78,3 +78,22 @@ def test_round_g_families_in_forms_the_logs_do_not_show() -> None:
             ("error", None, "app.cpp:12"),
     ]
     assert got == sorted(want, key=repr)
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "severity", "text"),
+    [
+        ("W20240501 10:00:00.123456 1234 model_state.cc:12] msg", "triton", "warning", "msg"),  # glog with the year
+        ("root:WARNING:msg", "app", "warning", "msg"),  # Python logging's "%(name)s:%(levelname)s:%(message)s"
+        ("app.trt:ERROR:msg", "app", "error", "msg"),
+        ("| INFO | a table cell |", "plain", None, "| INFO | a table cell |"),  # a Markdown table row, not a message
+        ("| WARNING | 3 |", "plain", None, "| WARNING | 3 |"),
+    ],
+)  # fmt: skip
+def test_glog_year_name_first_pylog_and_table_rows(raw: str, family: str, severity: str | None, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.text) == (family, severity, text)
+
+
+def test_glog_with_the_year_gives_the_stamp() -> None:
+    assert classify("E20240501 10:00:00.5 7 f.cc:1] x").ts_ms == 1714557600000

@@ -257,3 +257,48 @@ def test_round_f_line_families_give_errors_tactics_and_versions() -> None:
 def test_glued_messages_split_with_two_timestamps() -> None:
     raw = "[10/25/2021-15:32:01] [E] [TRT] file.cpp (140) - Assertion Error in execute: 0 (x == 1) [10/25/2021-15:32:01] [E] Engine creation failed"
     assert len([d for d in parse_log([raw]).build.diagnostics if d.severity == "error"]) == 2
+
+
+def test_round_h_families_in_forms_the_logs_do_not_show() -> None:
+    b = parse_log(
+        [
+            "2024-01-01 10:00:00.1 [E:onnxruntime:sess, inference_session.cc:1532 Initialize] own error",  # ORT's own call site
+            "2024-01-01 10:00:00.2 [W:onnxruntime:Default, tensorrt_execution_provider.h:83 log] forwarded",  # a logger callback
+            "0:00:01.0 7 0x1 ERROR nvinfer gstnvinfer.cpp:640:gst_nvinfer_start:<gie> start failed",  # gst's own call site
+            "I0120 08:28:09.1 2049 model_lifecycle.cc:473] \"loading: detector:3\"",  # quoted Triton message
+            "E0120 08:28:09.2 2049 model_lifecycle.cc:654] \"failed to load 'detector' version 3: x\"",
+            "I0120 08:28:09.3 2049 model_lifecycle.cc:789] \"failed to load 'detector'\"",
+            "exporter: building INT8 engine as a.engine",
+            "Paddle: Platform does not support FP16 mode",  # negated: not a precision
+            "loaded TensorRT v8.6.1 runtime",
+            "[TensorRT-LLM] TensorRT-LLM version: 0.14.0.dev2024092400[10/07/2024-01:02:03] [TRT-LLM] [I] x",
+        ],
+        now_ms=1,
+    ).build
+    sources = sorted((d.severity, d.source or "-", d.message) for d in b.diagnostics)
+    assert sources == [("error", "-", "failed to load 'detector' version 3: x"), ("error", "gstnvinfer.cpp:640", "start failed"),
+                       ("error", "inference_session.cc:1532", "own error"), ("warning", "-", "forwarded")]  # fmt: skip
+    assert b.triton is not None and b.triton.models_loading == ["detector:3"] and b.triton.models_failed == ["detector:3"]
+    assert b.precisions == ["int8"]
+    assert (b.trt_version, b.facts["trtllm_version"]) == ("8.6.1", "0.14.0.dev2024092400")
+
+
+@pytest.mark.parametrize(
+    ("msg", "source"),
+    [
+        ("Assertion failed: x (/app/cpp/tllmRuntime.cpp:74)", "tllmRuntime.cpp:74"),
+        ("Warning from Impl::build() <nvdsinfer_context_impl.cpp:1889> [UID = 1]: x", "nvdsinfer_context_impl.cpp:1889"),
+        ("Assertion failed: e, file C:\\src\\infer.cpp, line 9", "infer.cpp:9"),
+        ("register: D:\\a\\_work\\1\\s\\ep_info.cc:98 onnxruntime::F [ONNXRuntimeError] : 1 : FAIL", "ep_info.cc:98"),
+        ("yolo: /src/yolo.cpp:522: void f(): Assertion `e' failed.", "yolo.cpp:522"),
+        ("kernel.cu(120) - Cuda Error in run: 700", "kernel.cu:120"),
+        ("see [plugin.cpp::enqueue::31] for details", "plugin.cpp:31"),
+        ("failed\\n at other.cpp:3", None),  # only the first line of an escaped multi-line message
+        ("model yolov8s.onnx_b1_gpu0_fp32.engine open error", None),
+        ("version 8.6.1 at 12:30:01", None),
+    ],
+)  # fmt: skip
+def test_a_message_names_its_source_in_any_form(msg: str, source: str | None) -> None:
+    from trtlens.producers.trtlog.extract_diag import locate_source
+
+    assert locate_source(msg) == source
