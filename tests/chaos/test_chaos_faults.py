@@ -59,5 +59,5 @@ def test_soak_memory_and_lag_over_time(private_stack, tmp_path):
     minutes = float(os.environ.get("TRTLENS_SOAK_MINUTES", "20"))
     out = soak(settings, tmp_path, minutes=minutes, seed=1602)
     print(out["summary"])
-    assert len(out["samples"]) >= minutes * 60 // 30
+    assert len(out["samples"]) >= minutes * 60 // 30 - 1  # one every 30 s while the load runs
     assert out["problems"] == [], "\n".join(out["problems"][:30])

@@ -92,13 +92,16 @@ class FaultResult:
     trace_problems: list[str] = field(default_factory=list)
     store_problems: list[str] = field(default_factory=list)
     dlq_problems: list[str] = field(default_factory=list)
+    alert_problems: list[str] = field(default_factory=list)
+    health_alerts: list[str] = field(default_factory=list)  # pipeline-health alerts seen: "rule:state"
     dlq_repeats: int = 0                   # collector dead letters repeated by re-reads after its kills
     resumed: list[int] = field(default_factory=list)  # offsets the collector's replacements resumed files at
     sizes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     def problems(self) -> list[str]:
-        return self.window_problems + self.trace_problems + self.store_problems + self.dlq_problems
+        return (self.window_problems + self.trace_problems + self.alert_problems + self.store_problems
+                + self.dlq_problems)
 
     def summary(self) -> str:
         kills = Counter(a.removesuffix("_kill") for a in self.actions if a.endswith("_kill"))
@@ -109,7 +112,7 @@ class FaultResult:
                 f"(topic={len(self.malformed)},files={self.file_malformed}) "
                 f"kills={','.join(f'{k}:{n}' for k, n in sorted(kills.items()))} "
                 f"collect_resumes_mid_file={sum(o > 0 for o in self.resumed)}/{len(self.resumed)} dlq_repeats={self.dlq_repeats} "
-                f"freezes={freezes} store={'/'.join(f'{k}={v}' for k, v in self.sizes.items())} result={state} "
+                f"freezes={freezes} health_alerts={','.join(self.health_alerts) or '-'} store={'/'.join(f'{k}={v}' for k, v in self.sizes.items())} result={state} "
                 f"seconds={self.seconds:.0f}")
 
 
@@ -159,9 +162,14 @@ class Pipeline:
             p.stop(timeout_s=15)
 
 
-def pipeline_settings(base):
-    # a short store timeout: a frozen store is noticed in seconds, and the sink backs off
-    base = base.model_copy(update={"elasticsearch": base.elasticsearch.model_copy(update={"request_timeout_s": 3.0})})
+def pipeline_settings(base, *, store_timeout_s: float | None = 3.0):
+    """Topics and indices of the run's own. The faults run sets a short store timeout (a frozen store is noticed
+    in seconds, and the sink backs off); the soak keeps the default (``None``): under a loaded store a 200-document
+    bulk of metrics took longer than 3 s, every attempt timed out and was sent again, and the sink fell behind for
+    as long as the load lasted."""
+    if store_timeout_s is not None:
+        base = base.model_copy(update={"elasticsearch": base.elasticsearch.model_copy(
+            update={"request_timeout_s": store_timeout_s})})
     return e2e_settings(base)
 
 
@@ -306,11 +314,50 @@ def check_store(result: FaultResult, es, settings, expected: Expected) -> None:
         want = (w.requests, w.errors, w.cold_starts, w.late)
         if have != want:
             result.window_problems.append(f"window {key} (requests, errors, cold, late) {have} != {want}")
+    from trtlens.streams.health.core import DLQ_RULE, LAG_RULE, SINK_RULE
+
+    # pipeline-health alerts are over wall-clock windows (lag, dead letters per second, a stalled sink): which
+    # fire depends on the machine's timing, not on the load, so they are reported, not compared
+    health = {LAG_RULE, DLQ_RULE, SINK_RULE}
+    docs = store_docs(es, settings.indices.alerts)
+    result.health_alerts = sorted(f"{h['_source']['rule_id']}:{h['_source']['state']}" for h in docs
+                                  if h["_source"]["rule_id"] in health)
+    alerts = {h["_id"] for h in docs if h["_source"]["rule_id"] not in health}
+    want = expected_alerts(expected)
+    if alerts != want:
+        result.alert_problems.append(f"alerts: missing {sorted(want - alerts)}, extra {sorted(alerts - want)}")
     ids = [h["_id"] for h in store_docs(es, settings.indices.traces)]
     if sorted(ids) != sorted(expected.requests):
         missing, extra = set(expected.requests) - set(ids), set(ids) - set(expected.requests)
         result.trace_problems.append(f"traces: {len(ids)} stored, {len(missing)} missing, {len(extra)} extra, "
                                      f"{len(ids) - len(set(ids))} twice")
+
+
+def expected_alerts(expected: Expected, rules: list[dict] = ALERT_RULES) -> set[str]:
+    """The alert ids (``rule:scope_key:window_start_ms:state``) the rules produce over the exact windows, in window
+    order per scope, with the hysteresis of ``streams/alerts/core.py`` (a window under ``min_requests`` neither
+    breaches nor clears)."""
+    by_scope: dict[str, list] = {}
+    for (scope, start), w in expected.windows.items():
+        if w.requests:
+            by_scope.setdefault(scope, []).append((start, w))
+    ids = set()
+    for rule in rules:
+        threshold = rule.get("threshold_ms", rule.get("threshold"))
+        for scope, rows in by_scope.items():
+            firing, breaching, clean = False, 0, 0
+            for start, w in sorted(rows, key=lambda r: r[0]):
+                if w.requests < rule.get("min_requests", 1):
+                    continue
+                value = w.p99() if rule["kind"] == "p99_above" else w.errors / w.requests
+                breaching, clean = (breaching + 1, 0) if value > threshold else (0, clean + 1)
+                if not firing and breaching >= rule["fire_after"]:
+                    firing = True
+                    ids.add(f"{rule['id']}:{scope}:{start}:firing")
+                elif firing and clean >= rule["resolve_after"]:
+                    firing = False
+                    ids.add(f"{rule['id']}:{scope}:{start}:resolved")
+    return ids
 
 
 def check_dlq(result: FaultResult, settings, load: FileLoad | None = None) -> None:

@@ -43,7 +43,7 @@ def soak(base, tmp_path: Path, *, minutes: float, seed: int, sample_s: float = 3
     and the DLQ are checked against the ground truth. Returns the samples, the problems and :func:`soak_summary`."""
     from trtlens.es import es_client
 
-    settings = pipeline_settings(base)
+    settings = pipeline_settings(base, store_timeout_s=None)  # no freezes here: the default store timeout
     duration_s = minutes * 60
     requests = int(duration_s * events_per_s / 3.6)
     cfg = load_config(seed=seed, rate_rps=max(1.0, requests / duration_s), duration_s=duration_s,
