@@ -96,6 +96,7 @@ class RequestReceived(RequestEvent):
     spec = EventSpec(
         routing=Routing.REQUEST_ELSE_WORKER, windows=None,
         trace=TraceSpec(role=TraceRole.RECEIVED, expected=Expected.ALWAYS), build_report=False, high_value=False,
+        derived=False,
     )
 
     event: Literal["request_received"] = "request_received"
@@ -109,6 +110,7 @@ class EngineLoadStart(EventBase):
     spec = EventSpec(
         routing=Routing.REQUEST_ELSE_WORKER, windows=None,
         trace=TraceSpec(role=TraceRole.STAGE, expected=Expected.NO), build_report=False, high_value=False,
+        derived=False,
     )
 
     event: Literal["engine_load_start"] = "engine_load_start"
@@ -129,6 +131,7 @@ class EngineLoadComplete(EventBase):
     spec = EventSpec(
         routing=Routing.REQUEST_ELSE_WORKER, windows=WindowMeasure.ENGINE_LOAD,
         trace=TraceSpec(role=TraceRole.STAGE, expected=Expected.NO), build_report=False, high_value=False,
+        derived=False,
     )
 
     event: Literal["engine_load_complete"] = "engine_load_complete"
@@ -157,7 +160,7 @@ class InferenceComplete(RequestEvent):
             stage_fields=(("inference_ms", "latency_ms"), ("queue_ms", "queue_ms"), ("engine_load_ms", "engine_load_ms"),
                           ("h2d_ms", "h2d_ms"), ("compute_ms", "compute_ms"), ("d2h_ms", "d2h_ms")),
         ),
-        build_report=False, high_value=False,
+        build_report=False, high_value=False, derived=False,
     )
 
     event: Literal["inference_complete"] = "inference_complete"
@@ -179,7 +182,7 @@ class RequestComplete(RequestEvent):
     spec = EventSpec(
         routing=Routing.REQUEST_ELSE_WORKER, windows=WindowMeasure.REQUESTS,
         trace=TraceSpec(role=TraceRole.TERMINAL, expected=Expected.ALWAYS, stage_fields=(("total_ms", "total_ms"),)),
-        build_report=False, high_value=True,
+        build_report=False, high_value=True, derived=False,
     )
 
     event: Literal["request_complete"] = "request_complete"
@@ -195,7 +198,7 @@ class ErrorEvent(EventBase):
 
     spec = EventSpec(
         routing=Routing.REQUEST_ELSE_WORKER, windows=None,
-        trace=TraceSpec(role=TraceRole.ERROR, expected=Expected.NO), build_report=False, high_value=True,
+        trace=TraceSpec(role=TraceRole.ERROR, expected=Expected.NO), build_report=False, high_value=True, derived=False,
     )
 
     event: Literal["error"] = "error"
@@ -210,7 +213,7 @@ class GpuSample(EventBase):
 
     spec = EventSpec(
         routing=Routing.REQUEST_ELSE_WORKER, windows=WindowMeasure.GPU, trace=None, build_report=False,
-        high_value=False,
+        high_value=False, derived=False,
     )
 
     event: Literal["gpu_sample"] = "gpu_sample"
@@ -350,7 +353,7 @@ class TritonInfo(BaseModel):
 class EngineBuild(EventBase):
     """A grey-box report of one engine build (or trtexec run), parsed from its log."""
 
-    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=True, high_value=True)
+    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=True, high_value=True, derived=False)
 
     event: Literal["engine_build"] = "engine_build"
     engine_id: NonEmpty
@@ -393,7 +396,7 @@ class EngineBuild(EventBase):
 class LayerProfile(EventBase):
     """One row of a per-layer profile (trtexec --dumpProfile / exportProfile)."""
 
-    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False)
+    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False, derived=False)
 
     event: Literal["layer_profile"] = "layer_profile"
     engine_id: NonEmpty
@@ -413,7 +416,7 @@ class EngineRuntime(EventBase):
     that names an ``engine_id`` here (keyed by ``engine_id``), so it meets the engine's build report and the
     runtime versions are checked against the build's. ``event_id`` = the load's ``event_id`` + ``:engine``."""
 
-    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False)
+    spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False, derived=True)
 
     event: Literal["engine_runtime"] = "engine_runtime"
     engine_id: NonEmpty

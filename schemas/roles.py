@@ -12,6 +12,8 @@ comparing ``event`` strings, so adding an event type means declaring it once:
 * the pipeline hands :attr:`EventSpec.build_report` events to the grey-box rules
   (and to nothing else);
 * the publisher's spool keeps :attr:`EventSpec.high_value` events when full;
+* the streams app's partition watermark moves with every type but build reports and
+  :attr:`EventSpec.derived` ones (:attr:`EventSpec.moves_watermark`);
 * ``trtlens schema`` prints the spec of each type (``x-trtlens``).
 
 Every field of :class:`EventSpec` is required, so a declaration always says
@@ -24,7 +26,7 @@ what to declare.
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -143,6 +145,16 @@ class EventSpec:
     """an engine build report: routed to the grey-box rules, not to windows or traces."""
     high_value: bool
     """never among the first dropped when the producer's spool is full (at info/debug level)."""
+    derived: bool
+    """written into the events topic by the streams app itself, from an event of another partition
+    (``engine_runtime``): its ``ts_ms`` is that partition's event time, not this one's."""
+    moves_watermark: bool = field(init=False)
+    """whether the event's ``ts_ms`` advances its partition's watermark: not for a build report (a log's own
+    date, possibly months from the traffic) nor a derived event (another partition's time: that partition may
+    be ahead, and this one's own on-time events would turn late)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "moves_watermark", not (self.build_report or self.derived))
 
     def to_json(self) -> dict[str, Any]:
         """The spec as JSON (``x-trtlens`` in ``trtlens schema``), for consumers in other languages."""
@@ -156,12 +168,13 @@ class EventSpec:
             "trace": trace,
             "build_report": self.build_report,
             "high_value": self.high_value,
+            "derived": self.derived,
         }
 
 
 _SPEC_HINT = (
     "spec = EventSpec(routing=Routing..., windows=WindowMeasure... | None, "
-    "trace=TraceSpec(role=TraceRole..., expected=Expected...) | None, build_report=..., high_value=...)"
+    "trace=TraceSpec(role=TraceRole..., expected=Expected...) | None, build_report=..., high_value=..., derived=...)"
 )
 
 

@@ -33,9 +33,12 @@ class Deduper:
 
         Returns them, the partition watermark each one was seen at (the largest
         ``ts_ms`` before it), and the watermark after the record. First-seen events
-        advance the watermark, duplicates do not, and neither do build reports: their
-        ``ts_ms`` is when the engine was built (a log's own date, possibly months from
-        the traffic), not a point of the partition's event time. An id expires once the watermark
+        advance the watermark, duplicates do not, and neither do build reports (their
+        ``ts_ms`` is when the engine was built: a log's own date, possibly months from
+        the traffic) nor derived events (``engine_runtime``, written here by the app from
+        another partition's engine load: that partition's time, possibly ahead of this
+        one's): neither is a point of this partition's event time
+        (``EventSpec.moves_watermark``). An id expires once the watermark
         is ``ttl_ms`` past the watermark right after its event (its arrival).
         """
         wm = watermark_ms
@@ -47,7 +50,7 @@ class Deduper:
                 keep(ev)
                 keep_wm(wm)
                 ts = ev.ts_ms
-                if ts > wm and not ev.spec.build_report:
+                if ts > wm and ev.spec.moves_watermark:
                     wm = ts
             return out, out_wms, wm
         seen, ttl = self.seen, self.ttl_ms
@@ -62,7 +65,7 @@ class Deduper:
             keep(ev)
             keep_wm(wm)
             ts = ev.ts_ms
-            if ts > wm and not ev.spec.build_report:
+            if ts > wm and ev.spec.moves_watermark:
                 wm = ts
             expire_at((wm + ttl, eid))
         self.duplicates += duplicates

@@ -101,7 +101,7 @@ def test_a_model_without_a_spec_fails_saying_what_to_declare():
 
 def test_a_spec_naming_a_field_the_model_lacks_fails():
     class Routed(EventBase):
-        spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False)
+        spec = EventSpec(routing=Routing.ENGINE, windows=None, trace=None, build_report=False, high_value=False, derived=False)
         event: Literal["routed"] = "routed"
 
     with pytest.raises(TypeError, match="routing ENGINE reads field 'engine_id'"):
@@ -111,7 +111,7 @@ def test_a_spec_naming_a_field_the_model_lacks_fails():
 def test_a_build_report_has_no_other_role():
     class Both(EventBase):
         spec = EventSpec(routing=Routing.REQUEST_ELSE_WORKER, windows=WindowMeasure.ENGINE_LOAD, trace=None,
-                         build_report=True, high_value=False)
+                         build_report=True, high_value=False, derived=False)
         event: Literal["both"] = "both"
         duration_ms: float
 

@@ -101,3 +101,15 @@ def test_prefilter_paths_agree(rules):
 def test_invalid_drop_configs_rejected(bad):
     with pytest.raises(ValueError):
         DropConfig.model_validate(bad)
+
+
+def test_a_derived_engine_runtime_does_not_move_the_watermark():
+    """``engine_runtime`` is written back by the app from another partition's engine load, with that partition's
+    time: it passes dedup (a second copy is a duplicate) without moving this partition's event time."""
+    from trtlens.schemas.events import EngineRuntime
+
+    derived = EngineRuntime(event_id="l:engine", ts_ms=9_000, worker_id="w", model="m", model_version="v",
+                            engine_id="e1", load_event_id="l", runtime_versions={})
+    for d in (Deduper(ttl_ms=1000), Deduper(ttl_ms=1000, enabled=False)):
+        kept, wms, wm = d.first_seen([ev("a", 300), derived, ev("c", 400)], 250)
+        assert [e.event_id for e in kept] == ["a", "l:engine", "c"] and wms == [250, 300, 300] and wm == 400

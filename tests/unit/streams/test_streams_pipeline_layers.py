@@ -121,3 +121,22 @@ def test_evicted_builds_are_unpinned():
     pins: dict = {}
     run(pipe, [orjson.dumps([build()]), orjson.dumps([other])], pins=pins)
     assert pins[b"pin|eng-a"] is None and pins[b"pin|eng-b"] is not None
+
+
+def test_a_rerouted_engine_load_does_not_move_the_engine_partition_s_event_time():
+    """Found by the chaos run (issue 16): the engine's partition was fed by a collector that ran a second behind
+    the partition that saw the engine load. The ``engine_runtime`` record carries the load's time; it moved the
+    engine partition's watermark past the close of a window that was still receiving that partition's own
+    on-time requests, and 38 of them were counted in ``late_events`` instead of ``requests``."""
+    from trtlens.streams.pipeline.core import engine_runtime_of
+
+    s = StreamsSettings.model_validate({"traces": {"sample_rate": 1.0}})
+    ahead = T0 + s.metrics.window_ms + s.metrics.grace_ms + 1_000  # the other partition's time: past our close
+    _, value = engine_runtime_of(decode_record(orjson.dumps([engine_load(ahead)])).events[0])
+    engine_side = pipeline()
+    run(engine_side, [orjson.dumps([tick(0, T0 + 100)]), value])
+    assert engine_side.watermark_ms == T0 + 100  # the derived event is not this partition's time
+    run(engine_side, [orjson.dumps([tick(1, T0 + 200)])], start=2)
+    assert engine_side.windows.late_events == 0
+    window = next(w for w in engine_side.windows.windows.values() if w.scope_key == "resnet/v2")
+    assert window.requests == 2
