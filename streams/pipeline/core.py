@@ -114,7 +114,8 @@ class PartitionPipeline:
         # requests that completed before their inference_complete (out of order): attributed when it arrives
         # (or when their trace is gone), so the attribution does not depend on arrival order
         self._unattributed: dict[str, tuple[EventBase, WindowPartial]] = {}
-        self._inference = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE))
+        self._inference = self.traces.kind_bits.mask(  # TraceState.kinds bits of the inference types
+            types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE))
         self._inference_types = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE).values())
         self._windows_due = (-1, -1)  # (watermark at which windows.advance() may act next, windows held then)
         self._advance_step_ms = settings.advance_step_ms
@@ -249,7 +250,7 @@ class PartitionPipeline:
         for item in requests:
             ev = item[0]
             tr = traces.get(ev.request_id)  # type: ignore[arg-type]
-            if tr is None or tr.error is not None or ev.status == "error" or not tr.kinds.isdisjoint(inference):  # type: ignore[attr-defined]
+            if tr is None or tr.error is not None or ev.status == "error" or tr.kinds & inference:  # type: ignore[attr-defined]
                 now.append(item)
             else:
                 waiting[ev.request_id] = item  # type: ignore[index]
