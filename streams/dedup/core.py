@@ -9,8 +9,8 @@ What is remembered is not the id but its 64-bit BLAKE2b digest (:func:`id_digest
 deterministic: a replay in another process decides the same), held as an int in
 a set, and the expiry queue is two flat arrays of 8-byte machine integers (digest,
 expiry watermark). Memory: ~80 bytes per remembered id (the int, its set slot, 16
-bytes of queue) instead of ~200 for the string, its set slot and a queue tuple;
-at most ``events/s × ttl`` ids — e.g. 50k events/s × 30 s ≈ 120 MB. Two different
+bytes of queue; ~80-100 measured) instead of ~200 for the string, its set slot and a queue tuple;
+at most ``events/s × ttl`` ids — e.g. 50k events/s × 30 s ≈ 140 MB. Two different
 ids share a digest with probability 2⁻⁶⁴: with ``n`` ids remembered, a new event
 is taken for a duplicate by mistake with probability ``n / 2⁶⁴`` (1.5M ids
 remembered, i.e. 50k events/s × 30 s: 8·10⁻¹⁴ per event, about one event in
