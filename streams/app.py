@@ -92,7 +92,8 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         web_port=s.web_port,
         web_bind=s.web_bind,  # Faust's default is 0.0.0.0; it has no authentication (trtlens.listen)
         stream_buffer_maxsize=4096,  # the merge agent's queue (the events topic bypasses Faust's queues)
-        consumer_max_fetch_size=8 * 1024 * 1024,  # batched records are ~50 KB each: fetch many per round trip
+        consumer_max_fetch_size=s.fetch_partition_max_bytes,  # batched records are ~50 KB each: many per fetch
+        broker_max_poll_records=s.fetch_max_records,  # Faust's default (none) turned a whole fetch into objects
         topic_allow_declare=True,
         datadir=str(_made(data_dir(settings))),  # Faust's own files: never the user's working directory
         TableManager=SeekFirstTableManager,  # seek before the flow resumes after a rebalance (faust_glue.py)
@@ -107,7 +108,8 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
     within_s = s.batch_within_ms / 1000
     # the events topic's records reach the agent in fetched batches, past Faust's per-record path
     app.trtlens_fetch_max_wait_ms = s.fetch_max_wait_ms
-    ingress = app.trtlens_ingress = BatchIngress(t.events, max_records=s.batch_max_records, max_bytes=s.batch_max_bytes)
+    ingress = app.trtlens_ingress = BatchIngress(
+        t.events, max_records=s.batch_max_records, max_bytes=s.batch_max_bytes, max_pending=s.pending_groups)
 
     @app.agent(events_topic, name="process")
     async def process(stream):  # noqa: ANN001 - Faust stream: subscribes the topic; records come from the ingress

@@ -48,6 +48,21 @@ class StreamsSettings(BaseModel):
         100, ge=1, le=10_000,
         description="longest the broker may hold one fetch of the worker's consumer (Faust's fixed value: 1500)",
     )
+    fetch_max_records: int = Field(
+        5_000, ge=1, le=100_000,
+        description="most records one poll of the consumer turns into objects (aiokafka max_poll_records); the rest "
+        "of a fetch stays raw bytes until the next poll (README: memory)",
+    )
+    fetch_partition_max_bytes: int = Field(
+        2 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
+        description="most bytes one fetch asks of a partition (Faust consumer_max_fetch_size); raw fetched data "
+        "waiting to be polled is at most this per assigned partition",
+    )
+    pending_groups: int = Field(
+        4, ge=1, le=64,
+        description="fetched groups of records that may wait for the agent (the fetch loop waits when they are "
+        "full); each holds at most batch_max_records / batch_max_bytes",
+    )
     batch_within_ms: int = Field(100, ge=1, le=60_000, description="max wait to fill a group of the merge stage")
     segment_max_bytes: int = Field(512 * 1024, ge=4096, le=8 * 1024 * 1024, description="max bytes of one state-log changelog record")
     idle_timeout_ms: int = Field(

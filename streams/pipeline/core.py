@@ -114,7 +114,8 @@ class PartitionPipeline:
         # requests that completed before their inference_complete (out of order): attributed when it arrives
         # (or when their trace is gone), so the attribution does not depend on arrival order
         self._unattributed: dict[str, tuple[EventBase, WindowPartial]] = {}
-        self._inference = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE))
+        self._inference = self.traces.kind_bits.mask(  # TraceState.kinds bits of the inference types
+            types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE))
         self._inference_types = frozenset(types_where(lambda s: s.trace is not None and s.trace.role is TraceRole.INFERENCE).values())
         self._windows_due = (-1, -1)  # (watermark at which windows.advance() may act next, windows held then)
         self._advance_step_ms = settings.advance_step_ms
@@ -251,7 +252,7 @@ class PartitionPipeline:
             d = item[0].__dict__  # pydantic keeps field values here: one lookup each instead of getattr
             rid = d["request_id"]
             tr = get(rid)
-            if tr is None or tr.error is not None or d["status"] == "error" or not tr.kinds.isdisjoint(inference):
+            if tr is None or tr.error is not None or d["status"] == "error" or tr.kinds & inference:
                 keep(item)
             else:
                 waiting[rid] = item
@@ -261,7 +262,7 @@ class PartitionPipeline:
             # than the run's events (out-of-order requests: a few), else by the run's inference events (a
             # source that sends no inference at all makes every request wait until its trace goes)
             if len(waiting) * 4 < len(kept):
-                ready = [rid for rid in waiting if (tr := get(rid)) is not None and not tr.kinds.isdisjoint(inference)]
+                ready = [rid for rid in waiting if (tr := get(rid)) is not None and tr.kinds & inference]
             else:
                 types = self._inference_types
                 ready = [ev.request_id for ev in kept if type(ev) in types and ev.request_id in waiting]

@@ -14,18 +14,24 @@ A segment is deleted (tombstone) once the watermark is ``horizon_ms`` past its
 ``watermark_after``; ``horizon_ms`` is the longest event-time memory of any
 stage (dedup TTL; window + grace + late retention; join timeout + retention),
 so everything still alive in the state is derived from retained segments.
-Memory and changelog volume: about the input bytes of ``horizon_ms`` of event
-time per partition (the retained raw records).
+Memory and changelog volume: the input bytes of ``horizon_ms`` of event time
+per partition (the retained raw records), zlib-compressed (level 1): a segment
+is held and written as its compressed encoding, ~1/10 of the JSON on the bench
+load (~0.6 µs of CPU per 300-byte event), decompressed only when a partition is
+recovered. A value that starts with ``{`` is read as the uncompressed JSON
+segments of earlier versions.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from dataclasses import dataclass
 
 import orjson
 
 KEY_PREFIX_WIDTH = 5
+COMPRESS_LEVEL = 1  # zlib: ~500 MB/s here; higher levels cost 2-3x the CPU for ~20% less
 
 
 def segment_key(partition: int, last_offset: int) -> bytes:
@@ -46,6 +52,10 @@ class Segment:
     records: list[bytes | object | None]  # raw bytes (decoded from storage: parsed JSON); None = invalid-only record
 
     def encode(self) -> bytes:
+        """The changelog value: the segment's JSON, zlib-compressed (what the state table holds)."""
+        return zlib.compress(self.encode_json(), COMPRESS_LEVEL)
+
+    def encode_json(self) -> bytes:
         return orjson.dumps(
             {
                 "o": self.offsets,
@@ -57,7 +67,7 @@ class Segment:
 
     @classmethod
     def decode(cls, key: bytes, value: bytes) -> "Segment":
-        d = orjson.loads(value)
+        d = orjson.loads(value if value[:1] == b"{" else zlib.decompress(value))  # "{": written uncompressed
         return cls(key, d["o"][-1], d["wb"], d["wa"], d["o"], d["r"])
 
 

@@ -24,7 +24,7 @@ from trtlens.schemas.events import EventBase, types_where
 from trtlens.schemas.roles import Expected, event_name
 from trtlens.streams.traces.config import TracesConfig
 from trtlens.streams.traces.sampling import decide
-from trtlens.streams.traces.state import TraceState, joins_for
+from trtlens.streams.traces.state import KindBits, TraceState, joins_for
 
 
 class TraceJoin:
@@ -39,7 +39,10 @@ class TraceJoin:
         self._retention: deque[tuple[int, str]] = deque()
         self.too_late_events = 0
         self.ready: set[str] = set()
-        self._joins = joins_for(config)  # event model → (name, what it adds): the registry's trace roles
+        self.kind_bits = KindBits()  # TraceState.kinds: a bit per event type
+        # event model → (its kinds bit, what it adds): the registry's trace roles
+        self._joins = {model: (self.kind_bits.bit(name), apply) for model, (name, apply) in joins_for(config).items()}
+        self._expected = [(name, self.kind_bits.bit(name)) for name in config.expected_stages]
         # expected stages a request that failed may never have reached (not named missing in an error trace)
         self._optional_if_failed = frozenset(types_where(
             lambda s: s.trace is not None and s.trace.expected is Expected.UNLESS_FAILED))
@@ -104,10 +107,10 @@ class TraceJoin:
                     tr.host, tr.backend = ev.host, ev.backend
             tr.event_ids.append(eid)
             try:
-                name, apply = joins[type(ev)]  # total over the registry (a try costs nothing when it does not raise)
+                bit, apply = joins[type(ev)]  # total over the registry (a try costs nothing when it does not raise)
             except KeyError:  # an EventBase subclass outside the registry: joined by its type only
-                name, apply = joins[type(ev)] = (event_name(type(ev)), None)
-            tr.kinds.add(name)
+                bit, apply = joins[type(ev)] = (self.kind_bits.bit(event_name(type(ev))), None)
+            tr.kinds |= bit
             if apply is not None:
                 apply(tr, ev, p99_ms)
             tr.changed = True
@@ -166,7 +169,7 @@ class TraceJoin:
             return out
         cfg = self.config
         traces = self.traces
-        expected = cfg.expected_stages
+        expected = self._expected
         sample_rate = cfg.sample_rate
         for rid in sorted(self.ready):
             tr = traces.get(rid)
@@ -188,7 +191,7 @@ class TraceJoin:
         return out
 
 
-def _document(tr: TraceState, expected: list[str], optional_if_failed: frozenset[str], reason: str,
+def _document(tr: TraceState, expected: list[tuple[str, int]], optional_if_failed: frozenset[str], reason: str,
               weight: float) -> dict:
     """The trace as the JSON dict of :class:`~trtlens.schemas.documents.Trace` (``model_dump(mode="json")``).
 
@@ -200,7 +203,7 @@ def _document(tr: TraceState, expected: list[str], optional_if_failed: frozenset
     else:
         status = "incomplete"
     kinds = tr.kinds
-    missing = [s for s in expected if s not in kinds]
+    missing = [s for s, bit in expected if not kinds & bit]
     if tr.terminal and status == "error":
         missing = [s for s in missing if s not in optional_if_failed]  # e.g. failed before inference: normal
     if tr.error:

@@ -29,6 +29,7 @@ recorded whatever its role), as it always has.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +38,25 @@ from trtlens.schemas.roles import TraceRole
 from trtlens.streams.traces.config import TracesConfig
 
 
+_intern = sys.intern
+
+
+def shared(text: str | None) -> str | None:
+    """``text`` as the one interned copy (model, version, worker, host...: a few values repeated in every trace).
+
+    Each decoded event brings its own copies of these strings; a trace keeping them costs ~55 bytes each,
+    ~8 per trace. Interned strings are freed with their last reference (bounded by what traces hold).
+    """
+    return _intern(text) if text is not None else None
+
+
 class TraceState:
-    """One request being joined (a plain slotted class: created once per request on the hot path)."""
+    """One request being joined (a plain slotted class: created once per request on the hot path).
+
+    Memory (README "Memory"): ``kinds`` is a bit mask of the event types joined (:class:`KindBits`, not
+    a set of names: ~28 bytes instead of 216-728), and the strings that repeat across requests are
+    interned (:func:`shared`).
+    """
 
     __slots__ = (
         "request_id", "start_ts_ms", "end_ts_ms", "model", "model_version", "worker_id", "host", "backend",
@@ -52,12 +70,12 @@ class TraceState:
         self.request_id = request_id
         self.start_ts_ms = start_ts_ms
         self.end_ts_ms = end_ts_ms
-        self.model = model
-        self.model_version = model_version
-        self.worker_id = worker_id
-        self.host = host
-        self.backend = backend
-        self.kinds: set[str] = set()
+        self.model = shared(model)
+        self.model_version = shared(model_version)
+        self.worker_id = shared(worker_id)
+        self.host = shared(host)
+        self.backend = shared(backend)
+        self.kinds = 0  # bit mask of the event types joined (KindBits)
         self.event_ids: list[str] = []
         self.terminal = False
         self.status: str | None = None
@@ -102,10 +120,10 @@ def _inference(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
             if v is not None:
                 st[dst] = v
         tr.cold_start = tr.cold_start or ev.cold_start
-        tr.precision = ev.precision
+        tr.precision = shared(ev.precision)
         eid = fields["engine_id"]
         if eid is not None:
-            tr.engine_id = eid
+            tr.engine_id = _intern(eid)
         if tr.batch_size is None:
             tr.batch_size = ev.batch_size
 
@@ -117,13 +135,13 @@ def _terminal(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
 
     def apply(tr: TraceState, ev: RequestComplete, p99_ms: float | None) -> None:
         tr.terminal = True
-        tr.status = ev.status
+        tr.status = shared(ev.status)
         tr.cold_start = tr.cold_start or ev.cold_start
         tr.batch_size = ev.batch_size
         st, fields = tr.stages, ev.__dict__
         eid = fields["engine_id"]
         if eid is not None:
-            tr.engine_id = eid
+            tr.engine_id = _intern(eid)
         for dst, src in stage_fields:
             v = fields[src]
             if v is not None:
@@ -151,6 +169,33 @@ ROLES: dict[TraceRole, Callable[[StageFields, TracesConfig], Apply] | None] = {
     TraceRole.STAGE: None,  # its type is recorded, nothing else
 }
 """Every trace role's implementation; a role missing here fails :func:`joins_for`."""
+
+
+class KindBits:
+    """Event type name ↔ bit of :attr:`TraceState.kinds` (registry types first, others as they appear).
+
+    One per :class:`~trtlens.streams.traces.core.TraceJoin` (never module state): a type outside the
+    registry gets the next free bit the first time it joins.
+    """
+
+    def __init__(self) -> None:
+        self.bits: dict[str, int] = {name: 1 << i for i, name in enumerate(EVENT_TYPES)}
+
+    def bit(self, name: str) -> int:
+        b = self.bits.get(name)
+        if b is None:
+            b = self.bits[name] = 1 << len(self.bits)
+        return b
+
+    def mask(self, names) -> int:  # noqa: ANN001 - any iterable of names
+        out = 0
+        for name in names:
+            out |= self.bit(name)
+        return out
+
+    def names(self, kinds: int) -> list[str]:
+        """The names in the mask ``kinds``, in bit order."""
+        return [name for name, b in self.bits.items() if kinds & b]
 
 
 def joins_for(cfg: TracesConfig) -> dict[type[EventBase], Join]:

@@ -32,6 +32,7 @@ from pathlib import Path
 import orjson
 
 from support.streams_harness import Worker, latest_docs, read_topic, streams_settings, wait_for
+from trtlens.streams.pipeline.statelog import Segment
 
 T0 = 1_700_000_000_000
 WINDOW_MS = 2_000
@@ -230,7 +231,7 @@ def _offset_problems(settings, ends: dict[int, int]) -> list[str]:
         if value is None or not re.match(rb"^\d{5}:\d{20}$", key or b""):
             continue
         partition = int(key[:5])
-        offsets = orjson.loads(value)["o"]
+        offsets = Segment.decode(key, value).offsets  # the format's own reader (segments are compressed)
         seen = covered.setdefault(partition, [])
         if seen and offsets[0] != seen[-1] + 1:
             kind = "applied twice" if offsets[0] <= seen[-1] else "never applied"

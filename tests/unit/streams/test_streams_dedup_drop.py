@@ -1,7 +1,7 @@
 import pytest
 
 from trtlens.schemas.events import EngineBuild, ErrorEvent, GpuSample, RequestComplete, RequestReceived
-from trtlens.streams.dedup.core import Deduper
+from trtlens.streams.dedup.core import Deduper, id_digest
 from trtlens.streams.drop.config import DropConfig
 from trtlens.streams.drop.core import Dropper
 
@@ -25,7 +25,24 @@ def test_dedup_watermarks_follow_first_seen_events():
     d = Deduper(ttl_ms=1000)
     kept, wms, wm = d.first_seen([ev("a", 300), ev("b", 200), ev("a", 900), ev("c", 400)], 250)
     assert [e.event_id for e in kept] == ["a", "b", "c"] and wms == [250, 300, 300] and wm == 400
-    assert list(d.expiry) == [(1300, "a"), (1300, "b"), (1400, "c")]
+    assert d.pending_expiry() == [(1300, id_digest("a")), (1300, id_digest("b")), (1400, id_digest("c"))]
+    assert "a" in d and "d" not in d
+
+
+def test_dedup_digest_is_deterministic_and_the_queue_compacts():
+    """The digest is BLAKE2b-64 of the UTF-8 id (the same in every process: a replay decides the same);
+    the expiry queue keeps only what is alive however many ids went through it."""
+    import hashlib
+
+    assert id_digest("r1-0") == int.from_bytes(hashlib.blake2b(b"r1-0", digest_size=8).digest(), "little")
+    assert id_digest("é\ud800") != id_digest("e")  # any str, lone surrogates included, has a digest
+    d = Deduper(ttl_ms=10)
+    for i in range(20_000):
+        d.first_seen([ev(f"e{i}", i)], i)
+        assert d.expire(i) == (1 if i >= 10 else 0)  # e{i} expires at i + 10
+    assert len(d) == 10 and len(d.pending_expiry()) == 10 and len(d._queue_at) < 10_000
+    assert [at for at, _ in d.pending_expiry()] == list(range(20_000, 20_010))
+    assert d.first_seen([ev("e19999", 20_000)], 20_000)[0] == [] and d.first_seen([ev("e0", 20_000)], 20_000)[0] != []
 
 
 def test_a_build_report_does_not_move_the_watermark():
