@@ -233,17 +233,19 @@ def threshold_bucket(value: float | None, gamma_ln: float, min_value: float) -> 
 
 
 def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamma_ln: float, n_exemplars: int,
-                   min_value: float) -> list[str]:
+                   min_value: float) -> list[tuple[str, Any]]:
     """:meth:`Tail.add` for each ``(request_complete event, its model-version partial)``, inlined (the hot path).
 
     ``traces``: the trace join's open traces by request_id (each request's joined
-    stage breakdown). Returns the request ids that became exemplars of their
-    partial. Same rows and exemplars as :meth:`Tail.add` (a unit test compares).
+    stage breakdown). Returns ``(request_id, partial)`` of each request that became
+    an exemplar candidate of its partial (among its N slowest so far). Same rows
+    and exemplars as :meth:`Tail.add` (a unit test compares).
     """
     ceil, log, get = math.ceil, math.log, traces.get
     push, replace = heapq.heappush, heapq.heapreplace
     other_sum = 2 + 2 * N_STAGES - 1
-    out: list[str] = []
+    out: list[tuple[str, Any]] = []
+    keep = out.append
     for ev, p in requests:
         d = ev.__dict__  # pydantic keeps field values here: one lookup each instead of the generic getattr
         total = d["total_ms"]
@@ -303,12 +305,12 @@ def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamm
             ex = t.exemplars
             if len(ex) < n_exemplars:
                 push(ex, (total, rid))
-                out.append(rid)
+                keep((rid, p))
             else:
                 low = ex[0]
                 if total > low[0] or (total == low[0] and rid > low[1]):
                     replace(ex, (total, rid))
-                    out.append(rid)
+                    keep((rid, p))
     return out
 
 

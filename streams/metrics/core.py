@@ -249,20 +249,23 @@ class PartitionWindows:
                         requests_out.append((ev, mv))
         return p99s
 
-    def attribute(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any]) -> list[str]:
+    def attribute(self, requests: Sequence[tuple[EventBase, WindowPartial]],
+                  traces: dict[str, Any]) -> list[tuple[str, WindowPartial]]:
         """Add each request (from ``observe_many``'s ``requests_out``) to its window's tail rows and exemplars.
 
         ``traces``: the trace join's open traces by request_id (their joined stage
-        breakdown; a request without one is attributed to ``other``). Returns the
-        request ids that became exemplars of their partial: the caller marks their
-        traces so tail sampling keeps them.
+        breakdown; a request without one is attributed to ``other``). Returns
+        ``(request_id, partial)`` of each request that became an exemplar candidate
+        of its partial: the caller marks their traces, which tail sampling keeps if
+        they are still among the partial's exemplars when it closes.
         """
         cfg = self.config
         if not cfg.attribution:
             return []
         return attribute_many(requests, traces, self._gamma_ln, cfg.exemplars, MIN_VALUE)  # type: ignore[arg-type]
 
-    def attribute_late(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any]) -> list[str]:
+    def attribute_late(self, requests: Sequence[tuple[EventBase, WindowPartial]],
+                       traces: dict[str, Any]) -> list[tuple[str, WindowPartial]]:
         """:meth:`attribute` for requests whose breakdown arrived after them: their partials go out again."""
         for _ev, p in requests:
             if not p.dirty:

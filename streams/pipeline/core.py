@@ -271,10 +271,10 @@ class PartitionPipeline:
         marked = self.windows.attribute(now, traces)
         if late:
             marked += self.windows.attribute_late(late, traces)
-        for rid in marked:
+        for rid, p in marked:
             tr = traces.get(rid)
             if tr is not None:
-                tr.exemplar = True  # tail sampling keeps every exemplar
+                tr.exemplar = p  # tail sampling keeps it if still among p's exemplars when p closes
 
     def _advance(self, muted: bool) -> None:
         """Close windows, time out and forget traces, forget dedup ids: at the watermark, now.
@@ -292,6 +292,7 @@ class PartitionPipeline:
         if wm >= due_wm or len(windows.windows) != held:
             windows.advance(wm)
             self._windows_due = (self._next_window_change(), len(windows.windows))
+            self.traces.release_held()  # exemplar candidates of windows that just closed: decided now
         self.traces.advance(wm)
         if self._unattributed:  # their trace is gone without an inference: attributed without a breakdown
             traces = self.traces.traces
@@ -344,7 +345,7 @@ class PartitionPipeline:
         self.traces.flush_open()
         self.layers.flush_open()
         out, self.out = self.out, Outputs()
-        out.traces = self.traces.take_ready()
+        out.traces = self.traces.take_ready(release=True)
         out.partials = self.windows.take_dirty()
         out.add_layers(self.layers.take())
         return out
