@@ -233,23 +233,35 @@ def threshold_bucket(value: float | None, gamma_ln: float, min_value: float) -> 
 
 
 def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamma_ln: float, n_exemplars: int,
-                   min_value: float) -> list[tuple[str, Any]]:
+                   min_value: float, waiting: dict[str, tuple[Any, Any]] | None = None,
+                   inference: frozenset[str] = frozenset()) -> list[tuple[str, Any]]:
     """:meth:`Tail.add` for each ``(request_complete event, its model-version partial)``, inlined (the hot path).
 
     ``traces``: the trace join's open traces by request_id (each request's joined
     stage breakdown). Returns ``(request_id, partial)`` of each request that became
     an exemplar candidate of its partial (among its N slowest so far). Same rows
     and exemplars as :meth:`Tail.add` (a unit test compares).
+
+    With ``waiting``, a request whose trace has no event of the ``inference`` kinds
+    yet and no error (it completed before its inference: out of order) is not
+    attributed but put there by request_id, for the caller to attribute when
+    its inference arrives (in the same pass: one trace lookup per request).
     """
     ceil, log, get = math.ceil, math.log, traces.get
     push, replace = heapq.heappush, heapq.heapreplace
     other_sum = 2 + 2 * N_STAGES - 1
     out: list[tuple[str, Any]] = []
     keep = out.append
-    for ev, p in requests:
+    for item in requests:
+        ev, p = item
         d = ev.__dict__  # pydantic keeps field values here: one lookup each instead of the generic getattr
-        total = d["total_ms"]
         rid = d["request_id"]
+        tr = get(rid)
+        if (waiting is not None and tr is not None and tr.error is None and tr.kinds.isdisjoint(inference)
+                and d["status"] != "error"):
+            waiting[rid] = item
+            continue
+        total = d["total_ms"]
         t = p.tail
         if t is None:
             t = p.tail = Tail()
@@ -262,7 +274,6 @@ def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamm
         if d["cold_start"]:
             row[1] += 1
         rest, best, best_ms = total, N_STAGES - 1, -1.0
-        tr = get(rid)
         if tr is not None and tr.stages:
             sg = tr.stages.get
             # STAGE_SOURCES unrolled: queue, engine_load, h2d, compute, d2h (rows 8..12 hold their sums)

@@ -249,20 +249,24 @@ class PartitionWindows:
                         requests_out.append((ev, mv))
         return p99s
 
-    def attribute(self, requests: Sequence[tuple[EventBase, WindowPartial]],
-                  traces: dict[str, Any]) -> list[tuple[str, WindowPartial]]:
+    def attribute(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any],
+                  waiting: dict[str, tuple[EventBase, WindowPartial]] | None = None,
+                  inference: frozenset[str] = frozenset()) -> list[tuple[str, WindowPartial]]:
         """Add each request (from ``observe_many``'s ``requests_out``) to its window's tail rows and exemplars.
 
         ``traces``: the trace join's open traces by request_id (their joined stage
         breakdown; a request without one is attributed to ``other``). Returns
         ``(request_id, partial)`` of each request that became an exemplar candidate
         of its partial: the caller marks their traces, which tail sampling keeps if
-        they are still among the partial's exemplars when it closes.
+        they are still among the partial's exemplars when it closes. With
+        ``waiting``: the requests that completed before their inference go there
+        instead (``attribute_many``).
         """
         cfg = self.config
         if not cfg.attribution:
             return []
-        return attribute_many(requests, traces, self._gamma_ln, cfg.exemplars, MIN_VALUE)  # type: ignore[arg-type]
+        return attribute_many(requests, traces, self._gamma_ln, cfg.exemplars, MIN_VALUE,  # type: ignore[arg-type]
+                              waiting, inference)
 
     def attribute_late(self, requests: Sequence[tuple[EventBase, WindowPartial]],
                        traces: dict[str, Any]) -> list[tuple[str, WindowPartial]]:

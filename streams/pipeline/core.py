@@ -245,16 +245,9 @@ class PartitionPipeline:
 
     def _attribute(self, kept: list[EventBase], requests: list[tuple[EventBase, WindowPartial]]) -> None:
         traces, waiting, inference = self.traces.traces, self._unattributed, self._inference
-        now = []
-        get, keep = traces.get, now.append
-        for item in requests:
-            d = item[0].__dict__  # pydantic keeps field values here: one lookup each instead of getattr
-            rid = d["request_id"]
-            tr = get(rid)
-            if tr is None or tr.error is not None or d["status"] == "error" or not tr.kinds.isdisjoint(inference):
-                keep(item)
-            else:
-                waiting[rid] = item
+        get = traces.get
+        # the requests whose trace has no inference yet (and no error) go to waiting instead
+        marked = self.windows.attribute(requests, traces, waiting, inference) if requests else []
         late = []
         if waiting:
             # the waiting requests whose inference arrived in this run: by their traces while they are fewer
@@ -268,7 +261,6 @@ class PartitionPipeline:
             if ready:
                 late = [waiting.pop(rid) for rid in dict.fromkeys(ready)]  # type: ignore[arg-type]
                 late.sort(key=lambda item: (item[0].total_ms, item[0].request_id))  # one order, whichever way found
-        marked = self.windows.attribute(now, traces)
         if late:
             marked += self.windows.attribute_late(late, traces)
         for rid, p in marked:
