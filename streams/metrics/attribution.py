@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from itertools import compress
 from typing import Any
 
 STAGES: tuple[str, ...] = ("queue", "engine_load", "h2d", "compute", "d2h", "other")
@@ -42,6 +43,7 @@ ROW = 2 + 2 * N_STAGES
 BUCKET_SHIFT = 2
 ZERO_BUCKET = -(1 << 30)
 TAIL_QUANTILES: tuple[tuple[str, float], ...] = (("p99", 0.99), ("p95", 0.95))
+_BITS: tuple[int, ...] = tuple(1 << i for i in range(ROW - 2))  # mask bit of row entry 2 + i
 
 
 class Tail:
@@ -110,15 +112,11 @@ def encode_row(bucket: int, row: list[float]) -> list[float | int]:
 
     Most entries are zero (a window's requests rarely spend time in every stage): a
     partial goes to the merge stage with every processing group, so its size is CPU.
-    Counts go as ints, stage sums rounded to the µs (``round(x, 3)``)."""
-    mask = 0
-    vals: list[float | int] = []
-    for i in range(2, ROW):
-        x = row[i]
-        if x:
-            mask |= 1 << (i - 2)
-            vals.append(int(x) if i < 2 + N_STAGES else round(x, 3))
-    return [bucket, int(row[0]), int(row[1]), mask, *vals]
+    Counts go as ints, stage sums rounded to the µs (``round(x, 3)``). Written with
+    C-level iterators (``compress``, ``filter``): every dirty partial encodes all its
+    rows on every send (a unit test compares it with the plain loop)."""
+    return [bucket, int(row[0]), int(row[1]), sum(compress(_BITS, row[2:])),
+            *map(int, filter(None, row[2:2 + N_STAGES])), *[round(x, 3) for x in row[2 + N_STAGES:] if x]]
 
 
 def decode_row(r: list[float | int]) -> tuple[int, list[float]]:

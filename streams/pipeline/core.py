@@ -285,8 +285,11 @@ class PartitionPipeline:
             windows.advance(wm)
             self._windows_due = (self._next_window_change(), len(windows.windows))
             self.traces.release_held()  # exemplar candidates of windows that just closed: decided now
+        forgotten = self.traces.forgotten
         self.traces.advance(wm)
-        if self._unattributed:  # their trace is gone without an inference: attributed without a breakdown
+        if self._unattributed and self.traces.forgotten != forgotten:
+            # a trace went: the waiting requests whose trace it was are attributed without a breakdown
+            # (a waiting request always has a trace, and only advance() forgets one)
             traces = self.traces.traces
             gone = [rid for rid in self._unattributed if rid not in traces]
             if gone:

@@ -39,6 +39,7 @@ class TraceJoin:
         self._timeouts: deque[tuple[int, str]] = deque()
         self._retention: deque[tuple[int, str]] = deque()
         self.too_late_events = 0
+        self.forgotten = 0  # traces forgotten so far (end of retention): callers can tell when one went
         self.ready: set[str] = set()
         self.held: dict[str, Any] = {}  # exemplar candidates waiting for their partial to close (take_ready)
         self._joins = joins_for(config)  # event model → (name, what it adds): the registry's trace roles
@@ -147,6 +148,7 @@ class TraceJoin:
                     ready.add(rid)
                 elif watermark_ms >= forget_at and tr.emitted and rid not in ready:
                     del traces[rid]
+                    self.forgotten += 1
                     continue
                 # else: not yet, or still to be emitted first: look again later
                 at = forget_at if forget_at > watermark_ms else watermark_ms + 1

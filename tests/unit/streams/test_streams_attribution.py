@@ -330,3 +330,22 @@ def test_only_candidates_still_among_the_slowest_when_their_window_closes_are_st
     assert exemplars <= set(stored)
     assert {r for r, d in stored.items() if d["sample_reason"] == "exemplar"} == exemplars
     assert len(candidates) > 3 * len(exemplars)  # the load pushed most candidates out
+
+
+def test_encode_row_equals_the_plain_loop_and_decodes_back():
+    from trtlens.streams.metrics.attribution import ROW, decode_row, encode_row
+
+    def plain(bucket, row):
+        mask, vals = 0, []
+        for i in range(2, ROW):
+            if row[i]:
+                mask |= 1 << (i - 2)
+                vals.append(int(row[i]) if i < 8 else round(row[i], 3))
+        return [bucket, int(row[0]), int(row[1]), mask, *vals]
+
+    rows = [[0.0] * ROW, [3.0, 1.0, 0, 2.0, 0, 0, 1.0, 0, 0, 12.34567, 0, 0.0004, 7.0, 0.5],
+            [float(i % 3) for i in range(ROW)], [1.0] * ROW]
+    for b, row in enumerate(rows):
+        enc = encode_row(b - 2, row)
+        assert enc == plain(b - 2, row) and [type(x) for x in enc] == [type(x) for x in plain(b - 2, row)]
+        assert decode_row(enc) == (b - 2, [float(int(x)) if i < 8 else round(x, 3) for i, x in enumerate(row)])
