@@ -296,12 +296,12 @@ class PartitionWindows:
                 self.dirty.add(key)
         for key in gone:
             p = self.windows.pop(key)
+            p.closed = True  # past its close (exemplar candidates held for it are decided by that: traces/core.py)
             if key in self.dirty:
                 # changed since its last send: one processing group can move the watermark past a
                 # window's whole retention (a backlog after a takeover, a fast backfill of a quiet
                 # service); its final partial must still reach the merge stage
                 self.dirty.discard(key)
-                p.closed = True
                 self._evicted.append(p)
         if gone:
             self._cache.clear()

@@ -349,3 +349,27 @@ def test_encode_row_equals_the_plain_loop_and_decodes_back():
         enc = encode_row(b - 2, row)
         assert enc == plain(b - 2, row) and [type(x) for x in enc] == [type(x) for x in plain(b - 2, row)]
         assert decode_row(enc) == (b - 2, [float(int(x)) if i < 8 else round(x, 3) for i, x in enumerate(row)])
+
+
+def test_held_candidates_are_decided_when_the_watermark_jumps_past_their_windows_retention():
+    # a window sent (not dirty) and never closed before one record moves the watermark past its whole
+    # retention: it is dropped unclosed, and its held candidates must still be decided (stored here)
+    config = LoadConfig(seed=6, rate_rps=100, duration_s=4, start_ms=T0 - T0 % 10_000, workers=1,
+                        gpu_sample_interval_ms=0,
+                        models=[ModelSpec(name="m", versions=[VersionSpec(name="v1", error_rate=0, cold_start_prob=0)])])
+    settings = StreamsSettings.model_validate({
+        "traces": {"sample_rate": 0.0, "slow_ms": None, "slow_above_p99": False},
+        "metrics": {"exemplars": 3}, "alerts": {"rules": []},
+    })
+    events = list(generate(config).events)
+    pipe = PartitionPipeline(settings, topic="t", partition=0)
+    pipe.process_record(0, None, orjson.dumps(events))
+    out, _, _ = pipe.end_group()
+    (mv,) = [p for p in out.partials if p.scope == "model_version"]
+    assert not mv.closed and pipe.traces.held
+    late = {**events[-1], "event_id": "far-future", "request_id": "far-future", "ts_ms": events[-1]["ts_ms"] + 3_600_000}
+    pipe.process_record(1, None, orjson.dumps([late]))
+    out2, _, _ = pipe.end_group()
+    stored = {d["request_id"] for d in out.traces + out2.traces}
+    assert {r for _, r in mv.tail.exemplars} <= stored
+    assert not pipe.traces.held
