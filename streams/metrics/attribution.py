@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from itertools import compress
 from typing import Any
 
 STAGES: tuple[str, ...] = ("queue", "engine_load", "h2d", "compute", "d2h", "other")
@@ -42,6 +43,7 @@ ROW = 2 + 2 * N_STAGES
 BUCKET_SHIFT = 2
 ZERO_BUCKET = -(1 << 30)
 TAIL_QUANTILES: tuple[tuple[str, float], ...] = (("p99", 0.99), ("p95", 0.95))
+_BITS: tuple[int, ...] = tuple(1 << i for i in range(ROW - 2))  # mask bit of row entry 2 + i
 
 
 class Tail:
@@ -110,15 +112,11 @@ def encode_row(bucket: int, row: list[float]) -> list[float | int]:
 
     Most entries are zero (a window's requests rarely spend time in every stage): a
     partial goes to the merge stage with every processing group, so its size is CPU.
-    Counts go as ints, stage sums rounded to the µs (``round(x, 3)``)."""
-    mask = 0
-    vals: list[float | int] = []
-    for i in range(2, ROW):
-        x = row[i]
-        if x:
-            mask |= 1 << (i - 2)
-            vals.append(int(x) if i < 2 + N_STAGES else round(x, 3))
-    return [bucket, int(row[0]), int(row[1]), mask, *vals]
+    Counts go as ints, stage sums rounded to the µs (``round(x, 3)``). Written with
+    C-level iterators (``compress``, ``filter``): every dirty partial encodes all its
+    rows on every send (a unit test compares it with the plain loop)."""
+    return [bucket, int(row[0]), int(row[1]), sum(compress(_BITS, row[2:])),
+            *map(int, filter(None, row[2:2 + N_STAGES])), *[round(x, 3) for x in row[2 + N_STAGES:] if x]]
 
 
 def decode_row(r: list[float | int]) -> tuple[int, list[float]]:
@@ -233,21 +231,35 @@ def threshold_bucket(value: float | None, gamma_ln: float, min_value: float) -> 
 
 
 def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamma_ln: float, n_exemplars: int,
-                   min_value: float) -> list[str]:
+                   min_value: float, waiting: dict[str, tuple[Any, Any]] | None = None,
+                   inference: int = 0) -> list[tuple[str, Any]]:
     """:meth:`Tail.add` for each ``(request_complete event, its model-version partial)``, inlined (the hot path).
 
     ``traces``: the trace join's open traces by request_id (each request's joined
-    stage breakdown). Returns the request ids that became exemplars of their
-    partial. Same rows and exemplars as :meth:`Tail.add` (a unit test compares).
+    stage breakdown). Returns ``(request_id, partial)`` of each request that became
+    an exemplar candidate of its partial (among its N slowest so far). Same rows
+    and exemplars as :meth:`Tail.add` (a unit test compares).
+
+    With ``waiting``, a request whose trace has no event of the ``inference`` kinds (a KindBits mask)
+    yet and no error (it completed before its inference: out of order) is not
+    attributed but put there by request_id, for the caller to attribute when
+    its inference arrives (in the same pass: one trace lookup per request).
     """
     ceil, log, get = math.ceil, math.log, traces.get
     push, replace = heapq.heappush, heapq.heapreplace
     other_sum = 2 + 2 * N_STAGES - 1
-    out: list[str] = []
-    for ev, p in requests:
+    out: list[tuple[str, Any]] = []
+    keep = out.append
+    for item in requests:
+        ev, p = item
         d = ev.__dict__  # pydantic keeps field values here: one lookup each instead of the generic getattr
-        total = d["total_ms"]
         rid = d["request_id"]
+        tr = get(rid)
+        if (waiting is not None and tr is not None and tr.error is None and not tr.kinds & inference
+                and d["status"] != "error"):
+            waiting[rid] = item
+            continue
+        total = d["total_ms"]
         t = p.tail
         if t is None:
             t = p.tail = Tail()
@@ -260,7 +272,6 @@ def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamm
         if d["cold_start"]:
             row[1] += 1
         rest, best, best_ms = total, N_STAGES - 1, -1.0
-        tr = get(rid)
         if tr is not None and tr.stages:
             sg = tr.stages.get
             # STAGE_SOURCES unrolled: queue, engine_load, h2d, compute, d2h (rows 8..12 hold their sums)
@@ -303,12 +314,12 @@ def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamm
             ex = t.exemplars
             if len(ex) < n_exemplars:
                 push(ex, (total, rid))
-                out.append(rid)
+                keep((rid, p))
             else:
                 low = ex[0]
                 if total > low[0] or (total == low[0] and rid > low[1]):
                     replace(ex, (total, rid))
-                    out.append(rid)
+                    keep((rid, p))
     return out
 
 

@@ -249,20 +249,27 @@ class PartitionWindows:
                         requests_out.append((ev, mv))
         return p99s
 
-    def attribute(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any]) -> list[str]:
+    def attribute(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any],
+                  waiting: dict[str, tuple[EventBase, WindowPartial]] | None = None,
+                  inference: int = 0) -> list[tuple[str, WindowPartial]]:
         """Add each request (from ``observe_many``'s ``requests_out``) to its window's tail rows and exemplars.
 
         ``traces``: the trace join's open traces by request_id (their joined stage
-        breakdown; a request without one is attributed to ``other``). Returns the
-        request ids that became exemplars of their partial: the caller marks their
-        traces so tail sampling keeps them.
+        breakdown; a request without one is attributed to ``other``). Returns
+        ``(request_id, partial)`` of each request that became an exemplar candidate
+        of its partial: the caller marks their traces, which tail sampling keeps if
+        they are still among the partial's exemplars when it closes. With
+        ``waiting``: the requests that completed before their inference go there
+        instead (``attribute_many``).
         """
         cfg = self.config
         if not cfg.attribution:
             return []
-        return attribute_many(requests, traces, self._gamma_ln, cfg.exemplars, MIN_VALUE)  # type: ignore[arg-type]
+        return attribute_many(requests, traces, self._gamma_ln, cfg.exemplars, MIN_VALUE,  # type: ignore[arg-type]
+                              waiting, inference)
 
-    def attribute_late(self, requests: Sequence[tuple[EventBase, WindowPartial]], traces: dict[str, Any]) -> list[str]:
+    def attribute_late(self, requests: Sequence[tuple[EventBase, WindowPartial]],
+                       traces: dict[str, Any]) -> list[tuple[str, WindowPartial]]:
         """:meth:`attribute` for requests whose breakdown arrived after them: their partials go out again."""
         for _ev, p in requests:
             if not p.dirty:
@@ -289,12 +296,12 @@ class PartitionWindows:
                 self.dirty.add(key)
         for key in gone:
             p = self.windows.pop(key)
+            p.closed = True  # past its close (exemplar candidates held for it are decided by that: traces/core.py)
             if key in self.dirty:
                 # changed since its last send: one processing group can move the watermark past a
                 # window's whole retention (a backlog after a takeover, a fast backfill of a quiet
                 # service); its final partial must still reach the merge stage
                 self.dirty.discard(key)
-                p.closed = True
                 self._evicted.append(p)
         if gone:
             self._cache.clear()

@@ -246,16 +246,9 @@ class PartitionPipeline:
 
     def _attribute(self, kept: list[EventBase], requests: list[tuple[EventBase, WindowPartial]]) -> None:
         traces, waiting, inference = self.traces.traces, self._unattributed, self._inference
-        now = []
-        get, keep = traces.get, now.append
-        for item in requests:
-            d = item[0].__dict__  # pydantic keeps field values here: one lookup each instead of getattr
-            rid = d["request_id"]
-            tr = get(rid)
-            if tr is None or tr.error is not None or d["status"] == "error" or tr.kinds & inference:
-                keep(item)
-            else:
-                waiting[rid] = item
+        get = traces.get
+        # the requests whose trace has no inference yet (and no error) go to waiting instead
+        marked = self.windows.attribute(requests, traces, waiting, inference) if requests else []
         late = []
         if waiting:
             # the waiting requests whose inference arrived in this run: by their traces while they are fewer
@@ -269,13 +262,12 @@ class PartitionPipeline:
             if ready:
                 late = [waiting.pop(rid) for rid in dict.fromkeys(ready)]  # type: ignore[arg-type]
                 late.sort(key=lambda item: (item[0].total_ms, item[0].request_id))  # one order, whichever way found
-        marked = self.windows.attribute(now, traces)
         if late:
             marked += self.windows.attribute_late(late, traces)
-        for rid in marked:
+        for rid, p in marked:
             tr = traces.get(rid)
             if tr is not None:
-                tr.exemplar = True  # tail sampling keeps every exemplar
+                tr.exemplar = p  # tail sampling keeps it if still among p's exemplars when p closes
 
     def _advance(self, muted: bool) -> None:
         """Close windows, time out and forget traces, forget dedup ids: at the watermark, now.
@@ -293,8 +285,12 @@ class PartitionPipeline:
         if wm >= due_wm or len(windows.windows) != held:
             windows.advance(wm)
             self._windows_due = (self._next_window_change(), len(windows.windows))
+            self.traces.release_held()  # exemplar candidates of windows that just closed: decided now
+        forgotten = self.traces.forgotten
         self.traces.advance(wm)
-        if self._unattributed:  # their trace is gone without an inference: attributed without a breakdown
+        if self._unattributed and self.traces.forgotten != forgotten:
+            # a trace went: the waiting requests whose trace it was are attributed without a breakdown
+            # (a waiting request always has a trace, and only advance() forgets one)
             traces = self.traces.traces
             gone = [rid for rid in self._unattributed if rid not in traces]
             if gone:
@@ -345,7 +341,7 @@ class PartitionPipeline:
         self.traces.flush_open()
         self.layers.flush_open()
         out, self.out = self.out, Outputs()
-        out.traces = self.traces.take_ready()
+        out.traces = self.traces.take_ready(release=True)
         out.partials = self.windows.take_dirty()
         out.add_layers(self.layers.take())
         return out

@@ -18,12 +18,13 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 from trtlens.schemas.documents import STAGE_FIELDS
 from trtlens.schemas.events import EventBase, types_where
 from trtlens.schemas.roles import Expected, event_name
 from trtlens.streams.traces.config import TracesConfig
-from trtlens.streams.traces.sampling import decide
+from trtlens.streams.traces.sampling import decide, rate_keeps
 from trtlens.streams.traces.state import KindBits, TraceState, joins_for
 
 
@@ -38,7 +39,9 @@ class TraceJoin:
         self._timeouts: deque[tuple[int, str]] = deque()
         self._retention: deque[tuple[int, str]] = deque()
         self.too_late_events = 0
+        self.forgotten = 0  # traces forgotten so far (end of retention): callers can tell when one went
         self.ready: set[str] = set()
+        self.held: dict[str, Any] = {}  # exemplar candidates waiting for their partial to close (take_ready)
         self.kind_bits = KindBits()  # TraceState.kinds: a bit per event type
         # event model → (its kinds bit, what it adds): the registry's trace roles
         self._joins = {model: (self.kind_bits.bit(name), apply) for model, (name, apply) in joins_for(config).items()}
@@ -148,6 +151,7 @@ class TraceJoin:
                     ready.add(rid)
                 elif watermark_ms >= forget_at and tr.emitted and rid not in ready:
                     del traces[rid]
+                    self.forgotten += 1
                     continue
                 # else: not yet, or still to be emitted first: look again later
                 at = forget_at if forget_at > watermark_ms else watermark_ms + 1
@@ -162,24 +166,53 @@ class TraceJoin:
             if not tr.emitted:
                 self.ready.add(rid)
 
-    def take_ready(self) -> list[dict]:
-        """Trace documents (JSON dicts of :class:`Trace`) to emit now, sampled, in request_id order."""
+    def release_held(self) -> None:
+        """Exemplar candidates held for their window: the ones whose partial closed are decided at the next take."""
+        held = self.held
+        if held:
+            ready_add = self.ready.add
+            for rid, p in held.items():
+                if p.closed:
+                    ready_add(rid)
+
+    def take_ready(self, *, release: bool = False) -> list[dict]:
+        """Trace documents (JSON dicts of :class:`Trace`) to emit now, sampled, in request_id order.
+
+        A trace that only its exemplar candidacy would keep (``tr.exemplar``: the
+        model-version partial it was among the slowest of) is held, not emitted,
+        while that partial is open; once it closed (:meth:`release_held`), or with
+        ``release`` (idle partition), it is kept as ``exemplar`` if it is still among
+        the partial's exemplars and dropped otherwise. A candidate only leaves the
+        partial's N slowest, never re-enters it, so every exemplar a window names
+        is stored, and the candidates pushed out later are not.
+        """
         out: list[dict] = []
         if not self.ready:
             return out
         cfg = self.config
         traces = self.traces
+        held = self.held
         expected = self._expected
         sample_rate = cfg.sample_rate
         for rid in sorted(self.ready):
             tr = traces.get(rid)
             if tr is None or not tr.changed:
                 continue
-            tr.changed = False
+            p = tr.exemplar
             keep, reason, weight = decide(
                 rid, error=tr.status == "error" or tr.error is not None, cold_start=tr.cold_start,
-                incomplete=not tr.terminal, slow=tr.slow, sample_rate=sample_rate, exemplar=tr.exemplar,
+                incomplete=not tr.terminal, slow=tr.slow, sample_rate=sample_rate, exemplar=p is not None,
             )
+            if reason == "exemplar" and not tr.kept and not rate_keeps(rid, sample_rate):
+                if not (p.closed or release):
+                    held[rid] = p  # decided when its partial closes (still changed, not emitted)
+                    continue
+                held.pop(rid, None)
+                if not _among(p, rid):
+                    keep, reason, weight = False, "rate", (1.0 / sample_rate) if sample_rate > 0 else 1.0
+            elif held:
+                held.pop(rid, None)
+            tr.changed = False
             tr.emitted = True
             if tr.kept and not keep:
                 keep, reason, weight = True, "update", 1.0  # an update of a kept trace is kept
@@ -189,6 +222,12 @@ class TraceJoin:
             out.append(_document(tr, expected, self._optional_if_failed, reason, weight))
         self.ready.clear()
         return out
+
+
+def _among(partial: Any, request_id: str) -> bool:
+    """Whether ``request_id`` is (still) one of the partial's exemplars (a heap of N ``(total_ms, id)``)."""
+    tail = partial.tail
+    return tail is not None and any(r == request_id for _, r in tail.exemplars)
 
 
 def _document(tr: TraceState, expected: list[tuple[str, int]], optional_if_failed: frozenset[str], reason: str,

@@ -89,7 +89,9 @@ class TraceState:
         self.kept = False
         self.changed = True
         self.engine_id: str | None = None
-        self.exemplar = False  # among its window's slowest (streams/metrics/attribution.py): always kept
+        # its model-version partial once it was among the partial's slowest (streams/metrics/attribution.py):
+        # kept if still among them when the partial closes (streams/traces/core.py, take_ready)
+        self.exemplar: Any = None
 
 
 Apply = Callable[[TraceState, Any, "float | None"], None]

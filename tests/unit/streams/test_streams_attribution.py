@@ -299,3 +299,77 @@ def test_with_many_requests_waiting_the_late_inferences_are_found_by_the_runs_ev
 from trtlens.producers.load.scenarios import SCENARIOS as _S  # noqa: E402
 
 SCENARIOS_FOR_ORDER = _S["overload"][1]
+
+
+def test_only_candidates_still_among_the_slowest_when_their_window_closes_are_stored():
+    # a request is a candidate when it enters its partial's N slowest; most are pushed out later in the
+    # window: their traces are held until the partial closes and then dropped, the rest stored
+    config = LoadConfig(seed=5, rate_rps=300, duration_s=25, start_ms=T0, workers=1, gpu_sample_interval_ms=0,
+                        models=[ModelSpec(name="m", versions=[VersionSpec(name="v1", error_rate=0, cold_start_prob=0)])])
+    settings = StreamsSettings.model_validate({
+        "traces": {"sample_rate": 0.0, "slow_ms": None, "slow_above_p99": False},
+        "metrics": {"exemplars": 3}, "alerts": {"rules": []},
+    })
+    events = list(generate(config).events)
+    pipe = PartitionPipeline(settings, topic="t", partition=0)
+    final: dict[int, set[str]] = {}
+    stored: dict[str, dict] = {}
+    candidates: set[str] = set()
+    for k in range(0, len(events), 100):
+        pipe.process_record(k // 100, None, orjson.dumps(events[k:k + 100]))
+        candidates.update(r for r, tr in pipe.traces.traces.items() if tr.exemplar is not None)
+        out, _, _ = pipe.end_group()  # windows close mid-run here: their held candidates are decided then
+        for part in out.partials:
+            if part.scope == "model_version" and part.tail is not None:
+                final[part.window_start_ms] = {r for _, r in part.tail.exemplars}
+        stored.update((d["request_id"], d) for d in out.traces)
+    out = pipe.flush_idle()  # idle: the open window's candidates are decided as they stand
+    stored.update((d["request_id"], d) for d in out.traces)
+    assert len(final) == 3 and all(len(ids) == 3 for ids in final.values())
+    exemplars = set().union(*final.values())
+    assert exemplars <= set(stored)
+    assert {r for r, d in stored.items() if d["sample_reason"] == "exemplar"} == exemplars
+    assert len(candidates) > 3 * len(exemplars)  # the load pushed most candidates out
+
+
+def test_encode_row_equals_the_plain_loop_and_decodes_back():
+    from trtlens.streams.metrics.attribution import ROW, decode_row, encode_row
+
+    def plain(bucket, row):
+        mask, vals = 0, []
+        for i in range(2, ROW):
+            if row[i]:
+                mask |= 1 << (i - 2)
+                vals.append(int(row[i]) if i < 8 else round(row[i], 3))
+        return [bucket, int(row[0]), int(row[1]), mask, *vals]
+
+    rows = [[0.0] * ROW, [3.0, 1.0, 0, 2.0, 0, 0, 1.0, 0, 0, 12.34567, 0, 0.0004, 7.0, 0.5],
+            [float(i % 3) for i in range(ROW)], [1.0] * ROW]
+    for b, row in enumerate(rows):
+        enc = encode_row(b - 2, row)
+        assert enc == plain(b - 2, row) and [type(x) for x in enc] == [type(x) for x in plain(b - 2, row)]
+        assert decode_row(enc) == (b - 2, [float(int(x)) if i < 8 else round(x, 3) for i, x in enumerate(row)])
+
+
+def test_held_candidates_are_decided_when_the_watermark_jumps_past_their_windows_retention():
+    # a window sent (not dirty) and never closed before one record moves the watermark past its whole
+    # retention: it is dropped unclosed, and its held candidates must still be decided (stored here)
+    config = LoadConfig(seed=6, rate_rps=100, duration_s=4, start_ms=T0 - T0 % 10_000, workers=1,
+                        gpu_sample_interval_ms=0,
+                        models=[ModelSpec(name="m", versions=[VersionSpec(name="v1", error_rate=0, cold_start_prob=0)])])
+    settings = StreamsSettings.model_validate({
+        "traces": {"sample_rate": 0.0, "slow_ms": None, "slow_above_p99": False},
+        "metrics": {"exemplars": 3}, "alerts": {"rules": []},
+    })
+    events = list(generate(config).events)
+    pipe = PartitionPipeline(settings, topic="t", partition=0)
+    pipe.process_record(0, None, orjson.dumps(events))
+    out, _, _ = pipe.end_group()
+    (mv,) = [p for p in out.partials if p.scope == "model_version"]
+    assert not mv.closed and pipe.traces.held
+    late = {**events[-1], "event_id": "far-future", "request_id": "far-future", "ts_ms": events[-1]["ts_ms"] + 3_600_000}
+    pipe.process_record(1, None, orjson.dumps([late]))
+    out2, _, _ = pipe.end_group()
+    stored = {d["request_id"] for d in out.traces + out2.traces}
+    assert {r for _, r in mv.tail.exemplars} <= stored
+    assert not pipe.traces.held
