@@ -6,7 +6,11 @@ Against one broker (a private embedded stack unless ``--bootstrap``), on the sam
    ``Publisher.publish_dicts``, flush: read + parse + publish with no collector logic;
 2. **file follow**: ``trtlens collect``'s file source on that file (follower, mapping, validation,
    DLQ checks, commit-after-ack checkpoints) until every event is acknowledged and checkpointed; once
-   with ``validate_events=full`` (default) and once with ``envelope``;
+   with ``validate_events=full`` (default) and once with ``envelope``; each also as events per CPU-second
+   of this process (every thread: follower, mapping, publisher, kafka-python's sender; the broker is
+   another process) — the "per core" figure — and its CPU-seconds over wall seconds (near 1: the run is
+   CPU-bound on one core; well below 1: it waits, for the broker's acks or for a CPU the machine's other
+   work holds);
    plus the collector's own work alone (a counting stand-in for the publisher), per CPU-second of
    this process: what one core does before the publisher and broker take their share;
 3. **HTTP ceiling**: an aiohttp handler that reads the body, splits, parses and publishes (no auth,
@@ -64,6 +68,7 @@ def file_ceiling(settings, path: Path) -> dict:
 
     with Publisher(settings, settings.producer.model_copy(update={"spool_name": "bench-ceiling"})) as pub:
         t0 = time.perf_counter()
+        c0 = time.process_time()
         n = 0
         rest = b""
         with open(path, "rb") as fh:
@@ -76,7 +81,9 @@ def file_ceiling(settings, path: Path) -> dict:
                 n += len(batch)
         delivered = pub.flush(120)
         dt = time.perf_counter() - t0
-    return {"events": n, "seconds": dt, "events_per_s": n / dt, "delivered": delivered}
+        cpu = time.process_time() - c0
+    return {"events": n, "seconds": dt, "events_per_s": n / dt, "cpu_seconds": cpu,
+            "events_per_cpu_s": n / cpu if cpu else 0.0, "cpu_over_wall": cpu / dt, "delivered": delivered}
 
 
 def file_follow(settings, path: Path, checkpoint_dir: Path, want: int, validate: str = "full") -> dict:
@@ -93,6 +100,7 @@ def file_follow(settings, path: Path, checkpoint_dir: Path, want: int, validate:
         intake = Intake(pub, committer, Mapper(MappingConfig(), worker_id="bench", validate=validate))
         source = FileSource(FilesConfig(paths=[str(path)]), intake, checkpoint_dir)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         source.follower.scan()
         last_commit = t0
         while intake.counts[("file", "events")] + intake.counts[("file", "invalid")] < want:
@@ -103,9 +111,11 @@ def file_follow(settings, path: Path, checkpoint_dir: Path, want: int, validate:
                 last_commit = time.perf_counter()
         committed = committer.commit_now()
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         source.follower.close()
     n = intake.counts[("file", "events")]
     return {"events": n, "invalid": intake.counts[("file", "invalid")], "seconds": dt, "events_per_s": n / dt,
+            "cpu_seconds": cpu, "events_per_cpu_s": n / cpu if cpu else 0.0, "cpu_over_wall": cpu / dt,
             "delivered": committed, "checkpoint_writes": source.store.writes}
 
 
@@ -270,28 +280,39 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
 
     result = {
         "file": {**r(ff), "ceiling_events_per_s": round(fc["events_per_s"], 1),
-                 "ratio": round(ff["events_per_s"] / fc["events_per_s"], 4)},
+                 "ratio": round(ff["events_per_s"] / fc["events_per_s"], 4),
+                 "cpu_ratio": round(ff["events_per_cpu_s"] / fc["events_per_cpu_s"], 4)},
         "file_envelope": {**r(fe), "ceiling_events_per_s": round(fc["events_per_s"], 1),
-                          "ratio": round(fe["events_per_s"] / fc["events_per_s"], 4)},
+                          "ratio": round(fe["events_per_s"] / fc["events_per_s"], 4),
+                          "cpu_ratio": round(fe["events_per_cpu_s"] / fc["events_per_cpu_s"], 4)},
         "file_ceiling": r(fc),
         "file_logic_per_cpu_s": {"full": round(lf["events_per_cpu_s"], 1), "envelope": round(le["events_per_cpu_s"], 1)},
         "http": {**r(hi), "ceiling_events_per_s": round(hc["events_per_s"], 1),
                  "ratio": round(hi["events_per_s"] / hc["events_per_s"], 4)},
         "http_ceiling": r(hc),
         "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "broker": "own embedded stack" if own is not None else bootstrap,
     }
     if args.json:
         print(json.dumps(result))
     else:
         print(f"file ceiling (read+parse+publish): {fc['events_per_s']:>10,.0f} events/s")
+        print(f"  per CPU-s of this process      : {fc['events_per_cpu_s']:>10,.0f} events "
+              f"(CPU-s / wall-s {fc['cpu_over_wall']:.2f})")
         print(f"file follow (collector)          : {ff['events_per_s']:>10,.0f} events/s "
-              f"({result['file']['ratio']:.1%} of ceiling; committed={ff['delivered']})")
+              f"({result['file']['ratio']:.1%} of ceiling; committed={ff['delivered']}, "
+              f"checkpoint writes={ff['checkpoint_writes']})")
+        print(f"  per CPU-s of this process      : {ff['events_per_cpu_s']:>10,.0f} events "
+              f"({result['file']['cpu_ratio']:.1%} of the ceiling's; CPU-s / wall-s {ff['cpu_over_wall']:.2f})")
         print(f"file follow (validate=envelope)  : {fe['events_per_s']:>10,.0f} events/s "
               f"({result['file_envelope']['ratio']:.1%} of ceiling)")
+        print(f"  per CPU-s of this process      : {fe['events_per_cpu_s']:>10,.0f} events "
+              f"({result['file_envelope']['cpu_ratio']:.1%} of the ceiling's; CPU-s / wall-s {fe['cpu_over_wall']:.2f})")
         print(f"collector logic alone, per CPU-s : {lf['events_per_cpu_s']:>10,.0f} events (full), "
               f"{le['events_per_cpu_s']:,.0f} (envelope); no broker, no publisher")
         print(f"HTTP ceiling (read+parse+publish): {hc['events_per_s']:>10,.0f} events/s")
         print(f"HTTP ingest (collector, acked)   : {hi['events_per_s']:>10,.0f} events/s "
               f"({result['http']['ratio']:.1%} of ceiling)")
+        print(f"load average (1 min) at the end  : {result['load_average_1m']:.2f} on {os.cpu_count()} CPUs")
     return 0 if ff["delivered"] and fe["delivered"] and fc["delivered"] and hi["delivered"] else 1

@@ -9,6 +9,12 @@ that the broker has not). Closing the gate is what makes a flush finish under co
 publisher's flush settles only when nothing new is handed to it meanwhile.
 
 Dead letters count as published: the publisher's flush covers them too.
+
+A callback registered with a ``key`` replaces the pending one with the same key: a file checkpoint
+snapshot supersedes the one before it, so a round writes one checkpoint, not one per poll (a poll is one
+read chunk, ~3,000 lines: a 1-second round of a busy file used to write and fsync ~30 of them). The
+newer one is still run only after a flush that began after it was registered, which covers everything
+the older one covered.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ class Committer:
         self.flush_timeout_s = flush_timeout_s
         self._gate = threading.Lock()
         self._lock = threading.Lock()
-        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks: list[tuple[str | None, Callable[[], None]]] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -43,10 +49,16 @@ class Committer:
         with self._gate:
             yield
 
-    def after_ack(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` (on the committer's thread) once everything published so far is acknowledged."""
+    def after_ack(self, callback: Callable[[], None], *, key: str | None = None) -> None:
+        """Run ``callback`` (on the committer's thread) once everything published so far is acknowledged.
+
+        With ``key``: the pending callback with the same key (not yet taken by a round) is dropped, as this
+        one supersedes it (it must cover everything the older one would have done).
+        """
         with self._lock:
-            self._callbacks.append(callback)
+            if key is not None:
+                self._callbacks = [entry for entry in self._callbacks if entry[0] != key]
+            self._callbacks.append((key, callback))
 
     def wake(self) -> None:
         self._wake.set()
@@ -69,10 +81,12 @@ class Committer:
         if not ok:
             self.failed_rounds += 1
             with self._lock:
-                self._callbacks[:0] = callbacks  # retried next round, still before later ones
+                newer = {key for key, _ in self._callbacks if key is not None}
+                # retried next round, still before later ones; a keyed one superseded meanwhile is dropped
+                self._callbacks[:0] = [entry for entry in callbacks if entry[0] is None or entry[0] not in newer]
             return False
         self.last_ack_s = time.time()
-        for cb in callbacks:
+        for _key, cb in callbacks:
             try:
                 cb()
             except Exception:  # a failing callback (disk full) must not stop the others

@@ -69,6 +69,19 @@ def test_callbacks_run_only_after_an_acknowledged_flush_and_in_order():
     assert (c.rounds, c.failed_rounds) == (2, 1)
 
 
+def test_a_keyed_callback_supersedes_the_pending_one_with_its_key_even_across_a_failed_round():
+    pub = Pub([False, True])
+    c = Committer(pub)
+    ran = []
+    c.after_ack(lambda: ran.append("cp1"), key="files")
+    c.after_ack(lambda: ran.append("http"))
+    c.after_ack(lambda: ran.append("cp2"), key="files")
+    assert c.pending == 2  # cp1 dropped: cp2 covers it
+    assert not c.commit_now() and ran == []
+    c.after_ack(lambda: ran.append("cp3"), key="files")  # registered while the failed round's entries wait
+    assert c.commit_now() and ran == ["http", "cp3"] and c.pending == 0
+
+
 def test_a_failing_callback_does_not_stop_the_others():
     c = Committer(Pub([True]))
     ran = []
