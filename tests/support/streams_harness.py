@@ -84,12 +84,26 @@ def read_topic(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes
     """Every record of ``topic`` now: (key, value, partition, offset)."""
     from kafka import KafkaConsumer, TopicPartition
 
+    # read until caught up with the high watermark the broker's fetch responses report, not "until nothing
+    # came for a while": on a loaded machine a fetch can pause longer than any such silence, and a read that
+    # stopped early looks like lost records (ListOffsets is no help: the embedded broker answers it wrongly)
     consumer = KafkaConsumer(**settings.kafka.kafka_python_kwargs(), enable_auto_commit=False,
-                             consumer_timeout_ms=800, auto_offset_reset="earliest")
+                             auto_offset_reset="earliest")
     try:
         parts = consumer.partitions_for_topic(topic) or set()
-        consumer.assign([TopicPartition(topic, p) for p in parts])
-        return [(m.key, m.value, m.partition, m.offset) for m in consumer]
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        out: list[tuple[bytes | None, bytes, int, int]] = []
+        deadline = time.monotonic() + 120
+        while True:
+            batch = consumer.poll(timeout_ms=300)
+            for msgs in batch.values():
+                out += [(m.key, m.value, m.partition, m.offset) for m in msgs]
+            if not batch and all((hw := consumer.highwater(tp)) is not None and consumer.position(tp) >= hw
+                                 for tp in tps):
+                return out
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: not caught up with its high watermarks within 120 s")
     finally:
         consumer.close()
 
