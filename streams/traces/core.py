@@ -182,9 +182,10 @@ class TraceJoin:
         model-version partial it was among the slowest of) is held, not emitted,
         while that partial is open; once it closed (:meth:`release_held`), or with
         ``release`` (idle partition), it is kept as ``exemplar`` if it is still among
-        the partial's exemplars and dropped otherwise. A candidate only leaves the
-        partial's N slowest, never re-enters it, so every exemplar a window names
-        is stored, and the candidates pushed out later are not.
+        the partial's exemplars, and otherwise sampled by rate like any request (with
+        its ``1 / sample_rate`` weight: ``sum(sample_weight)`` stays an unbiased count).
+        A candidate only leaves the partial's N slowest, never re-enters it, so every
+        exemplar a window names is stored.
         """
         out: list[dict] = []
         if not self.ready:
@@ -203,13 +204,16 @@ class TraceJoin:
                 rid, error=tr.status == "error" or tr.error is not None, cold_start=tr.cold_start,
                 incomplete=not tr.terminal, slow=tr.slow, sample_rate=sample_rate, exemplar=p is not None,
             )
-            if reason == "exemplar" and not tr.kept and not rate_keeps(rid, sample_rate):
+            if reason == "exemplar" and not tr.kept and sample_rate < 1.0:
                 if not (p.closed or release):
                     held[rid] = p  # decided when its partial closes (still changed, not emitted)
                     continue
                 held.pop(rid, None)
                 if not _among(p, rid):
-                    keep, reason, weight = False, "rate", (1.0 / sample_rate) if sample_rate > 0 else 1.0
+                    # pushed out of the N slowest: an ordinary request, sampled by rate with its weight (a final
+                    # exemplar is kept with weight 1, so sum(sample_weight) still estimates the request count)
+                    keep = rate_keeps(rid, sample_rate)
+                    reason, weight = "rate", (1.0 / sample_rate) if sample_rate > 0 else 1.0
             elif held:
                 held.pop(rid, None)
             tr.changed = False
