@@ -15,6 +15,16 @@
    published events. CPU seconds are the process's own (psutil) over the same
    span, peak RSS its ``VmHWM``.
 
+``--ingress collect`` (issue 13, one event per record) then times the re-batching ingress stage and a
+worker behind it on the same records, one after the other: a ``trtlens collect --kafka-topic`` process
+reads the events topic (as records of ``--events-per-record`` events, as other shippers write them) and
+publishes them re-batched into a topic of its own (the publisher's batches: ``producer.batch_max_events``
+events per record), timed from the first event it takes to the scrape whose
+``trtlens_publisher_events_published_total`` reaches every event (its CPU-seconds over the same span);
+then a second worker (its own app id and topics) reads that topic, timed like the first. The stages run
+one after the other so that each figure is the stage's own, not the slower one's; together they show
+what a deployment needs per event (collector + worker CPU) and per stage.
+
 ``--compare-attribution`` (issue 11's cost check) then times further workers on the
 same published records, alternating ``TRTLENS_STREAMS__METRICS__ATTRIBUTION=false``
 and ``true`` for ``--rounds`` rounds (each worker with its own app id, partials and
@@ -63,6 +73,8 @@ class BenchResult:
     """``--compare-attribution``: per configuration its runs and median CPU-µs per event, and the ratio."""
     before: dict | None = None
     """The same figures of a worker of another installation (``--before-pythonpath``), measured first."""
+    ingress: dict | None = None
+    """``--ingress collect``: the re-batching collector's and the worker-behind-it's figures."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -117,7 +129,8 @@ async def _ceiling(settings: Settings, expected_events: int, timeout_s: float) -
 
 
 def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, events_per_record: int = 500,
-              compare_rounds: int = 0, before_pythonpath: str | None = None, log=print) -> BenchResult:
+              compare_rounds: int = 0, before_pythonpath: str | None = None, ingress: str = "none",
+              log=print) -> BenchResult:
     from trtlens.producers.load.config import FaultSpec, LoadConfig
     from trtlens.producers.load.core import generate
     from trtlens.producers.load.runner import publish_run
@@ -157,6 +170,9 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, ev
                 log(f"before (PYTHONPATH={before_pythonpath}): {eps:,.0f} events/s, "
                     f"{before['events_per_cpu_s']:,.0f} events per CPU-second")
             main = _time_worker(settings, Path(tmp), events, timeout_s, label="all stages")
+            behind = None
+            if ingress == "collect":
+                behind = _ingress_collect(settings, Path(tmp), events, timeout_s, log)
             cost = None
             if compare_rounds:
                 cost = _attribution_cost(settings, Path(tmp), events, timeout_s, compare_rounds, log)
@@ -166,7 +182,7 @@ def run_bench(*, requests: int, partitions: int, seed: int, timeout_s: float, ev
                 app_seconds=main.app_seconds, ceiling_seconds=ceiling_s, publish_events_per_s=stats.events_per_s,
                 partitions=partitions, events_per_record=events_per_record, load_average=os.getloadavg(),
                 worker_cpu_s=main.cpu_s, events_per_cpu_s=events / max(1e-3, main.cpu_s),
-                breakdown=main.breakdown, attribution_cost=cost, before=before,
+                breakdown=main.breakdown, attribution_cost=cost, before=before, ingress=behind,
             )
         finally:
             stop_stack(base)
@@ -203,6 +219,66 @@ def _time_worker(settings: Settings, log_dir: Path, events: int, timeout_s: floa
         worker.stop()
 
 
+def _own_topics(settings: Settings, tag: str, names: tuple[str, ...]) -> Settings:
+    """``settings`` with the named topics (and the app id) of its own, created on the broker."""
+    from trtlens.kafka import ensure_topics
+
+    topics = settings.topics.model_copy(update={name: f"{tag}.{name}" for name in names})
+    ensure_topics(settings.kafka, topics)
+    return settings.model_copy(update={"topics": topics, "streams": settings.streams.model_copy(update={"app_id": tag})})
+
+
+OUTPUT_TOPICS = ("events_dlq", "traces", "metrics", "alerts", "builds", "layers", "findings", "metrics_partials")
+
+
+def _ingress_collect(settings: Settings, log_dir: Path, events: int, timeout_s: float, log) -> dict:
+    """``trtlens collect`` re-batching the events topic into a topic of its own, then a worker behind it."""
+    from trtlens.stack.processes import ManagedProcess, connection_env, wait_for
+
+    behind = _own_topics(settings, f"{settings.streams.app_id}-ingress", ("events", *OUTPUT_TOPICS))
+    env = {**connection_env(behind), "TRTLENS_COLLECT__KAFKA__GROUP_ID": behind.streams.app_id + "-collect",
+           "TRTLENS_PRODUCER__SPOOL_NAME": behind.streams.app_id}
+    collector = ManagedProcess("collect-ingress", ["collect", "--kafka-topic", settings.topics.events],
+                               log_dir=log_dir, env=env).start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        collector.wait_obs(timeout_s)
+        first = last = None
+        while last is None and time.monotonic() < deadline:
+            time.sleep(SCRAPE_INTERVAL_S / 2 if first is None else SCRAPE_INTERVAL_S)
+            if not collector.running:
+                raise RuntimeError(f"the collector exited with {collector.returncode}: {collector.log_tail()}")
+            scrape = collector.metrics()
+            if first is None and scrape.value("trtlens_collect_events_total", source="kafka") > 0:
+                # from its first event: the group join before it is the broker's, not the stage's
+                first = (time.perf_counter(), collector.cpu_seconds(),
+                         scrape.value("trtlens_publisher_events_published_total"))
+            if scrape.value("trtlens_publisher_events_published_total") >= events:
+                last = (time.perf_counter(), collector.cpu_seconds(), scrape)
+        if first is None or last is None:
+            raise RuntimeError(f"the collector did not re-batch {events} events within {timeout_s:.0f}s: "
+                               f"{collector.log_tail()}")
+        wait_for(lambda: collector.metrics().value("trtlens_collect_invalid_total", source="kafka") == 0,
+                 timeout_s=1.0, what="no record dead-lettered by the collector")
+        counted = events - first[2]
+        seconds, cpu_s = max(1e-3, last[0] - first[0]), last[1] - first[1]
+        records = last[2].value("trtlens_publisher_records_sent_total")
+        rss_mb = collector.rss_high_water_bytes() / 2**20
+    finally:
+        collector.stop()
+    c = {"events_per_s": counted / seconds, "events_per_cpu_s": counted / max(1e-3, cpu_s), "seconds": seconds,
+         "cpu_s": cpu_s, "records_out": records, "peak_rss_mb": rss_mb, "load_average": os.getloadavg()}
+    log(f"ingress (trtlens collect, re-batching): {c['events_per_s']:,.0f} events/s, {c['events_per_cpu_s']:,.0f} "
+        f"events per CPU-second, {events} events into {records:.0f} records")
+    w = _time_worker(behind, log_dir, events, timeout_s, label="behind-ingress")
+    worker = {"events_per_s": events / w.app_seconds, "events_per_cpu_s": events / max(1e-3, w.cpu_s), **w.to_json()}
+    log(f"worker behind the ingress: {worker['events_per_s']:,.0f} events/s, {worker['events_per_cpu_s']:,.0f} "
+        f"events per CPU-second; peak RSS {w.peak_rss_mb:.0f} MB")
+    pair_us = (cpu_s / counted + w.cpu_s / events) * 1e6
+    return {"collector": c, "worker": worker, "pair_cpu_us_per_event": pair_us,
+            "pair_events_per_cpu_s": 1e6 / pair_us if pair_us else 0.0}
+
+
 def compare_order(rounds: int) -> list[tuple[str, str]]:
     """``(off, on), (on, off), (off, on), ...``: a drift of the machine's speed over the run hits both alike."""
     return [("off", "on") if r % 2 == 0 else ("on", "off") for r in range(rounds)]
@@ -211,18 +287,10 @@ def compare_order(rounds: int) -> list[tuple[str, str]]:
 def _attribution_cost(settings: Settings, log_dir: Path, events: int, timeout_s: float, rounds: int, log) -> dict:
     """Workers with attribution + exemplars off and on, alternating (off, on, on, off, ...: a drift in the
     machine's speed hits both alike), each on the same input with topics and an app id of its own."""
-    from trtlens.kafka import ensure_topics
-
     runs: dict[str, list[WorkerRun]] = {"off": [], "on": []}
     for r, pair in enumerate(compare_order(rounds)):
         for mode in pair:
-            tag = f"{settings.streams.app_id}-{mode}{r}"
-            topics = settings.topics.model_copy(update={
-                name: f"{tag}.{name}" for name in ("events_dlq", "traces", "metrics", "alerts", "builds", "layers",
-                                                   "findings", "metrics_partials")})
-            ensure_topics(settings.kafka, topics)
-            s = settings.model_copy(update={"topics": topics,
-                                            "streams": settings.streams.model_copy(update={"app_id": tag})})
+            s = _own_topics(settings, f"{settings.streams.app_id}-{mode}{r}", OUTPUT_TOPICS)
             run = _time_worker(s, log_dir, events, timeout_s, label=f"attribution-{mode}-{r}",
                                extra_env={"TRTLENS_STREAMS__METRICS__ATTRIBUTION": "true" if mode == "on" else "false"})
             runs[mode].append(run)
@@ -275,6 +343,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--before-pythonpath", metavar="DIR",
                    help="first run a worker of the trtlens installed in DIR (pip install --target DIR <older checkout>) "
                    "through the same records, for before/after figures from one run")
+    p.add_argument("--ingress", choices=["none", "collect"], default="none",
+                   help="collect: then time the re-batching ingress (`trtlens collect --kafka-topic` on the events "
+                   "topic into a topic of its own) and a worker behind it, one after the other (default none)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -298,7 +369,7 @@ def _run(args: argparse.Namespace) -> int:
     result = run_bench(requests=args.requests, partitions=args.partitions, seed=args.seed, timeout_s=args.timeout_s,
                        events_per_record=args.events_per_record,
                        compare_rounds=args.rounds if args.compare_attribution else 0,
-                       before_pythonpath=args.before_pythonpath, log=log)
+                       before_pythonpath=args.before_pythonpath, ingress=args.ingress, log=log)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -315,6 +386,16 @@ def _run(args: argparse.Namespace) -> int:
             print(f"before ({args.before_pythonpath}): {b['events_per_s']:,.0f} events/s (ratio {b['ratio']:.2f}), "
                   f"{b['events_per_cpu_s']:,.0f} events per CPU-second; peak RSS {b['peak_rss_mb']:.0f} MB; "
                   f"{b['breakdown']}")
+        g = result.ingress
+        if g:
+            c, w = g["collector"], g["worker"]
+            print(f"ingress `trtlens collect` re-batching: {c['events_per_s']:,.0f} events/s, "
+                  f"{c['events_per_cpu_s']:,.0f} events per CPU-second (into {c['records_out']:.0f} records)")
+            print(f"worker behind it: {w['events_per_s']:,.0f} events/s (ratio to the ceiling "
+                  f"{w['events_per_s'] / result.ceiling_events_per_s:.2f}), {w['events_per_cpu_s']:,.0f} events per "
+                  f"CPU-second; peak RSS {w['peak_rss_mb']:.0f} MB")
+            print(f"collector + worker: {g['pair_cpu_us_per_event']:.1f} CPU-us per event "
+                  f"({g['pair_events_per_cpu_s']:,.0f} events per CPU-second of the two)")
         c = result.attribution_cost
         if c:
             print(f"attribution + exemplars ({c['rounds']} workers each, same input), CPU-us per event: median off "
