@@ -57,11 +57,10 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
-    import asyncio
     import logging
-    import signal
 
     from trtlens.settings import load_settings
+    from trtlens.sinks.lifecycle import run_in_foreground
     from trtlens.sinks.selfmetrics import start_listener
     from trtlens.sinks.sink import ElasticsearchSink
 
@@ -78,33 +77,8 @@ def cmd_sink(args: argparse.Namespace) -> int:
         sink_cfg = settings.sink.model_validate({**settings.sink.model_dump(), **update})
         settings = settings.model_copy(update={"sink": sink_cfg})
 
-    async def main() -> None:
-        sink = ElasticsearchSink(settings)
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        signals = 0
-
-        def on_signal() -> None:
-            # first: drain the in-flight bulk, commit, exit; second: exit now without
-            # committing (safe: uncommitted records are re-delivered and overwrite)
-            nonlocal signals
-            signals += 1
-            if signals == 1:
-                log.info("sink=stopping drain=in_flight_bulk (signal again to exit without committing)")
-                sink.request_stop()
-            else:
-                task.cancel()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
-        obs = start_listener(sink, settings.obs)  # /metrics, /healthz, /readyz while the sink runs
-        try:
-            await sink.run()
-        finally:
-            obs.stop()
-
-    try:
-        asyncio.run(main())
-    except asyncio.CancelledError:
-        return 130
-    return 0
+    return run_in_foreground(
+        lambda: ElasticsearchSink(settings), log=log,
+        stopping="sink=stopping drain=in_flight_bulk (signal again to exit without committing)",
+        started=lambda sink: start_listener(sink, settings.obs).stop,  # /metrics, /healthz, /readyz while it runs
+    )

@@ -36,12 +36,11 @@ from trtlens.sinks.core import (
     OffsetTracker,
     RecordRef,
     backoff_s,
-    commits_due,
     family_alias,
     prepare_record,
     topic_families,
 )
-from trtlens.sinks.reading import contiguous
+from trtlens.sinks.reading import commit_applied, contiguous
 from trtlens.sinks.writer import BulkWriter, RetriesExhaustedError, StoreUnreachableError
 
 log = logging.getLogger(__name__)
@@ -384,23 +383,11 @@ class ElasticsearchSink:
         )
 
     async def _commit(self, only: set[Any] | None = None) -> None:
-        from aiokafka.errors import KafkaError
-
-        assigned = self._consumer.assignment()
-        if only is not None:
-            assigned = {tp for tp in assigned if tp in only}
-        due = commits_due(self._tracker.committable(), self._committed, assigned)
-        if not due:
-            return
-        try:
-            await self._consumer.commit(due)
-        except KafkaError as exc:  # a rebalance took the partitions: the new owner replays, _ids overwrite
-            self.counters["commit_failures"] += 1
-            log.warning("commit=failed partitions=%d error=%r replay=idempotent", len(due), exc)
-            return
-        self._committed.update(due)
-        self.counters["commits"] += 1
-        log.debug("commit=ok %s", " ".join(f"{tp.topic}/{tp.partition}={off}" for tp, off in sorted(due.items())))
+        # a re-read after a failed commit overwrites: the documents' _ids are deterministic
+        due = await commit_applied(self._consumer, self._tracker, self._committed, self.counters, only,
+                                   replay="idempotent")
+        if due:
+            log.debug("commit=ok %s", " ".join(f"{tp.topic}/{tp.partition}={off}" for tp, off in sorted(due.items())))
 
     # ------------------------------------------------------------ rebalances
 

@@ -20,11 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
-    import asyncio
     import logging
-    import signal
 
     from trtlens.settings import load_settings
+    from trtlens.sinks.lifecycle import run_in_foreground
     from trtlens.sinks.notify.notifier import Notifier
 
     log = logging.getLogger("trtlens.sinks.notify")
@@ -33,27 +32,5 @@ def cmd_notify(args: argparse.Namespace) -> int:
         cfg = settings.notify.model_validate({**settings.notify.model_dump(), "group_id": args.group_id})
         settings = settings.model_copy(update={"notify": cfg})
 
-    async def main() -> None:
-        notifier = Notifier(settings)
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        signals = 0
-
-        def on_signal() -> None:
-            nonlocal signals
-            signals += 1
-            if signals == 1:
-                log.info("notify=stopping drain=queues (signal again to exit without committing)")
-                notifier.request_stop()
-            else:
-                task.cancel()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
-        await notifier.run()
-
-    try:
-        asyncio.run(main())
-    except asyncio.CancelledError:
-        return 130
-    return 0
+    return run_in_foreground(lambda: Notifier(settings), log=log,
+                             stopping="notify=stopping drain=queues (signal again to exit without committing)")

@@ -33,8 +33,8 @@ from aiokafka import ConsumerRebalanceListener
 
 from trtlens.errors import TrtlensError
 from trtlens.settings import Settings
-from trtlens.sinks.core import Continuity, OffsetTracker, RecordRef, backoff_s, commits_due
-from trtlens.sinks.reading import contiguous
+from trtlens.sinks.core import Continuity, OffsetTracker, RecordRef, backoff_s
+from trtlens.sinks.reading import commit_applied, contiguous
 from trtlens.sinks.notify.config import EndpointConfig
 from trtlens.sinks.notify.core import (
     AlertRecord,
@@ -496,22 +496,9 @@ class Notifier:
     # ------------------------------------------------------------ offsets and rebalances
 
     async def _commit(self, only: set[Any] | None = None) -> None:
-        from aiokafka.errors import KafkaError
-
-        assigned = self._consumer.assignment()
-        if only is not None:
-            assigned = {tp for tp in assigned if tp in only}
-        due = commits_due(self._tracker.committable(), self._committed, assigned)
-        if not due:
-            return
-        try:
-            await self._consumer.commit(due)
-        except KafkaError as exc:  # a rebalance took the partitions: the new owner re-reads, the log dedups
-            self.counters["commit_failures"] += 1
-            log.warning("commit=failed partitions=%d error=%r replay=deduplicated_by_delivery_log", len(due), exc)
-            return
-        self._committed.update(due)
-        self.counters["commits"] += 1
+        # a re-read after a failed commit is deduplicated by the delivery log
+        await commit_applied(self._consumer, self._tracker, self._committed, self.counters, only,
+                             replay="deduplicated_by_delivery_log")
 
     async def on_revoked(self, revoked: set[Any]) -> None:
         """Stop starting requests for these partitions, let the ones in flight finish (and be
