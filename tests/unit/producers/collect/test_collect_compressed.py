@@ -252,3 +252,37 @@ def test_a_rotated_backlog_longer_than_the_grace_is_read_whole_not_cut_into_a_la
         got.extend(ids(chunks))
         errors.extend(e for c in chunks for e in c.errors)
     assert got == [f"e{i}" for i in range(1, 101)] and errors == []
+
+
+def test_copytruncate_then_compress_while_down_reads_the_copy_from_its_gz_and_the_truncated_file_from_0(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(lines([0, 1]))
+    config = FilesConfig(paths=[str(log)], rotated_grace_ms=0)
+    checkpoint = checkpoint_after(log, config, ["e0", "e1"])
+    with open(log, "ab") as fh:
+        fh.write(lines([2, 3]))
+    (tmp_path / "app.log.1").write_bytes(log.read_bytes())  # logrotate copytruncate: copy ...
+    with open(log, "r+b") as fh:                             # ... truncate the same inode ...
+        fh.truncate(0)
+    with open(log, "ab") as fh:                              # ... and the service logs on
+        fh.write(lines([4, 5]))
+    compress(tmp_path / "app.log.1", tmp_path / "app.log.1.gz")
+    f = Follower(config, checkpoint)
+    f.scan()
+    assert ids(f.read()) == ["e2", "e3"] and f.recovered_compressed_at_restart == 1
+    assert ids(f.read()) == ["e4", "e5"]
+
+
+def test_a_gz_in_logrotates_olddir_is_found_through_rotated_globs(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(lines([0]))
+    old = tmp_path / "old"
+    old.mkdir()
+    config = FilesConfig(paths=[str(log)], rotated_globs=[str(old / "app.log*")], rotated_grace_ms=0)
+    checkpoint = checkpoint_after(log, config, ["e0"])
+    with open(log, "ab") as fh:
+        fh.write(lines([1]))
+    compress(log, old / "app.log-20261201.gz")
+    f = Follower(config, checkpoint)
+    f.scan()
+    assert ids(f.read()) == ["e1"] and f.recovered_compressed_at_restart == 1 and f.missing_at_restart == 0
