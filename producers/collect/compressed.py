@@ -39,8 +39,11 @@ def is_compressed(path: str) -> bool:
 
 
 def head_matches(cp: FilePosition, head: bytes) -> bool:
-    """Whether the first decompressed bytes of a candidate are the checkpointed file's first bytes."""
-    return len(head) == cp.fp_len and fingerprint(head) == cp.fp
+    """Whether the first decompressed bytes of a candidate are the checkpointed file's first bytes.
+
+    A file checkpointed while empty (``fp_len`` 0) has no first bytes to match: never.
+    """
+    return cp.fp_len > 0 and len(head) == cp.fp_len and fingerprint(head) == cp.fp
 
 
 @dataclass(frozen=True)
@@ -67,17 +70,25 @@ def choose(cp: FilePosition, heads: dict[str, bytes], lengths: dict[str, bool]) 
 
 
 def candidate_paths(cp: FilePosition, rotated_globs: Iterable[str]) -> list[str]:
-    """``.gz`` files in the checkpointed file's directory and in ``rotated_globs``."""
-    out: set[str] = set()
+    """``.gz`` files in the checkpointed file's directory and in ``rotated_globs``, each once (by inode)."""
+    paths: list[str] = []
     directory = os.path.dirname(cp.path) or "."
     try:
         with os.scandir(directory) as entries:
-            out.update(e.path for e in entries if is_compressed(e.name) and e.is_file())
+            paths.extend(sorted(e.path for e in entries if is_compressed(e.name)))
     except OSError:
         pass
     for pattern in rotated_globs:
-        out.update(p for p in glob.glob(os.path.expanduser(pattern)) if is_compressed(p) and os.path.isfile(p))
-    return sorted(out)
+        paths.extend(sorted(p for p in glob.glob(os.path.expanduser(pattern)) if is_compressed(p)))
+    by_inode: dict[tuple[int, int], str] = {}
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if os.path.isfile(path):
+            by_inode.setdefault((st.st_dev, st.st_ino), path)  # the same file named twice is one candidate
+    return sorted(by_inode.values())
 
 
 def decompressed_head(path: str, n: int) -> bytes | None:

@@ -61,6 +61,10 @@ def test_a_head_matches_only_with_the_same_length_and_hash(candidate, matches):
     assert head_matches(cp_of(b"x" * 256), candidate) is matches
 
 
+def test_a_file_checkpointed_while_empty_matches_no_gz():
+    assert not head_matches(cp_of(b"", offset=0), b"")
+
+
 @pytest.mark.parametrize("heads, long_enough, path, reason", [
     ({"a.gz": b"H" * 16, "b.gz": b"other bytes here"}, {"a.gz": True}, "a.gz", "match"),
     ({"a.gz": b"other bytes here"}, {"a.gz": True}, None, "none"),
@@ -286,3 +290,16 @@ def test_a_gz_in_logrotates_olddir_is_found_through_rotated_globs(tmp_path):
     f = Follower(config, checkpoint)
     f.scan()
     assert ids(f.read()) == ["e1"] and f.recovered_compressed_at_restart == 1 and f.missing_at_restart == 0
+
+
+def test_the_same_gz_named_by_its_directory_and_by_rotated_globs_is_one_candidate(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(lines([0]))
+    config = FilesConfig(paths=[str(log)], rotated_globs=[str(tmp_path / "." / "app.log*")], rotated_grace_ms=0)
+    checkpoint = checkpoint_after(log, config, ["e0"])
+    with open(log, "ab") as fh:
+        fh.write(lines([1]))
+    compress(log, tmp_path / "app.log.1.gz")
+    f = Follower(config, checkpoint)
+    f.scan()
+    assert ids(f.read()) == ["e1"] and f.recovered_compressed_at_restart == 1
