@@ -2,7 +2,8 @@
 
 Identity = device + inode + a fingerprint (hash of the first ``fingerprint_bytes`` bytes, taken when
 the file was first read) + a truncation generation. A reused inode with other first bytes is a new file;
-a renamed file (rotation) keeps its identity and its offset. One JSON document per store, replaced
+a renamed file (rotation) keeps its identity and its offset; a file found compressed at restart keeps its
+identity, its offset applies to the decompressed stream (``compression``, ``compressed.py``). One JSON document per store, replaced
 atomically (write, fsync, rename), written only after the publisher's flush succeeded.
 """
 
@@ -32,6 +33,7 @@ class FilePosition:
     fp_len: int
     generation: int
     offset: int
+    compression: str | None = None  # "gzip": path is a .gz and offset is into its decompressed stream
 
     @property
     def key(self) -> str:

@@ -49,8 +49,9 @@ class FileSource:
             skipped = 0
             path = chunk.position.path
             sid = chunk.source_id
+            where = chunk.dlq_context  # a .gz: the offset is into its decompressed stream
             for offset, err in chunk.errors:
-                dead.append(err.to_dlq(source=path, offset=offset, file_identity=sid))
+                dead.append(err.to_dlq(source=path, offset=offset, file_identity=sid, **where))
             for rec in chunk.records:
                 try:
                     events.append(intake.decode(rec.payload, source_id=sid, position=rec.start,
@@ -59,7 +60,7 @@ class FileSource:
                     if plain_skip and err.code == "not_an_event" and err.reason.startswith("plain text"):
                         skipped += 1
                         continue
-                    dead.append(err.to_dlq(source=path, offset=rec.start, file_identity=sid))
+                    dead.append(err.to_dlq(source=path, offset=rec.start, file_identity=sid, **where))
             handled += len(chunk.records) + len(chunk.errors)
             intake.submit(self.kind, events, dead, dlq_key=Path(path).name, skipped=skipped)
         snapshot = self.follower.positions()

@@ -15,8 +15,14 @@ the offset up to which the file is consumed), and ``positions()`` is what a chec
   any name) and in ``rotated_globs`` (logrotate's ``olddir``) — and accepted only if its first bytes
   still hash to the checkpointed fingerprint. It resumes at its checkpoint and is read to its end
   **before any other file is read**, so its older lines go out before the new file's; then it is
-  closed like any rotated file. Not found (deleted, or compressed: a new inode) → a warning and
-  ``missing_at_restart``: its unread tail is lost.
+  closed like any rotated file.
+* **Compressed while the collector was down** (logrotate ``compress``: ``app.log.1.gz``, a new inode;
+  or the inode reused by a new file): a ``.gz`` in the same places whose decompressed first bytes hash
+  to the checkpointed fingerprint, and whose decompressed stream reaches the checkpointed offset, is the
+  file (``compressed.py``). Its tail is read from the decompressed stream at that offset, under the
+  original identity (the same ids), first, like a renamed file; ``recovered_compressed_at_restart``.
+  Found nowhere → a warning and ``missing_at_restart``: its unread tail is lost.
+* A ``.gz`` matched by the globs is never followed (it never grows).
 * ``start_at: end`` applies only to a collector's very first start (no checkpoint yet): after a
   restart, a file the checkpoint does not know appeared while it was down and is read from 0.
 * A line longer than ``max_line_bytes`` is cut: its first KiB goes to the DLQ (``too_large``) and the
@@ -34,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trtlens.producers.collect.checkpoint import FilePosition, fingerprint
+from trtlens.producers.collect.compressed import GZIP, GzipTail, find_compressed, is_compressed
 from trtlens.producers.collect.config import FilesConfig
 from trtlens.producers.collect.formats import LineAssembler, Logical
 from trtlens.schemas.codec import DecodeError
@@ -54,17 +61,40 @@ class Chunk:
         p = self.position
         return f"{p.dev}:{p.ino}:{p.generation}:{p.fp}"
 
+    @property
+    def dlq_context(self) -> dict[str, str]:
+        """What a dead letter adds about its offset: for a ``.gz``, that it is into the decompressed stream."""
+        if self.position.compression is None:
+            return {}
+        return {"compression": self.position.compression, "offset_in": "decompressed"}
+
 
 class _Tracked:
-    def __init__(self, pos: FilePosition, fd: int, assembler: LineAssembler, now: float) -> None:
+    """An open file: a plain fd, or (recovered compressed at restart) the decompressed stream of a .gz."""
+
+    def __init__(self, pos: FilePosition, fd: int, assembler: LineAssembler, now: float,
+                 stream: GzipTail | None = None) -> None:
         self.pos = pos
         self.fd = fd
+        self.stream = stream
         self.assembler = assembler
         self.read_offset = pos.offset
         self.skipping = False
         self.rotated = False
         self.last_growth_s = now
         self.last_size = -1
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size if self.stream is None else self.stream.size(self.read_offset)
+
+    def pread(self, n: int, offset: int) -> bytes:
+        return os.pread(self.fd, n, offset) if self.stream is None else self.stream.pread(n, offset)
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+        else:
+            os.close(self.fd)
 
 
 class Follower:
@@ -82,6 +112,7 @@ class Follower:
         self.rotations = 0
         self.truncations = 0
         self.recovered_at_restart = 0
+        self.recovered_compressed_at_restart = 0
         self.missing_at_restart = 0
 
     # ------------------------------------------------------------------ discovery
@@ -93,8 +124,8 @@ class Follower:
                     st = os.stat(path)
                 except OSError:
                     continue
-                if not os.path.isfile(path):
-                    continue
+                if not os.path.isfile(path) or is_compressed(path):
+                    continue  # a .gz never grows: only read when it holds a checkpointed file's tail
                 seen.setdefault(f"{st.st_dev}:{st.st_ino}", path)
         if self._first_scan:
             self._recover_rotated(seen)
@@ -115,34 +146,63 @@ class Follower:
         self._first_scan = False
 
     def _recover_rotated(self, seen: dict[str, str]) -> None:
-        """Checkpointed files not in the globs: find each under a rotated name, resume it, read it first."""
-        lost = {key: cp for key, cp in self._committed.items() if key not in seen and key not in self._files}
+        """Checkpointed files not in the globs (or whose inode now holds another file): find each under a
+        rotated name, or compressed, resume it, read it first."""
+        lost = {key: cp for key, cp in self._committed.items()
+                if key not in self._files and (key not in seen or not _same_head(seen[key], cp))}
         if not lost:
             return
-        found = self._find_by_inode(lost)
+        gone = {key: cp for key, cp in lost.items() if key not in seen and cp.compression is None}
+        found = self._find_by_inode(gone) if gone else {}
         for key, cp in lost.items():
             path = found.get(key)
-            if path is None:
-                self.missing_at_restart += 1
-                log.warning("file=%s offset=%d msg='checkpointed file not found at restart (deleted, or rotated and "
-                            "compressed while the collector was down): its unread tail is lost'", cp.path, cp.offset)
+            if path is not None and self._recover_renamed(key, cp, path):
                 continue
-            if not self._open(key, path):
+            if self._recover_compressed(key, cp):
                 continue
-            tracked = self._files[key]
-            if tracked.pos.fp != cp.fp or tracked.pos.generation != cp.generation:
-                os.close(tracked.fd)  # its first bytes differ: the inode was reused, not our file
-                del self._files[key]
-                self.missing_at_restart += 1
-                log.warning("file=%s candidate=%s msg='inode reused by another file; checkpointed file lost'",
-                            cp.path, path)
-                continue
-            tracked.rotated = True
-            self._recovering.add(key)
-            self.rotations += 1
-            self.recovered_at_restart += 1
-            log.info("file=%s found_as=%s offset=%d msg='rotated while down; reading it to its end first'",
-                     cp.path, path, cp.offset)
+            if key in seen:
+                continue  # its inode holds another file now (logged when it is opened, from its start)
+            self.missing_at_restart += 1
+            log.warning("file=%s offset=%d msg='checkpointed file not found at restart (deleted, or compressed "
+                        "where no .gz matches): its unread tail is lost'", cp.path, cp.offset)
+
+    def _recover_renamed(self, key: str, cp: FilePosition, path: str) -> bool:
+        if not self._open(key, path):
+            return False
+        tracked = self._files[key]
+        if tracked.pos.fp != cp.fp or tracked.pos.generation != cp.generation:
+            tracked.close()  # its first bytes differ: the inode was reused, not our file
+            del self._files[key]
+            log.info("file=%s candidate=%s msg='inode reused by another file; looking for it compressed'",
+                     cp.path, path)
+            return False
+        tracked.rotated = True
+        self._recovering.add(key)
+        self.rotations += 1
+        self.recovered_at_restart += 1
+        log.info("file=%s found_as=%s offset=%d msg='rotated while down; reading it to its end first'",
+                 cp.path, path, cp.offset)
+        return True
+
+    def _recover_compressed(self, key: str, cp: FilePosition) -> bool:
+        choice, tail = find_compressed(cp, self.config.rotated_globs, readahead_bytes=self._read_size)
+        if tail is None:
+            if choice.reason == "ambiguous":
+                log.warning("file=%s offset=%d candidates=%s msg='several .gz files hold its first bytes: none "
+                            "is read'", cp.path, cp.offset, ",".join(choice.candidates))
+            return False
+        gz_key = key if cp.compression is not None else f"gz:{key}"  # apart from a live file on a reused inode
+        pos = FilePosition(tail.path, cp.dev, cp.ino, cp.fp, cp.fp_len, cp.generation, cp.offset, GZIP)
+        tracked = _Tracked(pos, -1, LineAssembler(self.config.format, max_bytes=self.config.max_line_bytes),
+                           self._clock(), stream=tail)
+        tracked.rotated = True
+        self._files[gz_key] = tracked
+        self._recovering.add(gz_key)
+        self.rotations += 1
+        self.recovered_compressed_at_restart += 1
+        log.info("file=%s found_as=%s offset=%d msg='rotated and compressed while down; reading its "
+                 "decompressed tail first'", cp.path, tail.path, cp.offset)
+        return True
 
     def _find_by_inode(self, wanted: dict[str, FilePosition]) -> dict[str, str]:
         """key → path for the checkpointed files found by device + inode (own directories, rotated_globs)."""
@@ -214,31 +274,37 @@ class Follower:
 
         While a file recovered at restart still has unread lines, only such files are read.
         """
-        out = []
-        keys = list(self._files)
         if self._recovering:
-            keys = [k for k in keys if k in self._recovering]
+            out = self._read_keys([k for k in self._files if k in self._recovering])
+            if out or self._recovering:
+                return out
+        return self._read_keys(list(self._files))
+
+    def _read_keys(self, keys: list[str]) -> list[Chunk]:
+        out = []
         for key in keys:
             tracked = self._files[key]
             chunk = self._read_one(tracked, self._read_size)
             if chunk is not None:
                 out.append(chunk)
-            elif key in self._recovering:
-                self._recovering.discard(key)  # nothing more to read: at its end (then closed as any rotated file)
-            if tracked.rotated and self._clock() - tracked.last_growth_s >= self.config.rotated_grace_ms / 1000:
+                continue
+            self._recovering.discard(key)  # nothing more to read: at its end (then closed as any rotated file)
+            # closed only once read to its end: a backlog longer than the grace is not cut into a "last line";
+            # a .gz never grows: closed at its end
+            if tracked.rotated and (tracked.stream is not None or
+                                    self._clock() - tracked.last_growth_s >= self.config.rotated_grace_ms / 1000):
                 tail = self._final_line(tracked)
                 if tail is not None:
                     out.append(tail)
-                os.close(tracked.fd)
+                tracked.close()
                 del self._files[key]
-                self._recovering.discard(key)
                 self._committed[key] = tracked.pos  # should it come back into the globs: resume, not repeat
                 log.info("file=%s msg='rotated file done; closed'", tracked.pos.path)
         return out
 
     def _read_one(self, t: _Tracked, size: int) -> Chunk | None:
         try:
-            st_size = os.fstat(t.fd).st_size
+            st_size = t.size()
         except OSError:
             return None
         if st_size < t.read_offset:
@@ -254,9 +320,9 @@ class Follower:
             t.last_growth_s = self._clock()
         if st_size == t.read_offset:
             return None
-        if t.pos.fp_len < self.config.fingerprint_bytes and t.read_offset == 0:
+        if t.pos.fp_len < self.config.fingerprint_bytes and t.read_offset == 0 and t.stream is None:
             t.pos = self._fresh(t.pos.path, t.pos.dev, t.pos.ino, t.fd, t.pos.generation, 0)  # fuller fingerprint
-        data = os.pread(t.fd, min(size, st_size - t.read_offset), t.read_offset)
+        data = t.pread(min(size, st_size - t.read_offset), t.read_offset)
         if not data:
             return None
         chunk = Chunk(t.pos)
@@ -306,12 +372,12 @@ class Follower:
     def _final_line(self, t: _Tracked) -> Chunk | None:
         """A rotated file's last line without newline (the writer is gone: it will not be finished)."""
         try:
-            size = os.fstat(t.fd).st_size
+            size = t.size()
         except OSError:
             return None
         if size <= t.read_offset:
             return None
-        data = os.pread(t.fd, size - t.read_offset, t.read_offset)
+        data = t.pread(size - t.read_offset, t.read_offset)
         chunk = Chunk(t.pos)
         if data.strip() and not t.skipping:
             got = t.assembler.feed(data.rstrip(b"\r\n"), t.read_offset, size)
@@ -327,7 +393,7 @@ class Follower:
     @staticmethod
     def _with_offset(t: _Tracked, offset: int) -> FilePosition:
         p = t.pos
-        return FilePosition(p.path, p.dev, p.ino, p.fp, p.fp_len, p.generation, offset)
+        return FilePosition(p.path, p.dev, p.ino, p.fp, p.fp_len, p.generation, offset, p.compression)
 
     # ------------------------------------------------------------------ state
     def positions(self) -> dict[str, FilePosition]:
@@ -341,7 +407,7 @@ class Follower:
     def close(self) -> None:
         for t in self._files.values():
             try:
-                os.close(t.fd)
+                t.close()
             except OSError:
                 pass
         self._files.clear()

@@ -40,6 +40,9 @@ class CollectCollector:
             yield counter("trtlens_collect_file_truncations_total", "truncations seen", files.follower.truncations)
             yield counter("trtlens_collect_files_recovered_at_restart_total",
                           "checkpointed files found under a rotated name at restart", files.follower.recovered_at_restart)
+            yield counter("trtlens_collect_files_recovered_compressed_at_restart_total",
+                          "checkpointed files found compressed (.gz) at restart, their tail read from it",
+                          files.follower.recovered_compressed_at_restart)
             yield counter("trtlens_collect_files_missing_at_restart_total",
                           "checkpointed files not found at restart (unread tail lost)", files.follower.missing_at_restart)
             yield counter("trtlens_collect_checkpoint_writes_total", "file checkpoints written",

@@ -12,10 +12,11 @@
 ``trtlens worker`` emits its events through this package too (one implementation). See README.md in this folder.
 """
 
+from trtlens.producers.instrument.config import SamplingConfig
 from trtlens.producers.instrument.emitter import Emitter, ModelSink, PublisherSink, Sampler, StdoutSink
 from trtlens.producers.instrument.profiling import LayerTimes, LayerTiming, ProfileShare, layer_profiler
 from trtlens.producers.instrument.spans import Instrument
 from trtlens.producers.instrument.verbose import VerboseSwitch
 
 __all__ = ["Emitter", "Instrument", "LayerTimes", "LayerTiming", "ModelSink", "ProfileShare", "PublisherSink",
-           "Sampler", "StdoutSink", "VerboseSwitch", "layer_profiler"]
+           "Sampler", "SamplingConfig", "StdoutSink", "VerboseSwitch", "layer_profiler"]

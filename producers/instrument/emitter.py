@@ -11,7 +11,8 @@ Always kept: requests with an error, cold starts, requests at or above ``slow_ms
 the :class:`~trtlens.producers.instrument.verbose.VerboseSwitch` is on for the model. The rest is kept
 at ``rate``, decided from the ``request_id`` (blake2b, so the same id is always kept or always dropped,
 in every process). Kept events of a sampled-at-rate request carry ``sample_weight = 1/rate`` so counts
-stay estimable; events that are always kept carry none. Worker-scoped events (engine loads outside a
+stay estimable; events that are always kept carry none. The weight is not a contract field: it is
+dropped wherever events are validated into their models (``ModelSink``, the streams app's decode). Worker-scoped events (engine loads outside a
 request, GPU samples) are never sampled. ``debug``-level events are emitted only while verbose.
 Note the consequence: with ``rate < 1`` the windows downstream count only kept requests (weights say by
 how much to scale); keep ``rate = 1`` where exact QPS matters.

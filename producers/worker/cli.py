@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--profile", action="store_true",
                    help="profile every request (same as --profile-share 1; costs latency). While running, SIGUSR1 "
                         "switches between every request and the configured share")
+    add_sampling_flags(w)
     w.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     w.set_defaults(func=cmd_worker)
 
@@ -62,6 +63,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_build_engine)
 
 
+def add_sampling_flags(w: argparse.ArgumentParser) -> None:
+    """The emitter's sampling (``worker.sampling.*`` settings; a flag given overrides its setting)."""
+    g = w.add_argument_group(
+        "sampling at the source (settings worker.sampling.*, env TRTLENS_WORKER__SAMPLING__<KEY>)",
+        "A request's events are all kept or all dropped. Errors, cold starts, slow requests and verbose periods are "
+        "always kept; the rest at --sample-rate. Below 1 the streams app's windows count only kept requests "
+        "(sample_weight is not part of the event contract and is dropped when the worker validates its events): "
+        "keep 1 where exact QPS and percentiles matter.")
+    g.add_argument("--sample-rate", type=float, metavar="RATE",
+                   help="share of ordinary requests kept, 0..1, decided by a hash of request_id "
+                        "(default: worker.sampling.rate, 1 = every request)")
+    g.add_argument("--slow-ms", type=float, metavar="MS",
+                   help="requests with total_ms at or above MS are always kept (default: worker.sampling.slow_ms, "
+                        "unset = no slow rule)")
+    g.add_argument("--verbose-minutes", type=float, metavar="N",
+                   help="verbose for N minutes from start: every request kept, debug events emitted "
+                        "(default: worker.sampling.verbose_minutes, 0 = off)")
+    g.add_argument("--verbose-control-file", type=Path, metavar="PATH",
+                   help='a JSON file {"verbose_until_ms": {"<model>" or "*": <epoch ms>}} that any tool can write to '
+                        "turn verbose on from outside; re-read when its mtime changes (default: "
+                        "worker.sampling.verbose_control_file, none)")
+    g.add_argument("--verbose-check-interval-ms", type=int, metavar="MS",
+                   help="how often the control file's mtime is looked at (default: "
+                        "worker.sampling.verbose_check_interval_ms, 1000)")
+    g.add_argument("--verbose-on-alerts", action=argparse.BooleanOptionalAction, default=None,
+                   help="consume the alerts topic: a firing alert of this model turns verbose on for "
+                        "--alert-verbose-minutes (default: worker.sampling.verbose_on_alerts, off)")
+    g.add_argument("--alert-verbose-minutes", type=float, metavar="N",
+                   help="how long verbose stays on after a firing alert (default: "
+                        "worker.sampling.alert_verbose_minutes, 10)")
+
+
+def sampling_of(args: argparse.Namespace, settings):
+    """``worker.sampling`` with the sampling flags given on the command line (a bad one names flag, key, rule)."""
+    from trtlens.producers.worker.config import SAMPLING_FLAGS, sampling_with_flags
+
+    given = {flag: getattr(args, flag[2:].replace("-", "_")) for flag in SAMPLING_FLAGS}
+    return sampling_with_flags(settings.worker.sampling, given)
+
+
 def _model_path(arg: str, cache_dir: Path | None) -> Path:
     from trtlens.errors import TrtlensError
     from trtlens.producers.worker.demo_model import demo_model_path
@@ -77,7 +118,10 @@ def _model_path(arg: str, cache_dir: Path | None) -> Path:
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
     import socket
+    import threading
 
+    from trtlens.producers.instrument import Emitter, ModelSink
+    from trtlens.producers.instrument.verbose import follow_alerts
     from trtlens.producers.publisher import Publisher
     from trtlens.producers.worker.backends import make_backend
     from trtlens.producers.worker.core import InferenceWorker, run_synthetic_client
@@ -88,6 +132,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("trtlens.producers.worker")
     settings = load_settings(args.config)
+    sampling = sampling_of(args, settings)  # before anything starts: a bad flag fails at once
     path = _model_path(args.model, args.cache_dir)
     backend = make_backend(args.backend, path, intra_op_threads=args.threads)
     name = args.model_name or (DEMO_NAME if args.model == "demo" else path.stem)
@@ -98,9 +143,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
                                           else settings.worker.profile_share)
         if not 0.0 <= share <= 1.0:
             raise SystemExit(f"trtlens worker: --profile-share {share}: must be between 0 and 1")
-        worker = InferenceWorker(backend, pub.publish, model=name, model_version=args.model_version,
+        verbose = sampling.verbose_switch()
+        emitter = Emitter(ModelSink(pub.publish), sampler=sampling.sampler(), verbose=verbose)
+        worker = InferenceWorker(backend, model=name, model_version=args.model_version, emitter=emitter,
                                  worker_id=args.worker_id, host=host, idle_unload_s=args.idle_unload_s,
                                  error_rate=args.error_rate, seed=args.seed, profile_share=share)
+        if sampling.rate < 1.0:
+            log.info("worker=%s sample_rate=%s slow_ms=%s msg='sampling at the source: windows downstream count only "
+                     "kept requests'", worker.worker_id, sampling.rate, sampling.slow_ms)
+        stop_alerts = threading.Event()
+        alerts = follow_alerts(verbose, settings, stop=stop_alerts) if sampling.verbose_on_alerts else None
         import signal
 
         if hasattr(signal, "SIGUSR1"):  # on demand: `kill -USR1 <pid>` profiles every request until sent again
@@ -118,19 +170,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
             finally:
                 serving[0] = False
                 sampler.stop()
+                stop_alerts.set()
+                if alerts is not None:
+                    alerts.join(10)
             delivered = pub.flush(settings.producer.close_timeout_s)
             counters = pub.counters
         finally:
             obs.stop()
     summary = {"worker_id": worker.worker_id, "model": name, "model_version": args.model_version,
                "backend": backend.name, **worker.stats.summary(), "gpu_samples": sampler.samples,
+               "kept_requests": emitter.kept_requests, "sampled_out_requests": emitter.dropped_requests,
                "delivered": delivered, "publisher": counters}
     if args.json:
         print(json.dumps(summary))
     else:
         s = worker.stats.summary()
         print(f"worker {worker.worker_id}: {s['requests']} requests, {s['errors']} errors, {s['cold_starts']} cold "
-              f"starts, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms; published={counters['published']} "
+              f"starts, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms; sampled out {emitter.dropped_requests}; "
+              f"published={counters['published']} "
               f"spooled={counters['spooled']} dropped={counters['dropped']} failed={counters['failed']}")
     return 0 if delivered and counters["failed"] == 0 else 1
 

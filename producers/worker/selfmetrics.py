@@ -35,6 +35,9 @@ class WorkerCollector:
         key = (self.worker.model, self.worker.model_version)
         for field, (name, doc) in WORKER_COUNTERS.items():
             yield counter(name, doc, {key: getattr(stats, field)}, labels)
+        yield counter("trtlens_worker_requests_sampled_out_total",
+                      "requests whose events the emitter's sampling dropped (worker.sampling.rate < 1)",
+                      {key: self.worker.instrument.emitter.dropped_requests}, labels)
 
 
 def start_listener(worker: Any, publisher: Any, obs_settings: Any, serving: Any) -> Observability:

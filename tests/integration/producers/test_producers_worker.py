@@ -75,6 +75,27 @@ def test_worker_cli_runs_the_demo_model(isolated, tmp_path, monkeypatch, capsys)
     assert sum(e["event"] == "request_complete" for _, _, e in landed.events) == 40
 
 
+def test_worker_cli_samples_at_the_source_keeping_cold_starts_and_errors(isolated, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TRTLENS_KAFKA__BOOTSTRAP_SERVERS", isolated.kafka.bootstrap_servers)
+    monkeypatch.setenv("TRTLENS_TOPICS__EVENTS", isolated.topics.events)
+    monkeypatch.setenv("TRTLENS_PRODUCER__SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("TRTLENS_WORKER__PROFILE_SHARE", "0")
+    monkeypatch.setenv("TRTLENS_WORKER__SAMPLING__RATE", "0.5")  # the flag below overrides it
+    rc = main(["worker", "--rps", "40", "--duration-s", "1", "--cache-dir", str(tmp_path / "models"),
+               "--worker-id", "cli-s", "--json", "--error-rate", "0.2", "--seed", "3", "--sample-rate", "0"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    kept = summary["kept_requests"]
+    assert summary["requests"] == 40 and 0 < summary["errors"] < 40 and summary["cold_starts"] == 1
+    assert kept + summary["sampled_out_requests"] == 40 and summary["errors"] <= kept <= summary["errors"] + 1
+    n = summary["publisher"]["published"]
+    landed = read_topic(isolated, isolated.topics.events, until=lambda l: len(l.events) >= n)
+    done = [e for _, _, e in landed.events if e["event"] == "request_complete"]
+    assert len(done) == kept and all(e["status"] == "error" or e["cold_start"] for e in done)
+    assert sum(e["status"] == "error" for e in done) == summary["errors"]  # every failure kept, only those + cold
+    assert sum(e["cold_start"] for e in done) == 1
+
+
 def test_worker_keeps_serving_through_a_frozen_broker(private_stack, spool_config, tmp_path):
     """SIGSTOP the (private) broker mid-run: requests keep being served, every event arrives once, in order."""
     import os
