@@ -1041,7 +1041,8 @@ BLIND_I: dict[str, list[F]] = {
         F("status", "failed"),
     ],
     "p218-triton-2103-glued-glog-messages-successfully-loaded-tf.log": [
-        F("models ready (two glued messages split)", ["signatures", "stamp_slice"], lambda r: sorted(r.build.triton.models_ready)),
+        F("models ready (two glued messages split)", ["signatures", "stamp_slice"],
+          lambda r: sorted(m.rsplit(":", 1)[0] for m in r.build.triton.models_ready)),  # entries are name:version
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
     ],
     "p219-trtllm-triton-runtime-engine-size-context-memory-kv-usage.log": [
