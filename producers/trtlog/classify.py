@@ -237,6 +237,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
             # an application logger's own prefix (general grammar); a severity inside it gives way to TensorRT's
             app_severity = ap.severity
             origin = origin or ap.origin
+            own_source = own_source or ap.own_source
             if ap.stamp and ts_ms is None:
                 ts_ms = _stamp_ms(ap.stamp)
             tokens.append("app" if ap.severity else "ts")

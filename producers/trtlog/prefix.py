@@ -70,6 +70,12 @@ _KNOWN_NEXT = re.compile(
     r"\[(?:TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TRTorch[^\]]*|V|I|W|E|F|!)\]|"
     r"(?:VERBOSE|INFO|WARNING|ERROR|INTERNAL_ERROR):[ \t]|&&&&"
 )
+# a severity letter and the call site in one bracket, as PyTorch's c10 logger prints them:
+# "[W shape_type_inference.cpp:1968] Warning: ...", with a glog stamp in newer releases ("[W1007 14:33:11.614 file.cpp:1168]")
+_SEV_CALL_SITE = re.compile(
+    r"([VDIWEF])(?:\d{4}[ \t]+\d{1,2}:\d{2}:\d{2}(?:\.\d+)?)?[ \t]+(?:\d+[ \t]+)?"
+    r"(?:[\w./\\-]*[/\\])?([\w.-]+\.(?:cc|cpp|cxx|c|h|hpp|cu|py):\d+)"
+)
 _QUIET_BRACKET = re.compile(r"[a-z0-9_./ :@=-]+|[\w.-]+(?:\.\w+)?:\d+|(?:RANK|Rank|GPU|Device|TID|PID|pid|tid) ?:?\d+|\w+-\d+")
 
 
@@ -79,6 +85,7 @@ class AppPrefix:
     severity: str | None
     stamp: str | None  # the timestamp's text, if one was read
     origin: str | None  # file:line named in the prefix
+    own_source: str | None = None  # the message's own call site, when the logger prints it with the severity
 
 
 def _level(word: str) -> str | None:
@@ -86,10 +93,13 @@ def _level(word: str) -> str | None:
 
 
 def _bracket(content: str) -> tuple[str, str | None]:
-    """What a bracketed token says: ('sev', level) / ('ts', None) / ('file', file:line) / ('tag', None) / ('stop', None)."""
+    """What a bracketed token says: ('sev', level) / ('ts', None) / ('file', file:line) / ('tag', None) / ('stop', None),
+    or ('sevsite', 'level file:line') for a severity with its call site."""
     c = content.strip()
     if "::" in c:
         return "stop", None  # TensorRT's own "[file.cpp::func::42]"
+    if m := _SEV_CALL_SITE.fullmatch(c):
+        return "sevsite", f"{_level(m.group(1))} {m.group(2)}"
     if (lv := _level(c)) is not None:
         return "sev", lv
     if m := _IN_BRACKET_LEVEL.search(c):
@@ -117,6 +127,7 @@ def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) 
     severity: str | None = None
     stamp: str | None = None
     origin: str | None = None
+    own_source: str | None = None
     tokens = 0
     strong = False  # a timestamp, a bracketed severity or a capitalised level word: a logger's, not prose
     last_end = 0
@@ -137,10 +148,13 @@ def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) 
             kind, value = _bracket(m.group(1))
             if kind == "stop" or (kind == "tag" and severity is not None and not _QUIET_BRACKET.fullmatch(m.group(1))):
                 break
-            if kind == "sev":
+            if kind in ("sev", "sevsite"):
                 if severity is not None:
                     break
                 severity, strong = value, True
+                if kind == "sevsite" and value:
+                    severity, own_source = value.split(" ", 1)
+                    origin = origin or own_source
             elif kind == "ts":
                 stamp, strong = stamp or m.group(1), True
             elif kind == "file":
@@ -174,7 +188,7 @@ def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) 
     if after_severity:
         return AppPrefix(pos, None, stamp, None) if stamp else None
     if severity is not None and strong and (tokens > 1 or rest[last_end : last_end + 1] in (":", "]", "|", " ")):
-        return AppPrefix(pos, severity, stamp, origin)
+        return AppPrefix(pos, severity, stamp, origin, own_source)
     if (strong or severity is None) and _KNOWN_NEXT.match(rest, pos):
         # a stamp, a process name or a launcher's "[node-1]" in front of a tag the classifier reads
         return AppPrefix(pos, None, stamp, origin)  # a logger's stamp in front of a tag the classifier reads

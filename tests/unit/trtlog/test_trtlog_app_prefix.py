@@ -97,3 +97,18 @@ def test_glog_year_name_first_pylog_and_table_rows(raw: str, family: str, severi
 
 def test_glog_with_the_year_gives_the_stamp() -> None:
     assert classify("E20240501 10:00:00.5 7 f.cc:1] x").ts_ms == 1714557600000
+
+
+@pytest.mark.parametrize(
+    ("raw", "severity", "source", "text"),
+    [
+        ("[W shape_type_inference.cpp:1968] Warning: msg (function F)", "warning", "shape_type_inference.cpp:1968",
+         "Warning: msg (function F)"),  # PyTorch's c10 logger: the severity and the call site in one bracket
+        ("[W1007 14:33:11.614000000 ProcessGroupNCCL.cpp:1168] Warning: msg", "warning", "ProcessGroupNCCL.cpp:1168", "Warning: msg"),
+        ("[E /src/torch/csrc/init.cpp:12] msg", "error", "init.cpp:12", "msg"),
+    ],
+)  # fmt: skip
+def test_severity_with_its_call_site_in_one_bracket(raw: str, severity: str, source: str, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.own_source, line.text) == ("app", severity, source, text)
+    assert [(d.severity, d.source) for d in parse_log([raw], now_ms=1).build.diagnostics] == [(severity, source)]
