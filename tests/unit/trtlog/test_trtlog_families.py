@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from trtlens.producers.trtlog import classify, parse_log
+from trtlens.producers.trtlog.parse import split_glued
 
 
 @pytest.mark.parametrize(
@@ -302,3 +303,14 @@ def test_a_message_names_its_source_in_any_form(msg: str, source: str | None) ->
     from trtlens.producers.trtlog.extract_diag import locate_source
 
     assert locate_source(msg) == source
+
+
+def test_glued_glog_messages_split_even_without_a_blank() -> None:
+    t = "I0102 10:00:00.000001 7 model_lifecycle.cc:849] "
+    b = parse_log([f"{t}successfully loaded 'a' version 2{t.replace('I0102', 'E0102')}failed to load 'b' version 1: boom"], now_ms=1)
+    assert [m.split(":")[0] for m in b.build.triton.models_ready] == ["a"]
+    assert [d.severity for d in b.build.diagnostics] == ["error"]
+    # a stamp alone, without a glog message shape after it, is no second message
+    assert split_glued(f"{t}retrying the load of 'c' that failed at I0102 10:00:00.000001, once more") == [
+        f"{t}retrying the load of 'c' that failed at I0102 10:00:00.000001, once more"
+    ]
