@@ -35,6 +35,8 @@ BARE_TRT_ERROR = re.compile(
 # an unprefixed line that is an error by what it says: onnxruntime's status ("[ErrorCode:X] Non-zero status code ..."),
 # TensorRT's plan-version refusal printed by an application
 BARE_ERROR = re.compile(r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT")
+# Triton's model status table: a row whose status is "UNAVAILABLE: <reason>" reports a model that failed to load
+UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAILABLE:\s*\S")
 ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
 # glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed."
 GLIBC_ASSERT = re.compile(
@@ -86,6 +88,8 @@ def inferred_severity(line: Line) -> str | None:
         return "error"
     if line.family == "plain" and BARE_ERROR.match(text):
         return "error"
+    if line.family == "plain" and text[:1] == "|" and UNAVAILABLE_ROW.match(text):
+        return "error"
     if WARNING_PHRASES.match(text):
         return "warning"
     if line.family == "plain" and "rror" in text and EMBEDDED_ERROR.search(text) and not STANDALONE_EXCEPTION.match(text):
@@ -110,6 +114,10 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         _continue(st, text)
         return True
     severity = inferred_severity(line)
+    if severity == "error" and text[:1] == "|" and (m := UNAVAILABLE_ROW.match(text)):
+        close(st)
+        if any(f"'{m.group('model')}'" in d.message for d in st.diags.values() if d.severity == "error"):
+            return True  # the table sums up a failure the server already logged ("failed to load 'x' version 1: ..."): once
     if severity == "error" and line.family != "plain" and TRACEBACK.match(text.lstrip("\"'")):
         # a logger that prints a whole Python traceback as one message (Triton's python backend: E0728 ... "Traceback ...)
         close(st)

@@ -314,3 +314,13 @@ def test_glued_glog_messages_split_even_without_a_blank() -> None:
     assert split_glued(f"{t}retrying the load of 'c' that failed at I0102 10:00:00.000001, once more") == [
         f"{t}retrying the load of 'c' that failed at I0102 10:00:00.000001, once more"
     ]
+
+
+def test_an_unavailable_model_in_triton_s_table_is_one_error() -> None:
+    row = "| yolo    | 1       | UNAVAILABLE: Internal: unable to create TensorRT engine |"
+    alone = parse_log(["I0110 21:30:54.920681 60 server.cc:592]", row, "| other   | 1       | READY |"], now_ms=1).build
+    assert [(d.severity, d.message) for d in alone.diagnostics] == [("error", row)]
+    assert alone.status == "failed"
+    logged = "E0110 21:30:50.000001 60 model_lifecycle.cc:596] failed to load 'yolo' version 1: Internal: unable to create TensorRT engine"
+    both = parse_log([logged, "I0110 21:30:54.920681 60 server.cc:592]", row], now_ms=1).build
+    assert [d.severity for d in both.diagnostics] == ["error"]  # the table repeats the logged failure: not a second one
