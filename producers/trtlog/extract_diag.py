@@ -218,6 +218,11 @@ def _traceback(line: Line, st: ParseState) -> bool:
         _end_traceback(st)
         st.in_traceback, st.traceback_source, st.traceback_cls = True, None, m.group("cls")
         return True
+    if not st.in_traceback and ", in " in text and (m := FRAME.match(text)) and st.open_diag is None:
+        # a traceback whose "Traceback (most recent call last):" header was cut off (an excerpt): its frames still say so
+        _end_traceback(st)
+        st.in_traceback, st.traceback_source, st.traceback_cls = True, f"{_basename(m.group('file'))}:{m.group('line')}", None
+        return True
     if not st.in_traceback:
         return False
     if st.traceback_wrapped and not FRAME.match(text) and (m := EXCEPTION.match(text)) and m.group("msg"):

@@ -324,3 +324,23 @@ def test_an_unavailable_model_in_triton_s_table_is_one_error() -> None:
     logged = "E0110 21:30:50.000001 60 model_lifecycle.cc:596] failed to load 'yolo' version 1: Internal: unable to create TensorRT engine"
     both = parse_log([logged, "I0110 21:30:54.920681 60 server.cc:592]", row], now_ms=1).build
     assert [d.severity for d in both.diagnostics] == ["error"]  # the table repeats the logged failure: not a second one
+
+
+def test_a_traceback_cut_before_its_header_is_still_one_exception_at_its_innermost_frame() -> None:
+    b = parse_log(
+        [
+            "    self._build_model()",
+            '  File "/x/llm.py", line 975, in _build_model',
+            "    self._executor = create(",
+            "                     ^^^^^^",
+            '  File "/x/proxy.py", line 332, in _start',
+            "    raise RuntimeError(",
+            "RuntimeError: Executor worker returned error",
+        ],
+        now_ms=1,
+    ).build
+    assert [(d.severity, d.code, d.source, d.message) for d in b.diagnostics] == [
+        ("error", "RuntimeError", "proxy.py:332", "Executor worker returned error")
+    ]
+    # a line that only mentions a file and line is no frame
+    assert parse_log(['File "a.py", line 3 was edited'], now_ms=1).build.diagnostics == []
