@@ -23,6 +23,9 @@ from trtlens.producers.trtlog.parse import split_glued
         ("[2022-11-08 06:01:58    BUG] msg", "onnx2trt", "error", "msg"),
         ("> [05/24/2022-12:48:34] [I] TensorRT version: 8.2.4", "trtexec", "info", "TensorRT version: 8.2.4"),
         ("08/06/2022-13:26:57] [TRT] [E] 1: msg", "python", "error", "1: msg"),
+        ("**[07/02/2026-03:47:09] [E] [TRT] msg**", "trtexec", "error", "msg"),  # markdown bold around the line
+        ("*[TRT] [W] msg", "python", "warning", "msg"),  # italic opened, closed on a later line
+        ("* [W] a bullet, not emphasis", "plain", None, "* [W] a bullet, not emphasis"),
     ],
 )  # fmt: skip
 def test_wrapper_families(raw: str, family: str, severity: str | None, text: str) -> None:
