@@ -70,11 +70,13 @@ _KNOWN_NEXT = re.compile(
     r"\[(?:TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TRTorch[^\]]*|V|I|W|E|F|!)\]|"
     r"(?:VERBOSE|INFO|WARNING|ERROR|INTERNAL_ERROR):[ \t]|&&&&"
 )
-# a severity letter and the call site in one bracket, as PyTorch's c10 logger prints them:
-# "[W shape_type_inference.cpp:1968] Warning: ...", with a glog stamp in newer releases ("[W1007 14:33:11.614 file.cpp:1168]")
+# a severity and the call site in one bracket, as glog-style loggers print them: PyTorch's c10
+# "[W shape_type_inference.cpp:1968] Warning: ..." (with a glog stamp in newer releases: "[W1007 14:33:11.614 file.cpp:1168]"),
+# protobuf's "[libprotobuf ERROR google/protobuf/text_format.cc:298]" (a library's name first, a Windows path too)
 _SEV_CALL_SITE = re.compile(
-    r"([VDIWEF])(?:\d{4}[ \t]+\d{1,2}:\d{2}:\d{2}(?:\.\d+)?)?[ \t]+(?:\d+[ \t]+)?"
-    r"(?:[\w./\\-]*[/\\])?([\w.-]+\.(?:cc|cpp|cxx|c|h|hpp|cu|py):\d+)"
+    rf"(?:[A-Za-z][\w.-]*[ \t]+)?(?P<lv>[VDIWEF]|(?i:{_LEVELS}))(?:\d{{4}}[ \t]+\d{{1,2}}:\d{{2}}:\d{{2}}(?:\.\d+)?)?"
+    r"(?:[ \t]+\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?)?[ \t]+(?:\d+[ \t]+)?"
+    r"(?:[A-Za-z]:)?(?:[\w./\\-]*[/\\])?(?P<file>[\w.-]+\.(?:cc|cpp|cxx|c|h|hpp|cu|py):\d+)"
 )
 _QUIET_BRACKET = re.compile(r"[a-z0-9_./ :@=-]+|[\w.-]+(?:\.\w+)?:\d+|(?:RANK|Rank|GPU|Device|TID|PID|pid|tid) ?:?\d+|\w+-\d+")
 
@@ -99,7 +101,7 @@ def _bracket(content: str) -> tuple[str, str | None]:
     if "::" in c:
         return "stop", None  # TensorRT's own "[file.cpp::func::42]"
     if m := _SEV_CALL_SITE.fullmatch(c):
-        return "sevsite", f"{_level(m.group(1))} {m.group(2)}"
+        return "sevsite", f"{_level(m.group('lv'))} {m.group('file')}"
     if (lv := _level(c)) is not None:
         return "sev", lv
     if m := _IN_BRACKET_LEVEL.search(c):

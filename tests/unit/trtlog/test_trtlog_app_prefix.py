@@ -106,6 +106,9 @@ def test_glog_with_the_year_gives_the_stamp() -> None:
          "Warning: msg (function F)"),  # PyTorch's c10 logger: the severity and the call site in one bracket
         ("[W1007 14:33:11.614000000 ProcessGroupNCCL.cpp:1168] Warning: msg", "warning", "ProcessGroupNCCL.cpp:1168", "Warning: msg"),
         ("[E /src/torch/csrc/init.cpp:12] msg", "error", "init.cpp:12", "msg"),
+        ("[libprotobuf ERROR google/protobuf/text_format.cc:298] msg", "error", "text_format.cc:298", "msg"),  # a library's name first
+        ("[libprotobuf WARNING E:\\a\\coded_stream.cc:604] msg", "warning", "coded_stream.cc:604", "msg"),
+        ("[W 2024-05-01 10:00:00.123 trt.cpp:42] msg", "warning", "trt.cpp:42", "msg"),
     ],
 )  # fmt: skip
 def test_severity_with_its_call_site_in_one_bracket(raw: str, severity: str, source: str, text: str) -> None:
