@@ -72,7 +72,7 @@ def test_round_g_families_in_forms_the_logs_do_not_show() -> None:
     want = [
             ("error", "3", "executionContext.cpp:2666"),
             ("warning", None, None),
-            ("warning", None, None),
+            ("warning", None, "io.cc:7"),  # the severity's own bracket names its call site
             ("error", None, "infer.cpp:9"),
             ("error", "4", "runtime.cpp:50"),
             ("error", None, "app.cpp:12"),
