@@ -33,8 +33,13 @@ BARE_TRT_ERROR = re.compile(
     r"^(?:\d{1,3}:\s*)?(?:\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*|[A-Z]\w*::\w+:\s*)Error Code:? ?\d+:"
 )  # ... or "IExecutionContext::setInputShape: Error Code 3: ..."
 # an unprefixed line that is an error by what it says: onnxruntime's status ("[ErrorCode:X] Non-zero status code ..."),
-# TensorRT's plan-version refusal printed by an application
-BARE_ERROR = re.compile(r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT")
+# TensorRT's plan-version refusal printed by an application, an error kind with its message, or the parser's call site
+# that reports a failure ("ModelImporter.cpp:682: Failed to parse ONNX model from file: x.onnx")
+BARE_ERROR = re.compile(
+    r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT"
+    r"|^[A-Z][a-z]+ Error:\s+\S"  # ... a kind of error and its message: "Internal Error: MyelinCheckException: ..."
+    r"|^(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx):\d+:\s+(?:Failed|Could not|Cannot|Unable)\b"  # a call site that failed
+)
 # Triton's model status table: a row whose status is "UNAVAILABLE: <reason>" reports a model that failed to load
 UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAILABLE:\s*\S")
 ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application

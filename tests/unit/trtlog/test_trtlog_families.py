@@ -347,3 +347,24 @@ def test_a_traceback_cut_before_its_header_is_still_one_exception_at_its_innermo
     ]
     # a line that only mentions a file and line is no frame
     assert parse_log(['File "a.py", line 3 was edited'], now_ms=1).build.diagnostics == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "source"),
+    [
+        ("Internal Error: MyelinCheckException: host_instr.cpp:2806: CHECK(0) failed. ", "host_instr.cpp:2806"),
+        ("Fatal Error: out of device memory", None),
+        ("ModelImporter.cpp:682: Failed to parse ONNX model from file: resnet50.onnx", "ModelImporter.cpp:682"),
+        ("C:\\src\\onnx\\ModelImporter.cpp:720: Could not open file x.onnx", "ModelImporter.cpp:720"),
+    ],
+)  # fmt: skip
+def test_unprefixed_lines_that_say_they_are_errors(raw: str, source: str | None) -> None:
+    assert [(d.severity, d.source) for d in parse_log([raw], now_ms=1).build.diagnostics] == [("error", source)]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["ModelImporter.cpp:103: Parsing node: [Conv]", "Internal error counts: 0", "Two Errors: none of them here"],
+)
+def test_lookalikes_of_unprefixed_errors_stay_plain(raw: str) -> None:
+    assert parse_log([raw], now_ms=1).build.diagnostics == []
