@@ -142,6 +142,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         st.open_diag = DiagEntry(severity=severity, message=text, code=None, source=line.own_source, category=None)
         st.open_diag_lines = 0
         st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton", "trtllm")
+        st.open_diag_cut = _cut_at_blank(line.raw)
         return True
     # a line that is a whole diagnostic of its own is never the previous one's continuation
     if line.family == "plain" and text and "Assertion" in text and (m := GLIBC_ASSERT.match(text)):
@@ -155,9 +156,10 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         and st.open_diag is not None
         and st.open_diag_lines < MAX_CONTINUATION_LINES
         and not NOT_CONTINUATION.match(text)
-        and _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt)
+        and (st.open_diag_cut or _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt))
     ):
         _continue(st, text)
+        st.open_diag_cut = _cut_at_blank(line.raw)
         return True
     if line.family == "plain" and not consumed and text and (ASSERTION_LINE.match(text) or STANDALONE_EXCEPTION.match(text)):
         close(st)
@@ -203,6 +205,14 @@ def _looks_continued(message: str, line: Line, *, trt: bool) -> bool:
     if CONTINUES.match(line.text) and not head.rstrip().endswith((".", "!", "?")):
         return True
     return trt and bool(LOOKS_TRT.search(line.text))
+
+
+# a line that ends in one blank after a word (not a sentence's end, not a padded column): the text was wrapped there
+CUT_AT_BLANK = re.compile(r"[\w,;:|(\[-] $")
+
+
+def _cut_at_blank(raw: str) -> bool:
+    return bool(CUT_AT_BLANK.search(raw.rstrip("\r\n")))
 
 
 def _continue(st: ParseState, text: str) -> None:
@@ -270,7 +280,7 @@ def finish(st: ParseState) -> None:
 
 
 def close(st: ParseState) -> None:
-    entry, st.open_diag = st.open_diag, None
+    entry, st.open_diag, st.open_diag_cut = st.open_diag, None, False
     if entry is not None:
         _commit(st, _analyse(entry))
 

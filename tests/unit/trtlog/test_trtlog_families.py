@@ -368,3 +368,12 @@ def test_unprefixed_lines_that_say_they_are_errors(raw: str, source: str | None)
 )
 def test_lookalikes_of_unprefixed_errors_stay_plain(raw: str) -> None:
     assert parse_log([raw], now_ms=1).build.diagnostics == []
+
+
+def test_a_message_wrapped_after_a_blank_goes_on_and_a_finished_one_does_not() -> None:
+    wrapped = parse_log(["[E] Accuracy Summary | a vs. b | Passed: 0/1 iterations | Pass ", "Rate: 0.0%"], now_ms=1).build
+    assert [d.message for d in wrapped.diagnostics] == ["Accuracy Summary | a vs. b | Passed: 0/1 iterations | Pass\nRate: 0.0%"]
+    ended = parse_log(["[E] Engine set up failed. ", "Loading the next model"], now_ms=1).build
+    assert [d.message for d in ended.diagnostics] == ["Engine set up failed."]
+    padded = parse_log(["[W] a column padded to the terminal      ", "Next line"], now_ms=1).build
+    assert [d.message for d in padded.diagnostics] == ["a column padded to the terminal"]
