@@ -94,14 +94,17 @@ def _level(word: str) -> str | None:
     return _LEVEL_MAP.get(word.upper())
 
 
+def _call_site(content: str) -> tuple[str | None, str] | None:
+    """(level, file:line) of a bracket that holds a severity and its call site, else None."""
+    m = _SEV_CALL_SITE.fullmatch(content.strip())
+    return (_level(m.group("lv")), m.group("file")) if m else None
+
+
 def _bracket(content: str) -> tuple[str, str | None]:
-    """What a bracketed token says: ('sev', level) / ('ts', None) / ('file', file:line) / ('tag', None) / ('stop', None),
-    or ('sevsite', 'level file:line') for a severity with its call site."""
+    """What a bracketed token says: ('sev', level) / ('ts', None) / ('file', file:line) / ('tag', None) / ('stop', None)."""
     c = content.strip()
     if "::" in c:
         return "stop", None  # TensorRT's own "[file.cpp::func::42]"
-    if m := _SEV_CALL_SITE.fullmatch(c):
-        return "sevsite", f"{_level(m.group('lv'))} {m.group('file')}"
     if (lv := _level(c)) is not None:
         return "sev", lv
     if m := _IN_BRACKET_LEVEL.search(c):
@@ -146,17 +149,17 @@ def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) 
                 pass
             else:
                 break
+        elif head == "[" and (m := _BRACKET.match(rest, pos)) and severity is None and (site := _call_site(m.group(1))):
+            severity, own_source, strong = site[0], site[1], True
+            origin = origin or own_source
         elif head == "[" and (m := _BRACKET.match(rest, pos)):
             kind, value = _bracket(m.group(1))
             if kind == "stop" or (kind == "tag" and severity is not None and not _QUIET_BRACKET.fullmatch(m.group(1))):
                 break
-            if kind in ("sev", "sevsite"):
+            if kind == "sev":
                 if severity is not None:
                     break
                 severity, strong = value, True
-                if kind == "sevsite" and value:
-                    severity, own_source = value.split(" ", 1)
-                    origin = origin or own_source
             elif kind == "ts":
                 stamp, strong = stamp or m.group(1), True
             elif kind == "file":
