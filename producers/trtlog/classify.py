@@ -74,6 +74,7 @@ _ABSL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+: ([IWEF]) ([^\s:\]
 _TOOL_SEV = re.compile(r"[A-Z][\w-]{1,24}:[ \t]+(WARNING|ERROR)\b:?[ \t]*")
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
 _BACKTICKS = re.compile(r"`{1,3}(?=\S)")  # a markdown code span or fence opened on the log's own line
+_EMPHASIS = re.compile(r"\*{1,3}(?=[^\s*])")  # markdown bold or italic opened on the log's own line ("**[libprotobuf ERROR ...")
 # a context tag between a tool's tag and its severity: "[TRT-LLM] [RANK 0] [E] msg" (TensorRT-LLM's PyTorch flow)
 _CONTEXT_TAG = re.compile(r"\[(?:RANK|Rank|rank|GPU|Device|device)[ :]?\d+\][ \t]?")
 _GST = re.compile(
@@ -156,6 +157,10 @@ def classify(raw: str, lineno: int = 0) -> Line:
         rest = rest[m.end() :]
     if rest[:1] == "`" and (m := _BACKTICKS.match(rest)):
         rest = rest[m.end() :]
+    if rest[:1] == "*" and (m := _EMPHASIS.match(rest)):
+        rest = rest[m.end() :]
+        if (tail := rest.rstrip()).endswith(m.group(0)):
+            rest = tail[: -len(m.group(0))]  # closed on the same line: "**cmd**"
     if m := _TERM_TS.match(rest):
         rest = rest[m.end() :]
     if "&&&&" in rest and not rest.startswith("&&&&") and (m := _STATUS.search(rest)) and rest[m.start() - 1] in "#`'\" \t>":
@@ -237,6 +242,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
             # an application logger's own prefix (general grammar); a severity inside it gives way to TensorRT's
             app_severity = ap.severity
             origin = origin or ap.origin
+            own_source = own_source or ap.own_source
             if ap.stamp and ts_ms is None:
                 ts_ms = _stamp_ms(ap.stamp)
             tokens.append("app" if ap.severity else "ts")

@@ -33,8 +33,15 @@ BARE_TRT_ERROR = re.compile(
     r"^(?:\d{1,3}:\s*)?(?:\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*|[A-Z]\w*::\w+:\s*)Error Code:? ?\d+:"
 )  # ... or "IExecutionContext::setInputShape: Error Code 3: ..."
 # an unprefixed line that is an error by what it says: onnxruntime's status ("[ErrorCode:X] Non-zero status code ..."),
-# TensorRT's plan-version refusal printed by an application
-BARE_ERROR = re.compile(r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT")
+# TensorRT's plan-version refusal printed by an application, an error kind with its message, or the parser's call site
+# that reports a failure ("ModelImporter.cpp:682: Failed to parse ONNX model from file: x.onnx")
+BARE_ERROR = re.compile(
+    r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT"
+    r"|^[A-Z][a-z]+ Error:\s+\S"  # ... a kind of error and its message: "Internal Error: MyelinCheckException: ..."
+    r"|^(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx):\d+:\s+(?:Failed|Could not|Cannot|Unable)\b"  # a call site that failed
+)
+# Triton's model status table: a row whose status is "UNAVAILABLE: <reason>" reports a model that failed to load
+UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAILABLE:\s*\S")
 ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
 # glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed."
 GLIBC_ASSERT = re.compile(
@@ -86,6 +93,8 @@ def inferred_severity(line: Line) -> str | None:
         return "error"
     if line.family == "plain" and BARE_ERROR.match(text):
         return "error"
+    if line.family == "plain" and text[:1] == "|" and UNAVAILABLE_ROW.match(text):
+        return "error"
     if WARNING_PHRASES.match(text):
         return "warning"
     if line.family == "plain" and "rror" in text and EMBEDDED_ERROR.search(text) and not STANDALONE_EXCEPTION.match(text):
@@ -110,6 +119,10 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         _continue(st, text)
         return True
     severity = inferred_severity(line)
+    if severity == "error" and text[:1] == "|" and (m := UNAVAILABLE_ROW.match(text)):
+        close(st)
+        if any(f"'{m.group('model')}'" in d.message for d in st.diags.values() if d.severity == "error"):
+            return True  # the table sums up a failure the server already logged ("failed to load 'x' version 1: ..."): once
     if severity == "error" and line.family != "plain" and TRACEBACK.match(text.lstrip("\"'")):
         # a logger that prints a whole Python traceback as one message (Triton's python backend: E0728 ... "Traceback ...)
         close(st)
@@ -129,6 +142,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         st.open_diag = DiagEntry(severity=severity, message=text, code=None, source=line.own_source, category=None)
         st.open_diag_lines = 0
         st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton", "trtllm")
+        st.open_diag_cut = _cut_at_blank(line.raw)
         return True
     # a line that is a whole diagnostic of its own is never the previous one's continuation
     if line.family == "plain" and text and "Assertion" in text and (m := GLIBC_ASSERT.match(text)):
@@ -142,9 +156,10 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         and st.open_diag is not None
         and st.open_diag_lines < MAX_CONTINUATION_LINES
         and not NOT_CONTINUATION.match(text)
-        and _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt)
+        and (st.open_diag_cut or _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt))
     ):
         _continue(st, text)
+        st.open_diag_cut = _cut_at_blank(line.raw)
         return True
     if line.family == "plain" and not consumed and text and (ASSERTION_LINE.match(text) or STANDALONE_EXCEPTION.match(text)):
         close(st)
@@ -192,6 +207,14 @@ def _looks_continued(message: str, line: Line, *, trt: bool) -> bool:
     return trt and bool(LOOKS_TRT.search(line.text))
 
 
+# a line that ends in one blank after a word (not a sentence's end, not a padded column): the text was wrapped there
+CUT_AT_BLANK = re.compile(r"[\w,;:|(\[-] $")
+
+
+def _cut_at_blank(raw: str) -> bool:
+    return bool(CUT_AT_BLANK.search(raw.rstrip("\r\n")))
+
+
 def _continue(st: ParseState, text: str) -> None:
     assert st.open_diag is not None
     st.open_diag.message = f"{st.open_diag.message}\n{text}" if st.open_diag.message else text
@@ -209,6 +232,11 @@ def _traceback(line: Line, st: ParseState) -> bool:
         close(st)
         _end_traceback(st)
         st.in_traceback, st.traceback_source, st.traceback_cls = True, None, m.group("cls")
+        return True
+    if not st.in_traceback and ", in " in text and (m := FRAME.match(text)) and st.open_diag is None:
+        # a traceback whose "Traceback (most recent call last):" header was cut off (an excerpt): its frames still say so
+        _end_traceback(st)
+        st.in_traceback, st.traceback_source, st.traceback_cls = True, f"{_basename(m.group('file'))}:{m.group('line')}", None
         return True
     if not st.in_traceback:
         return False
@@ -252,7 +280,7 @@ def finish(st: ParseState) -> None:
 
 
 def close(st: ParseState) -> None:
-    entry, st.open_diag = st.open_diag, None
+    entry, st.open_diag, st.open_diag_cut = st.open_diag, None, False
     if entry is not None:
         _commit(st, _analyse(entry))
 

@@ -49,6 +49,10 @@ _GLUED = re.compile(r"(?<=[^\]\s]) (?=\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2
 # the same for onnxruntime's logger: "... failed.) 2022-03-20 10:58:06.32 [E:onnxruntime:Default, file.h:51 f] [...] msg"
 _TS_OPEN = re.compile(r"\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2}")
 _GLUED_ORT = re.compile(r"(?<=\S) (?=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \[[VIWEF]:onnxruntime:)")
+# and for glog (Triton), where the next message follows with no blank at all: "... version 1I0421 20:17:23.436445 1 f.cc:1239] ..."
+_GLOG_AHEAD = r"[IWEF]\d{4}(?:\d{4})? \d{2}:\d{2}:\d{2}\.\d{6} +\d+ [\w.-]+:\d+\] "
+_GLOG_STAMP = re.compile(_GLOG_AHEAD)
+_GLUED_GLOG = re.compile(rf"(?<=\S)(?={_GLOG_AHEAD})| (?={_GLOG_AHEAD})")
 
 
 class TrtlogInputError(TrtlensError):
@@ -148,6 +152,8 @@ def split_glued(raw: str) -> list[str]:
         return [raw]
     if raw.count(":onnxruntime:") > 1:
         return _GLUED_ORT.split(raw)
+    if _GLOG_STAMP.match(raw) and len(_GLOG_STAMP.findall(raw)) > 1:
+        return _GLUED_GLOG.split(raw)
     if raw.count("] [") < 2 or len(_TS_OPEN.findall(raw)) < 2:
         return [raw]
     return _GLUED.split(raw)

@@ -70,6 +70,14 @@ _KNOWN_NEXT = re.compile(
     r"\[(?:TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TRTorch[^\]]*|V|I|W|E|F|!)\]|"
     r"(?:VERBOSE|INFO|WARNING|ERROR|INTERNAL_ERROR):[ \t]|&&&&"
 )
+# a severity and the call site in one bracket, as glog-style loggers print them: PyTorch's c10
+# "[W shape_type_inference.cpp:1968] Warning: ..." (with a glog stamp in newer releases: "[W1007 14:33:11.614 file.cpp:1168]"),
+# protobuf's "[libprotobuf ERROR google/protobuf/text_format.cc:298]" (a library's name first, a Windows path too)
+_SEV_CALL_SITE = re.compile(
+    rf"(?:[A-Za-z][\w.-]*[ \t]+)?(?P<lv>[VDIWEF]|(?i:{_LEVELS}))(?:\d{{4}}[ \t]+\d{{1,2}}:\d{{2}}:\d{{2}}(?:\.\d+)?)?"
+    r"(?:[ \t]+\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?)?[ \t]+(?:\d+[ \t]+)?"
+    r"(?:[A-Za-z]:)?(?:[\w./\\-]*[/\\])?(?P<file>[\w.-]+\.(?:cc|cpp|cxx|c|h|hpp|cu|py):\d+)"
+)
 _QUIET_BRACKET = re.compile(r"[a-z0-9_./ :@=-]+|[\w.-]+(?:\.\w+)?:\d+|(?:RANK|Rank|GPU|Device|TID|PID|pid|tid) ?:?\d+|\w+-\d+")
 
 
@@ -79,10 +87,17 @@ class AppPrefix:
     severity: str | None
     stamp: str | None  # the timestamp's text, if one was read
     origin: str | None  # file:line named in the prefix
+    own_source: str | None = None  # the message's own call site, when the logger prints it with the severity
 
 
 def _level(word: str) -> str | None:
     return _LEVEL_MAP.get(word.upper())
+
+
+def _call_site(content: str) -> tuple[str | None, str] | None:
+    """(level, file:line) of a bracket that holds a severity and its call site, else None."""
+    m = _SEV_CALL_SITE.fullmatch(content.strip())
+    return (_level(m.group("lv")), m.group("file")) if m else None
 
 
 def _bracket(content: str) -> tuple[str, str | None]:
@@ -117,6 +132,7 @@ def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) 
     severity: str | None = None
     stamp: str | None = None
     origin: str | None = None
+    own_source: str | None = None
     tokens = 0
     strong = False  # a timestamp, a bracketed severity or a capitalised level word: a logger's, not prose
     last_end = 0
@@ -133,6 +149,9 @@ def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) 
                 pass
             else:
                 break
+        elif head == "[" and (m := _BRACKET.match(rest, pos)) and severity is None and (site := _call_site(m.group(1))):
+            severity, own_source, strong = site[0], site[1], True
+            origin = origin or own_source
         elif head == "[" and (m := _BRACKET.match(rest, pos)):
             kind, value = _bracket(m.group(1))
             if kind == "stop" or (kind == "tag" and severity is not None and not _QUIET_BRACKET.fullmatch(m.group(1))):
@@ -174,7 +193,7 @@ def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) 
     if after_severity:
         return AppPrefix(pos, None, stamp, None) if stamp else None
     if severity is not None and strong and (tokens > 1 or rest[last_end : last_end + 1] in (":", "]", "|", " ")):
-        return AppPrefix(pos, severity, stamp, origin)
+        return AppPrefix(pos, severity, stamp, origin, own_source)
     if (strong or severity is None) and _KNOWN_NEXT.match(rest, pos):
         # a stamp, a process name or a launcher's "[node-1]" in front of a tag the classifier reads
         return AppPrefix(pos, None, stamp, origin)  # a logger's stamp in front of a tag the classifier reads

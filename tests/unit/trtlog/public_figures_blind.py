@@ -14,7 +14,11 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   general prefix grammar, chosen for application loggers and unusual prefixes. ``BLIND_H``
   (p185-p199): collected after round G's fixes and the glog-year / name-first / table-row changes,
   chosen for tools the earlier sets had few of (Paddle Inference, Ultralytics export, TurboOCR,
-  Triton's model table, onnxruntime graph warnings, trtllm-build).
+  Triton's model table, onnxruntime graph warnings, trtllm-build). ``BLIND_I`` (p200-p225):
+  collected after round H's fixes and the one source grammar, chosen for families the earlier
+  sets had few of (Polygraphy comparisons, DeepStream 7.1, TensorRT 10 build errors, onnx-tensorrt
+  parser errors, PyTorch's ``[W file:line]`` warnings, TensorRT-LLM runtime, trtllm-serve, Triton
+  glued and quoted glog, JetPack 6 trtexec).
 """
 
 from __future__ import annotations
@@ -915,5 +919,172 @@ BLIND_H: dict[str, list[F]] = {
         F("postprocessing ready", True, _ready("postprocessing")),
         F("preprocessing ready", True, _ready("preprocessing")),
         F("errors (the UNAVAILABLE row)", 1, n_diag("error")),
+    ],
+}
+
+
+def _no_trt_latency(r: Any) -> Any:
+    return r.build.perf.latency.mean_ms if r.build.perf and r.build.perf.latency else None
+
+
+BLIND_I: dict[str, list[F]] = {
+    "p200-polygraphy-compare-histogram-failed-tolerance-lstm.log": [
+        F("errors (the FAILED line)", 1, n_diag("error")),
+        F("FAILED line is an error", True, has_diag("error", "Difference exceeds tolerance")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p201-polygraphy-run-trt-fp16-onnxrt-required-tolerances-yolov3-tiny.log": [
+        F("errors (the FAILED line)", 1, n_diag("error")),
+        F("model", "yolov3-tiny-416"),
+        F("precisions", ["fp16"]),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p202-polygraphy-accuracy-summary-wrapped-pass-rate-sam-encoder.log": [
+        F("errors (the Accuracy Summary)", 1, n_diag("error")),
+        F("wrapped 'Rate: 0.0%' joined to it", True, has_diag("error", "Rate: 0.0%")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p203-deepstream-71-yocto-magic-tag-wrapped-incompatible-serialization.log": [
+        F("errors (TRT + DeepStream)", 2, n_diag("error")),
+        F("serialization error", 1, n_diag("error", code="1", category="Serialization", source="IRuntime::deserializeCudaEngine")),
+        F("wrapped second half joined", True, has_diag("error", "same OS was used")),
+        F("engine_id", "resnet18_trafficcamnet_pruned.onnx_b1_gpu0_int8"),
+        F("status", "failed"),
+    ],
+    "p204-deepstream-71-gst-warn-deserialize-try-rebuild-spaced-path.log": [
+        F("gst WARN lines", 2, n_diag("warning")),
+        F("warning sources", ["nvdsinfer_context_impl.cpp:2080", "nvdsinfer_context_impl.cpp:2185"], diag_set("warning", "source")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p205-trtllm-014-executor-example-wrapped-prompt-engine-version.log": [
+        F("facts.trtllm_version", "0.14.0"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("status", "unknown"),
+    ],
+    "p206-python-trt861-backend-strategy-warning-embedded-error-code-4.log": [
+        F("warnings (three lines, one message)", 1, n_diag("warning")),
+        F("the error message inside it joined", True, has_diag("warning", "insufficient workspace")),
+        F("errors (the Error Code is quoted by a warning)", 0, n_diag("error")),
+    ],
+    "p207-python-trt10-birefnet-build-skip-tactic-insufficient-memory.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("skipped tactic ids", ["0x0000000000000000"], skipped),
+        F("memory.requested_bytes", 3835900160),
+        F("memory.peak_gpu_bytes", 1117 * MiB),
+        F("memory.cpu_peak_bytes", 2982 * MiB),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p208-python-trt101-settype-non-io-warning-memory-summary.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("facts.network_inputs", 1),
+        F("facts.network_outputs", 1),
+        F("memory.persistent_host_bytes", 256),
+        F("memory.persistent_device_bytes", 0),
+        F("memory.scratch_bytes", 0),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p209-trtyolo-export-pytorch-c10-warning-prefix-efficientidxnms.log": [
+        F("warnings ([W file:line] Warning:)", 3, n_diag("warning")),
+        F("warning source", 3, n_diag("warning", source="shape_type_inference.cpp:1968")),
+        F("distinct warnings", 1, lambda r: len([d for d in r.build.diagnostics if d.severity == "warning"])),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p210-python-trt1012-myelin-check-error-code-9-10-no-implementation.log": [
+        F("errors (Myelin line + code 9 + code 10)", 3, n_diag("error")),
+        F("code 9 error", 1, n_diag("error", code="9")),
+        F("code 10 error", 1, n_diag("error", code="10", category="Internal Error", source="IBuilder::buildSerializedNetwork")),
+        F("status", "failed"),
+    ],
+    "p211-cpp-logger-severity-before-tag-elementwise-broadcast-assertion.log": [
+        F("errors", 2, n_diag("error")),
+        F("error codes", ["2"], diag_set("error", "code")),
+        F("error sources", ["builder.cpp:619", "elementWiseRunner.cpp:118"], diag_set("error", "source")),
+        F("status", "failed"),
+    ],
+    "p212-trtexec-trt10-orin-quoted-parsers-onnx-node-dump.log": [
+        F("errors ([E] lines)", 3, n_diag("error")),
+        F("error sources", ["ModelImporter.cpp:961", "ModelImporter.cpp:964", "ModelImporter.cpp:965"], diag_set("error", "source")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p213-onnx2engine-trt7-parse-node-0-tensors-count-zero-month.log": [
+        F("errors (importer assertion + failed to parse)", 2, n_diag("error")),
+        F("importer assertion", 1, n_diag("error", code="5", source="ModelImporter.cpp:296")),
+        F("status", "failed"),
+    ],
+    "p214-bold-markdown-trt72-resize-parse-msvc-assertion-model-cpp.log": [
+        F("errors (importer, parse failure, no output, validation, assertion)", 5, n_diag("error")),
+        F("importer assertion", 1, n_diag("error", code="5", source="ModelImporter.cpp:124")),
+        F("MSVC assertion source", 1, n_diag("error", source="model.cpp:30")),
+        F("status", "failed"),
+    ],
+    "p215-bold-markdown-libprotobuf-error-text-format-model-importer-682.log": [
+        F("errors (libprotobuf, ModelImporter, could not parse)", 3, n_diag("error")),
+        F("libprotobuf error source", 1, n_diag("error", source="text_format.cc:298")),
+        F("model", "resnet50"),
+        F("status", "failed"),
+    ],
+    "p216-trt5-jetson-nano-onnx-header-combine-elementwise-assertion.log": [
+        F("model", "v2"),
+        F("errors (importer assertion + failed to parse)", 2, n_diag("error")),
+        F("importer assertion", 1, n_diag("error", code="8", source="builtin_op_importers.cpp:241")),
+        F("status", "failed"),
+    ],
+    "p217-triton-glog-model-table-unavailable-unable-to-create-trt-engine.log": [
+        F("errors (the UNAVAILABLE row)", 1, n_diag("error")),
+        F("its message", True, has_diag("error", "unable to create TensorRT engine")),
+        F("models failed", 1, lambda r: len(r.build.triton.models_failed)),
+        F("models ready", 1, lambda r: len(r.build.triton.models_ready)),
+        F("status", "failed"),
+    ],
+    "p218-triton-2103-glued-glog-messages-successfully-loaded-tf.log": [
+        F("models ready (two glued messages split)", ["signatures", "stamp_slice"],
+          lambda r: sorted(m.rsplit(":", 1)[0] for m in r.build.triton.models_ready)),  # entries are name:version
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p219-trtllm-triton-runtime-engine-size-context-memory-kv-usage.log": [
+        F("memory.engine_bytes", 1066 * MiB),
+        F("context memory 833.73 MiB", True, lambda r: abs((r.build.memory.context_bytes or 0) - 833.73 * MiB) < MiB),
+        F("memory.peak_gpu_bytes", 1672 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p220-triton-25-prompt-glued-quoted-glog-trtllm-mpi-ranks.log": [
+        F("postprocessing ready (behind the prompt)", True, _ready("postprocessing")),
+        F("preprocessing ready", True, _ready("preprocessing")),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p221-trtllm-backend-warnings-chunked-context-kv-reuse-disabled.log": [
+        F("warnings", 2, n_diag("warning")),
+        F("KV cache reuse warning", True, has_diag("warning", "KV cache reuse disabled")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p222-trtllm-071-docker-rfc3339-nanos-forward-free-block-assertion.log": [
+        F("errors", 1, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="kvCacheManager.cpp:249")),
+        F("status", "failed"),
+        F("ts_ms (last stamp, 2024-03-11T18:16:28Z)", 1710180988000, lambda r: r.build.ts_ms),
+    ],
+    "p223-polygraphy-run-trt10-continued-command-build-config-fp16.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("precisions", ["fp16"]),
+        F("model", "DA3METRIC-LARGE"),
+        F("no TensorRT latency (the average is onnxrt's)", None, _no_trt_latency),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p224-trtexec-jetpack6-orin-yocto-average-runs-perf-summary.log": [
+        F("perf.throughput_qps", 208.729),
+        F("latency min/mean/median/p90/p95/p99", (4.81763, 4.83767, 4.83752, 4.84772, 4.85034, 4.85547),
+          section("latency", "min", "mean", "median", "p90", "p95", "p99")),
+        F("enqueue mean", (0.357979,), section("enqueue", "mean")),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p225-trtllm-serve-whisper-headless-traceback-executor-worker-error.log": [
+        F("errors (one traceback)", 1, n_diag("error")),
+        F("RuntimeError at its innermost frame", 1, n_diag("error", code="RuntimeError", source="proxy.py:332")),
+        F("its message", True, has_diag("error", "Executor worker returned error")),
+        F("status", "failed"),
     ],
 }

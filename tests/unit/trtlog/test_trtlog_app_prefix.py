@@ -72,7 +72,7 @@ def test_round_g_families_in_forms_the_logs_do_not_show() -> None:
     want = [
             ("error", "3", "executionContext.cpp:2666"),
             ("warning", None, None),
-            ("warning", None, None),
+            ("warning", None, "io.cc:7"),  # the severity's own bracket names its call site
             ("error", None, "infer.cpp:9"),
             ("error", "4", "runtime.cpp:50"),
             ("error", None, "app.cpp:12"),
@@ -97,3 +97,21 @@ def test_glog_year_name_first_pylog_and_table_rows(raw: str, family: str, severi
 
 def test_glog_with_the_year_gives_the_stamp() -> None:
     assert classify("E20240501 10:00:00.5 7 f.cc:1] x").ts_ms == 1714557600000
+
+
+@pytest.mark.parametrize(
+    ("raw", "severity", "source", "text"),
+    [
+        ("[W shape_type_inference.cpp:1968] Warning: msg (function F)", "warning", "shape_type_inference.cpp:1968",
+         "Warning: msg (function F)"),  # PyTorch's c10 logger: the severity and the call site in one bracket
+        ("[W1007 14:33:11.614000000 ProcessGroupNCCL.cpp:1168] Warning: msg", "warning", "ProcessGroupNCCL.cpp:1168", "Warning: msg"),
+        ("[E /src/torch/csrc/init.cpp:12] msg", "error", "init.cpp:12", "msg"),
+        ("[libprotobuf ERROR google/protobuf/text_format.cc:298] msg", "error", "text_format.cc:298", "msg"),  # a library's name first
+        ("[libprotobuf WARNING E:\\a\\coded_stream.cc:604] msg", "warning", "coded_stream.cc:604", "msg"),
+        ("[W 2024-05-01 10:00:00.123 trt.cpp:42] msg", "warning", "trt.cpp:42", "msg"),
+    ],
+)  # fmt: skip
+def test_severity_with_its_call_site_in_one_bracket(raw: str, severity: str, source: str, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.own_source, line.text) == ("app", severity, source, text)
+    assert [(d.severity, d.source) for d in parse_log([raw], now_ms=1).build.diagnostics] == [(severity, source)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from trtlens.producers.trtlog import classify, parse_log
+from trtlens.producers.trtlog.parse import split_glued
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,9 @@ from trtlens.producers.trtlog import classify, parse_log
         ("[2022-11-08 06:01:58    BUG] msg", "onnx2trt", "error", "msg"),
         ("> [05/24/2022-12:48:34] [I] TensorRT version: 8.2.4", "trtexec", "info", "TensorRT version: 8.2.4"),
         ("08/06/2022-13:26:57] [TRT] [E] 1: msg", "python", "error", "1: msg"),
+        ("**[07/02/2026-03:47:09] [E] [TRT] msg**", "trtexec", "error", "msg"),  # markdown bold around the line
+        ("*[TRT] [W] msg", "python", "warning", "msg"),  # italic opened, closed on a later line
+        ("* [W] a bullet, not emphasis", "plain", None, "* [W] a bullet, not emphasis"),
     ],
 )  # fmt: skip
 def test_wrapper_families(raw: str, family: str, severity: str | None, text: str) -> None:
@@ -302,3 +306,74 @@ def test_a_message_names_its_source_in_any_form(msg: str, source: str | None) ->
     from trtlens.producers.trtlog.extract_diag import locate_source
 
     assert locate_source(msg) == source
+
+
+def test_glued_glog_messages_split_even_without_a_blank() -> None:
+    t = "I0102 10:00:00.000001 7 model_lifecycle.cc:849] "
+    b = parse_log([f"{t}successfully loaded 'a' version 2{t.replace('I0102', 'E0102')}failed to load 'b' version 1: boom"], now_ms=1)
+    assert [m.split(":")[0] for m in b.build.triton.models_ready] == ["a"]
+    assert [d.severity for d in b.build.diagnostics] == ["error"]
+    # a stamp alone, without a glog message shape after it, is no second message
+    assert split_glued(f"{t}retrying the load of 'c' that failed at I0102 10:00:00.000001, once more") == [
+        f"{t}retrying the load of 'c' that failed at I0102 10:00:00.000001, once more"
+    ]
+
+
+def test_an_unavailable_model_in_triton_s_table_is_one_error() -> None:
+    row = "| yolo    | 1       | UNAVAILABLE: Internal: unable to create TensorRT engine |"
+    alone = parse_log(["I0110 21:30:54.920681 60 server.cc:592]", row, "| other   | 1       | READY |"], now_ms=1).build
+    assert [(d.severity, d.message) for d in alone.diagnostics] == [("error", row)]
+    assert alone.status == "failed"
+    logged = "E0110 21:30:50.000001 60 model_lifecycle.cc:596] failed to load 'yolo' version 1: Internal: unable to create TensorRT engine"
+    both = parse_log([logged, "I0110 21:30:54.920681 60 server.cc:592]", row], now_ms=1).build
+    assert [d.severity for d in both.diagnostics] == ["error"]  # the table repeats the logged failure: not a second one
+
+
+def test_a_traceback_cut_before_its_header_is_still_one_exception_at_its_innermost_frame() -> None:
+    b = parse_log(
+        [
+            "    self._build_model()",
+            '  File "/x/llm.py", line 975, in _build_model',
+            "    self._executor = create(",
+            "                     ^^^^^^",
+            '  File "/x/proxy.py", line 332, in _start',
+            "    raise RuntimeError(",
+            "RuntimeError: Executor worker returned error",
+        ],
+        now_ms=1,
+    ).build
+    assert [(d.severity, d.code, d.source, d.message) for d in b.diagnostics] == [
+        ("error", "RuntimeError", "proxy.py:332", "Executor worker returned error")
+    ]
+    # a line that only mentions a file and line is no frame
+    assert parse_log(['File "a.py", line 3 was edited'], now_ms=1).build.diagnostics == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "source"),
+    [
+        ("Internal Error: MyelinCheckException: host_instr.cpp:2806: CHECK(0) failed. ", "host_instr.cpp:2806"),
+        ("Fatal Error: out of device memory", None),
+        ("ModelImporter.cpp:682: Failed to parse ONNX model from file: resnet50.onnx", "ModelImporter.cpp:682"),
+        ("C:\\src\\onnx\\ModelImporter.cpp:720: Could not open file x.onnx", "ModelImporter.cpp:720"),
+    ],
+)  # fmt: skip
+def test_unprefixed_lines_that_say_they_are_errors(raw: str, source: str | None) -> None:
+    assert [(d.severity, d.source) for d in parse_log([raw], now_ms=1).build.diagnostics] == [("error", source)]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["ModelImporter.cpp:103: Parsing node: [Conv]", "Internal error counts: 0", "Two Errors: none of them here"],
+)
+def test_lookalikes_of_unprefixed_errors_stay_plain(raw: str) -> None:
+    assert parse_log([raw], now_ms=1).build.diagnostics == []
+
+
+def test_a_message_wrapped_after_a_blank_goes_on_and_a_finished_one_does_not() -> None:
+    wrapped = parse_log(["[E] Accuracy Summary | a vs. b | Passed: 0/1 iterations | Pass ", "Rate: 0.0%"], now_ms=1).build
+    assert [d.message for d in wrapped.diagnostics] == ["Accuracy Summary | a vs. b | Passed: 0/1 iterations | Pass\nRate: 0.0%"]
+    ended = parse_log(["[E] Engine set up failed. ", "Loading the next model"], now_ms=1).build
+    assert [d.message for d in ended.diagnostics] == ["Engine set up failed."]
+    padded = parse_log(["[W] a column padded to the terminal      ", "Next line"], now_ms=1).build
+    assert [d.message for d in padded.diagnostics] == ["a column padded to the terminal"]
