@@ -4,8 +4,9 @@ The streams worker's figure (``bench streams --compare-attribution``) is the one
 that counts, but on a busy machine its CPU time moves more than the difference it
 is after. This runs only the pure part that attribution changes — one
 ``PartitionPipeline`` per partition over the same seeded load as ``bench streams``
-(records of 500 events, a processing group every 4 records, partials encoded as
-the worker sends them) — with ``metrics.attribution`` off and on, alternating, and
+(records of ``--events-per-record`` events, 500 by default, the worker's
+``process_records`` over processing groups of 2,000 events, partials encoded
+as the worker sends them) — with ``metrics.attribution`` off and on, alternating, and
 prints CPU-µs per event of each (median and least of ``--rounds``) and the ratios.
 
 ``--only off|on`` runs one configuration once and ``--only none`` only builds the
@@ -24,14 +25,24 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 RECORD_EVENTS = 500
-GROUP_RECORDS = 4
+GROUP_EVENTS = 2_000
 
 
-def build_input(requests: int, seed: int, partitions: int) -> tuple[dict[int, list[bytes]], int]:
-    """The bench's seeded load as records per partition (the producers' partitioning), and its event count."""
+class _Record(NamedTuple):
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def build_input(requests: int, seed: int, partitions: int,
+                events_per_record: int = RECORD_EVENTS) -> tuple[dict[int, list[bytes]], int]:
+    """The bench's seeded load as records per partition (the producers' partitioning), and its event count.
+
+    One event per record is a JSON object per record, as other producers send them; more is a JSON array.
+    """
     import orjson
 
     from trtlens.kafka import partition_for_key
@@ -44,7 +55,8 @@ def build_input(requests: int, seed: int, partitions: int) -> tuple[dict[int, li
     per: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for e in run.events:
         per[partition_for_key(routing_key(e).encode(), partitions)].append(e)
-    records = {p: [orjson.dumps(evs[i:i + RECORD_EVENTS]) for i in range(0, len(evs), RECORD_EVENTS)]
+    n = events_per_record
+    records = {p: [orjson.dumps(evs[i] if n == 1 else evs[i:i + n]) for i in range(0, len(evs), n)]
                for p, evs in sorted(per.items())}
     return records, sum(len(v) for v in per.values())
 
@@ -62,14 +74,14 @@ def run_core(records: dict[int, list[bytes]], events: int, *, attribution: bool)
     t0 = time.process_time()
     for p, recs in records.items():
         pipe = PartitionPipeline(settings, topic="bench", partition=p)
-        for i, raw in enumerate(recs):
-            pipe.process_record(i, None, raw)
-            if i % GROUP_RECORDS == GROUP_RECORDS - 1 or i == len(recs) - 1:
-                out, _, _ = pipe.end_group()
-                for part in out.partials:
-                    orjson.dumps(part.to_dict())
-                for doc in out.traces:
-                    orjson.dumps(doc)
+        per_group = max(1, GROUP_EVENTS * len(recs) // max(1, events))  # records in a group of ~2,000 events
+        for start in range(0, len(recs), per_group):
+            pipe.process_records([_Record(start + k, None, raw) for k, raw in enumerate(recs[start:start + per_group])])
+            out, _, _ = pipe.end_group()
+            for part in out.partials:
+                orjson.dumps(part.to_dict())
+            for doc in out.traces:
+                orjson.dumps(doc)
     return (time.process_time() - t0) / events * 1e6
 
 
@@ -100,6 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--requests", type=int, default=100_000, help="requests to generate (~3 events each; default 100000)")
     p.add_argument("--partitions", type=int, default=3)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--events-per-record", type=int, default=RECORD_EVENTS, metavar="N",
+                   help="events per record (1 = one JSON object per record; default 500)")
     p.add_argument("--rounds", type=int, default=4, help="runs per configuration (default 4)")
     p.add_argument("--only", choices=["none", "off", "on"], help="build the input, then run this configuration once")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -107,7 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    records, events = build_input(args.requests, args.seed, args.partitions)
+    records, events = build_input(args.requests, args.seed, args.partitions, args.events_per_record)
     if args.only is not None:
         us = None if args.only == "none" else run_core(records, events, attribution=args.only == "on")
         out = {"events": events, "only": args.only, "cpu_us_per_event": us}

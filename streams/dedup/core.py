@@ -99,6 +99,23 @@ class Deduper:
         self.duplicates += duplicates
         return out, out_wms, wm
 
+    def first_seen_one(self, ev: EventBase, watermark_ms: int) -> tuple[bool, int]:
+        """:meth:`first_seen` of a record of one event: whether it is first seen, and the watermark after it."""
+        wm = watermark_ms
+        if self.enabled:
+            digest = _from_bytes(blake2b(ev.event_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+            if digest in self.seen:
+                self.duplicates += 1
+                return False, wm
+            self.seen.add(digest)
+        ts = ev.ts_ms
+        if ts > wm and ev.spec.moves_watermark:
+            wm = ts
+        if self.enabled:
+            self._queue_digest.append(digest)
+            self._queue_at.append(wm + self.ttl_ms)
+        return True, wm
+
     def expire(self, watermark_ms: int) -> int:
         """Forget ids whose TTL the watermark has passed; returns how many."""
         at, digests, discard = self._queue_at, self._queue_digest, self.seen.discard

@@ -122,10 +122,9 @@ class PipelineAgent:
             for partition, evs in sorted(by_partition.items()):
                 pipe = self.pipeline(partition)
                 evs.sort(key=_offset)
-                for i, msg in enumerate(evs):
-                    if not pipe.process_record(msg.offset, msg.key, msg.value):
-                        gaps.append((partition, pipe.applied_offset + 1, msg.offset, len(evs) - i))
-                        break  # the rest of this partition waits for the re-read
+                handled = pipe.process_records(evs)
+                if handled < len(evs):  # the rest of this partition waits for the re-read
+                    gaps.append((partition, pipe.applied_offset + 1, evs[handled].offset, len(evs) - handled))
                 self.last_record_at[partition] = now
                 self.idle_flushed.discard(partition)
                 done.append((pipe, *pipe.end_group()))
