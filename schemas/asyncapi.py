@@ -51,8 +51,12 @@ _CHANNELS: dict[str, tuple[str, type[BaseModel] | None, str, str, str]] = {
     "events": ("EventRecord", None, "routing key of the record's first event (request_id, else worker_id; "
                "engine_id for engine_build / layer_profile)", "producers (worker, load, replay, check --publish, "
                "collect); streams (engine_runtime: engine loads re-keyed by engine_id)", "Inference, engine-load, GPU and build events: the pipeline's input."),
-    "events_dlq": ("EventDeadLetter", EventDeadLetter, "the failed record's own key", "streams, replay",
-                   "Records and single events that did not decode or validate, with the reason and where they came from."),
+    "events_dlq": ("EventDeadLetter", EventDeadLetter, "streams: the failed record's own key; replay: the file's "
+                   "name; collect: the file's name, the HTTP or Firehose request id, 'telemetry' or 'kafka'",
+                   "streams, replay, collect",
+                   "Records, lines and single events that did not decode or validate, with the reason and where "
+                   "they came from. One variant per writer: no `stage` (streams), `stage: replay`, or `stage: "
+                   "collect` with `source_kind` file, http, firehose, telemetry or kafka."),
     "traces": ("Trace", Trace, "request_id (= the trace's doc_id)", "streams",
                "One joined, tail-sampled trace per request; a late event re-emits the same key."),
     "metrics": ("WindowMetric", WindowMetric, "doc_id: scope:scope_key:window_start_ms:window_ms", "streams",
