@@ -69,6 +69,9 @@ class ReplayEventDeadLetter(_EventDeadLetterBase):
     """Written by ``trtlens replay``: a bad line of a replayed file. Key: the file's name."""
 
     stage: Literal["replay"]
+    index: int | None = Field(None, description="position of the bad event among the line's events (a JSON "
+                                                "array, or a CloudWatch payload's log events); null for a line "
+                                                "of one value")
     source: str = Field(description="the replayed file's path, as given on the command line")
     line: int = Field(description="1-based line of the file (decompressed, for a .gz); 1 for a whole-document "
                                   ".json file")

@@ -125,13 +125,21 @@ def _cloudwatch_shape(obj: Any, source: str) -> list[Item] | None:
                                                     _dumps(entry))))
             continue
         out.append(_inner(entry["message"], source, fallback_ts_ms=_ts(entry)))
-    return out
+    return _positioned(out)
 
 
 def _array_shape(obj: Any, source: str) -> list[Item] | None:
     if isinstance(obj, list):
-        return [_item(e, source) for e in obj]
+        return _positioned([_item(e, source) for e in obj])
     return None
+
+
+def _positioned(items: list[Item]) -> list[Item]:
+    """A line of several events: each bad one's error names its position in the line (its DLQ ``index``)."""
+    for k, item in enumerate(items):
+        if item.error is not None and item.error.index is None:
+            item.error.index = k
+    return items
 
 
 LINE_SHAPES: list[LineShape] = [_event_shape, _cloudwatch_shape, _wrapped_shape, _array_shape]

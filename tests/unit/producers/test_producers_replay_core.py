@@ -69,6 +69,17 @@ def test_cloudwatch_payload_yields_every_log_event_and_fills_missing_time():
     assert items[0].event["ts_ms"] == 1_600_000_000_123  # from the log event
     assert items[1].event["ts_ms"] == EV["ts_ms"]  # its own time wins
     assert items[2].event is None and items[2].error.code == "invalid_json"
+    assert items[2].error.to_dlq(source="cw.json", line=3)["index"] == 2  # which log event of the line
+
+
+def test_bad_events_of_one_array_line_are_told_apart_by_index():
+    line = orjson.dumps([EV, {**EV, "total_ms": -1}, {"hello": "world"}, {**EV, "event": "teleport"}])
+    items = parse_line(line, "a.jsonl", 9)
+    assert items[0].event is not None and items[0].error is None
+    assert [(i.error.code, i.error.index) for i in items[1:]] == [
+        ("invalid_event", 1), ("invalid_event", 2), ("unknown_event_type", 3)]
+    assert {i.error.to_dlq(source="a.jsonl", line=9)["index"] for i in items[1:]} == {1, 2, 3}
+    assert _one(orjson.dumps({"hello": "world"})).error.index is None  # a line of one value has no position
 
 
 @pytest.mark.parametrize(("raw", "code", "field"), [
