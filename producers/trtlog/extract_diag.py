@@ -69,6 +69,14 @@ CRASH = re.compile(
     r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$|"
     r"^(?P<what2>Signal \(\d+\) received)\.?$"
 )
+# a TensorRT-tagged line printed without a severity (jetson-inference's "[TRT]    msg") that says it is an error: TensorRT 7's
+# "file.cpp (38) - Serialization Error in f: 0", an error kind ("INVALID_CONFIG: ..."), or the tool reporting a failure
+# ("device GPU, failed to create CUDA engine", "imageNet -- failed to initialize.")
+UNMARKED_TRT_ERROR = re.compile(
+    r"^[\w./\\-]+\.(?:cpp|cc|cu|h|hpp)\s*\(\d+\)\s*-\s*[A-Za-z][\w ]*?Error\b"
+    r"|^(?:INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|INTERNAL_ERROR|FAILED_\w+|UNSPECIFIED_ERROR):\s*\S"
+    r"|(?:^|[\s,-])failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
+)
 WARNING_PHRASES = re.compile(r"^Could not register plugin creator\b")
 # an error message quoted inside an application's own line: "Model 'x' loading failed with error: ... [TensorRT-LLM][ERROR] ..."
 EMBEDDED_ERROR = re.compile(r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bloading failed with error:")
@@ -90,6 +98,8 @@ def inferred_severity(line: Line) -> str | None:
     if line.trt and LEADING_CODE.match(text) and ("Error Code" in text or "Assertion" in text):
         return "error"
     if "Error Code" in text and BARE_TRT_ERROR.match(text):
+        return "error"
+    if line.family == "jetson" and UNMARKED_TRT_ERROR.search(text):
         return "error"
     if line.family == "plain" and BARE_ERROR.match(text):
         return "error"
