@@ -127,6 +127,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         return True
     if line.family == "plain" and st.open_diag is not None and st.open_diag.category == "crash" and WHAT.match(text):
         _continue(st, text)
+        st.open_diag.source = st.open_diag.source or locate_source(text)  # the exception's reason names where it was thrown
         return True
     severity = inferred_severity(line)
     if severity == "error" and text[:1] == "|" and (m := UNAVAILABLE_ROW.match(text)):
