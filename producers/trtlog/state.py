@@ -108,6 +108,7 @@ class ParseState:
     layer_pending: str | None = None
     last_onnx_op: str | None = None
     poly_layer: dict[str, Any] | None = None  # Polygraphy "inspect model" layer being read
+    binding_io: dict[str, int] = field(default_factory=dict)  # jetson-inference's binding directions: inputs / outputs
     # timestamps
     first_ts_ms: int | None = None
     last_ts_ms: int | None = None
