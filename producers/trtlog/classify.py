@@ -28,7 +28,7 @@ status             ``&&&& PASSED TensorRT.trtexec [TensorRT v101600] # cmd``
 plain              nothing recognised (tables, JSON, tracebacks, continuations)
 =================  ===========================================================
 
-A markdown quote mark (``> ``) or an opening backtick in front of any of these is
+A markdown quote mark (``> ``), a list bullet (``* ``) or an opening backtick in front of any of these is
 peeled too, so is a context tag such as ``[RANK 0]`` between the others, and a
 trtexec timestamp that lost its opening ``[`` in a paste still counts.
 """
@@ -75,6 +75,7 @@ _TOOL_SEV = re.compile(r"[A-Z][\w-]{1,24}:[ \t]+(WARNING|ERROR)\b:?[ \t]*")
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
 _BACKTICKS = re.compile(r"`{1,3}(?=\S)")  # a markdown code span or fence opened on the log's own line
 _EMPHASIS = re.compile(r"\*{1,3}(?=[^\s*])")  # markdown bold or italic opened on the log's own line ("**[libprotobuf ERROR ...")
+_BULLET = re.compile(r"[*+-][ \t]+(?=\S)")  # a markdown list item around a log line ("* I0530 23:11:42.519991 1 f.cc:106] msg")
 # a context tag between a tool's tag and its severity: "[TRT-LLM] [RANK 0] [E] msg" (TensorRT-LLM's PyTorch flow)
 _CONTEXT_TAG = re.compile(r"\[(?:RANK|Rank|rank|GPU|Device|device)[ :]?\d+\][ \t]?")
 _GST = re.compile(
@@ -155,6 +156,9 @@ def classify(raw: str, lineno: int = 0) -> Line:
     app_severity: str | None = None
     if m := _QUOTE.match(rest):
         rest = rest[m.end() :]
+    if rest[:1] in "*+-" and (m := _BULLET.match(rest)) and (inner := classify(rest[m.end() :], lineno)).family != "plain":
+        inner.raw = raw  # a bullet is peeled only in front of a prefix: "- 131 weights are affected ..." stays as it is
+        return inner
     if rest[:1] == "`" and (m := _BACKTICKS.match(rest)):
         rest = rest[m.end() :]
     if rest[:1] == "*" and (m := _EMPHASIS.match(rest)):
@@ -257,6 +261,8 @@ def classify(raw: str, lineno: int = 0) -> Line:
         origin = origin or message[m.start() :].strip(" []").split(" ")[0]
         message = message[: m.start()]
     text = message.strip()
+    if text[:1] == "*" and tokens and (m := _EMPHASIS.match(text)) and text.endswith(m.group(0)) and len(text) > 2 * m.end():
+        text = text[m.end() : -m.end()].strip()  # a message set in bold after its prefix: "E0530 ... logging.cc:43] **msg**"
     indent = len(message) - len(message.lstrip(" \t"))
     family = _family(tokens, tag_name)
     if family == "triton" and len(text) > 1 and text[0] == '"' and text[-1] == '"' and '"' not in text[1:-1].replace('\\"', ""):

@@ -42,6 +42,8 @@ BARE_ERROR = re.compile(
 )
 # Triton's model status table: a row whose status is "UNAVAILABLE: <reason>" reports a model that failed to load
 UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAILABLE:\s*\S")
+# the rest of a wrapped status cell: a row whose model and version cells are empty, not a numbered stack frame
+WRAPPED_CELL = re.compile(r"^\|\s*\|\s*\|(?P<rest>(?!\s*\d+\s+0x[0-9a-fA-F])[^|]*[^|\s][^|]*)\|?\s*$")
 ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
 # glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed."
 GLIBC_ASSERT = re.compile(
@@ -69,6 +71,14 @@ CRASH = re.compile(
     r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$|"
     r"^(?P<what2>Signal \(\d+\) received)\.?$"
 )
+# a TensorRT-tagged line printed without a severity (jetson-inference's "[TRT]    msg") that says it is an error: TensorRT 7's
+# "file.cpp (38) - Serialization Error in f: 0", an error kind ("INVALID_CONFIG: ..."), or the tool reporting a failure
+# ("device GPU, failed to create CUDA engine", "imageNet -- failed to initialize.")
+UNMARKED_TRT_ERROR = re.compile(
+    r"^[\w./\\-]+\.(?:cpp|cc|cu|h|hpp)\s*\(\d+\)\s*-\s*[A-Za-z][\w ]*?Error\b"
+    r"|^(?:INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|INTERNAL_ERROR|FAILED_\w+|UNSPECIFIED_ERROR):\s*\S"
+    r"|(?:^|[\s,-])failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
+)
 WARNING_PHRASES = re.compile(r"^Could not register plugin creator\b")
 # an error message quoted inside an application's own line: "Model 'x' loading failed with error: ... [TensorRT-LLM][ERROR] ..."
 EMBEDDED_ERROR = re.compile(r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bloading failed with error:")
@@ -90,6 +100,8 @@ def inferred_severity(line: Line) -> str | None:
     if line.trt and LEADING_CODE.match(text) and ("Error Code" in text or "Assertion" in text):
         return "error"
     if "Error Code" in text and BARE_TRT_ERROR.match(text):
+        return "error"
+    if line.family == "jetson" and UNMARKED_TRT_ERROR.search(text):
         return "error"
     if line.family == "plain" and BARE_ERROR.match(text):
         return "error"
@@ -117,12 +129,21 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         return True
     if line.family == "plain" and st.open_diag is not None and st.open_diag.category == "crash" and WHAT.match(text):
         _continue(st, text)
+        st.open_diag.source = st.open_diag.source or locate_source(text)  # the exception's reason names where it was thrown
+        return True
+    if st.open_diag_row and text[:1] == "|" and (m := WRAPPED_CELL.match(text)) and st.open_diag_lines < MAX_CONTINUATION_LINES:
+        assert st.open_diag is not None
+        st.open_diag.message += m.group("rest").strip()  # the table cut the cell at its width, mid-word: no separator
+        st.open_diag_lines += 1
         return True
     severity = inferred_severity(line)
     if severity == "error" and text[:1] == "|" and (m := UNAVAILABLE_ROW.match(text)):
         close(st)
         if any(f"'{m.group('model')}'" in d.message for d in st.diags.values() if d.severity == "error"):
             return True  # the table sums up a failure the server already logged ("failed to load 'x' version 1: ..."): once
+        st.open_diag = DiagEntry(severity="error", message=text.rstrip(" |"), code=None, source=None, category=None)
+        st.open_diag_lines, st.open_diag_trt, st.open_diag_row = 0, False, True
+        return True
     if severity == "error" and line.family != "plain" and TRACEBACK.match(text.lstrip("\"'")):
         # a logger that prints a whole Python traceback as one message (Triton's python backend: E0728 ... "Traceback ...)
         close(st)
@@ -280,7 +301,7 @@ def finish(st: ParseState) -> None:
 
 
 def close(st: ParseState) -> None:
-    entry, st.open_diag, st.open_diag_cut = st.open_diag, None, False
+    entry, st.open_diag, st.open_diag_cut, st.open_diag_row = st.open_diag, None, False, False
     if entry is not None:
         _commit(st, _analyse(entry))
 

@@ -15,6 +15,8 @@ DEVICE = [
     re.compile(r"Collecting metrics for GPU \d+:\s*(?P<v>.+?)\s*$"),  # Triton
     re.compile(r"^GPU \d+:\s*(?P<v>\S.*?)\s*$"),  # Triton 1.x metrics, one line per GPU
     re.compile(r"^Device \d+:\s*\"(?P<v>[^\"]+)\""),  # trtexec 10 "Available Devices"
+    # TensorFlow (TF-TRT): "Created TensorFlow device (...) -> physical GPU (device: 0, name: TITAN V, pci bus id: ..., compute capability: 7.0)"
+    re.compile(r"physical GPU \(device: \d+, name: (?P<v>[^,]+?), pci bus id:[^)]*?(?:compute capability: (?P<cc>\d+\.\d+))?\)"),
 ]
 COMPUTE = re.compile(r"^Compute Capability:\s*(?P<v>\d+\.\d+)\s*$")
 GPU_COUNT = re.compile(r"found (?P<v>\d+) GPUs? supporting NVML metrics", re.I)
@@ -54,6 +56,8 @@ def extract(line: Line, st: ParseState) -> bool:
         for pattern in DEVICE:
             if m := pattern.search(text):
                 st.facts.setdefault("device", m.group("v"))
+                if cc := m.groupdict().get("cc"):
+                    st.facts.setdefault("compute_capability", cc)
                 return True
         if m := GPU_COUNT.search(text):
             st.facts["gpu_count"] = int(m.group("v"))

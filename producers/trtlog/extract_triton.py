@@ -16,6 +16,10 @@ LOADING = re.compile(r"^loading:\s*(?P<v>\S+)")
 LOADED = re.compile(r"successfully loaded '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 FAILED = re.compile(r"failed to load '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 FAILED_MODEL = re.compile(r"Model '(?P<m>[^']+)' loading failed with error:(?: version (?P<v>\d+))?")  # tritonserver 23.x+
+# TRTIS (2019, before Triton's own loader): "Successfully loaded servable version {name: m version: 1}",
+# "Loading servable: {name: m version: 1} failed: ..." and "Servable {name: m version: 1} cannot be loaded: ..."
+LOADED_SERVABLE = re.compile(r"Successfully loaded servable version \{name: (?P<m>[^\s}]+) version: (?P<v>\d+)\}")
+FAILED_SERVABLE = re.compile(r"(?:Loading servable: |^Servable )\{name: (?P<m>[^\s}]+) version: (?P<v>\d+)\} (?:failed|cannot be loaded)\b")
 UNLOADED = re.compile(r"successfully unloaded '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 TABLE_ROW = re.compile(r"^\|\s*(?P<m>[^|]+?)\s*\|\s*(?P<v>\d+)\s*\|\s*(?P<s>READY|UNAVAILABLE|LOADING|UNLOADING)\b")
 # the server's backend table: "| pytorch     | /opt/tritonserver/backends/pytorch/libtriton_pytorch.so | {} |"
@@ -71,9 +75,9 @@ def extract(line: Line, st: ParseState) -> bool:
         _t(st).setdefault("cuda_pool_bytes", {})[m.group("d")] = int(m.group("v"))
     elif m := LOADING.match(text):
         _add(st, "models_loading", m.group("v"))
-    elif m := LOADED.search(text):
+    elif m := LOADED.search(text) or LOADED_SERVABLE.search(text):
         _add(st, "models_ready", f"{m.group('m')}:{m.group('v') or '?'}")
-    elif m := FAILED.search(text) or FAILED_MODEL.search(text):
+    elif m := FAILED.search(text) or FAILED_MODEL.search(text) or FAILED_SERVABLE.search(text):
         name, failed = m.group("m"), _t(st).get("models_failed", [])
         if m.group("v") or not any(f.startswith(f"{name}:") for f in failed):  # "failed to load 'x'" after "... 'x' version 1"
             _add(st, "models_failed", f"{name}:{m.group('v') or '?'}")

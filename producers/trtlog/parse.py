@@ -26,6 +26,7 @@ from trtlens.producers.trtlog import (
     extract_diag,
     extract_env,
     extract_fallbacks,
+    extract_jetson,
     extract_layers,
     extract_memory,
     extract_perf,
@@ -41,7 +42,7 @@ from trtlens.schemas.events import EngineBuild, LayerProfile
 
 _FACT_EXTRACTORS = (
     extract_calib, extract_triton, extract_perf, extract_memory, extract_build, extract_fallbacks, extract_precision, extract_env,
-    extract_quant, extract_polygraphy,
+    extract_quant, extract_polygraphy, extract_jetson,
 )  # fmt: skip
 MAX_JSON_BYTES = 64 << 20
 # a paste that lost its newlines: "... FP16: [10/09/2022-20:22:20] [TRT] [W] - Subnormal ..." holds several messages
@@ -143,6 +144,7 @@ def _parse_lines(lines: list[str], st: ParseState, stats: ParseStats) -> None:
                 st.truncated["internal_errors"] += 1
     extract_layers.flush(st)
     extract_polygraphy.flush(st)
+    extract_jetson.flush(st)
     extract_diag.finish(st)
 
 

@@ -88,6 +88,7 @@ class ParseState:
     open_diag_lines: int = 0
     open_diag_trt: bool = False
     open_diag_cut: bool = False  # its last line broke after a single blank, mid-sentence (a terminal's or a paste's wrap)
+    open_diag_row: bool = False  # it is a table row's status cell, which the table may wrap into the next rows
     in_traceback: bool = False
     traceback_source: str | None = None
     traceback_cls: str | None = None  # IPython names the exception in its traceback header
@@ -107,6 +108,7 @@ class ParseState:
     layer_pending: str | None = None
     last_onnx_op: str | None = None
     poly_layer: dict[str, Any] | None = None  # Polygraphy "inspect model" layer being read
+    binding_io: dict[str, int] = field(default_factory=dict)  # jetson-inference's binding directions: inputs / outputs
     # timestamps
     first_ts_ms: int | None = None
     last_ts_ms: int | None = None

@@ -18,7 +18,9 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   collected after round H's fixes and the one source grammar, chosen for families the earlier
   sets had few of (Polygraphy comparisons, DeepStream 7.1, TensorRT 10 build errors, onnx-tensorrt
   parser errors, PyTorch's ``[W file:line]`` warnings, TensorRT-LLM runtime, trtllm-serve, Triton
-  glued and quoted glog, JetPack 6 trtexec).
+  glued and quoted glog, JetPack 6 trtexec). ``BLIND_J`` (p226-p245): collected after round I's
+  fixes, chosen for mmdeploy, TF-TRT, DeepStream 6.0/6.3, jetson-inference runtime, ROS 2 launch,
+  TensorRT-LLM ranks and runtime OOM, FasterTransformer in Triton, TRTIS 2019 and TensorRT 7 timing.
 """
 
 from __future__ import annotations
@@ -1086,5 +1088,152 @@ BLIND_I: dict[str, list[F]] = {
         F("RuntimeError at its innermost frame", 1, n_diag("error", code="RuntimeError", source="proxy.py:332")),
         F("its message", True, has_diag("error", "Executor worker returned error")),
         F("status", "failed"),
+    ],
+}
+
+
+def _non_fastest_timings(r: Any) -> int:
+    return sum(1 for t in r.build.tactic_timings if t.time_ms is not None and not t.fastest and not t.skipped)
+
+
+# Round J (p226-p245): collected after round I's fixes, chosen for families the earlier sets had
+# few of (mmdeploy, TF-TRT, DeepStream 6.0/6.3, jetson-inference runtime, ROS 2 launch, TensorRT-LLM
+# PyTorch-backend ranks and runtime OOM, FasterTransformer in Triton, TRTIS 2019, TensorRT 7 timing);
+# figures written from reading each log before the parser was run on any of them.
+BLIND_J: dict[str, list[F]] = {
+    "p226-deepstream-60-bold-lpr-myelin-cublas-assertion-aborted.log": [
+        F("warnings", 4, n_diag("warning")),
+        F("warning source", 1, n_diag("warning", source="onnx2trt_utils.cpp:364")),
+        F("errors (myelin assertion + Aborted)", 2, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="cublas_impl.cpp:477")),
+        F("status", "failed"),
+    ],
+    "p227-jetson-inference-trt7-core-read-archive-imagenet-failed-initialize.log": [
+        F("serialization error source", 1, n_diag("error", source="coreReadArchive.cpp:38")),
+        F("INVALID_CONFIG error", True, has_diag("error", "Deserialize the cuda engine failed")),
+        F("engine creation failure an error", True, has_diag("error", "failed to create CUDA engine")),
+        F("model", "bvlc_googlenet"),
+        F("status", "failed"),
+    ],
+    "p228-jetson-inference-engine-context-bindings-device-memory-cuda-alloc.log": [
+        F("facts.network_inputs", 1),
+        F("facts.network_outputs", 1),
+        F("memory.context_bytes", 4415488),
+        F("engine layers (-- layers 28)", 28, lambda r: r.build.layers_after),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p229-mmdeploy-trt8x-allocation-dump-terminal-wrapped-requested-gpu-memory.log": [
+        F("warnings", 4, n_diag("warning")),
+        F("memory.requested_bytes", 4294967296),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p230-mmdeploy-trt8203-int8-calibrated-batches-cache-cublas-mismatch.log": [
+        F("precisions", ["int8"]),
+        F("calibrator from the cache name", ("8.2.3", "EntropyCalibration2"),
+          lambda r: (r.build.calibration_info.trt_version, r.build.calibration_info.calibrator)),
+        F("phase_times_ms.calibration", 336825.0),
+        F("warnings", 2, n_diag("warning")),
+        F("facts.cudnn_linked_version", "8.2.1"),
+        F("facts.cudnn_version", "8.0.4"),
+        F("memory.peak_gpu_bytes", 2195 * MiB),
+        F("memory.cpu_peak_bytes", 2431 * MiB),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p231-mmdeploy-trtexec-trt8402-prompt-plugins-workspace-deprecated.log": [
+        F("trt_version", "8.4.2"),
+        F("model", "end2end"),
+        F("warnings", 1, n_diag("warning")),
+        F("precisions", []),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p232-ros2-launch-node-prefix-trt-onnx-header-memusage-building.log": [
+        F("memory.peak_gpu_bytes", 3456 * MiB),
+        F("memory.cpu_peak_bytes", 2635 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p233-trtllm-pytorch-rank-tags-quoted-cuda-oom-url-wrapped-module-repr.log": [
+        F("errors (two ranks)", 2, n_diag("error")),
+        F("CUDA OOM error", True, has_diag("error", "CUDA out of memory")),
+        F("wrapped 'bles)' joined", True, has_diag("error", "bles)")),
+        F("memory.requested_bytes", 40 * MiB),
+        F("status", "failed"),
+    ],
+    "p234-triton-trtllm-backend-mpi-two-ranks-engine-size-44686-mib.log": [
+        F("memory.engine_bytes", 44686 * MiB),
+        F("warnings", 3, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p235-triton-trtllm-model-table-wrapped-default-mem-pool-not-supported.log": [
+        F("errors (the UNAVAILABLE row)", 1, n_diag("error")),
+        F("error source (wrapped row)", 1, n_diag("error", source="bufferManager.cpp:170")),
+        F("tensorrt_llm failed", True, _failed("tensorrt_llm")),
+        F("models ready", 2, lambda r: len(r.build.triton.models_ready)),
+        F("status", "failed"),
+    ],
+    "p236-trtllm-018-headless-traceback-forward-async-malloc-oom-frame.log": [
+        F("errors (one traceback)", 1, n_diag("error")),
+        F("RuntimeError", 1, n_diag("error", code="RuntimeError")),
+        F("its message", True, has_diag("error", "out of memory")),
+        F("status", "failed"),
+    ],
+    "p237-tf-trt-tf20-dso-loader-libnvinfer-5-numa-node.log": [
+        F("TensorRT major version (libnvinfer.so.5)", "5", _major),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p238-tf-trt-tf21-segment-ops-not-converted-titan-v-device.log": [
+        F("facts.device", "TITAN V"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p239-torch-tensorrt-ts-unsupported-operator-torchscript-source-here.log": [
+        F("errors (one unsupported operator, its TorchScript source lines with it)", 1, n_diag("error")),
+        F("its message", True, has_diag("error", "aten::addcmul")),
+        F("warnings", 0, n_diag("warning")),
+    ],
+    "p240-triton-fastertransformer-terminate-what-ft-oom-signal-6-frames.log": [
+        F("errors (terminate/what + signal 6)", 2, n_diag("error")),
+        F("what() message joined", True, has_diag("error", "CUDA runtime error: out of memory")),
+        F("OOM source", 1, n_diag("error", source="allocator.h:220")),
+        F("status", "failed"),
+    ],
+    "p241-deepstream-63-warning-deserialize-open-error-try-rebuild.log": [
+        F("warnings (WARNING: + 2 gst WARN)", 3, n_diag("warning")),
+        F("warning sources", ["nvdsinfer_context_impl.cpp:1976", "nvdsinfer_context_impl.cpp:2081"], diag_set("warning", "source")),
+        F("engine_id", "186-best_ap-1-fp16"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p242-trtis-2019-bulleted-glog-bold-plan-not-compatible-512-vs-515.log": [
+        F("errors (E0530 lines)", 2, n_diag("error")),
+        F("plan incompatibility error", True, has_diag("error", "expecting library version 5.1.2 got 5.1.5")),
+        F("facts.expected_trt_version", "5.1.2"),
+        F("inception_plan failed", True, _failed("inception_plan")),
+        F("status", "failed"),
+    ],
+    "p243-trtexec-trt8x-build-tail-persistent-scratch-snapshot-engine-245-mb.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("facts.network_inputs", 2),
+        F("facts.network_outputs", 1),
+        F("memory.persistent_host_bytes", 170400),
+        F("memory.persistent_device_bytes", 125895680),
+        F("memory.scratch_bytes", 59641344),
+        F("memory.engine_bytes", 245 * MiB),
+        F("memory.peak_gpu_bytes", 1815 * MiB,
+          miss="the reader took the largest 'now: GPU' (1815 MiB); the parser's peak is TensorRT's allocator peak, "
+               "'[MemUsageStats] ... GPU 4 MiB', preferred by design (producers/trtlog/README.md, memory)"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p244-trtllm-whisper-build-tail-activation-weights-serialized-caches.log": [
+        F("memory.activation_bytes", 42924544),
+        F("memory.weights_bytes", 157136256),
+        F("phase_times_ms.engine_generation", 3006.21),
+        F("engine_id", "rank0"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("status", "ok"),
+    ],
+    "p245-trt7-python-verbose-negative-tactic-ids-pointwisev2-runner.log": [
+        F("tactic timings (not the fastest)", 27, _non_fastest_timings),
+        F("fastest tactic", ("256", 0.050752), lambda r: next((t.tactic, t.time_ms) for t in r.build.tactic_timings if t.fastest)),
+        F("negative tactic id timed", True, lambda r: any(t.tactic == "-128" and t.time_ms == 0.082336 for t in r.build.tactic_timings)),
+        F("LeakyRelu_144 timings", 24, lambda r: sum(1 for t in r.build.tactic_timings if t.layer == "LeakyRelu_144")),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
     ],
 }

@@ -25,7 +25,11 @@ from trtlens.producers.trtlog.parse import split_glued
         ("08/06/2022-13:26:57] [TRT] [E] 1: msg", "python", "error", "1: msg"),
         ("**[07/02/2026-03:47:09] [E] [TRT] msg**", "trtexec", "error", "msg"),  # markdown bold around the line
         ("*[TRT] [W] msg", "python", "warning", "msg"),  # italic opened, closed on a later line
-        ("* [W] a bullet, not emphasis", "plain", None, "* [W] a bullet, not emphasis"),
+        ("* [W] a bullet, not emphasis", "bare", "warning", "a bullet, not emphasis"),  # a list item around a log line
+        ("* E0530 23:11:46.299486 1 logging.cc:43] **msg**", "triton", "error", "msg"),  # ... and a bold message after the prefix
+        ("* a bullet of prose", "plain", None, "* a bullet of prose"),  # no prefix after the bullet: the line stays as it is
+        ("- 131 weights are affected by this issue: Detected subnormal FP16 values.", "plain", None,
+         "- 131 weights are affected by this issue: Detected subnormal FP16 values."),
     ],
 )  # fmt: skip
 def test_wrapper_families(raw: str, family: str, severity: str | None, text: str) -> None:
@@ -322,7 +326,7 @@ def test_glued_glog_messages_split_even_without_a_blank() -> None:
 def test_an_unavailable_model_in_triton_s_table_is_one_error() -> None:
     row = "| yolo    | 1       | UNAVAILABLE: Internal: unable to create TensorRT engine |"
     alone = parse_log(["I0110 21:30:54.920681 60 server.cc:592]", row, "| other   | 1       | READY |"], now_ms=1).build
-    assert [(d.severity, d.message) for d in alone.diagnostics] == [("error", row)]
+    assert [(d.severity, d.message) for d in alone.diagnostics] == [("error", row.rstrip(" |"))]  # without the row's closing padding
     assert alone.status == "failed"
     logged = "E0110 21:30:50.000001 60 model_lifecycle.cc:596] failed to load 'yolo' version 1: Internal: unable to create TensorRT engine"
     both = parse_log([logged, "I0110 21:30:54.920681 60 server.cc:592]", row], now_ms=1).build
@@ -377,3 +381,49 @@ def test_a_message_wrapped_after_a_blank_goes_on_and_a_finished_one_does_not() -
     assert [d.message for d in ended.diagnostics] == ["Engine set up failed."]
     padded = parse_log(["[W] a column padded to the terminal      ", "Next line"], now_ms=1).build
     assert [d.message for d in padded.diagnostics] == ["a column padded to the terminal"]
+
+
+def test_a_status_cell_the_table_wrapped_goes_on_in_the_next_rows_but_not_into_frame_rows() -> None:
+    rows = [
+        "| llm   | 1       | UNAVAILABLE: Internal: CUDA runtime error in f(): operation no |",
+        "|       |         | t supported (/app/cpp/runtime/bufferManager.cpp:170)            |",
+        "|       |         | 1       0x7f981281e045 /opt/backends/libtriton_x.so(+0x36045)   |",
+    ]
+    (d,) = parse_log(rows, now_ms=1).build.diagnostics
+    assert d.message.endswith("operation not supported (/app/cpp/runtime/bufferManager.cpp:170)")  # cut mid-word: no separator
+    assert d.source == "bufferManager.cpp:170"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("[TRT]   coreReadArchive.cpp (38) - Serialization Error in verifyHeader: 0 (Version tag does not match)", True),
+        ("[TRT]   INVALID_CONFIG: Deserialize the cuda engine failed.", True),
+        ("[TRT]   device GPU, failed to create CUDA engine", True),
+        ("[TRT]    detectNet -- failed to initialize.", True),
+        ("[TRT]    loading network plan from engine cache... model.engine", False),
+        ("[TRT]    UNSUPPORTED_STATE: this is no error by itself", False),
+    ],
+)  # fmt: skip
+def test_a_severity_less_trt_line_is_an_error_when_its_wording_says_so(text: str, error: bool) -> None:
+    b = parse_log([text], now_ms=1).build
+    assert [d.severity for d in b.diagnostics] == (["error"] if error else [])
+
+
+def test_terminate_takes_its_source_from_the_what_line() -> None:
+    (d,) = parse_log(["terminate called after throwing an instance of 'std::runtime_error'",
+                      "  what():  [FT][ERROR] CUDA runtime error: out of memory /src/utils/allocator.h:220"], now_ms=1).build.diagnostics
+    assert (d.category, d.source) == ("crash", "allocator.h:220")
+
+
+def test_tensorflow_names_the_device_and_jetson_inference_summarises_the_engine() -> None:
+    tf = "2020-02-27 15:01:23.577518: I gpu_device.cc:1241] Created TensorFlow device (/job:localhost/replica:0/task:0/device:GPU:0 " \
+         "with 10777 MB memory) -> physical GPU (device: 0, name: TITAN V, pci bus id: 0000:08:00.0, compute capability: 7.0)"
+    b = parse_log([tf], now_ms=1).build
+    assert (b.facts["device"], b.facts["compute_capability"]) == ("TITAN V", "7.0")
+    summary = ["[TRT]       -- layers       28", "[TRT]       -- deviceMemory 4415488", "                -- in/out  INPUT",
+               "                -- in/out  OUTPUT", "                -- in/out  OUTPUT"]
+    j = parse_log(summary, now_ms=1).build
+    assert (j.layers_after, j.memory.context_bytes, j.facts["network_inputs"], j.facts["network_outputs"]) == (28, 4415488, 1, 2)
+    said = parse_log(["[TRT] Detected 2 inputs and 1 output network tensors.", *summary], now_ms=1).build
+    assert (said.facts["network_inputs"], said.facts["network_outputs"]) == (2, 1)  # the build's own count wins
