@@ -36,16 +36,12 @@ And one place where it is bypassed for speed:
    replaces the fetch loop (``Consumer._drain_messages``, through
    :class:`App`) with the same loop that passes each fetched batch of the
    events topic's records to the pipeline agent as one list; every other topic
-   (partials, changelogs) still goes record by record through Faust. The
-   events topic's records are aiokafka's own, taken from the fetch
-   (``Consumer._wait_next_records``, what Faust's ``getmany`` waits on) one
-   partition's run at a time: no Faust message is built for each (~9 µs a
-   record less at one event per record). What Faust did per record is kept per
-   batch: its read offsets, flow control (a batch taken while the flow is
-   suspended, or from an older generation, is dropped like Faust's streams drop
-   such records, and the queue is cleared whenever Faust clears its own), and
-   one Faust message per run (of its last record) stays "unacked" until the
-   group is written, so a rebalance waits for a group in flight
+   (partials, changelogs) still goes record by record through Faust. What Faust
+   did per record is kept per batch: its read offsets, flow control (a batch
+   taken while the flow is suspended, or from an older generation, is dropped
+   like Faust's streams drop such records, and the queue is cleared whenever
+   Faust clears its own), and one record of each batch stays "unacked" until
+   the group is written, so a rebalance waits for a group in flight
    (``Consumer.wait_empty``) before the partitions move. Commits never
    depended on Faust's acks (the commit guard) and the gap check stays behind
    all of it.
@@ -59,8 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import faust
@@ -153,39 +148,14 @@ def highwater(app: Any, topic: str, partition: int) -> int | None:
     return hw if isinstance(hw, int) and hw >= 0 else None
 
 
-def runs(records: list[Any], max_records: int, max_bytes: int) -> Iterator[tuple[list[Any], int]]:
-    """``records`` cut into runs of at most ``max_records``, each closed once it holds ``max_bytes`` of values."""
-    start = size = 0
-    for i, r in enumerate(records):
-        size += r.serialized_value_size
-        if i + 1 - start >= max_records or size >= max_bytes:
-            yield records[start:i + 1], size
-            start, size = i + 1, 0
-    if start < len(records):
-        yield (records[start:] if start else records), size
-
-
-@dataclass(slots=True, eq=False)
-class Fetched:
-    """One partition's run of fetched events-topic records, as aiokafka returned them.
-
-    ``records`` are aiokafka's ``ConsumerRecord`` (``partition``, ``offset``,
-    ``key``, ``value``, ``serialized_value_size``): no Faust message is built per
-    record. ``marker`` is the one Faust message of the run (of its last record):
-    it stays in the consumer's unacked set while the run is queued or being
-    processed, which is what a rebalance waits for (``Consumer.wait_empty``).
-    """
-
-    records: list[Any]
-    marker: Any
-    generation_id: int
-    nbytes: int
+def _bytes(batch: list[Any]) -> int:
+    return sum(m.serialized_value_size for m in batch)
 
 
 class _BatchQueue(asyncio.Queue):
-    """Runs waiting for the pipeline agent; Faust's flow control clears it like its own queues."""
+    """Batches waiting for the pipeline agent; Faust's flow control clears it like its own queues."""
 
-    def __init__(self, maxsize: int, on_drop: Callable[[Fetched], None]) -> None:
+    def __init__(self, maxsize: int, on_drop: Callable[[list[Any]], None]) -> None:
         super().__init__(maxsize)
         self._on_drop = on_drop
 
@@ -195,12 +165,12 @@ class _BatchQueue(asyncio.Queue):
 
 
 class BatchIngress:
-    """The events topic's records from Faust's fetch loop, in runs per partition (point 4 above).
+    """The events topic's records from Faust's fetch loop, one list per fetched batch (point 4 above).
 
-    ``batches()`` yields lists of aiokafka records (``partition``, ``offset``,
+    ``batches()`` yields lists of Faust messages (``partition``, ``offset``,
     ``key``, ``value``) of one consumer generation, in fetch order per
     partition, at most ``max_records`` records or about ``max_bytes`` bytes of
-    values each; ``max_pending`` runs wait at most
+    values each; ``max_pending`` lists wait at most
     (the fetch loop waits when they are full: back-pressure without pausing
     partitions).
     """
@@ -227,34 +197,54 @@ class BatchIngress:
         consumer._drain_messages = drain_messages
 
     async def _drain_messages(self, consumer: Any, fetcher: Any) -> None:  # pragma: no cover - the real worker runs it
-        """``faust.transport.consumer.Consumer._drain_messages`` + ``getmany``, the events topic taken in runs.
-
-        What Faust's ``getmany`` does around each fetch is kept: it waits for the
-        flow (``_wait_next_records``), stops at a generation change or when the
-        flow stops, skips partitions that are neither active nor buffered,
-        reports each partition's high watermark to the monitor, and seeks back
-        to the committed offsets when it finds the flow stopped. Only the
-        per-record message objects and the round-robin over partitions are left
-        out for the events topic (the pipeline needs each partition's order,
-        not an interleaving).
-        """
+        """``faust.transport.consumer.Consumer._drain_messages`` with the events topic taken in batches."""
         from faust.transport.consumer import CONSUMER_FETCHING
 
+        callback = consumer.callback
+        getmany = consumer.getmany
         consumer_should_stop = consumer._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = consumer._read_offset.__getitem__
+        set_read_offset = consumer._read_offset.__setitem__
+        acks_enabled_for = consumer.app.topics.acks_enabled_for
+        commit_every = consumer._commit_every
+        topic = self.topic
+        max_records = self.max_records
+        max_bytes = self.max_bytes
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 consumer.diag.set_flag(CONSUMER_FETCHING)
-                records, active = await consumer._wait_next_records(1.0)
+                ait = getmany(timeout=1.0)
                 await consumer.sleep(0)
-                if records is not None and not consumer.should_stop:
-                    if consumer.flow_active:
-                        await self._take(consumer, records, active)
-                    else:  # Faust's getmany: "called while flow not active. Seek back to committed offsets."
-                        try:
-                            await consumer.perform_seek()
-                        except Exception as ex:  # Faust's own handling
-                            log.warning("exception performing seek when flow not active %s", ex)
+                batch: list[Any] = []
+                size = 0
+                if not consumer.should_stop:
+                    async for tp, message in ait:
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is not None and offset < r_offset:
+                            continue  # Faust's rule: below the read offset = already read
+                        if message.topic == topic:
+                            batch.append(message)
+                            set_read_offset(tp, offset)
+                            size += message.serialized_value_size
+                            if len(batch) >= max_records or size >= max_bytes:
+                                await self._put(consumer, batch)
+                                batch = []
+                                size = 0
+                                await asyncio.sleep(0)  # a long fetch: let the agent and timers run between batches
+                            continue
+                        # any other topic: exactly Faust's per-record path
+                        gap = offset - (r_offset or 0)
+                        if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                            await consumer._add_gap(tp, r_offset + 1, offset)
+                        if commit_every is not None and consumer._n_acked >= commit_every:
+                            consumer._n_acked = 0
+                            await consumer.commit()
+                        await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
+                        set_read_offset(tp, offset)
+                    if batch:
+                        await self._put(consumer, batch)
                 consumer.diag.unset_flag(CONSUMER_FETCHING)
         except consumer.consumer_stopped_errors:
             if consumer.transport.app.should_stop:
@@ -268,64 +258,16 @@ class BatchIngress:
         finally:
             consumer.diag.unset_flag(CONSUMER_FETCHING)
 
-    async def _take(self, consumer: Any, records: dict[Any, list[Any]], active: set[Any] | None) -> None:  # pragma: no cover
-        app = consumer.app
-        generation = app.consumer_generation_id
-        buffered = consumer._buffered_partitions
-        read_offset = consumer._read_offset
-        topic, max_records, max_bytes = self.topic, self.max_records, self.max_bytes
-        for tp, recs in records.items():
-            if not consumer.flow_active or app.consumer_generation_id != generation:
-                break  # what Faust's getmany does: the rest is fetched again after the rebalance
-            if active is not None and tp not in active and tp not in buffered:
-                continue
-            app.monitor.track_tp_end_offset(tp, consumer.highwater(tp))
-            r_offset = read_offset[tp]
-            if r_offset is not None:  # Faust's rule: below the read offset = already read
-                recs = [r for r in recs if r.offset >= r_offset]
-                if not recs:
-                    continue
-            if tp.topic == topic:
-                read_offset[tp] = recs[-1].offset
-                for i, (run, nbytes) in enumerate(runs(recs, max_records, max_bytes)):
-                    if i:
-                        await asyncio.sleep(0)  # a long fetch: let the agent and timers run between runs
-                    await self._put(consumer, tp, run, nbytes, generation)
-                continue
-            await self._each(consumer, tp, recs)
-
-    async def _each(self, consumer: Any, tp: Any, recs: list[Any]) -> None:  # pragma: no cover
-        """Any other topic: exactly Faust's per-record path (gaps, commit cadence, the conductor's callback)."""
-        callback = consumer.callback
-        commit_every = consumer._commit_every
-        acks_enabled = consumer.app.topics.acks_enabled_for(tp.topic)
-        read_offset = consumer._read_offset
-        for record in recs:
-            if not consumer.flow_active:
-                return
-            message = consumer._to_message(tp, record)
-            offset = message.offset
-            r_offset = read_offset[tp]
-            gap = offset - (r_offset or 0)
-            if gap > 1 and r_offset and acks_enabled:
-                await consumer._add_gap(tp, r_offset + 1, offset)
-            if commit_every is not None and consumer._n_acked >= commit_every:
-                consumer._n_acked = 0
-                await consumer.commit()
-            await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
-            read_offset[tp] = offset
-
-    async def _put(self, consumer: Any, tp: Any, records: list[Any], nbytes: int, generation: int) -> None:
+    async def _put(self, consumer: Any, batch: list[Any]) -> None:
         if consumer.suspend_flow.is_set() or not self.app.flow_control.is_active():
             self.batches_dropped += 1  # a rebalance began: the seek after it fetches these again
             return
-        run = Fetched(records, consumer._to_message(tp, records[-1]), generation, nbytes)
-        consumer._unacked_messages.add(run.marker)  # a rebalance waits for it (Consumer.wait_empty)
+        consumer._unacked_messages.add(batch[-1])  # a rebalance waits for it (Consumer.wait_empty)
         queue = self._queue
         if not queue.full():
-            queue.put_nowait(run)
+            queue.put_nowait(batch)
         else:  # the agent is behind: wait for room, unless a rebalance begins meanwhile
-            put = asyncio.ensure_future(queue.put(run))
+            put = asyncio.ensure_future(queue.put(batch))
             stop = asyncio.ensure_future(consumer.suspend_flow.wait())
             try:
                 await asyncio.wait((put, stop), return_when=asyncio.FIRST_COMPLETED)
@@ -333,7 +275,7 @@ class BatchIngress:
                 stop.cancel()
             if not put.done():
                 put.cancel()
-                self._drop(run)
+                self._drop(batch)
                 return
         self.batches_in += 1
 
@@ -344,33 +286,34 @@ class BatchIngress:
         queue = self._queue
         while True:
             taken = [await queue.get()]
-            n, size = len(taken[0].records), taken[0].nbytes
+            n, size = len(taken[0]), _bytes(taken[0])
             while n < self.max_records and size < self.max_bytes and not queue.empty():
                 taken.append(queue.get_nowait())
-                n, size = n + len(taken[-1].records), size + taken[-1].nbytes
+                n, size = n + len(taken[-1]), size + _bytes(taken[-1])
             generation = app.consumer_generation_id
             fresh = []
-            for run in taken:
-                if app.flow_control.is_active() and run.generation_id == generation:
-                    fresh.append(run)
+            for batch in taken:
+                if app.flow_control.is_active() and batch[0].generation_id == generation:
+                    fresh.append(batch)
                 else:
-                    self._drop(run)  # what Faust's streams skip too; the seek after the rebalance re-reads
+                    self._drop(batch)  # what Faust's streams skip too; the seek after the rebalance re-reads
             if not fresh:
                 continue
             try:
-                yield fresh[0].records if len(fresh) == 1 else [r for run in fresh for r in run.records]
+                yield fresh[0] if len(fresh) == 1 else [m for batch in fresh for m in batch]
             finally:
-                for run in fresh:
-                    self._release(run)
+                for batch in fresh:
+                    self._release(batch)
 
-    def _drop(self, run: Fetched) -> None:
+    def _drop(self, batch: list[Any]) -> None:
         self.batches_dropped += 1
-        self._release(run)
+        self._release(batch)
 
-    def _release(self, run: Fetched) -> None:
+    def _release(self, batch: list[Any]) -> None:
         consumer = self.app.consumer
-        consumer.ack(run.marker)  # the acked offset itself means nothing to the commit guard; this wakes wait_empty
-        consumer._unacked_messages.discard(run.marker)
+        last = batch[-1]
+        consumer.ack(last)  # the acked offset itself means nothing to the commit guard; this wakes wait_empty
+        consumer._unacked_messages.discard(last)
 
 
 class App(faust.App):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mode.utils.queues import FlowControlEvent
 
-from trtlens.streams.faust_glue import BatchIngress, Fetched, runs
+from trtlens.streams.faust_glue import BatchIngress
 
 
 @dataclass(eq=False)
@@ -50,31 +50,21 @@ def ingress(max_records=100, max_bytes=10**9):
 
 
 def batch(partition, offsets, generation=1):
-    """A fetched run as the fetch loop builds it: the records, and one message of the last (the marker)."""
-    records = [Msg(partition, o, generation) for o in offsets]
-    last = records[-1]
-    return Fetched(records, Msg(partition, last.offset, generation), generation,
-                   sum(r.serialized_value_size for r in records))
-
-
-async def put(ing, c, run):
-    """Queue a run the way the fetch loop does (``_put`` builds the marker from Faust's consumer)."""
-    c._to_message = lambda tp, record: run.marker
-    await ing._put(c, None, run.records, run.nbytes, run.generation_id)
+    return [Msg(partition, o, generation) for o in offsets]
 
 
 def test_queued_batches_reach_the_agent_as_one_group_and_a_rebalance_waits_for_it():
     async def go():
         ing, app = ingress()
         c = app.consumer
-        await put(ing, c, batch(0, range(0, 3)))
-        await put(ing, c, batch(1, range(0, 2)))
+        await ing._put(c, batch(0, range(0, 3)))
+        await ing._put(c, batch(1, range(0, 2)))
         assert len(c._unacked_messages) == 2  # one record of each batch: Consumer.wait_empty waits for them
         it = ing.batches()
         group = await it.__anext__()
         assert [(m.partition, m.offset) for m in group] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
         assert len(c._unacked_messages) == 2 and c.acked == []  # in flight: still unacked
-        await put(ing, c, batch(0, [3]))
+        await ing._put(c, batch(0, [3]))
         group = await it.__anext__()  # the previous group is done once the agent asks for the next
         assert c.acked == [(0, 2), (1, 1)] and [m.offset for m in group] == [3]
         await it.aclose()
@@ -87,7 +77,7 @@ def test_groups_stop_at_max_records_and_max_bytes():
     async def go():
         ing, app = ingress(max_records=4, max_bytes=250)
         for p in range(3):
-            await put(ing, app.consumer, batch(p, range(0, 2)))
+            await ing._put(app.consumer, batch(p, range(0, 2)))
         it = ing.batches()
         sizes = [len(await it.__anext__()), len(await it.__anext__())]
         assert sizes == [4, 2]  # 2 + 2 reach 4 records (and 400 bytes ≥ 250): the third waits
@@ -100,9 +90,9 @@ def test_batches_of_an_older_generation_or_taken_while_the_flow_is_suspended_are
     async def go():
         ing, app = ingress()
         c = app.consumer
-        await put(ing, c, batch(0, range(0, 3), generation=1))
+        await ing._put(c, batch(0, range(0, 3), generation=1))
         app.consumer_generation_id = 2  # a rebalance happened: Faust's streams skip these too
-        await put(ing, c, batch(0, range(0, 2), generation=2))
+        await ing._put(c, batch(0, range(0, 2), generation=2))
         it = ing.batches()
         group = await it.__anext__()
         assert [(m.offset, m.generation_id) for m in group] == [(0, 2), (1, 2)]
@@ -117,12 +107,12 @@ def test_faust_clearing_its_queues_clears_ours_and_releases_what_it_held():
     async def go():
         ing, app = ingress()
         c = app.consumer
-        await put(ing, c, batch(0, range(0, 3)))
-        await put(ing, c, batch(1, range(0, 3)))
+        await ing._put(c, batch(0, range(0, 3)))
+        await ing._put(c, batch(1, range(0, 3)))
         app.flow_control.suspend()
         app.flow_control.clear()  # what Faust does when partitions are revoked
         assert ing._queue.empty() and not c._unacked_messages and ing.batches_dropped == 2
-        await put(ing, c, batch(0, [3]))  # fetched while the flow is suspended: never queued
+        await ing._put(c, batch(0, [3]))  # fetched while the flow is suspended: never queued
         assert ing._queue.empty() and not c._unacked_messages
 
     asyncio.run(go())
@@ -133,8 +123,8 @@ def test_a_full_queue_makes_the_fetch_loop_wait_unless_a_rebalance_begins():
         ing, app = ingress()
         c = app.consumer
         for i in range(4):
-            await put(ing, c, batch(0, [i]))
-        waiting = asyncio.ensure_future(put(ing, c, batch(0, [4])))
+            await ing._put(c, batch(0, [i]))
+        waiting = asyncio.ensure_future(ing._put(c, batch(0, [4])))
         await asyncio.sleep(0.01)
         assert not waiting.done()  # back-pressure: the fetch loop waits for room
         c.suspend_flow.set()  # a rebalance begins: the waiting batch is given up (the seek re-reads it)
@@ -143,11 +133,3 @@ def test_a_full_queue_makes_the_fetch_loop_wait_unless_a_rebalance_begins():
         assert all(m.offset != 4 for m in c._unacked_messages)
 
     asyncio.run(go())
-
-
-def test_a_fetch_is_cut_into_runs_by_records_and_bytes_in_order():
-    recs = [Msg(0, o, serialized_value_size=s) for o, s in enumerate([10, 10, 500, 10, 10, 10, 10])]
-    cut = [([r.offset for r in run], n) for run, n in runs(recs, 3, 400)]
-    assert cut == [([0, 1, 2], 520), ([3, 4, 5], 30), ([6], 10)]  # bytes close the first, records the second
-    assert list(runs(recs[:2], 3, 400)) == [(recs[:2], 20)]
-    assert [r.offset for run, _ in runs(recs, 1000, 10**9) for r in run] == list(range(7))
