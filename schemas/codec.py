@@ -134,7 +134,14 @@ def validate_event(obj: object, raw: bytes = b"") -> EventBase:
 
     ``raw`` is what a resulting error carries for the DLQ (the original line or record).
     """
-    return _validate(obj, raw, None)
+    if type(obj) is not dict:
+        return _validate(obj, raw, None)
+    try:  # the collector's per-event path: the same as _validate, one Python call less
+        return _VALIDATE_EVENT(obj)
+    except ValidationError as exc:
+        raise _validation_error(exc, raw, None, obj) from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise DecodeError("invalid_event", str(exc) or type(exc).__name__, raw) from None
 
 
 def _loads(data: bytes) -> object:

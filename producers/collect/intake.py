@@ -19,7 +19,6 @@ from trtlens.producers.collect.commit import Committer
 from trtlens.producers.collect.mapping import Mapper
 from trtlens.producers.publisher import Encoded
 from trtlens.schemas.codec import DecodeError
-from trtlens.schemas.events import routing_key_of
 
 
 class Intake:
@@ -52,11 +51,11 @@ class Intake:
             if stripped[:1] in (b"{", b"["):
                 raise DecodeError("invalid_json", str(exc), payload) from None
             raise DecodeError("not_an_event", "plain text, not a JSON event", payload) from None
-        event = self.mapper.to_event(obj, payload, source_id=source_id, position=position,
-                                     fallback_ts_ms=fallback_ts_ms)
-        if event is obj and type(payload) is bytes:  # unchanged: these bytes are the validated event
-            return Encoded(routing_key_of(event), payload)
-        return event
+        key = self.mapper.unchanged_key(obj, payload)
+        if key is not None:  # unchanged: these bytes are the validated event
+            return Encoded(key, payload) if type(payload) is bytes else obj
+        return self.mapper.to_event(obj, payload, source_id=source_id, position=position,
+                                    fallback_ts_ms=fallback_ts_ms)
 
     def submit(self, kind: str, events: list[dict | Encoded], dead: list[dict[str, Any]] = (), *, dlq_key: str | None = None,
                skipped: int = 0) -> None:

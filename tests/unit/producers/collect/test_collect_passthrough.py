@@ -73,3 +73,17 @@ def test_a_spool_line_holds_the_parsed_event_on_one_line():
     assert b"\n" not in line
     entry = orjson.loads(line)
     assert entry["e"] == orjson.loads(COMPLETE) and entry["k"] == "r1" and entry["low"] is False
+
+
+def test_the_key_from_the_validated_model_is_the_dict_rule_for_every_generated_type():
+    from trtlens.producers.load.config import LoadConfig
+    from trtlens.producers.load.core import generate
+
+    run = generate(LoadConfig(seed=5, rate_rps=200.0, duration_s=2.0, start_ms=1_700_000_000_000))
+    kinds = set()
+    for event in run.events:
+        raw = orjson.dumps(event)
+        got = intake().decode(raw, source_id="f", position=0)
+        assert type(got) is Encoded and got.key == routing_key_of(event)
+        kinds.add(event["event"])
+    assert {"request_received", "inference_complete", "request_complete", "gpu_sample"} <= kinds
