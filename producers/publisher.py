@@ -269,10 +269,11 @@ class Publisher:
         if None not in found:
             return found
         missing = list(dict.fromkeys(k for k, p in zip(keys, found) if p is None))
-        if len(cache) + len(missing) > _KEY_CACHE_MAX:
+        new = dict(zip(missing, partitions_for_keys(missing, self._partitions)))
+        if len(cache) + len(new) > _KEY_CACHE_MAX:
             cache.clear()
-        cache.update(zip(missing, partitions_for_keys(missing, self._partitions)))
-        return [cache[k] if p is None else p for k, p in zip(keys, found)]
+        cache.update(new)  # read back from ``new``: the drainer may clear the cache meanwhile (partition count)
+        return [new[k] if p is None else p for k, p in zip(keys, found)]
 
     def publish_dicts(self, events: Iterable[dict[str, Any] | Encoded]) -> None:
         """Fast path: event dicts that are already valid events in JSON form (not validated here), or

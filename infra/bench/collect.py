@@ -130,7 +130,7 @@ def run_child(settings, path: Path, events: int, workdir: Path, pythonpath: str 
 
 
 def compare_rounds(settings, path: Path, events: int, work: Path, rounds: int, before: str | None, say) -> dict:
-    """``rounds`` rounds of the file ceiling and child runs (before/after alternating); per-round figures and medians."""
+    """``rounds`` rounds of the file ceiling and child runs (before/after alternating): per round, and medians."""
     import statistics
 
     out: list[dict] = []
@@ -343,14 +343,16 @@ def _print_compare(c: dict) -> None:
         for name in ("before", "after"):
             if name in row:
                 x = row[name]
-                parts.append(f"{name} full {x['full_events_per_cpu_s']:,.0f} envelope {x['envelope_events_per_cpu_s']:,.0f} "
+                parts.append(f"{name} full {x['full_events_per_cpu_s']:,.0f} "
+                             f"envelope {x['envelope_events_per_cpu_s']:,.0f} "
                              f"logic {x['logic_full_per_cpu_s']:,.0f}/{x['logic_envelope_per_cpu_s']:,.0f}")
         print("  " + " | ".join(parts) + f" | load {row['load_average_1m']:.2f}")
     m = c["median"]
     line = f"median: ceiling {m['ceiling_events_per_cpu_s']:,.0f}"
     for name in ("before", "after"):
         if name in m:
-            line += f" | {name} full {m[name]['full_events_per_cpu_s']:,.0f} envelope {m[name]['envelope_events_per_cpu_s']:,.0f}"
+            line += (f" | {name} full {m[name]['full_events_per_cpu_s']:,.0f} "
+                     f"envelope {m[name]['envelope_events_per_cpu_s']:,.0f}")
     if "after_over_before_full" in m:
         line += f" | after / before (full) x{m['after_over_before_full']:.2f}"
     print(line)

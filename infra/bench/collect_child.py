@@ -99,7 +99,8 @@ def child_main(spec: dict) -> dict:
     out = {"follow": {}, "logic_per_cpu_s": {}}
     for validate in ("full", "envelope"):
         out["follow"][validate] = file_follow(settings, path, work / f"cp-{validate}", want, validate=validate)
-        out["logic_per_cpu_s"][validate] = file_logic_only(path, work / f"cp-logic-{validate}", validate)["events_per_cpu_s"]
+        logic = file_logic_only(path, work / f"cp-logic-{validate}", validate)
+        out["logic_per_cpu_s"][validate] = logic["events_per_cpu_s"]
     return out
 
 

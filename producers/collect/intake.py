@@ -57,8 +57,8 @@ class Intake:
         return self.mapper.to_event(obj, payload, source_id=source_id, position=position,
                                     fallback_ts_ms=fallback_ts_ms)
 
-    def submit(self, kind: str, events: list[dict | Encoded], dead: list[dict[str, Any]] = (), *, dlq_key: str | None = None,
-               skipped: int = 0) -> None:
+    def submit(self, kind: str, events: list[dict | Encoded], dead: list[dict[str, Any]] = (), *,
+               dlq_key: str | None = None, skipped: int = 0) -> None:
         """Hand events and dead letters to the publisher under the commit gate."""
         with self.committer.publishing():
             if events:
