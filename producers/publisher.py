@@ -2,6 +2,7 @@
 
     Publisher(settings).publish(event)          # pydantic event
     Publisher(settings).publish_dicts(dicts)    # fast path: already-serialisable event dicts
+                                                # (or Encoded: a validated line published as its own bytes)
 
 How it works:
 
@@ -13,6 +14,10 @@ How it works:
   format of ``trtlens.schemas.codec``) of at most ``batch_max_events`` events,
   sent when full or ``linger_ms`` after its first event. ``batch_max_events=1``
   gives one event (a JSON object) per record.
+* An :class:`Encoded` event (a collector's line that it parsed, validated and
+  left unchanged) goes into the record as its own bytes, not re-encoded; its
+  routing key comes with it. Partitions of the keys a batch brings are hashed
+  together (``trtlens.kafka.partitions_for_keys``) and cached.
 * kafka-python producer with ``acks=all`` and idempotence on.
 * **Direct mode** hands records to kafka-python. When records stay
   unacknowledged for ``unreachable_after_ms``, or a send cannot get metadata or
@@ -46,7 +51,7 @@ from typing import Any
 import orjson
 
 from trtlens.errors import DependencyMissingError, TrtlensError
-from trtlens.kafka import partition_for_key
+from trtlens.kafka import partition_for_key, partitions_for_keys
 from trtlens.producers.config import PublisherConfig
 from trtlens.producers.spool import Spool, SpoolLockedError
 from trtlens.schemas.events import EventBase, routing_key_of, types_where
@@ -74,14 +79,47 @@ routing_key = routing_key_of
 """The Kafka key of an event dict: the routing its type's spec declares (``schemas/events.py``)."""
 
 
+class Encoded:
+    """An event in its JSON form: ``raw`` is published as it is, ``key`` is its routing key.
+
+    ``raw`` must be exactly the bytes that were parsed (``orjson.loads``) and validated as an event, and
+    ``key`` ``routing_key_of`` that object: then a consumer reading the record gets the object that was
+    validated. Only where the publisher must look inside (spool, a record split, a retry) is it parsed again.
+    """
+
+    __slots__ = ("key", "raw")
+
+    def __init__(self, key: str, raw: bytes) -> None:
+        self.key = key
+        self.raw = raw
+
+    def as_dict(self) -> dict[str, Any]:
+        return orjson.loads(self.raw)
+
+
+def _key_of(event: dict[str, Any] | Encoded) -> str:
+    return event.key if type(event) is Encoded else routing_key(event)
+
+
+def _record_value(batch: list, single: bool) -> bytes:
+    """The record value: one event (``single``) or a JSON array; :class:`Encoded` events as their own bytes."""
+    if single:
+        event = batch[0]
+        return event.raw if type(event) is Encoded else orjson.dumps(event)
+    fragment = orjson.Fragment
+    return orjson.dumps([fragment(e.raw) if type(e) is Encoded else e for e in batch])
+
+
 def is_low_value(event: dict[str, Any]) -> bool:
     """Debug/info events that are not terminal and not errors: dropped first when the spool is full."""
     return event.get("level", "info") in ("debug", "info") and event.get("event") not in HIGH_VALUE_EVENTS
 
 
-def _spool_line(topic: str, key: str | None, event: dict | None = None, doc: dict | None = None) -> bytes:
+def _spool_line(topic: str, key: str | None, event: dict | Encoded | None = None, doc: dict | None = None) -> bytes:
     if doc is not None:
         return orjson.dumps({"low": False, "t": topic, "k": key, "d": doc})
+    if type(event) is Encoded:
+        event = event.as_dict()  # a spool line is one line: never the raw bytes (a Kafka value may hold newlines)
     return orjson.dumps({"low": is_low_value(event), "t": topic, "k": key, "e": event})
 
 
@@ -224,15 +262,30 @@ class Publisher:
     def publish_many(self, events: Iterable[EventBase]) -> None:
         self.publish_dicts([e.model_dump(mode="json", exclude_none=True) for e in events])
 
-    def publish_dicts(self, events: Iterable[dict[str, Any]]) -> None:
-        """Fast path: event dicts that are already valid events in JSON form (not validated here)."""
+    def partitions_of(self, keys: list[str]) -> list[int]:
+        """``partition_of`` for many keys: the ones not cached are hashed together."""
+        cache = self._key_cache
+        found = [cache.get(k) for k in keys]
+        if None not in found:
+            return found
+        missing = list(dict.fromkeys(k for k, p in zip(keys, found) if p is None))
+        new = dict(zip(missing, partitions_for_keys(missing, self._partitions)))
+        if len(cache) + len(new) > _KEY_CACHE_MAX:
+            cache.clear()
+        cache.update(new)  # read back from ``new``: the drainer may clear the cache meanwhile (partition count)
+        return [new[k] if p is None else p for k, p in zip(keys, found)]
+
+    def publish_dicts(self, events: Iterable[dict[str, Any] | Encoded]) -> None:
+        """Fast path: event dicts that are already valid events in JSON form (not validated here), or
+        :class:`Encoded` events (their bytes go out as they are)."""
         if self._closed:
             raise PublisherError("publisher is closed")
         max_events = self.config.batch_max_events
-        partition_of = self.partition_of
+        events = events if isinstance(events, list) else list(events)
+        keys = [e.key if type(e) is Encoded else routing_key(e) for e in events]
         with self._lock:
             if self._spooling:
-                lines = [_spool_line(self.topic, routing_key(e), e) for e in events]
+                lines = [_spool_line(self.topic, k, e) for k, e in zip(keys, events)]
                 self._submitted += len(lines)
                 self._to_spool(lines)
                 self.spool.sync()
@@ -240,10 +293,8 @@ class Publisher:
             pending = self._pending
             now = time.monotonic()
             n = 0
-            for event in events:
+            for event, key, p in zip(events, keys, self.partitions_of(keys)):
                 n += 1
-                key = routing_key(event)
-                p = partition_of(key)
                 batch = pending.get(p)
                 if batch is None:
                     batch = pending[p] = []
@@ -357,7 +408,7 @@ class Publisher:
         key = self._pending_key.pop(p)
         self._pending_since.pop(p, None)
         if self._spooling or self._producer is None:
-            self._to_spool([_spool_line(self.topic, routing_key(e), e) for e in batch])
+            self._to_spool([_spool_line(self.topic, _key_of(e), e) for e in batch])
             return
         self._send_events(self.topic, p, key, batch)
 
@@ -365,17 +416,17 @@ class Publisher:
         """Hand one record to kafka-python; on a timeout switch to spooling and spool it."""
         from kafka.errors import KafkaTimeoutError
 
-        value = orjson.dumps(batch[0] if self.config.batch_max_events == 1 and len(batch) == 1 else batch)
+        value = _record_value(batch, self.config.batch_max_events == 1 and len(batch) == 1)
         if len(value) > self.config.batch_max_bytes and len(batch) > 1:
             half = len(batch) // 2
             return self._send_events(topic, p, key, batch[:half]) and self._send_events(
-                topic, p, routing_key(batch[half]), batch[half:]
+                topic, p, _key_of(batch[half]), batch[half:]
             )
         try:
             future = self._producer.send(topic, value=value, key=key.encode("utf-8"), partition=p)
         except KafkaTimeoutError as exc:
             self._enter_spool_mode(f"send blocked past publish_budget_ms ({exc})")
-            self._to_spool([_spool_line(topic, routing_key(e), e) for e in batch])
+            self._to_spool([_spool_line(topic, _key_of(e), e) for e in batch])
             return False
         except Exception as exc:  # non-retriable: too large, serialisation, closed producer
             self._failed += len(batch)
@@ -432,7 +483,7 @@ class Publisher:
         while self._failures:
             kind, topic, key, payload = self._failures.popleft()
             if kind == "e":
-                lines.extend(_spool_line(topic, routing_key(e), e) for e in payload)
+                lines.extend(_spool_line(topic, _key_of(e), e) for e in payload)
             else:
                 lines.append(_spool_line(topic, key, doc=payload))
         self._enter_spool_mode("records failed after retries")

@@ -28,6 +28,8 @@ from trtlens.errors import TrtlensError
 from trtlens.schemas.events import EVENT_ADAPTER, EVENT_TYPES, EventBase
 
 MAX_RECORD_BYTES = 8 * 1024 * 1024
+_VALIDATE_EVENT = EVENT_ADAPTER.validator.validate_python
+"""The union's core validator, called directly: ``TypeAdapter.validate_python`` adds a Python call per event."""
 
 
 class DecodeError(TrtlensError):
@@ -120,7 +122,7 @@ def _validate(obj: object, raw: bytes, index: int | None) -> EventBase:
     if not isinstance(obj, dict):
         raise DecodeError("not_an_event", f"expected a JSON object, got {type(obj).__name__}", raw, index=index)
     try:
-        return EVENT_ADAPTER.validate_python(obj)
+        return _VALIDATE_EVENT(obj)
     except ValidationError as exc:
         raise _validation_error(exc, raw, index, obj) from None
     except (TypeError, ValueError, RecursionError) as exc:  # pathological input inside pydantic
@@ -132,7 +134,14 @@ def validate_event(obj: object, raw: bytes = b"") -> EventBase:
 
     ``raw`` is what a resulting error carries for the DLQ (the original line or record).
     """
-    return _validate(obj, raw, None)
+    if type(obj) is not dict:
+        return _validate(obj, raw, None)
+    try:  # the collector's per-event path: the same as _validate, one Python call less
+        return _VALIDATE_EVENT(obj)
+    except ValidationError as exc:
+        raise _validation_error(exc, raw, None, obj) from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise DecodeError("invalid_event", str(exc) or type(exc).__name__, raw) from None
 
 
 def _loads(data: bytes) -> object:

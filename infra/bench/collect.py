@@ -17,7 +17,12 @@ Against one broker (a private embedded stack unless ``--bootstrap``), on the sam
    no validation, no ack wait), fed by the same client;
 4. **HTTP ingest**: ``POST /v1/events`` of the collector (bounded bodies, auth check, mapping,
    validation, answer after the broker's ack), ``--http-body-events`` lines per request,
-   ``--http-concurrency`` requests in flight.
+   ``--http-concurrency`` requests in flight;
+5. with ``--rounds N`` (more than 1) or ``--before-pythonpath DIR``: N rounds, each the file ceiling and
+   then child processes (``collect_child.py``) that follow the same file, both validations, and time the
+   logic alone: one of the current installation ("after") and, with ``DIR``, one of the trtlens installed
+   there ("before"), in alternating order; medians over the rounds. Before and after are thus timed by the
+   same code, on the same file, against the same broker, under the same load.
 
 Client, collector and broker share this machine's CPUs (the client's cost is in both HTTP figures).
 """
@@ -42,8 +47,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--http-body-events", type=int, default=2000, help="NDJSON lines per request (default 2000)")
     p.add_argument("--http-concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--partitions", type=int, default=3)
+    p.add_argument("--rounds", type=_rounds, default=1,
+                   help="rounds of ceiling + file follow in child processes, medians reported (1 to 20; default 1: "
+                   "none unless --before-pythonpath)")
+    p.add_argument("--before-pythonpath", metavar="DIR",
+                   help="each round also follows the file with the trtlens installed in DIR (pip install --target DIR "
+                   "<older checkout>), alternating with the current one, for before/after figures from one run")
     p.add_argument("--json", action="store_true", help="one JSON object: file/http events_per_s, ceilings, ratios")
     p.set_defaults(func=cmd_bench_collect)
+
+
+def _rounds(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 20:
+        raise argparse.ArgumentTypeError(f"{n}: give 1 to 20 rounds")
+    return n
+
+
+def round_order(rounds: int, before: bool) -> list[list[str]]:
+    """Which installations each round runs, in order: before and after alternate who goes first."""
+    if not before:
+        return [["after"] for _ in range(rounds)]
+    return [["before", "after"] if r % 2 == 0 else ["after", "before"] for r in range(rounds)]
 
 
 def _events(n: int) -> list[dict]:
@@ -86,75 +111,57 @@ def file_ceiling(settings, path: Path) -> dict:
             "events_per_cpu_s": n / cpu if cpu else 0.0, "cpu_over_wall": cpu / dt, "delivered": delivered}
 
 
-def file_follow(settings, path: Path, checkpoint_dir: Path, want: int, validate: str = "full") -> dict:
-    from trtlens.producers.collect.commit import Committer
-    from trtlens.producers.collect.config import FilesConfig
-    from trtlens.producers.collect.filesource import FileSource
-    from trtlens.producers.collect.intake import Intake
-    from trtlens.producers.collect.mapping import Mapper
-    from trtlens.producers.collect.config import MappingConfig
-    from trtlens.producers.publisher import Publisher
+def run_child(settings, path: Path, events: int, workdir: Path, pythonpath: str | None) -> dict:
+    """``collect_child.py`` in a new interpreter (``PYTHONPATH=pythonpath`` when given): its JSON result."""
+    import subprocess
 
-    with Publisher(settings, settings.producer.model_copy(update={"spool_name": "bench-follow"})) as pub:
-        committer = Committer(pub, interval_ms=1000)
-        intake = Intake(pub, committer, Mapper(MappingConfig(), worker_id="bench", validate=validate))
-        source = FileSource(FilesConfig(paths=[str(path)]), intake, checkpoint_dir)
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        source.follower.scan()
-        last_commit = t0
-        while intake.counts[("file", "events")] + intake.counts[("file", "invalid")] < want:
-            if source.poll_once() == 0:
-                break
-            if time.perf_counter() - last_commit >= 1.0:
-                committer.commit_now()
-                last_commit = time.perf_counter()
-        committed = committer.commit_now()
-        dt = time.perf_counter() - t0
-        cpu = time.process_time() - c0
-        source.follower.close()
-    n = intake.counts[("file", "events")]
-    return {"events": n, "invalid": intake.counts[("file", "invalid")], "seconds": dt, "events_per_s": n / dt,
-            "cpu_seconds": cpu, "events_per_cpu_s": n / cpu if cpu else 0.0, "cpu_over_wall": cpu / dt,
-            "delivered": committed, "checkpoint_writes": source.store.writes}
+    workdir.mkdir(parents=True)
+    spec = {"bootstrap": settings.kafka.bootstrap_servers, "topics": settings.topics.model_dump(),
+            "spool_dir": str(workdir / "spool"), "path": str(path), "events": events, "workdir": str(workdir)}
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    source = (Path(__file__).with_name("collect_child.py")).read_text()
+    proc = subprocess.run([sys.executable, "-c", source, json.dumps(spec)], env=env, cwd=workdir,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench child ({pythonpath or 'current'}) exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-class _CountingPublisher:
-    """Stands in for the publisher to time the collector's own per-event work (no broker, no batching)."""
+def compare_rounds(settings, path: Path, events: int, work: Path, rounds: int, before: str | None, say) -> dict:
+    """``rounds`` rounds of the file ceiling and child runs (before/after alternating): per round, and medians."""
+    import statistics
 
-    def __init__(self) -> None:
-        self.events = 0
-
-    def publish_dicts(self, events) -> None:
-        self.events += len(events)
-
-    def publish_dead_letter(self, doc, key=None) -> None:
-        pass
-
-    def flush(self, timeout_s: float) -> bool:
-        return True
-
-
-def file_logic_only(path: Path, checkpoint_dir: Path, validate: str) -> dict:
-    """Follower + mapping + validation + checkpoints on one core, publishing to a counter."""
-    from trtlens.producers.collect.commit import Committer
-    from trtlens.producers.collect.config import FilesConfig, MappingConfig
-    from trtlens.producers.collect.filesource import FileSource
-    from trtlens.producers.collect.intake import Intake
-    from trtlens.producers.collect.mapping import Mapper
-
-    pub = _CountingPublisher()
-    committer = Committer(pub)
-    source = FileSource(FilesConfig(paths=[str(path)]), Intake(pub, committer, Mapper(MappingConfig(), worker_id="b",
-                                                                                       validate=validate)),
-                        checkpoint_dir)
-    source.follower.scan()
-    t0 = time.process_time()
-    while source.poll_once():
-        committer.commit_now()
-    cpu = time.process_time() - t0
-    source.follower.close()
-    return {"events": pub.events, "cpu_seconds": cpu, "events_per_cpu_s": pub.events / cpu if cpu else 0.0}
+    out: list[dict] = []
+    for r, order in enumerate(round_order(rounds, before is not None)):
+        fc = file_ceiling(settings, path)
+        row = {"round": r + 1, "ceiling_events_per_cpu_s": round(fc["events_per_cpu_s"], 1),
+               "ceiling_events_per_s": round(fc["events_per_s"], 1)}
+        for name in order:
+            say(f"round {r + 1}/{rounds}: {name} ...")
+            got = run_child(settings, path, events, work / f"round{r + 1}-{name}", before if name == "before" else None)
+            for validate, f in got["follow"].items():
+                if f["events"] != events or not f["delivered"]:
+                    raise RuntimeError(f"round {r + 1} {name} {validate}: {f['events']} of {events} events, "
+                                       f"committed={f['delivered']}")
+            row[name] = {"full_events_per_cpu_s": round(got["follow"]["full"]["events_per_cpu_s"], 1),
+                         "envelope_events_per_cpu_s": round(got["follow"]["envelope"]["events_per_cpu_s"], 1),
+                         "full_events_per_s": round(got["follow"]["full"]["events_per_s"], 1),
+                         "full_cpu_over_wall": round(got["follow"]["full"]["cpu_over_wall"], 2),
+                         "logic_full_per_cpu_s": round(got["logic_per_cpu_s"]["full"], 1),
+                         "logic_envelope_per_cpu_s": round(got["logic_per_cpu_s"]["envelope"], 1)}
+        row["load_average_1m"] = round(os.getloadavg()[0], 2)
+        out.append(row)
+    median: dict = {"ceiling_events_per_cpu_s": round(statistics.median(x["ceiling_events_per_cpu_s"] for x in out), 1)}
+    for name in ("before", "after"):
+        if name in out[0]:
+            median[name] = {k: round(statistics.median(x[name][k] for x in out), 2 if "over" in k else 1)
+                            for k in out[0][name]}
+    if "before" in median:
+        median["after_over_before_full"] = round(median["after"]["full_events_per_cpu_s"]
+                                                 / median["before"]["full_events_per_cpu_s"], 3)
+    return {"rounds": out, "median": median, "before_pythonpath": before}
 
 
 async def _push(url: str, bodies: list[bytes], concurrency: int) -> float:
@@ -234,8 +241,10 @@ def http_ingest(settings, bodies: list[bytes], n: int, concurrency: int) -> dict
 
 
 def cmd_bench_collect(args: argparse.Namespace) -> int:
+    import numpy  # noqa: F401  (the publisher imports it lazily, once per process: not a per-event cost)
     import orjson
 
+    from trtlens.bench.collect_child import file_follow, file_logic_only
     from trtlens.bench.produce import _settings
     from trtlens.settings import load_settings
     from trtlens.stack import free_port, start_stack, stop_stack
@@ -270,6 +279,10 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
         hc = http_ceiling(settings, bodies, len(http_events), args.http_concurrency)
         say("HTTP ingest ...")
         hi = http_ingest(settings, bodies, len(http_events), args.http_concurrency)
+        compared = None
+        if args.rounds > 1 or args.before_pythonpath:
+            compared = compare_rounds(settings, path, args.events, Path(tmp.name) / "rounds", args.rounds,
+                                      args.before_pythonpath, say)
     finally:
         if own is not None:
             stop_stack(own)
@@ -294,6 +307,8 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
         "load_average_1m": round(os.getloadavg()[0], 2),
         "broker": "own embedded stack" if own is not None else bootstrap,
     }
+    if compared is not None:
+        result["compare"] = compared
     if args.json:
         print(json.dumps(result))
     else:
@@ -315,4 +330,29 @@ def cmd_bench_collect(args: argparse.Namespace) -> int:
         print(f"HTTP ingest (collector, acked)   : {hi['events_per_s']:>10,.0f} events/s "
               f"({result['http']['ratio']:.1%} of ceiling)")
         print(f"load average (1 min) at the end  : {result['load_average_1m']:.2f} on {os.cpu_count()} CPUs")
+        if compared is not None:
+            _print_compare(compared)
     return 0 if ff["delivered"] and fe["delivered"] and fc["delivered"] and hi["delivered"] else 1
+
+
+def _print_compare(c: dict) -> None:
+    """The rounds, one line per installation, then the medians (file follow events per CPU-second of the process)."""
+    print(f"rounds (child processes; before = {c['before_pythonpath'] or '-'}), events per CPU-second of the process:")
+    for row in c["rounds"]:
+        parts = [f"round {row['round']}: ceiling {row['ceiling_events_per_cpu_s']:,.0f}"]
+        for name in ("before", "after"):
+            if name in row:
+                x = row[name]
+                parts.append(f"{name} full {x['full_events_per_cpu_s']:,.0f} "
+                             f"envelope {x['envelope_events_per_cpu_s']:,.0f} "
+                             f"logic {x['logic_full_per_cpu_s']:,.0f}/{x['logic_envelope_per_cpu_s']:,.0f}")
+        print("  " + " | ".join(parts) + f" | load {row['load_average_1m']:.2f}")
+    m = c["median"]
+    line = f"median: ceiling {m['ceiling_events_per_cpu_s']:,.0f}"
+    for name in ("before", "after"):
+        if name in m:
+            line += (f" | {name} full {m[name]['full_events_per_cpu_s']:,.0f} "
+                     f"envelope {m[name]['envelope_events_per_cpu_s']:,.0f}")
+    if "after_over_before_full" in m:
+        line += f" | after / before (full) x{m['after_over_before_full']:.2f}"
+    print(line)

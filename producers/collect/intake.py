@@ -17,6 +17,7 @@ import orjson
 
 from trtlens.producers.collect.commit import Committer
 from trtlens.producers.collect.mapping import Mapper
+from trtlens.producers.publisher import Encoded
 from trtlens.schemas.codec import DecodeError
 
 
@@ -37,8 +38,12 @@ class Intake:
         return self.publisher.counters.get("spool_pending", 0) >= self.spool_pause_events
 
     def decode(self, payload: bytes, *, source_id: str, position: str | int,
-               fallback_ts_ms: int | None = None) -> dict[str, Any]:
-        """One payload (a line or record value) → a valid event dict; raises :class:`DecodeError`."""
+               fallback_ts_ms: int | None = None) -> dict[str, Any] | Encoded:
+        """One payload (a line or record value) → a valid event; raises :class:`DecodeError`.
+
+        An event the mapping leaves unchanged (already a complete contract event) comes back as
+        :class:`Encoded`: the payload's own bytes, published without re-encoding; any other as its dict.
+        """
         try:
             obj = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
@@ -46,11 +51,14 @@ class Intake:
             if stripped[:1] in (b"{", b"["):
                 raise DecodeError("invalid_json", str(exc), payload) from None
             raise DecodeError("not_an_event", "plain text, not a JSON event", payload) from None
+        key = self.mapper.unchanged_key(obj, payload)
+        if key is not None:  # unchanged: these bytes are the validated event
+            return Encoded(key, payload) if type(payload) is bytes else obj
         return self.mapper.to_event(obj, payload, source_id=source_id, position=position,
                                     fallback_ts_ms=fallback_ts_ms)
 
-    def submit(self, kind: str, events: list[dict], dead: list[dict[str, Any]] = (), *, dlq_key: str | None = None,
-               skipped: int = 0) -> None:
+    def submit(self, kind: str, events: list[dict | Encoded], dead: list[dict[str, Any]] = (), *,
+               dlq_key: str | None = None, skipped: int = 0) -> None:
         """Hand events and dead letters to the publisher under the commit gate."""
         with self.committer.publishing():
             if events:

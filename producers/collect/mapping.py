@@ -27,7 +27,7 @@ import orjson
 
 from trtlens.producers.collect.config import MappingConfig
 from trtlens.schemas.codec import DecodeError, validate_event
-from trtlens.schemas.events import EVENT_TYPES
+from trtlens.schemas.events import EVENT_TYPES, routing_key_of
 
 # event type → its required fields (no default): what the "envelope" check looks for
 _REQUIRED = {name: tuple(f for f, info in model.model_fields.items() if info.is_required() and f != "ts_ms")
@@ -120,17 +120,22 @@ class Mapper:
                 return inner, wrapper_ts
         return obj, None
 
+    def unchanged_key(self, obj: Any, raw: bytes) -> str | None:
+        """For a record that is already a complete contract event this mapping leaves as it is: validate it
+        (raises :class:`DecodeError`) and return its routing key. ``None``: the mapping has work to do."""
+        if not (self._plain and type(obj) is dict and "event" in obj and obj.get("event_id")
+                and obj.get("ts_ms") is not None and obj.get("worker_id")):
+            return None
+        if self.full:
+            return validate_event(obj, raw).routing_key
+        check_envelope(obj, raw)
+        return routing_key_of(obj)
+
     def to_event(self, obj: Any, raw: bytes, *, source_id: str, position: str | int,
                  fallback_ts_ms: int | None = None) -> dict[str, Any]:
         """Map and validate one parsed record; returns the event dict (unknown fields kept)."""
-        if (self._plain and type(obj) is dict and "event" in obj and obj.get("event_id")
-                and obj.get("ts_ms") is not None and obj.get("worker_id")):
-            # fast path: already a complete contract event, nothing to change (so no copy)
-            if self.full:
-                validate_event(obj, raw)
-            else:
-                check_envelope(obj, raw)
-            return obj
+        if self.unchanged_key(obj, raw) is not None:
+            return obj  # already a complete contract event, nothing to change (so no copy)
         inner, wrapper_ts = self.unwrap(obj, raw)
         event = dict(inner)  # never change the caller's object
         cfg = self.config

@@ -42,3 +42,21 @@ def test_murmur2_is_kafka_pythons(data):
     from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
     assert murmur2(data) == kafka_python_murmur2(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=24), max_size=300),
+       st.lists(st.sampled_from([b"", b"a", b"ab", b"abc", b"abcd", b"req-00000000"]), max_size=80))
+def test_murmur2_many_is_murmur2_key_by_key(keys, repeated):
+    # the repeated lengths push groups past the vector threshold; the others mostly stay scalar
+    from trtlens.kafka import murmur2_many
+
+    batch = keys + [r + bytes([i % 256]) for i, r in enumerate(repeated)] + [f"r{i:05d}".encode() for i in range(64)]
+    assert murmur2_many(batch) == [murmur2(k) for k in batch]
+
+
+def test_partitions_for_keys_is_partition_for_key_of_each():
+    from trtlens.kafka import partitions_for_keys
+
+    keys = [f"req-{i}" for i in range(500)] + ["é-ünicode", "", "21"]
+    assert partitions_for_keys(keys, 7) == [partition_for_key(k, 7) for k in keys]
