@@ -24,7 +24,10 @@ unless corrected here; each correction is as small as the behaviour allows.
    the outputs were flushed): ``persisted offset + 1`` per partition.
 3. **Seeks from the main thread.** ``Consumer.seek`` calls aiokafka from the
    main thread while the consumer lives in its own thread; :func:`seek` uses
-   ``seek_wait``, which runs in the consumer's thread.
+   ``seek_wait``, which runs in the consumer's thread. Records fetched before
+   such a seek, still in the drain loop, moved Faust's read offset past the
+   seek's target again, so the re-fetched records were dropped as already
+   read: :class:`SeekFloors` keeps them deliverable until the target arrives.
 
 And one place where it is bypassed for speed:
 
@@ -129,6 +132,9 @@ async def seek(app: Any, topic: str, partition: int, offset: int) -> bool:
     if tp not in app.consumer.assignment():
         log.info("topic=%s partition=%d seek=skipped offset=%d reason='no longer assigned'", topic, partition, offset)
         return False
+    ingress = getattr(app, "trtlens_ingress", None)
+    if ingress is not None:  # before the seek: the re-fetched records must pass the drain loop's filter
+        ingress.floors.note(tp, offset, app.consumer_generation_id)
     try:
         await app.consumer.seek_wait({tp: offset})
     except Exception as exc:  # IllegalStateError: revoked between the check and the seek
@@ -146,6 +152,43 @@ def highwater(app: Any, topic: str, partition: int) -> int | None:
     except Exception:  # not fetched yet / not assigned
         return None
     return hw if isinstance(hw, int) and hw >= 0 else None
+
+
+class SeekFloors:
+    """The offsets our own seeks (gap re-reads) went back to, per partition, until each arrives.
+
+    Faust's drain loop drops a record below its read offset as already read.
+    Records fetched before a re-read seek (past the gap) can still be in the
+    loop when the seek is done, and each one moves the read offset past the
+    seek's target again: the re-fetched records were then dropped as already
+    read and the re-read never arrived (seen under load in the takeover chaos
+    run: a partition held at one gap for 90 s, seek after seek, until a
+    rebalance reset the offsets). While a floor is set, the filter reads from
+    the floor; the target's own record clears it. A rebalance (new consumer
+    generation) clears every floor: Faust then seeks to the committed offsets.
+    """
+
+    def __init__(self) -> None:
+        self._floors: dict[Any, tuple[int, int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._floors)
+
+    def note(self, tp: Any, offset: int, generation: int) -> None:
+        self._floors[tp] = (offset, generation)
+
+    def read_offset(self, tp: Any, r_offset: int | None, offset: int, generation: int) -> int | None:
+        """The read offset Faust's filter should use for the record at ``offset`` of ``tp``."""
+        hit = self._floors.get(tp)
+        if hit is None:
+            return r_offset
+        floor, noted_in = hit
+        if noted_in != generation:
+            del self._floors[tp]
+            return r_offset
+        if offset == floor:
+            del self._floors[tp]  # the re-read has begun: from here the read offset follows it
+        return r_offset if r_offset is None or r_offset <= floor else floor
 
 
 def _bytes(batch: list[Any]) -> int:
@@ -184,6 +227,7 @@ class BatchIngress:
         self._queue: _BatchQueue | None = None
         self.batches_in = 0
         self.batches_dropped = 0
+        self.floors = SeekFloors()
 
     # -- fetch side (Faust's consumer) ----------------------------------------
     def attach(self, app: Any, consumer: Any) -> None:
@@ -211,6 +255,7 @@ class BatchIngress:
         topic = self.topic
         max_records = self.max_records
         max_bytes = self.max_bytes
+        floors = self.floors
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 consumer.diag.set_flag(CONSUMER_FETCHING)
@@ -222,6 +267,8 @@ class BatchIngress:
                     async for tp, message in ait:
                         offset = message.offset
                         r_offset = get_read_offset(tp)
+                        if floors:
+                            r_offset = floors.read_offset(tp, r_offset, offset, message.generation_id)
                         if r_offset is not None and offset < r_offset:
                             continue  # Faust's rule: below the read offset = already read
                         if message.topic == topic:

@@ -131,3 +131,27 @@ def test_commit_guard_commits_what_was_written_not_what_faust_acknowledged():
     assert consumer._new_offset(TP("events", 0)) == 41
     assert consumer._acked[TP("events", 0)] == [] and not consumer._acked_index[TP("events", 0)]
     assert consumer._new_offset(TP("events", 1)) is None  # nothing written yet: nothing committed
+
+
+def test_a_seek_floor_lets_the_re_read_through_until_its_target_arrives():
+    """Records fetched before a re-read seek moved the read offset past its target (drain loop's filter)."""
+    from trtlens.streams.faust_glue import SeekFloors
+
+    floors, tp, other = SeekFloors(), ("events", 2), ("events", 0)
+    assert not floors and floors.read_offset(tp, 630, 505, 7) == 630  # no seek of ours: Faust's own rule
+    floors.note(tp, 505, generation=7)
+    assert floors
+    assert floors.read_offset(tp, 640, 641, 7) == 505  # a stale record past the gap: still delivered
+    assert floors.read_offset(other, 90, 91, 7) == 90  # another partition is not touched
+    assert floors.read_offset(tp, 641, 505, 7) == 505  # the target itself passes (505 >= 505) and clears it
+    assert not floors and floors.read_offset(tp, 505, 506, 7) == 505
+
+
+def test_a_rebalance_clears_the_floors_and_a_lower_read_offset_is_kept():
+    from trtlens.streams.faust_glue import SeekFloors
+
+    floors, tp = SeekFloors(), ("events", 1)
+    floors.note(tp, 300, generation=3)
+    assert floors.read_offset(tp, None, 310, 3) is None  # no read offset yet: nothing filtered
+    assert floors.read_offset(tp, 250, 310, 3) == 250  # already below the floor: unchanged
+    assert floors.read_offset(tp, 900, 901, 4) == 900 and not floors  # a new generation: Faust seeked itself
