@@ -73,6 +73,15 @@ _ABSL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+: ([IWEF]) ([^\s:\]
 # a tool's name then a severity word: "TensorRT: WARNING ⚠️ 'dynamic=True' model requires ..." (an exporter's own line)
 _TOOL_SEV = re.compile(r"[A-Z][\w-]{1,24}:[ \t]+(WARNING|ERROR)\b:?[ \t]*")
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
+# a shell prompt glued in front of a logger's stamp: "root@host:/ws# I1106 12:36:07.335524 3487 f.cc:241] msg",
+# "user@host:~$ [03/15/2022-09:42:36] [I] msg" (the command's output pasted on the prompt's line)
+_PROMPT = re.compile(
+    r"(?:\([\w.-]+\) )?(?:PS )?[^\s#$>]+[#$>] "
+    r"(?=[IWEF]\d{4}(?:\d{4})? \d\d:\d\d:\d\d\.\d+ +\d+ [\w.-]+:\d+\]|\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d\d:\d\d)"
+)
+# a wrapper's own call site between the severity word and TensorRT's tag (DeepStream 5):
+# "ERROR: ../nvdsinfer/nvdsinfer_func_utils.cpp:33 [TRT]: msg"
+_SITE_BEFORE_TAG = re.compile(r"(?P<file>[\w./\\-]+\.(?:cpp|cc|cxx|c|h|hpp)):(?P<line>\d+)[ \t]+(?=\[(?:TRT|TensorRT)\])")
 _BACKTICKS = re.compile(r"`{1,3}(?=\S)")  # a markdown code span or fence opened on the log's own line
 _EMPHASIS = re.compile(r"\*{1,3}(?=[^\s*])")  # markdown bold or italic opened on the log's own line ("**[libprotobuf ERROR ...")
 _BULLET = re.compile(r"[*+-][ \t]+(?=\S)")  # a markdown list item around a log line ("* I0530 23:11:42.519991 1 f.cc:106] msg")
@@ -167,6 +176,8 @@ def classify(raw: str, lineno: int = 0) -> Line:
             rest = tail[: -len(m.group(0))]  # closed on the same line: "**cmd**"
     if m := _TERM_TS.match(rest):
         rest = rest[m.end() :]
+    if rest[:1] not in "[&" and (m := _PROMPT.match(rest)):
+        rest = rest[m.end() :]
     if "&&&&" in rest and not rest.startswith("&&&&") and (m := _STATUS.search(rest)) and rest[m.start() - 1] in "#`'\" \t>":
         rest = rest[m.start() :]  # a status line behind a prompt, a stamp or a markdown backtick
     if _STATUS.match(rest):
@@ -231,6 +242,9 @@ def classify(raw: str, lineno: int = 0) -> Line:
             if m.group(1).startswith(("Torch-TensorRT", "TRTorch")) and (dash := _TORCH_DASH.match(rest, m.end())):
                 rest = rest[dash.end() :]
                 continue
+        elif tokens and tokens[-1] == "word" and (m := _SITE_BEFORE_TAG.match(rest)):
+            origin = f"{m.group('file').replace(chr(92), '/').rsplit('/', 1)[-1]}:{m.group('line')}"  # a forwarder's, no source
+            tokens.append("site")
         elif tokens and head == "[" and (m := _CONTEXT_TAG.match(rest)):
             tokens.append("ctx")  # says nothing about the family or the severity
         elif m := _PYLOG.match(rest):

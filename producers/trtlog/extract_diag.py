@@ -30,8 +30,8 @@ ERROR_KIND = re.compile(
 )  # TensorRT 7/8.0 ErrorCode names in front of the message
 # an unprefixed TensorRT error line: "[file.cpp::func::144] Error Code 2: ..." or "1: [file.cpp::...] Error Code 1: ..."
 BARE_TRT_ERROR = re.compile(
-    r"^(?:\d{1,3}:\s*)?(?:\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*|[A-Z]\w*::\w+:\s*)Error Code:? ?\d+:"
-)  # ... or "IExecutionContext::setInputShape: Error Code 3: ..."
+    r"^(?:\d{1,3}:\s*)?(?:\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*|[A-Z]\w*::\w+:\s*)?Error Code:? ?\d+:\s*[A-Z]"
+)  # ... or "IExecutionContext::setInputShape: Error Code 3: ...", or headless: "Error Code 1: Serialization (...)"
 # an unprefixed line that is an error by what it says: onnxruntime's status ("[ErrorCode:X] Non-zero status code ..."),
 # TensorRT's plan-version refusal printed by an application, an error kind with its message, or the parser's call site
 # that reports a failure ("ModelImporter.cpp:682: Failed to parse ONNX model from file: x.onnx")
@@ -44,7 +44,8 @@ BARE_ERROR = re.compile(
 UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAILABLE:\s*\S")
 # the rest of a wrapped status cell: a row whose model and version cells are empty, not a numbered stack frame
 WRAPPED_CELL = re.compile(r"^\|\s*\|\s*\|(?P<rest>(?!\s*\d+\s+0x[0-9a-fA-F])[^|]*[^|\s][^|]*)\|?\s*$")
-ASSERTION_LINE = re.compile(r"^Assertion failed:\s*\S")  # the ONNX parser's error, printed by the application
+# the ONNX parser's error, printed by the application, with its code or without ("[8] Assertion failed: ...")
+ASSERTION_LINE = re.compile(r"^(?:\[\d+\]\s*)?Assertion failed:\s*\S")
 # glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed."
 GLIBC_ASSERT = re.compile(
     r"^(?:\S+:\s+)?(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed\.?$"
@@ -69,8 +70,9 @@ STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Except
 CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
     r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$|"
-    r"^(?P<what2>Signal \(\d+\) received)\.?$"
-)
+    r"^(?P<what2>Signal \(\d+\) received)\.?$|"
+    r"^.*?\S[.!]\s*(?P<glued>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception) \(core dumped\)$"
+)  # ... the last: a crash glued to the application's last words, printed without a newline ("Failed to load x.Aborted (core dumped)")
 # a TensorRT-tagged line printed without a severity (jetson-inference's "[TRT]    msg") that says it is an error: TensorRT 7's
 # "file.cpp (38) - Serialization Error in f: 0", an error kind ("INVALID_CONFIG: ..."), or the tool reporting a failure
 # ("device GPU, failed to create CUDA engine", "imageNet -- failed to initialize.")
@@ -79,7 +81,11 @@ UNMARKED_TRT_ERROR = re.compile(
     r"|^(?:INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|INTERNAL_ERROR|FAILED_\w+|UNSPECIFIED_ERROR):\s*\S"
     r"|(?:^|[\s,-])failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
 )
-WARNING_PHRASES = re.compile(r"^Could not register plugin creator\b")
+# TensorRT's warnings printed by an application without a severity, named by what they say (the ONNX parser's call site may lead)
+WARNING_PHRASES = re.compile(
+    r"^(?:[\w./\\-]+\.(?:cpp|cc):\d+:\s*)?(?:Could not register plugin creator\b"
+    r"|Your ONNX model has been generated with INT64 weights\b|One or more weights outside the range of INT32 was clamped\b)"
+)
 # an error message quoted inside an application's own line: "Model 'x' loading failed with error: ... [TensorRT-LLM][ERROR] ..."
 EMBEDDED_ERROR = re.compile(r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bloading failed with error:")
 API_SOURCE = re.compile(r"^(?P<api>[A-Z]\w*::\w+):\s*Error Code")

@@ -21,6 +21,9 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   glued and quoted glog, JetPack 6 trtexec). ``BLIND_J`` (p226-p245): collected after round I's
   fixes, chosen for mmdeploy, TF-TRT, DeepStream 6.0/6.3, jetson-inference runtime, ROS 2 launch,
   TensorRT-LLM ranks and runtime OOM, FasterTransformer in Triton, TRTIS 2019 and TensorRT 7 timing.
+* ``BLIND_K`` (p246-p259): collected after round J's fixes, a random-ish mix taken from plain
+  searches (engine build failures, serialization errors, INT64 warnings, deepstream-app, trtexec,
+  the TensorRT-LLM backend) rather than from families the earlier sets had few of.
 """
 
 from __future__ import annotations
@@ -1235,5 +1238,108 @@ BLIND_J: dict[str, list[F]] = {
         F("negative tactic id timed", True, lambda r: any(t.tactic == "-128" and t.time_ms == 0.082336 for t in r.build.tactic_timings)),
         F("LeakyRelu_144 timings", 24, lambda r: sum(1 for t in r.build.tactic_timings if t.layer == "LeakyRelu_144")),
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+}
+
+
+# Round K (p246-p259): collected after round J's fixes, a random-ish mix from plain searches
+# ("engine build failed", "Error Code 1: Serialization", "INT64 weights", deepstream-app errors,
+# trtexec failures, TensorRT-LLM backend warnings); figures written from reading each log before
+# the parser was run on any of them.
+BLIND_K: dict[str, list[F]] = {
+    "p246-polygraphy-comfyui-windows-prompt-progress-error-code-10-invalid-engine.log": [
+        F("errors ([E] code 10, [!] invalid engine, ERROR:root:)", 3, n_diag("error")),
+        F("no-implementation error (code 10)", 1, n_diag("error", code="10", category="Internal Error")),
+        F("model", "4x-UltraSharp"),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p247-jetson-orin-nx-headless-safe-version-tag-0-vs-97-error-code-4.log": [
+        F("errors", 2, n_diag("error")),
+        F("error codes", ["1", "4"], diag_set("error", "code")),
+        F("facts.runtime_serialization_version", 0),
+        F("facts.engine_serialization_version", 97),
+        F("status", "failed"),
+    ],
+    "p248-bare-error-prefix-magic-tag-twice-glued-segfault-pointpillars.log": [
+        F("magic-tag errors (code 1)", 2, n_diag("error", code="1", source="stdArchiveReader.cpp:30")),
+        F("deserialization errors (code 4)", 2, n_diag("error", code="4", source="runtime.cpp:50")),
+        F("glued crash is an error", True, has_diag("error", "Segmentation fault")),
+        F("status", "failed"),
+    ],
+    "p249-app-info-lines-trt8x-version-tag-213-vs-205-bytetrack.log": [
+        F("errors", 2, n_diag("error")),
+        F("facts.runtime_serialization_version", 213),
+        F("facts.engine_serialization_version", 205),
+        F("engine_id", "yolox_tiny_det_c5_trt_f16"),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p250-bare-error-prefix-leading-blank-magic-tag-runtime-65.log": [
+        F("errors", 2, n_diag("error")),
+        F("error sources", ["runtime.cpp:65", "stdArchiveReader.cpp:32"], diag_set("error", "source")),
+        F("status", "failed"),
+    ],
+    "p251-cpp-app-tx2-unprefixed-int64-terminate-what-unable-to-build-aborted.log": [
+        F("INT64 warning", 1, n_diag("warning", source="onnx2trt_utils.cpp:366")),
+        F("errors (terminate/what + Aborted)", 2, n_diag("error")),
+        F("what() message joined", True, has_diag("error", "Unable to build the TensorRT engine")),
+        F("model", "yolov8n_1527"),
+        F("status", "failed"),
+    ],
+    "p252-triton-trtllm-backend-prompt-glued-glog-pools-six-warnings.log": [
+        F("triton.pinned_pool_bytes", 268435456),
+        F("triton.cuda_pool_bytes", {"0": 67108864}),
+        F("models loading", 3, lambda r: len(r.build.triton.models_loading)),
+        F("warnings", 6, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p253-deepstream-python-warning-model-builder-source-etlt-int8-open-error.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("warning source", 1, n_diag("warning", source="nvdsinfer_model_builder.cpp:1487")),
+        F("engine_id", "resnet18_vehicletypenet.etlt_b16_gpu0_int8"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p254-deepstream-60-prompt-winsys-error-open-error-two-gst-warn.log": [
+        F("open error", 1, n_diag("error")),
+        F("gst WARN lines", 2, n_diag("warning")),
+        F("warning sources", ["nvdsinfer_context_impl.cpp:1889", "nvdsinfer_context_impl.cpp:1996"], diag_set("warning", "source")),
+        F("engine_id", "model_b1_gpu0_fp32"),
+    ],
+    "p255-deepstream-50-func-utils-trt7-core-read-archive-secondary-gie.log": [
+        F("errors (3 [TRT] + model builder)", 4, n_diag("error")),
+        F("serialization error source", 1, n_diag("error", source="coreReadArchive.cpp:38")),
+        F("TensorRT error kinds", True,
+          lambda r: {"INVALID_STATE", "INVALID_CONFIG"} <= {d.category for d in r.build.diagnostics if d.severity == "error"}),
+        F("gst WARN line", 1, n_diag("warning")),
+        F("engine_id", "ir50_asia-l2norm-db"),
+        F("status", "failed"),
+    ],
+    "p256-trtexec-trt8400-windows-scales-1d-assertion-failed-then-rerun.log": [
+        F("trt_version", "8.4.0"),
+        F("importer assertion an error", True, has_diag("error", "The scales input must be 1D")),
+        F("importer assertion code", 1, n_diag("error", code="8")),
+        F("[E] lines", True, lambda r: has_diag("error", "Engine set up failed")(r) and has_diag("error", "Parsing model failed")(r)),
+        F("precisions", []),
+        F("status", "failed"),
+    ],
+    "p257-sample-onnx-mnist-trt6-windows-newer-ir-version-sub-node-0.log": [
+        F("model", "tmp"),
+        F("warnings (newer ir_version)", 1, n_diag("warning")),
+        F("errors (one importer assertion)", 1, n_diag("error")),
+        F("importer assertion", 1, n_diag("error", code="5", source="ModelImporter.cpp:296")),
+        F("status", "failed"),
+    ],
+    "p258-onnx2trt-tx2-libprotobuf-large-message-warnings-onnx-header.log": [
+        F("libprotobuf warnings", 2, n_diag("warning")),
+        F("warning sources", ["coded_stream.cc:604", "coded_stream.cc:81"], diag_set("warning", "source")),
+        F("model", "model"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p259-bare-code-prefix-trt8x-size-in-header-does-not-match-archive.log": [
+        F("errors", 2, n_diag("error")),
+        F("error sources", ["runtime.cpp:50", "stdArchiveReader.cpp:54"], diag_set("error", "source")),
+        F("size mismatch message", True, has_diag("error", "Size specified in header does not match archive size")),
+        F("status", "failed"),
     ],
 }

@@ -427,3 +427,47 @@ def test_tensorflow_names_the_device_and_jetson_inference_summarises_the_engine(
     assert (j.layers_after, j.memory.context_bytes, j.facts["network_inputs"], j.facts["network_outputs"]) == (28, 4415488, 1, 2)
     said = parse_log(["[TRT] Detected 2 inputs and 1 output network tensors.", *summary], now_ms=1).build
     assert (said.facts["network_inputs"], said.facts["network_outputs"]) == (2, 1)  # the build's own count wins
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "text"),
+    [
+        ("root@host:/ws/backend# I1106 12:36:07.335524 3487 pinned_memory_manager.cc:241] Pinned memory pool", "triton",
+         "Pinned memory pool"),
+        ("user@box:~/x$ [03/15/2022-09:42:36] [E] [TRT] 4: msg", "trtexec", "4: msg"),
+        ("ERROR: ../nvdsinfer/nvdsinfer_func_utils.cpp:33 [TRT]: INVALID_STATE: std::exception", "deepstream",
+         "INVALID_STATE: std::exception"),
+        ("root@host:/ws# ls -l", "plain", "root@host:/ws# ls -l"),  # a prompt before anything but a stamp stays
+    ],
+)  # fmt: skip
+def test_round_k_prompt_and_wrapper_call_site_are_peeled(raw: str, family: str, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.text) == (family, text)
+
+
+def test_round_k_unprefixed_lines_are_diagnostics_by_what_they_say() -> None:
+    lines = [
+        "Error Code 1: Serialization (Serialization assertion safeVersionRead == safeSerializationVersion failed.)",
+        "onnx2trt_utils.cpp:366: Your ONNX model has been generated with INT64 weights, while TensorRT does not natively support INT64.",
+        '[8] Assertion failed: (outDims.nbDims == 1) && "The scales input must be 1D."',
+        "Failed to load trt file.Segmentation fault (core dumped)",
+    ]
+    got = [(d.severity, d.code, d.source, d.category) for d in parse_log(lines, now_ms=1).build.diagnostics]
+    assert got == [
+        ("error", "1", None, "Serialization"),
+        ("warning", None, "onnx2trt_utils.cpp:366", None),
+        ("error", "8", None, None),
+        ("error", None, None, "crash"),
+    ]
+    ds = parse_log(["ERROR: ../nvdsinfer/nvdsinfer_func_utils.cpp:33 [TRT]: ../rtSafe/coreReadArchive.cpp (38) - "
+                    "Serialization Error in verifyHeader: 0 (Version tag does not match)"], now_ms=1).build.diagnostics
+    assert [(d.source, d.category) for d in ds] == [("coreReadArchive.cpp:38", "Serialization Error")]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Error Codes are listed in the manual", "The build went fine. Aborted runs: 0", "Saved to out.Aborted",
+     "ModelImporter.cpp:103: Parsing node: [Conv]"],
+)
+def test_round_k_lookalikes_stay_plain(raw: str) -> None:
+    assert parse_log([raw], now_ms=1).build.diagnostics == []
