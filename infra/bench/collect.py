@@ -68,7 +68,9 @@ def round_order(rounds: int, before: bool) -> list[list[str]]:
     """Which installations each round runs, in order: before and after alternate who goes first."""
     if not before:
         return [["after"] for _ in range(rounds)]
-    return [["before", "after"] if r % 2 == 0 else ["after", "before"] for r in range(rounds)]
+    from trtlens.bench.streams import compare_order
+
+    return [list(pair) for pair in compare_order(rounds, "before", "after")]
 
 
 def _events(n: int) -> list[dict]:

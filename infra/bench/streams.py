@@ -279,9 +279,9 @@ def _ingress_collect(settings: Settings, log_dir: Path, events: int, timeout_s: 
             "pair_events_per_cpu_s": 1e6 / pair_us if pair_us else 0.0}
 
 
-def compare_order(rounds: int) -> list[tuple[str, str]]:
+def compare_order(rounds: int, first: str = "off", second: str = "on") -> list[tuple[str, str]]:
     """``(off, on), (on, off), (off, on), ...``: a drift of the machine's speed over the run hits both alike."""
-    return [("off", "on") if r % 2 == 0 else ("on", "off") for r in range(rounds)]
+    return [(first, second) if r % 2 == 0 else (second, first) for r in range(rounds)]
 
 
 def _attribution_cost(settings: Settings, log_dir: Path, events: int, timeout_s: float, rounds: int, log) -> dict:

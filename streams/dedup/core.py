@@ -103,7 +103,7 @@ class Deduper:
         """:meth:`first_seen` of a record of one event: whether it is first seen, and the watermark after it."""
         wm = watermark_ms
         if self.enabled:
-            digest = _from_bytes(blake2b(ev.event_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+            digest = id_digest(ev.event_id)
             if digest in self.seen:
                 self.duplicates += 1
                 return False, wm
