@@ -86,12 +86,13 @@ class CollectFileDeadLetter(_CollectDeadLetter):
 
     source_kind: Literal["file"]
     source: str = Field(description="the file's path when the line was read (after a rotation: its new name; "
-                                    "a file recovered compressed: the .gz path)")
+                                    "a file recovered compressed: the compressed file's path)")
     offset: int = Field(description="byte offset of the line's first byte in the file; with compression set, in "
-                                    "the decompressed stream, not in the .gz")
+                                    "the decompressed stream, not in the compressed file")
     file_identity: str = Field(description="device:inode:generation:fingerprint of the file as first read: the same "
                                            "across renames and compression; generation grows at each truncation")
-    compression: Literal["gzip"] | None = Field(None, description="present when the line was read from a .gz "
+    compression: Literal["gzip", "bzip2", "xz"] | None = Field(None, description="present when the line was read "
+                                                                  "from a compressed file (.gz, .bz2, .xz) "
                                                                   "(a file rotated and compressed while the "
                                                                   "collector was down)")
     offset_in: Literal["decompressed"] | None = Field(None, description="present with compression: offset counts "

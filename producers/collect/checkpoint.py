@@ -33,7 +33,7 @@ class FilePosition:
     fp_len: int
     generation: int
     offset: int
-    compression: str | None = None  # "gzip": path is a .gz and offset is into its decompressed stream
+    compression: str | None = None  # "gzip", "bzip2", "xz": path is compressed, offset into its decompressed stream
 
     @property
     def key(self) -> str:

@@ -1,41 +1,50 @@
 """Rotated files that were compressed while the collector was down (logrotate ``compress``).
 
 logrotate turns ``app.log.1`` into ``app.log.1.gz`` (with ``delaycompress``, ``app.log.2.gz`` one
-rotation later): a new inode, so the restart-time lookup by device + inode cannot find it. A
-checkpointed file is matched to a ``.gz`` by **content** instead: the first ``fp_len`` bytes of the
+rotation later; ``.bz2`` or ``.xz`` with another ``compresscmd``): a new inode, so the restart-time lookup
+by device + inode cannot find it. A checkpointed file is matched to a compressed file (a ".gz" below, for
+any of the three) by **content** instead: the first ``fp_len`` bytes of the
 decompressed stream must hash to the checkpointed fingerprint, and the stream must be at least as long
 as the checkpointed offset. Its unread tail is then read from the decompressed stream at that offset,
 under the original file's identity (same dev + inode + generation + fingerprint), so the lines get the
 ids they would have had in the plain file and dedup absorbs any repeat.
 
-Only gzip (``.gz``, logrotate's default ``compresscmd``) is read. A ``.gz`` is never followed as a live
+gzip (``.gz``, logrotate's default ``compresscmd``), bzip2 (``.bz2``) and xz (``.xz``) are read, told by the
+suffix (``trtlens.producers.compression``); zstd is not. A compressed file is never followed as a live
 file: it does not grow. The matching rules (:func:`head_matches`, :func:`choose`) are pure;
-:func:`find_compressed` and :class:`GzipTail` do the I/O.
+:func:`find_compressed` and :class:`CompressedTail` do the I/O.
 """
 
 from __future__ import annotations
 
 import glob
-import gzip
 import logging
 import os
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import IO
 
 from trtlens.producers.collect.checkpoint import FilePosition, fingerprint
+from trtlens.producers.compression import ERRORS, codec_of_name
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".gz",)
-GZIP = "gzip"
 _SKIP_BYTES = 1 << 20
-_GZIP_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
 
 
 def is_compressed(path: str) -> bool:
     """Whether a path names a compressed file (never followed as a live file)."""
-    return path.endswith(SUFFIXES)
+    return codec_of_name(path) is not None
+
+
+def _open(path: str) -> IO[bytes]:
+    """A compressed file's decompressed stream, by its suffix (``is_compressed`` holds)."""
+    return codec_of_name(path).open(path, "rb")
+
+
+def compression_of(path: str) -> str:
+    """What a checkpoint and a dead letter name a compressed file's codec (``gzip``, ``bzip2``, ``xz``)."""
+    return codec_of_name(path).name
 
 
 def head_matches(cp: FilePosition, head: bytes) -> bool:
@@ -92,26 +101,26 @@ def candidate_paths(cp: FilePosition, rotated_globs: Iterable[str]) -> list[str]
 
 
 def decompressed_head(path: str, n: int) -> bytes | None:
-    """The first ``n`` bytes of a ``.gz``'s decompressed stream; None if it is not readable gzip."""
+    """The first ``n`` bytes of a compressed file's decompressed stream; None if it does not decode."""
     try:
-        with gzip.open(path, "rb") as fh:
+        with _open(path) as fh:
             return fh.read(n)
-    except _GZIP_ERRORS:
+    except ERRORS:
         return None
 
 
 def find_compressed(cp: FilePosition, rotated_globs: Iterable[str], *, readahead_bytes: int = 1 << 20
-                    ) -> tuple[Choice, GzipTail | None]:
+                    ) -> tuple[Choice, CompressedTail | None]:
     """The ``.gz`` holding the checkpointed file, opened at its checkpointed offset (or why none)."""
     heads = {}
     for path in candidate_paths(cp, rotated_globs):
         head = decompressed_head(path, cp.fp_len)
         if head is not None:
             heads[path] = head
-    tails: dict[str, GzipTail] = {}
+    tails: dict[str, CompressedTail] = {}
     for path, head in heads.items():
         if head_matches(cp, head):
-            tail = GzipTail.open_at(path, cp.offset, readahead_bytes=readahead_bytes)
+            tail = CompressedTail.open_at(path, cp.offset, readahead_bytes=readahead_bytes)
             if tail is not None:
                 tails[path] = tail
     choice = choose(cp, heads, {p: True for p in tails})
@@ -121,7 +130,7 @@ def find_compressed(cp: FilePosition, rotated_globs: Iterable[str], *, readahead
     return choice, tails.get(choice.path) if choice.path else None
 
 
-class GzipTail:
+class CompressedTail:
     """A ``.gz``'s decompressed stream from an offset, read forward with ``os.pread``-like calls.
 
     ``size(offset)`` is how far the stream is known, decompressed at least ``readahead_bytes`` past
@@ -130,7 +139,7 @@ class GzipTail:
     stream ends where it stops decoding (``error`` says why).
     """
 
-    def __init__(self, path: str, fh: gzip.GzipFile, offset: int, readahead_bytes: int = 1 << 20) -> None:
+    def __init__(self, path: str, fh: IO[bytes], offset: int, readahead_bytes: int = 1 << 20) -> None:
         self.path = path
         self._fh = fh
         self._buf = b""
@@ -140,11 +149,11 @@ class GzipTail:
         self.error: str | None = None
 
     @classmethod
-    def open_at(cls, path: str, offset: int, *, readahead_bytes: int = 1 << 20) -> GzipTail | None:
+    def open_at(cls, path: str, offset: int, *, readahead_bytes: int = 1 << 20) -> CompressedTail | None:
         """Open and skip to ``offset``; None if the stream is shorter (not the checkpointed file) or unreadable."""
         try:
-            fh = gzip.open(path, "rb")
-        except OSError:
+            fh = _open(path)
+        except ERRORS:
             return None
         left = offset
         try:
@@ -154,7 +163,7 @@ class GzipTail:
                     fh.close()
                     return None
                 left -= len(got)
-        except _GZIP_ERRORS:
+        except ERRORS:
             fh.close()
             return None
         return cls(path, fh, offset, readahead_bytes)
@@ -163,7 +172,7 @@ class GzipTail:
         while not self.eof and self._start + len(self._buf) < upto:
             try:
                 got = self._fh.read(max(upto - self._start - len(self._buf), 64 << 10))
-            except _GZIP_ERRORS as exc:
+            except ERRORS as exc:
                 self.eof, self.error = True, repr(exc)
                 log.warning("file=%s offset=%d msg='compressed stream ends early (corrupt or cut); read up to "
                             "here' error=%r", self.path, self._start + len(self._buf), exc)
@@ -179,7 +188,7 @@ class GzipTail:
 
     def pread(self, n: int, offset: int) -> bytes:
         if offset < self._start:
-            raise ValueError(f"GzipTail reads forward only: offset {offset} < {self._start}")
+            raise ValueError(f"CompressedTail reads forward only: offset {offset} < {self._start}")
         if offset > self._start:
             self._fill(offset)
             drop = min(offset - self._start, len(self._buf))
@@ -193,5 +202,5 @@ class GzipTail:
     def close(self) -> None:
         try:
             self._fh.close()
-        except _GZIP_ERRORS:
+        except ERRORS:
             pass

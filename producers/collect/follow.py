@@ -16,13 +16,13 @@ the offset up to which the file is consumed), and ``positions()`` is what a chec
   still hash to the checkpointed fingerprint. It resumes at its checkpoint and is read to its end
   **before any other file is read**, so its older lines go out before the new file's; then it is
   closed like any rotated file.
-* **Compressed while the collector was down** (logrotate ``compress``: ``app.log.1.gz``, a new inode;
-  or the inode reused by a new file): a ``.gz`` in the same places whose decompressed first bytes hash
+* **Compressed while the collector was down** (logrotate ``compress``: ``app.log.1.gz``, ``.bz2`` or ``.xz``, a new inode;
+  or the inode reused by a new file): a compressed file in the same places whose decompressed first bytes hash
   to the checkpointed fingerprint, and whose decompressed stream reaches the checkpointed offset, is the
   file (``compressed.py``). Its tail is read from the decompressed stream at that offset, under the
   original identity (the same ids), first, like a renamed file; ``recovered_compressed_at_restart``.
   Found nowhere → a warning and ``missing_at_restart``: its unread tail is lost.
-* A ``.gz`` matched by the globs is never followed (it never grows).
+* A compressed file matched by the globs is never followed (it never grows).
 * ``start_at: end`` applies only to a collector's very first start (no checkpoint yet): after a
   restart, a file the checkpoint does not know appeared while it was down and is read from 0.
 * A line longer than ``max_line_bytes`` is cut: its first KiB goes to the DLQ (``too_large``) and the
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trtlens.producers.collect.checkpoint import FilePosition, fingerprint
-from trtlens.producers.collect.compressed import GZIP, GzipTail, find_compressed, is_compressed
+from trtlens.producers.collect.compressed import CompressedTail, compression_of, find_compressed, is_compressed
 from trtlens.producers.collect.config import FilesConfig
 from trtlens.producers.collect.formats import LineAssembler, Logical
 from trtlens.schemas.codec import DecodeError
@@ -63,17 +63,17 @@ class Chunk:
 
     @property
     def dlq_context(self) -> dict[str, str]:
-        """What a dead letter adds about its offset: for a ``.gz``, that it is into the decompressed stream."""
+        """What a dead letter adds about its offset: for a compressed file, that it is into the decompressed stream."""
         if self.position.compression is None:
             return {}
         return {"compression": self.position.compression, "offset_in": "decompressed"}
 
 
 class _Tracked:
-    """An open file: a plain fd, or (recovered compressed at restart) the decompressed stream of a .gz."""
+    """An open file: a plain fd, or (recovered compressed at restart) the decompressed stream of a compressed file."""
 
     def __init__(self, pos: FilePosition, fd: int, assembler: LineAssembler, now: float,
-                 stream: GzipTail | None = None) -> None:
+                 stream: CompressedTail | None = None) -> None:
         self.pos = pos
         self.fd = fd
         self.stream = stream
@@ -125,7 +125,7 @@ class Follower:
                 except OSError:
                     continue
                 if not os.path.isfile(path) or is_compressed(path):
-                    continue  # a .gz never grows: only read when it holds a checkpointed file's tail
+                    continue  # a compressed file never grows: only read when it holds a checkpointed file's tail
                 seen.setdefault(f"{st.st_dev}:{st.st_ino}", path)
         if self._first_scan:
             self._recover_rotated(seen)
@@ -164,7 +164,7 @@ class Follower:
                 continue  # its inode holds another file now (logged when it is opened, from its start)
             self.missing_at_restart += 1
             log.warning("file=%s offset=%d msg='checkpointed file not found at restart (deleted, or compressed "
-                        "where no .gz matches): its unread tail is lost'", cp.path, cp.offset)
+                        "where no compressed file matches): its unread tail is lost'", cp.path, cp.offset)
 
     def _recover_renamed(self, key: str, cp: FilePosition, path: str) -> bool:
         if not self._open(key, path):
@@ -188,11 +188,12 @@ class Follower:
         choice, tail = find_compressed(cp, self.config.rotated_globs, readahead_bytes=self._read_size)
         if tail is None:
             if choice.reason == "ambiguous":
-                log.warning("file=%s offset=%d candidates=%s msg='several .gz files hold its first bytes: none "
+                log.warning("file=%s offset=%d candidates=%s msg='several compressed files hold its first bytes: none "
                             "is read'", cp.path, cp.offset, ",".join(choice.candidates))
             return False
         gz_key = key if cp.compression is not None else f"gz:{key}"  # apart from a live file on a reused inode
-        pos = FilePosition(tail.path, cp.dev, cp.ino, cp.fp, cp.fp_len, cp.generation, cp.offset, GZIP)
+        pos = FilePosition(tail.path, cp.dev, cp.ino, cp.fp, cp.fp_len, cp.generation, cp.offset,
+                           compression_of(tail.path))
         tracked = _Tracked(pos, -1, LineAssembler(self.config.format, max_bytes=self.config.max_line_bytes),
                            self._clock(), stream=tail)
         tracked.rotated = True
@@ -290,7 +291,7 @@ class Follower:
                 continue
             self._recovering.discard(key)  # nothing more to read: at its end (then closed as any rotated file)
             # closed only once read to its end: a backlog longer than the grace is not cut into a "last line";
-            # a .gz never grows: closed at its end
+            # a compressed file never grows: closed at its end
             if tracked.rotated and (tracked.stream is not None or
                                     self._clock() - tracked.last_growth_s >= self.config.rotated_grace_ms / 1000):
                 tail = self._final_line(tracked)

@@ -41,7 +41,7 @@ class CollectCollector:
             yield counter("trtlens_collect_files_recovered_at_restart_total",
                           "checkpointed files found under a rotated name at restart", files.follower.recovered_at_restart)
             yield counter("trtlens_collect_files_recovered_compressed_at_restart_total",
-                          "checkpointed files found compressed (.gz) at restart, their tail read from it",
+                          "checkpointed files found compressed (.gz, .bz2, .xz) at restart, their tail read from it",
                           files.follower.recovered_compressed_at_restart)
             yield counter("trtlens_collect_files_missing_at_restart_total",
                           "checkpointed files not found at restart (unread tail lost)", files.follower.missing_at_restart)

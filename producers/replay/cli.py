@@ -11,7 +11,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "replay",
-        help="replay historic event logs (JSONL/.gz, 'message' wrappers, CloudWatch exports) into Kafka",
+        help="replay historic event logs (JSONL, plain or .gz/.bz2/.xz; 'message' wrappers, CloudWatch exports) into Kafka",
         description="Keeps each event's own timestamp (event time), assigns a deterministic event_id where missing "
         "(so a second replay of the same file is removed by dedup), sends bad lines to the dead-letter topic with "
         "file and line, and checkpoints per file (--resume).",

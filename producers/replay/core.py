@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from trtlens.producers.compression import strip_suffix
 from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError, decode, validate_event
 
 
@@ -33,8 +34,7 @@ def deterministic_event_id(source: str, event: dict[str, Any]) -> str:
 
 def source_name(path: Path | str) -> str:
     """What names a source in ids: the file name without compression suffix (stable across directories)."""
-    name = Path(path).name
-    return name[:-3] if name.endswith(".gz") else name
+    return strip_suffix(Path(path).name)
 
 
 def to_event(obj: Any, source: str, *, fallback_ts_ms: int | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 A **reader** turns one input file into :class:`Item` s (an event dict, or a bad
 record with its reason), each tagged with its line number:
 
-* ``jsonl`` (default; plain or ``.gz``): one JSON value per line, in any of the
+* ``jsonl`` (default; plain, ``.gz``, ``.bz2`` or ``.xz``): one JSON value per line, in any of the
   shapes of :data:`LINE_SHAPES` — an event object; a log-shipper wrapper whose
   ``message`` (or ``log``) field holds the event as a JSON string or object; a
   CloudWatch Logs subscription/export payload (``logEvents[].message``, one
@@ -28,7 +28,6 @@ are skipped by the reader, which knows its own line numbering).
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any, Protocol
 import orjson
 
 from trtlens.errors import TrtlensError
+from trtlens.producers.compression import open_decompressed, strip_suffix
 from trtlens.producers.replay.core import to_event, to_known_event
 from trtlens.schemas.codec import MAX_RECORD_BYTES, DecodeError
 
@@ -55,7 +55,7 @@ class Item:
     event: dict[str, Any] | None = None
     error: DecodeError | None = None
     offset: int | None = None
-    """Bytes of the input file (compressed size for .gz) consumed so far, for progress; None if unknown."""
+    """Bytes of the input file (its compressed size if compressed) consumed so far, for progress; None if unknown."""
 
 
 class Reader(Protocol):
@@ -76,13 +76,8 @@ class UnknownFormatError(TrtlensError):
 
 
 def open_binary(path: Path):
-    """Plain or gzip (by magic bytes, not by name)."""
-    f = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    magic = f.read(2)
-    f.seek(0)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f, mode="rb")
-    return f
+    """Plain, gzip, bzip2 or xz (by magic bytes, not by name: ``compression.py``)."""
+    return open_decompressed(open(path, "rb"))  # noqa: SIM115 - returned to the caller
 
 
 def read_head(path: Path) -> bytes:
@@ -231,15 +226,14 @@ class JsonLinesReader:
 
 
 def _line_chunks(path: Path) -> Iterator[tuple[list[bytes], int]]:
-    """The file's lines (gzip or plain), a decompressed chunk at a time, each with the input bytes read by then.
+    """The file's lines (plain or compressed), a decompressed chunk at a time, each with the input bytes read by
+    then.
 
     Reading ``CHUNK_BYTES`` at once and splitting them is ~3× cheaper per line than iterating a ``GzipFile``
     (whose ``readline`` runs in Python); the lines are the same (the last one may lack its newline).
     """
     with open(path, "rb") as raw_file:
-        magic = raw_file.read(2)
-        raw_file.seek(0)
-        f = gzip.GzipFile(fileobj=raw_file, mode="rb") if magic == b"\x1f\x8b" else raw_file
+        f = open_decompressed(raw_file)
         pending: list[bytes] = []  # the start of a line that continues in the next chunk
         while chunk := f.read(CHUNK_BYTES):
             if b"\n" not in chunk:  # a line longer than a chunk: its parts are joined once, at its end
@@ -261,7 +255,7 @@ class JsonDocumentReader:
     name = "json-document"
 
     def matches(self, path: Path, head: bytes) -> bool:
-        name = path.name[:-3] if path.name.endswith(".gz") else path.name
+        name = strip_suffix(path.name)
         if not name.endswith(".json"):
             return False
         first = head.lstrip().split(b"\n", 1)[0].strip()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 
 import orjson
 import pytest
@@ -113,6 +115,20 @@ def test_reader_detection(tmp_path):
     got = [i.event["request_id"] for i in reader_for(gz).read(gz, source_name(gz), 0)]
     assert got == ["r1"] and source_name(gz) == "events.jsonl"
     assert [i.event["request_id"] for i in reader_for(doc).read(doc, "export.json", 0)] == ["r1"]
+
+
+@pytest.mark.parametrize("suffix, pack", [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)])
+def test_a_compressed_file_replays_like_the_plain_one_with_the_same_source_name(tmp_path, suffix, pack):
+    data = orjson.dumps(EV) + b"\n" + orjson.dumps({**EV, "request_id": "r2", "event_id": "e2"}) + b"\n"
+    plain = tmp_path / "events.jsonl"
+    plain.write_bytes(data)
+    packed = tmp_path / "other" / ("events.jsonl" + suffix)  # another directory, as an archive
+    packed.parent.mkdir()
+    packed.write_bytes(pack(data))
+    assert source_name(packed) == source_name(plain) == "events.jsonl"  # so the same deterministic ids
+    read = [[i.event for i in reader_for(p).read(p, source_name(p), 0)] for p in (plain, packed)]
+    assert read[0] == read[1] and [e["request_id"] for e in read[1]] == ["r1", "r2"]
+    assert reader_for(packed).name == "jsonl"
 
 
 def test_readers_skip_lines_already_replayed(tmp_path):

@@ -1,16 +1,18 @@
-"""A checkpointed file that logrotate compressed while the collector was down: matched to its .gz by content
-(decompressed first bytes + length), its tail read from the decompressed stream at the checkpointed offset."""
+"""A checkpointed file that logrotate compressed while the collector was down: matched to its .gz (or .bz2, .xz) by
+content (decompressed first bytes + length), its tail read from the decompressed stream at the checkpointed offset."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import os
 
 import orjson
 import pytest
 
 from trtlens.producers.collect.checkpoint import FilePosition, fingerprint
-from trtlens.producers.collect.compressed import GzipTail, choose, decompressed_head, head_matches, is_compressed
+from trtlens.producers.collect.compressed import CompressedTail, choose, decompressed_head, head_matches, is_compressed
 from trtlens.producers.collect.config import FilesConfig
 from trtlens.producers.collect.follow import Follower
 
@@ -30,10 +32,17 @@ def ids(chunks) -> list[str]:
     return [orjson.loads(r.payload)["event_id"] for c in chunks for r in c.records]
 
 
+CODECS = [("gzip", ".gz", gzip.compress), ("bzip2", ".bz2", bz2.compress), ("xz", ".xz", lzma.compress)]
+"""logrotate's compresscmd choices the collector reads: (name, suffix, compress bytes)."""
+
+
 def compress(path, to) -> None:
-    """logrotate's compress: write the .gz, then remove the plain file."""
-    with open(path, "rb") as src, gzip.open(to, "wb") as dst:
-        dst.write(src.read())
+    """logrotate's compress: write the compressed file (codec by the suffix of ``to``), then remove the plain one."""
+    pack = next(c for _, suffix, c in CODECS if str(to).endswith(suffix))
+    with open(path, "rb") as src:
+        data = src.read()
+    with open(to, "wb") as dst:
+        dst.write(pack(data))
     os.unlink(path)
 
 
@@ -78,17 +87,20 @@ def test_exactly_one_candidate_with_the_head_and_the_length_is_chosen(heads, lon
     assert (choice.path, choice.reason) == (path, reason)
 
 
-def test_only_gz_names_count_as_compressed():
+def test_only_gz_bz2_and_xz_names_count_as_compressed():
     assert is_compressed("/v/app.log.1.gz") and is_compressed("app.log-20261201.gz")
+    assert is_compressed("/v/app.log.1.bz2") and is_compressed("/v/app.log.2.xz")
     assert not is_compressed("/v/app.log.1") and not is_compressed("/v/app.gzip.log")
+    assert not is_compressed("/v/app.log.1.zst")  # no zstd in the standard library: not read (README)
 
 
 # ------------------------------------------------------------------ the decompressed stream
-def test_a_gzip_tail_reads_forward_from_an_offset_and_knows_its_end(tmp_path):
+@pytest.mark.parametrize("name, suffix, pack", CODECS)
+def test_a_compressed_tail_reads_forward_from_an_offset_and_knows_its_end(tmp_path, name, suffix, pack):
     data = lines(range(50))
-    gz = tmp_path / "a.gz"
-    gz.write_bytes(gzip.compress(data))
-    tail = GzipTail.open_at(str(gz), 1000, readahead_bytes=64)
+    gz = tmp_path / ("a" + suffix)
+    gz.write_bytes(pack(data))
+    tail = CompressedTail.open_at(str(gz), 1000, readahead_bytes=64)
     assert tail.pread(10, 1000) == data[1000:1010]
     assert tail.pread(20, 1500) == data[1500:1520]
     assert tail.size(1500) >= 1564 and not tail.eof
@@ -97,24 +109,27 @@ def test_a_gzip_tail_reads_forward_from_an_offset_and_knows_its_end(tmp_path):
     with pytest.raises(ValueError):
         tail.pread(1, 0)
     tail.close()
-    assert GzipTail.open_at(str(gz), len(data) + 1) is None  # shorter than the checkpoint: not that file
-    (tmp_path / "plain.gz").write_bytes(b"not gzip at all")
-    assert decompressed_head(str(tmp_path / "plain.gz"), 16) is None
-    assert GzipTail.open_at(str(tmp_path / "plain.gz"), 10) is None
+    assert CompressedTail.open_at(str(gz), len(data) + 1) is None  # shorter than the checkpoint: not that file
+    (tmp_path / ("plain" + suffix)).write_bytes(b"not compressed at all")
+    assert decompressed_head(str(tmp_path / ("plain" + suffix)), 16) is None
+    assert CompressedTail.open_at(str(tmp_path / ("plain" + suffix)), 10) is None
 
 
-def test_a_cut_gzip_stream_ends_where_it_stops_decoding(tmp_path):
+@pytest.mark.parametrize("name, suffix, pack", CODECS)
+def test_a_cut_compressed_stream_ends_where_it_stops_decoding(tmp_path, name, suffix, pack):
     data = lines(range(2000))
-    gz = tmp_path / "cut.gz"
-    gz.write_bytes(gzip.compress(data)[:-100])
-    tail = GzipTail.open_at(str(gz), 0, readahead_bytes=1 << 20)
+    gz = tmp_path / ("cut" + suffix)
+    gz.write_bytes(pack(data)[:-100])
+    tail = CompressedTail.open_at(str(gz), 0, readahead_bytes=1 << 20)
     size = tail.size(0)
     assert tail.eof and tail.error and size < len(data)
     assert tail.pread(size, 0) == data[:size]
 
 
 # ------------------------------------------------------------------ the follower at restart
-def test_a_file_rotated_and_compressed_while_down_is_finished_from_its_gz_first_with_the_same_ids(tmp_path):
+@pytest.mark.parametrize("name, suffix, pack", CODECS)
+def test_a_file_rotated_and_compressed_while_down_is_finished_from_it_first_with_the_same_ids(tmp_path, name, suffix,
+                                                                                              pack):
     log = tmp_path / "app.log"
     log.write_bytes(lines([0, 1]))
     config = FilesConfig(paths=[str(tmp_path / "app.log*")], rotated_grace_ms=0)  # the glob matches the .gz too
@@ -123,7 +138,7 @@ def test_a_file_rotated_and_compressed_while_down_is_finished_from_its_gz_first_
         fh.write(lines([2, 3]))
     os.rename(log, tmp_path / "app.log.1")  # ... rotated (rename + create) ...
     log.write_bytes(lines([4, 5]))
-    compress(tmp_path / "app.log.1", tmp_path / "app.log.1.gz")  # ... and compressed (no delaycompress)
+    compress(tmp_path / "app.log.1", tmp_path / ("app.log.1" + suffix))  # ... and compressed (no delaycompress)
     f = Follower(config, checkpoint)
     f.scan()
     assert f.recovered_compressed_at_restart == 1 and f.missing_at_restart == 0
@@ -131,9 +146,9 @@ def test_a_file_rotated_and_compressed_while_down_is_finished_from_its_gz_first_
     assert ids(first) == ["e2", "e3"]  # the old file's tail, from its checkpoint, before the new file
     plain = next(iter(checkpoint.values()))
     assert first[0].source_id == f"{plain.dev}:{plain.ino}:{plain.generation}:{plain.fp}"  # same ids as plain
-    assert first[0].position.path == str(tmp_path / "app.log.1.gz")
+    assert first[0].position.path == str(tmp_path / ("app.log.1" + suffix))
     assert first[0].records[0].start == plain.offset  # offsets in the decompressed stream = the plain file's
-    assert first[0].dlq_context == {"compression": "gzip", "offset_in": "decompressed"}
+    assert first[0].dlq_context == {"compression": name, "offset_in": "decompressed"}
     assert ids(f.read()) == ["e4", "e5"]
     assert f.files == [str(log)]  # the .gz is closed at its end, and never followed as a live file
     with open(log, "ab") as fh:
@@ -303,3 +318,13 @@ def test_the_same_gz_named_by_its_directory_and_by_rotated_globs_is_one_candidat
     f = Follower(config, checkpoint)
     f.scan()
     assert ids(f.read()) == ["e1"] and f.recovered_compressed_at_restart == 1
+
+
+def test_the_dead_letter_contract_names_every_codec_the_collector_reads():
+    import typing
+
+    from trtlens.producers.compression import CODECS as READ
+    from trtlens.schemas.deadletters import CollectFileDeadLetter
+
+    names = typing.get_args(typing.get_args(CollectFileDeadLetter.model_fields["compression"].annotation)[0])
+    assert set(names) == {c.name for c in READ} == {name for name, _, _ in CODECS}
