@@ -76,12 +76,14 @@ class EventBase(BaseModel):
     @property
     def routing_key(self) -> str:
         """Kafka key: decides the partition. The first field of ``spec.routing`` that is set."""
-        first, last = _ROUTES[type(self).spec.routing]
+        route = _TYPE_ROUTES.get(type(self))  # a class is hashed in C; the Routing enum would be hashed in Python
+        first, last = route if route is not None else _ROUTES[type(self).spec.routing]
+        fields = self.__dict__  # every declared field is in it
         for name in first:
-            key = getattr(self, name)
+            key = fields[name]
             if key:
                 return key
-        return getattr(self, last)
+        return fields[last]
 
 
 class RequestEvent(EventBase):
@@ -451,6 +453,7 @@ EVENT_TYPES: dict[str, type[EventBase]] = build_registry(Event, EventBase)
 
 _ROUTES: dict[Routing, tuple[tuple[str, ...], str]] = {r: (r.fields[:-1], r.fields[-1]) for r in Routing}
 _DICT_ROUTES = {name: _ROUTES[model.spec.routing] for name, model in EVENT_TYPES.items()}
+_TYPE_ROUTES = {model: _ROUTES[model.spec.routing] for model in EVENT_TYPES.values()}
 _ENVELOPE_ROUTE = _ROUTES[Routing.REQUEST_ELSE_WORKER]
 
 
