@@ -160,6 +160,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
     ts_ms: int | None = None
     origin: str | None = None
     own_source: str | None = None
+    forwarded = False  # a wrapper that is a logger callback: the forwarded message's own severity wins
     tokens: list[str] = []  # order of what was peeled: ts, sev, tag, word, glog, pylog
     tag_name = ""
     app_severity: str | None = None
@@ -205,7 +206,8 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif head == "[" and rest[2:14] == ":onnxruntime" and (m := _ORT_BRACKET.match(rest)):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(2)}:{m.group(3)}"
-            own_source = None if _FORWARDER.search(m.group("fn")) else origin
+            forwarded = bool(_FORWARDER.search(m.group("fn")))
+            own_source = None if forwarded else origin
             tokens.append("ort")
         elif head == "[" and rest[1:2].isdigit() and rest[5:6] == "-" and "][" in rest[19:28] and (m := _APP_TS_LEVEL.match(rest)):
             y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
@@ -216,7 +218,8 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif head == "[" and rest[1:2].isdigit() and rest[5:6] == "-" and (m := _TS_SEV.match(rest)):
             y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
             ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)
-            severity = severity or _SEVERITY[m.group(7)]
+            # onnxruntime's TensorrtLogger::log printed TensorRT's ERROR under its own [W:onnxruntime:...] (2019)
+            severity = _SEVERITY[m.group(7)] if forwarded else severity or _SEVERITY[m.group(7)]
             tokens.append("tssev")
         elif m := _GLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]

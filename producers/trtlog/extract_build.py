@@ -80,8 +80,9 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
 # "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
 ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
 # the model an application loads: "Loading ONNX file from path yolov3-416.onnx...", "Could not open file ../w/x.onnx"
-# also "Input filename:   x.onnx", "Building TensorRT engine for x.onnx" (the word, not a tool's name: "./buildEngine -i x.onnx")
-MODEL_CONTEXT = re.compile(r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b", re.I)
+# also "Input filename:   x.onnx", "Building TensorRT engine for x.onnx" (the word, not a tool's name: "./buildEngine -i x.onnx"),
+# and a script's model flag on a command line, its value after a blank: "    --onnx ./x.onnx \\"
+MODEL_CONTEXT = re.compile(r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b|(?<!\S)--(?:onnx|model|uff|deploy)[ \t]", re.I)
 MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|uff|caffemodel|etlt|prototxt))(?![\w-])(?!\.\w)")
 ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")

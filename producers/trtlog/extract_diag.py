@@ -25,9 +25,9 @@ TRT7_SOURCE = re.compile(
 )
 ERROR_CODE = re.compile(r"Error Code:? ?(?P<code>\d+):\s*(?:(?P<cat>[A-Za-z][\w ]*?)\s*\(|(?P<short>[A-Za-z][\w ]{0,30})$)?")
 ERROR_KIND = re.compile(
-    r"^(?P<kind>INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|UNSUPPORTED_STATE|INTERNAL_ERROR|FAILED_ALLOCATION|"
+    r"^(?:[A-Z]\w*Logger\s+)?(?P<kind>INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|UNSUPPORTED_STATE|INTERNAL_ERROR|FAILED_ALLOCATION|"
     r"FAILED_INITIALIZATION|FAILED_EXECUTION|FAILED_COMPUTATION|UNSPECIFIED_ERROR):\s*"
-)  # TensorRT 7/8.0 ErrorCode names in front of the message
+)  # TensorRT 7/8.0 ErrorCode names in front of the message, also after the logger's name (TF-TRT's "DefaultLogger INVALID_ARGUMENT: ...")
 # an unprefixed TensorRT error line: "[file.cpp::func::144] Error Code 2: ..." or "1: [file.cpp::...] Error Code 1: ..."
 BARE_TRT_ERROR = re.compile(
     r"^(?:\d{1,3}:\s*)?(?:\[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\]\s*|[A-Z]\w*::\w+:\s*)?Error Code:? ?\d+:\s*[A-Z]"
@@ -39,6 +39,7 @@ BARE_ERROR = re.compile(
     r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT"
     r"|^[A-Z][a-z]+ Error:\s+\S"  # ... a kind of error and its message: "Internal Error: MyelinCheckException: ..."
     r"|^(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx):\d+:\s+(?:Failed|Could not|Cannot|Unable)\b"  # a call site that failed
+    r"|^EP Error\s+\S"  # onnxruntime's Python session: "EP Error D:\...\provider_bridge_ort.cc:1131 ... [ONNXRuntimeError] : 1 : FAIL : ..."
 )
 # Triton's model status table: a row whose status is "UNAVAILABLE: <reason>" reports a model that failed to load
 UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAILABLE:\s*\S")
@@ -96,6 +97,7 @@ FRAME = re.compile(r'^File \\?"(?P<file>[^"]+?)\\?", line (?P<line>\d+)')  # quo
 EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure))(?::\s*(?P<msg>.*))?$")
 NOT_CONTINUATION = re.compile(r"^(?:Traceback|&&&&|#|\{|\||!!!|=== |Layer\(|Name:|\d+\s+0x[0-9a-fA-F]+\s)")  # ...|a numbered stack frame
 MAX_CONTINUATION_LINES = 4
+MAX_VERBATIM_LINES = 8  # a Torch-TensorRT message printed with its own newlines (a hint and a list of remedies)
 WHAT = re.compile(r"^what\(\):\s*\S")  # the reason under "terminate called after throwing an instance of ..."
 
 
@@ -123,6 +125,8 @@ def inferred_severity(line: Line) -> str | None:
 def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
     """Returns True when the line belonged to a diagnostic (opened, continued, traceback)."""
     text = line.text
+    if not text and line.family == "plain":
+        st.open_diag_verbatim = False  # a blank line ends a message printed with its own newlines
     if _traceback(line, st):
         return True
     if line.family == "plain" and text and (m := CRASH.match(text)):
@@ -170,6 +174,9 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         st.open_diag_lines = 0
         st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton", "trtllm")
         st.open_diag_cut = _cut_at_blank(line.raw)
+        # Torch-TensorRT's warnings print their advice with its own newlines (the compiler's dtype-conflict hint and its
+        # list of remedies); its errors are followed by the Python exception and the application's output instead
+        st.open_diag_verbatim = line.family == "torch_tensorrt" and severity == "warning"
         return True
     # a line that is a whole diagnostic of its own is never the previous one's continuation
     if line.family == "plain" and text and "Assertion" in text and (m := GLIBC_ASSERT.match(text)):
@@ -181,9 +188,9 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         and not consumed
         and text
         and st.open_diag is not None
-        and st.open_diag_lines < MAX_CONTINUATION_LINES
+        and st.open_diag_lines < (MAX_VERBATIM_LINES if st.open_diag_verbatim else MAX_CONTINUATION_LINES)
         and not NOT_CONTINUATION.match(text)
-        and (st.open_diag_cut or _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt))
+        and (st.open_diag_cut or st.open_diag_verbatim or _looks_continued(st.open_diag.message, line, trt=st.open_diag_trt))
     ):
         _continue(st, text)
         st.open_diag_cut = _cut_at_blank(line.raw)
@@ -308,6 +315,7 @@ def finish(st: ParseState) -> None:
 
 def close(st: ParseState) -> None:
     entry, st.open_diag, st.open_diag_cut, st.open_diag_row = st.open_diag, None, False, False
+    st.open_diag_verbatim = False
     if entry is not None:
         _commit(st, _analyse(entry))
 

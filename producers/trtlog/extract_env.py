@@ -19,11 +19,12 @@ DEVICE = [
     re.compile(r"physical GPU \(device: \d+, name: (?P<v>[^,]+?), pci bus id:[^)]*?(?:compute capability: (?P<cc>\d+\.\d+))?\)"),
 ]
 COMPUTE = re.compile(r"^Compute Capability:\s*(?P<v>\d+\.\d+)\s*$")
-GPU_COUNT = re.compile(r"found (?P<v>\d+) GPUs? supporting NVML metrics", re.I)
+GPU_COUNT = re.compile(r"found (?P<v>\d+) (?:GPUs? supporting NVML metrics|CUDA visible devices?)\b", re.I)
 LIB_VERSION = re.compile(r"\blibnvinfer(?:_builder_resource|_plugin|_lean|_dispatch)?\.so\.(?P<v>\d+(?:\.\d+){0,3})\b")  # the soname alone gives the major
 MISSING_LIB = [
     re.compile(r"\"(?P<lib>[^\"]+\.(?:dll|so(?:\.\d+)*))\" which is missing"),
     re.compile(r"(?P<lib>lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file"),
+    re.compile(r"LoadLibrary failed with error \d+ .*?when trying to load \"(?:[^\"]*[/\\])?(?P<lib>[^\"/\\]+\.dll)\""),
     re.compile(r"(?:Could not load library|Unable to load library|Failed to load library|cannot load)\s+(?P<lib>[\w.+-]+\.(?:dll|so(?:\.\d+)*))", re.I),
 ]
 # CUDA / cuDNN: a loaded library (libcudart.so.11.0, libcudnn.so.8.9.2), nvidia-smi's header
@@ -52,6 +53,9 @@ def extract(line: Line, st: ParseState) -> bool:
     if line.family == "trtllm" and (m := TRTLLM_SETTING.match(text)):
         st.facts[f"trtllm.{m.group('k')}"] = m.group("v")
         return True
+    if "found" in text and (m := GPU_COUNT.search(text)):
+        st.facts["gpu_count"] = int(m.group("v"))
+        return True
     if "GPU" in text or "Device" in text:
         for pattern in DEVICE:
             if m := pattern.search(text):
@@ -59,9 +63,6 @@ def extract(line: Line, st: ParseState) -> bool:
                 if cc := m.groupdict().get("cc"):
                     st.facts.setdefault("compute_capability", cc)
                 return True
-        if m := GPU_COUNT.search(text):
-            st.facts["gpu_count"] = int(m.group("v"))
-            return True
     if m := COMPUTE.match(text):
         st.facts.setdefault("compute_capability", m.group("v"))
         return True

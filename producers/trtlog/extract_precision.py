@@ -10,8 +10,9 @@ the command line in :mod:`extract_build`):
 * TensorRT-LLM ``Set gemm_plugin to bfloat16.`` (a plugin's dtype is the model's)
 * jetson-inference ``selecting fastest native precision for GPU:  FP16``
 * INT8 work in the log: calibration running or read from a cache, missing INT8 scales
-* a tool naming the precision it builds or runs in (``Run Paddle-TRT FP16 mode``, ``building INT8 engine``),
-  unless the sentence negates it
+* a tool naming the precision it builds or runs in (``Run Paddle-TRT FP16 mode``, ``building INT8 engine``,
+  ``Building FP16 core model...``), unless the sentence negates it
+* a precision flag on a command line (``--precision fp16``, ``--precision=int8``)
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ INT8_WORK = re.compile(
 # "TensorRT: building FP16 engine as x.engine", "Using FP16 precision", "with INT8 calibration"
 PRECISION_MODE = re.compile(
     r"\b(?:run(?:ning)?|build(?:ing)?|use|using|enabled?|enabling|with|in)\b(?:\s+[\w-]+){0,3}?\s+"
-    r"(?P<p>FP16|INT8|BF16|FP8|half)[\s-]+(?:mode|precision|engine|inference|calibration)\b",
+    r"(?P<p>FP16|INT8|BF16|FP8|half)[\s-]+(?:[a-z]+\s+)?(?:mode|precision|engine|inference|calibration|model)\b",
     re.I,
 )
+# a precision flag on any command line, the script's or a wrapped one: "--precision fp16 \\", "--precision=int8"
+PRECISION_FLAG = re.compile(r"(?<!\S)--(?:precision|enabled[_-]precisions?)(?:=|[ \t]+)(?P<v>[\w.]+)")
 NEGATED = re.compile(r"(?i)\b(?:not|no|without|unsupported|disabled?|cannot|can't|doesn't|isn't|fall(?:s|ing)? back)\b")
 _WORDS = {
     "half": "fp16", "float16": "fp16", "fp16": "fp16", "torch.float16": "fp16", "torch.half": "fp16", "dtype.half": "fp16",
@@ -75,6 +78,8 @@ def extract(line: Line, st: ParseState) -> bool:
             _add(st, token)
         return True
     if "recision" in text:
+        if "--" in text and (m := PRECISION_FLAG.search(text)):
+            return _add(st, m.group("v"))
         if m := TORCH_SPEC.search(text) or TORCH_SETTING.search(text):
             hit = False
             for token in re.split(r"[,\s]+", m.group("v")):

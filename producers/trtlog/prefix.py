@@ -72,11 +72,12 @@ _KNOWN_NEXT = re.compile(
 )
 # a severity and the call site in one bracket, as glog-style loggers print them: PyTorch's c10
 # "[W shape_type_inference.cpp:1968] Warning: ..." (with a glog stamp in newer releases: "[W1007 14:33:11.614 file.cpp:1168]"),
-# protobuf's "[libprotobuf ERROR google/protobuf/text_format.cc:298]" (a library's name first, a Windows path too)
+# protobuf's "[libprotobuf ERROR google/protobuf/text_format.cc:298]" (a library's name first, a Windows path too,
+# also one whose build directory was masked: "[libprotobuf WARNING ****\externals\...\coded_stream.cc:604]")
 _SEV_CALL_SITE = re.compile(
     rf"(?:[A-Za-z][\w.-]*[ \t]+)?(?P<lv>[VDIWEF]|(?i:{_LEVELS}))(?:\d{{4}}[ \t]+\d{{1,2}}:\d{{2}}:\d{{2}}(?:\.\d+)?)?"
     r"(?:[ \t]+\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?)?[ \t]+(?:\d+[ \t]+)?"
-    r"(?:[A-Za-z]:)?(?:[\w./\\-]*[/\\])?(?P<file>[\w.-]+\.(?:cc|cpp|cxx|c|h|hpp|cu|py):\d+)"
+    r"(?:[A-Za-z]:)?(?:[^\s\[\]]*[/\\])?(?P<file>[\w.-]+\.(?:cc|cpp|cxx|c|h|hpp|cu|py):\d+)"
 )
 _QUIET_BRACKET = re.compile(r"[a-z0-9_./ :@=-]+|[\w.-]+(?:\.\w+)?:\d+|(?:RANK|Rank|GPU|Device|TID|PID|pid|tid) ?:?\d+|\w+-\d+")
 

@@ -89,6 +89,7 @@ class ParseState:
     open_diag_trt: bool = False
     open_diag_cut: bool = False  # its last line broke after a single blank, mid-sentence (a terminal's or a paste's wrap)
     open_diag_row: bool = False  # it is a table row's status cell, which the table may wrap into the next rows
+    open_diag_verbatim: bool = False  # a Torch-TensorRT warning, printed with its own newlines: lines go on to a blank
     in_traceback: bool = False
     traceback_source: str | None = None
     traceback_cls: str | None = None  # IPython names the exception in its traceback header

@@ -24,6 +24,9 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
 * ``BLIND_K`` (p246-p259): collected after round J's fixes, a random-ish mix taken from plain
   searches (engine build failures, serialization errors, INT64 warnings, deepstream-app, trtexec,
   the TensorRT-LLM backend) rather than from families the earlier sets had few of.
+* ``BLIND_L`` (p260-p279): collected after round K's fixes, again taken as plain searches returned
+  them (INT64 warnings, importer assertions, onnxruntime's TensorRT provider, Torch-TensorRT, trtexec
+  option dumps, killed Jetson builds, DeepStream, Triton startup, trtllm-build, TF-TRT).
 """
 
 from __future__ import annotations
@@ -1341,5 +1344,140 @@ BLIND_K: dict[str, list[F]] = {
         F("error sources", ["runtime.cpp:50", "stdArchiveReader.cpp:54"], diag_set("error", "source")),
         F("size mismatch message", True, has_diag("error", "Size specified in header does not match archive size")),
         F("status", "failed"),
+    ],
+}
+
+
+# Round L (p260-p279): collected after round K's fixes, again taken as plain searches returned them
+# (INT64 and clamp warnings, onnx-tensorrt importer assertions, onnxruntime's TensorRT provider,
+# Torch-TensorRT TorchScript warnings, trtexec option dumps, Jetson builds killed, DeepStream gst lines,
+# Triton startup, trtllm-build memory summaries, TensorRT-LLM exceptions, TF-TRT's logger); figures
+# written from reading each log before the parser was run on any of them.
+BLIND_L: dict[str, list[F]] = {
+    "p260-trtexec-trt8x-int64-clamped-model-importer-92-convert-onnx-weights.log": [
+        F("warnings (5 INT64 + 1 clamped)", 6, n_diag("warning")),
+        F("warning sources", ["onnx2trt_utils.cpp:198", "onnx2trt_utils.cpp:222"], diag_set("warning", "source")),
+        F("importer assertion (one error)", 1, n_diag("error")),
+        F("importer assertion code and source", 1, n_diag("error", code="8", source="ModelImporter.cpp:92")),
+        F("status", "failed"),
+    ],
+    "p261-trtexec-trt7-int64-clamped-four-times-shape-outputs-int32-yolov4.log": [
+        F("warnings", 6, n_diag("warning")),
+        F("clamped warnings", 4, n_diag("warning", source="onnx2trt_utils.cpp:246")),
+        F("shape-output warning", True, has_diag("warning", "Output type must be INT32 for shape outputs")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p262-onnxruntime-windows-ep-error-loadlibrary-126-falling-back-cuda.log": [
+        F("errors (EP Error, its 'when using' line joined)", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="provider_bridge_ort.cc:1131")),
+        F("facts.missing_library", "onnxruntime_providers_tensorrt.dll"),
+        F("status", "failed"),
+    ],
+    "p263-onnxruntime-2019-appending-eps-trt-errors-inside-warning-prefix.log": [
+        F("TensorRT's ERROR inside onnxruntime's [W:...] is an error", 2, n_diag("error")),
+        F("elementwise message", True, has_diag("error", "elementwise inputs must not be Int32")),
+        F("warnings", 0, n_diag("warning")),
+    ],
+    "p264-onnxruntime-153-backticked-exception-during-initialization-get-supported-list.log": [
+        F("errors", 1, n_diag("error")),
+        F("error source (where it was thrown)", 1, n_diag("error", source="tensorrt_execution_provider.cc:480")),
+        F("exception message", True, has_diag("error", "graph_build.Resolve().IsOK() was false")),
+        F("status", "failed"),
+    ],
+    "p265-torch-tensorrt-ts-truncating-warnings-lazy-loading-conformer.log": [
+        F("warnings", 10, n_diag("warning")),
+        F("lazy-loading warning (Conversion Context)", True, has_diag("warning", "CUDA lazy loading is not enabled")),
+        F("errors", 0, n_diag("error")),
+        F("precisions", []),
+    ],
+    "p266-torch-tensorrt-ts-two-warnings-ipython-runtimeerror-cell-header.log": [
+        F("warnings", 2, n_diag("warning")),
+        F("ipython RuntimeError header is an error", 1, n_diag("error")),
+        F("status", "failed"),
+    ],
+    "p267-torch-tensorrt-ts-multiline-dtype-warnings-roberta.log": [
+        F("warnings", 2, n_diag("warning")),
+        F("continuation lines joined", True, has_diag("warning", "require_full_compilation")),
+        F("errors ('may cause an error' is advice)", 0, n_diag("error")),
+    ],
+    "p268-trtexec-trt8503-conda-prompt-fp32-fp16-save-engine-named-onnx.log": [
+        F("trt_version", "8.5.3"),
+        F("precisions", ["fp16"]),
+        F("model", "pallet_model_v1_all"),
+        F("engine_id", "out"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p269-retinanet-examples-nano-building-fp16-core-model-killed.log": [
+        F("Killed is an error", 1, n_diag("error")),
+        F("precisions", ["fp16"]),
+        F("status", "failed"),
+    ],
+    "p270-python-trt7-efficientdet-nano-int64-plugin-import-engine-builder.log": [
+        F("warnings", 1, n_diag("warning", source="onnx2trt_utils.cpp:220")),
+        F("errors", 0, n_diag("error")),
+        F("plugin_fallbacks", ["ResizeNearest_TRT", "BatchedNMS_TRT"]),  # written as 1 at first: a miscount (its "Successfully created plugin" line says it too)
+        F("precisions", ["fp16"]),
+        F("model", "efficientdet-d0-legacy"),
+    ],
+    "p271-python-trt7-verbose-backtick-pwn-fusion-235-layers-merging-yolov4.log": [
+        F("fusions", 1, lambda r: len(r.build.fusions)),
+        F("layers_after", 235),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p272-trtexec-trt7-indented-prompt-glued-running-fp16-workspace-yolov5.log": [
+        F("precisions", ["fp16"]),
+        F("model", "yolov5s_cuda"),
+        F("engine_id", "yolov5"),
+        F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("trtexec --onnx=yolov5s_cuda.onnx")),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p273-sd-webui-trt-windows-libprotobuf-starred-path-anything-v3.log": [
+        F("libprotobuf warning", 1, n_diag("warning")),
+        F("warning source", 1, n_diag("warning", source="coded_stream.cc:604")),
+        F("model", "Anything-V3.0-pruned-fp32"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p274-trtexec-trt861-plan-positional-model-missing-format-not-recognized.log": [
+        F("trt_version", "8.6.1"),
+        F("model-missing error", True, has_diag("error", "Model missing or format not recognized")),
+        F("errors", 1, n_diag("error")),
+        F("status", "failed"),
+    ],
+    "p275-deepstream-gst-unstamped-warn-info-use-engine-file-failed-to-read.log": [
+        F("gst WARN line", 1, n_diag("warning")),
+        F("warning message", True, has_diag("warning", "Failed to read from model engine file")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p276-triton-2x-prompt-glog-two-gpus-nvml-not-supported-warnings.log": [
+        F("triton.pinned_pool_bytes", 268435456),
+        F("triton.cuda_pool_bytes", {"0": 67108864}),
+        F("NVML warnings", 6, n_diag("warning")),
+        F("errors (NVML_ERROR inside a W line)", 0, n_diag("error")),
+        F("facts.gpu_count", 2),
+        F("facts.device", "TITAN RTX"),
+        F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("/opt/tritonserver/bin/tritonserver --model-repository=./models")),
+    ],
+    "p277-trtllm-build-whisper-memory-summary-killed-prompt-continued-command.log": [
+        F("facts.network_inputs", 2),
+        F("facts.network_outputs", 1),
+        F("memory.persistent_host_bytes", 21696),
+        F("memory.scratch_bytes", 184320000),
+        F("memory.activation_bytes", 399360000),
+        F("memory.weights_bytes", 1274045696),
+        F("phase_times_ms.engine_generation", 13443.9),
+        F("memory.peak_gpu_bytes", 1215 * MiB),
+        F("Killed is an error", 1, n_diag("error")),
+        F("status", "failed"),
+    ],
+    "p278-trtllm-010-terminate-tllm-exception-cudamemgetinfo-frames.log": [
+        F("errors (terminate + what() one error)", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="cudaUtils.h:319")),
+        F("what() message", True, has_diag("error", "CUDA runtime error in cudaMemGetInfo")),
+        F("status", "failed"),
+    ],
+    "p279-tf-trt-defaultlogger-cannot-set-empty-memory-between-steps.log": [
+        F("errors", 9, n_diag("error")),
+        F("TensorRT error kind", 9, n_diag("error", category="INVALID_ARGUMENT")),
+        F("warnings", 0, n_diag("warning")),
     ],
 }

@@ -471,3 +471,67 @@ def test_round_k_unprefixed_lines_are_diagnostics_by_what_they_say() -> None:
 )
 def test_round_k_lookalikes_stay_plain(raw: str) -> None:
     assert parse_log([raw], now_ms=1).build.diagnostics == []
+
+
+def test_round_l_a_forwarding_wrapper_gives_way_to_the_forwarded_severity() -> None:
+    fwd = classify("2019-09-14 01:19:53.08 [W:onnxruntime:test, tensorrt_execution_provider.h:28 log] [2019-09-14 01:19:53   ERROR] msg")
+    assert (fwd.family, fwd.severity, fwd.text) == ("onnxruntime", "error", "msg")
+    # a wrapper that is the message's own call site keeps its severity (onnxruntime's graph.cc is not a logger)
+    own = classify("2024-01-01 10:00:00.1 [W:onnxruntime:, graph.cc:2422 CleanUnusedInitializers] [2024-01-01 10:00:00 ERROR] msg")
+    assert own.severity == "warning"
+
+
+def test_round_l_unprefixed_lines_and_wordings() -> None:
+    lines = [
+        'EP Error C:\\ort\\core\\session\\provider_bridge_ort.cc:1193 onnxruntime::ProviderLibrary::Get [ONNXRuntimeError] : 1 : '
+        'FAIL : LoadLibrary failed with error 126 "" when trying to load "C:\\env\\onnxruntime\\capi\\onnxruntime_providers_cuda.dll"',
+        " when using ['TensorrtExecutionProvider']",
+        "Falling back to ['CPUExecutionProvider'] and retrying.",
+        "2022-03-01 09:00:00.000001: E tensorflow/compiler/tf2tensorrt/utils/trt_logger.cc:42] DefaultLogger INVALID_CONFIG: bad",
+        "[libprotobuf ERROR ####\\src\\google\\protobuf\\text_format.cc:309] Error parsing text-format",
+    ]
+    b = parse_log(lines, now_ms=1).build
+    got = [(d.severity, d.source, d.category) for d in b.diagnostics]
+    assert got == [("error", "provider_bridge_ort.cc:1193", None), ("error", None, "INVALID_CONFIG"), ("error", "text_format.cc:309", None)]
+    assert "when using" in b.diagnostics[0].message and "Falling back" not in b.diagnostics[0].message
+    assert b.facts["missing_library"] == "onnxruntime_providers_cuda.dll"
+    assert parse_log(["I0101 00:00:00.000001 7 metrics.cc:184] found 1 CUDA visible device"], now_ms=1).build.facts["gpu_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("lines", "precisions", "model"),
+    [
+        (["Building INT8 quantized model...", "Building engine..."], ["int8"], None),
+        (["python3 export.py \\", "    --model ./nets/resnet.onnx \\", "    --precision=int8 --engine ./r.plan"], ["int8"], "resnet"),
+        (["Building FP16 model is not supported on this GPU"], [], None),  # a negated sentence says nothing
+        (["    --precision fp32 \\"], [], None),  # FP32 is the baseline
+    ],
+)  # fmt: skip
+def test_round_l_a_precision_a_tool_builds_in_or_a_flag_names(lines: list[str], precisions: list[str], model: str | None) -> None:
+    b = parse_log(lines, now_ms=1).build
+    assert (b.precisions, b.model) == (precisions, model)
+
+
+def test_round_l_a_torch_tensorrt_warning_goes_on_to_a_blank_line_but_an_error_does_not() -> None:
+    warning = [
+        "WARNING: [Torch-TensorRT] - For input x, found user specified input dtype as Int32, however it was inferred to be Float",
+        "The compiler is going to use the user setting Int32",
+        "If you do indeed see errors at runtime either:",
+        "- Remove the dtype spec for x",
+        "",
+        "Compiled the model",
+    ]
+    [w] = parse_log(warning, now_ms=1).build.diagnostics
+    assert w.message.endswith("- Remove the dtype spec for x") and "Compiled" not in w.message
+    error = ["ERROR: [Torch-TensorRT] - Requested amount of GPU memory could not be allocated.", "torch.Size([1, 3, 64, 64])"]
+    [e] = parse_log(error, now_ms=1).build.diagnostics
+    assert "torch.Size" not in e.message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["EP Errors are retried twice", "found 2 CUDA visible devicesX", "Building FP16 model is not supported"],
+)
+def test_round_l_lookalikes(raw: str) -> None:
+    b = parse_log([raw], now_ms=1).build
+    assert (b.diagnostics, b.precisions, b.facts.get("gpu_count")) == ([], [], None)
