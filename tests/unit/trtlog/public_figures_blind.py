@@ -27,6 +27,11 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
 * ``BLIND_L`` (p260-p279): collected after round K's fixes, again taken as plain searches returned
   them (INT64 warnings, importer assertions, onnxruntime's TensorRT provider, Torch-TensorRT, trtexec
   option dumps, killed Jetson builds, DeepStream, Triton startup, trtllm-build, TF-TRT).
+* ``BLIND_M`` (p280-p301): collected while round L was measured, first run on the parser with round
+  L's fixes; taken from plain searches again, with runtime output favoured over builds
+  (deserialization and version errors, enqueue and CUDA errors at inference, Triton model loads,
+  TensorRT-LLM runtime, onnxruntime's TensorRT EP at session creation, DeepStream at runtime, a
+  trtexec inference summary).
 """
 
 from __future__ import annotations
@@ -1479,5 +1484,172 @@ BLIND_L: dict[str, list[F]] = {
         F("errors", 9, n_diag("error")),
         F("TensorRT error kind", 9, n_diag("error", category="INVALID_ARGUMENT")),
         F("warnings", 0, n_diag("warning")),
+    ],
+}
+
+
+# Round M (p280-p301): collected while round L was being measured (so before its fixes), taken as
+# plain searches returned them with runtime output favoured over builds (deserialization and version
+# errors, enqueue and CUDA errors at inference, Triton model loads, TensorRT-LLM runtime, onnxruntime's
+# TensorRT execution provider at session creation, DeepStream at runtime, a trtexec inference summary);
+# figures written from reading each log before the parser was run on any of them.
+BLIND_M: dict[str, list[F]] = {
+    "p280-python-trt1011-windows-app-logger-version-tag-240-vs-239-fungen.log": [
+        F("facts.runtime_serialization_version", 240),
+        F("facts.engine_serialization_version", 239),
+        F("memory.engine_bytes", 29 * MiB),
+        F("errors ([TRT] [E] + the application's ERROR:)", 2, n_diag("error")),
+        F("version-tag error", 1, n_diag("error", code="1", category="Serialization", source="IRuntime::deserializeCudaEngine")),
+        F("engine_id", "FunGen-12s-pov-1.1.0"),
+        F("trt_version (the runtime the application names)", "10.11.0.33", lambda r: r.build.trt_version),
+        F("status", "failed"),
+    ],
+    "p281-onnxruntime-trt-ep-enqueuev3-cuda-runtime-invalid-resource-handle.log": [
+        F("errors (enqueueV3 twice + the executor's)", 3, n_diag("error")),
+        F("enqueueV3 errors", 2, n_diag("error", code="1", category="Cuda Runtime", source="IExecutionContext::enqueueV3")),
+        F("executor error source", 1, n_diag("error", source="sequential_executor.cc:516")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p282-triton-trtllm-compose-prefix-failed-deserialize-cuda-engine-frames.log": [
+        F("errors (the E line)", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="tllmRuntime.cpp:129")),
+        F("its message", True, has_diag("error", "Failed to deserialize cuda engine")),
+        F("tensorrt_llm failed", True, _failed("tensorrt_llm")),
+        F("status", "failed"),
+    ],
+    "p283-torch2trt-trt514-engine-deserialize-assertion-size-mismatch.log": [
+        F("errors", 1, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="engine.cpp:1104")),
+        F("status", "failed"),
+    ],
+    "p284-mmdeploy-trt8x-illegal-memory-access-scoped-cuda-event-repeated.log": [
+        F("errors", 8, n_diag("error")),
+        F("illegal memory access errors", 8, n_diag("error", code="1", category="Cuda Runtime", source="cudaResources.cpp:24")),
+        F("distinct error entries", 1, lambda r: len(r.build.diagnostics)),
+        F("status", "failed"),
+    ],
+    "p285-onnxruntime-115-windows-wrapped-lines-plugin-groupnorm-get-supported-list.log": [
+        F("facts.plugin_not_found", True),
+        F("plugin_fallbacks", ["GroupNorm"]),
+        F("errors (plugin, Initialize, RuntimeException)", 3, n_diag("error")),
+        F("plugin error code", 1, n_diag("error", code="3")),
+        F("exception source", 1, n_diag("error", source="tensorrt_execution_provider.cc:1352")),
+        F("status", "failed"),
+    ],
+    "p286-onnxruntime-windows-session-initialize-bad-allocation-traceback.log": [
+        F("errors (the E line + the traceback)", 2, n_diag("error")),
+        F("E line source", 1, n_diag("error", source="inference_session.cc:925")),
+        F("traceback at its innermost frame", 1, n_diag("error", source="session.py:177")),
+        F("model", "de"),
+        F("status", "failed"),
+    ],
+    "p287-onnxruntime-java-tensorrt-options-cuda-provider-library-missing-tab-frames.log": [
+        F("facts.missing_library", "libonnxruntime_providers_cuda.so"),
+        F("errors (the E line + the Java exception)", 2, n_diag("error")),
+        F("E line source (the location its message names)", 1, n_diag("error", source="provider_bridge_ort.cc:1778")),
+        F("Java exception an error", True, has_diag("error", "CUDA Provider not available")),
+        F("status", "failed"),
+    ],
+    "p288-trtllm-pytorch-autotuner-executor-rank-3-illegal-memory-access-moe.log": [
+        F("errors", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="moe_kernels.cu:1282")),
+        F("its message", True, has_diag("error", "an illegal memory access was encountered")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p289-cosyvoice-trtllm-tqdm-glued-logging-terminate-no-kernel-image.log": [
+        F("warnings (glued after the progress bar)", 1, n_diag("warning")),
+        F("errors (terminate/what)", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="decoderMaskedMultiheadAttentionLaunch.h:274")),
+        F("what() message joined", True, has_diag("error", "no kernel image is available")),
+        F("status", "failed"),
+    ],
+    "p290-sample-mnist-trt7234-windows-prompt-cudnn-execute-conv-failed-twice.log": [
+        F("errors", 2, n_diag("error")),
+        F("cuDNN error source", 2, n_diag("error", source="cudaConvolutionRunner.cpp:483")),
+        F("warnings", 1, n_diag("warning")),
+        F("facts.cudnn_linked_version", "8.1.0"),
+        F("facts.cudnn_version", "8.0.2"),
+        F("status", "failed"),
+    ],
+    "p291-trt-tag-trt7-windows-deconvolution-runner-cudnn-failed-execution.log": [
+        F("errors", 2, n_diag("error")),
+        F("cuDNN error source", 1, n_diag("error", source="cudaDeconvolutionRunner.cpp:247")),
+        F("FAILED_EXECUTION kind", 1, n_diag("error", category="FAILED_EXECUTION")),
+        F("status", "failed"),
+    ],
+    "p292-torch2trt-trt6-backticked-cudnn-mismatch-pooling-runner-failed-execution.log": [
+        F("warnings", 2, n_diag("warning")),
+        F("errors", 2, n_diag("error")),
+        F("cuDNN error source", 1, n_diag("error", source="cudaPoolingRunner.cpp:84")),
+        F("FAILED_EXECUTION kind", 1, n_diag("error", category="FAILED_EXECUTION")),
+        F("facts.cudnn_linked_version", "7.6.3"),
+        F("facts.cudnn_version", "7.6.0"),
+        F("status", "failed"),
+    ],
+    "p293-deepstream-pose-orin-nx-config-lines-warning-open-error-try-rebuild.log": [
+        F("warnings (WARNING: + 2 gst WARN)", 3, n_diag("warning")),
+        F("warning sources", ["nvdsinfer_context_impl.cpp:1976", "nvdsinfer_context_impl.cpp:2081"], diag_set("warning", "source")),
+        F("engine_id", "yolo11n-pose.onnx_b1_gpu0_fp32"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p294-deepstream-python-jetson-pre-html-font-tags-entities-open-error.log": [
+        F("open error", 1, n_diag("error")),
+        F("gst WARN line (in HTML)", 1, n_diag("warning")),
+        F("its source", 1, n_diag("warning", source="nvdsinfer_context_impl.cpp:1690")),
+        F("engine_id", "resnet10.caffemodel_b1_gpu0_int8"),
+    ],
+    "p295-triton-glog-trt8x-plugin-not-found-batchtile-tao-ssd-unable-to-create.log": [
+        F("plugin_fallbacks", ["BatchTilePlugin_TRT"]),
+        F("facts.plugin_not_found", True),
+        F("error codes", ["1", "3", "4"], diag_set("error", "code")),
+        F("errors", 4, n_diag("error")),
+        F("tao_ssd failed", True, _failed("tao_ssd")),
+        F("status", "failed"),
+    ],
+    "p296-mmdeploy-mmengine-padded-warning-plugin-library-iplugincreator-not-found.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("errors", 2, n_diag("error")),
+        F("error sources", ["pluginV2Runner.cpp:290", "runtime.cpp:50"], diag_set("error", "source")),
+        F("facts.plugin_not_found", True),
+        F("status", "failed"),
+    ],
+    "p297-trtllm-014-runtime-engine-68370-mib-oom-failed-deserialize-tlc-init.log": [
+        F("memory.engine_bytes", 68370 * MiB),
+        F("memory.requested_bytes", 69568823808),
+        F("warnings", 2, n_diag("warning")),
+        F("errors (2 Cuda Runtime, 1 OutOfMemory, tlc_init)", 4, n_diag("error")),
+        F("OutOfMemory error", 1, n_diag("error", code="2", category="OutOfMemory", source="deserialize.cpp:572")),
+        F("tlc_init error source", 1, n_diag("error", source="tllmRuntime.cpp:135")),
+        F("status", "failed"),
+    ],
+    "p298-triton-trtllm-backend-fence-glued-banner-memusage-kv-cache-14575206400.log": [
+        F("facts.kv_cache_bytes", 14575206400),
+        F("facts.kv_cache_tokens", 35584),
+        F("memory.peak_gpu_bytes", 17839 * MiB),
+        F("memory.cpu_peak_bytes", 13884 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p299-trtis-1812-tf-trt-default-logger-tensor-scales-native-segment.log": [
+        F("errors", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="cudnnBuilder2.cpp:1508")),
+        F("warnings", 2, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p300-trtexec-jetson-backticked-unstamped-perf-summary-glued-walltime-cov.log": [
+        F("perf.throughput_qps", 169.352),
+        F("perf.latency.mean_ms", 5.93288),
+        F("perf.latency.p99_ms", 6.17407),
+        F("perf.gpu_compute.mean_ms", 3.63242),
+        F("perf.d2h.mean_ms", 1.47722),
+        F("perf.host_walltime_ms", 3052.81),
+        F("perf.gpu_compute_cov_pct", 5.55763),
+    ],
+    "p301-triton-trtllm-backend-071-malloc-async-oom-failed-create-instance-frames.log": [
+        F("errors", 1, n_diag("error")),
+        F("error source", 1, n_diag("error", source="tllmBuffers.h:112")),
+        F("its message", True, has_diag("error", "out of memory")),
+        F("status", "failed"),
     ],
 }
