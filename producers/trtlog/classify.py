@@ -28,8 +28,9 @@ status             ``&&&& PASSED TensorRT.trtexec [TensorRT v101600] # cmd``
 plain              nothing recognised (tables, JSON, tracebacks, continuations)
 =================  ===========================================================
 
-A markdown quote mark (``> ``), a list bullet (``* ``) or an opening backtick in front of any of these is
-peeled too, so is a context tag such as ``[RANK 0]`` between the others, and a
+A markdown quote mark (``> ``), a list bullet (``* ``), docker compose's ``service-1  | `` column or an
+opening backtick in front of any of these is peeled too (a terminal's colours pasted as HTML tags are
+dropped like ANSI codes), so is a context tag such as ``[RANK 0]`` between the others, and a
 trtexec timestamp that lost its opening ``[`` in a paste still counts.
 """
 
@@ -42,6 +43,11 @@ from dataclasses import dataclass
 from trtlens.producers.trtlog.prefix import peel as peel_app_prefix
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# a terminal's colours exported as HTML (a pasted <pre> block): '<font color="#FCE94F"><b>WARN   </b></font>', '&lt;elem&gt;'
+HTML_TAG_RE = re.compile(r"</?(?:font|b|strong|span)\b[^<>]*>", re.I)
+_HTML_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
+# docker compose's service column in front of every line: "triton-models-1  | I0625 13:46:36.561751 1 f.cc:773] msg"
+_COMPOSE = re.compile(r"[a-z0-9][\w.-]*[-_]\d+\s+\|(?: |$)")
 
 _GLOG = re.compile(r"([IWEF])(\d{4}|\d{8})\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s+(\d+)\s+([^\s:\]]+):(\d+)\][ \t]?")
 _TS = re.compile(r"\[?(\d{1,2})/(\d{1,2})/(\d{4})-(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?\][ \t]*")
@@ -155,7 +161,13 @@ def classify(raw: str, lineno: int = 0) -> Line:
     s = ANSI_RE.sub("", raw).rstrip("\r\n").replace("\x00", "")
     if s.startswith("\ufeff"):
         s = s[1:]
+    if "</" in s and HTML_TAG_RE.search(s):
+        s = HTML_TAG_RE.sub("", s)
+        for entity, char in _HTML_ENTITIES:
+            s = s.replace(entity, char)
     rest = s.lstrip(" \t")
+    if rest[:1].isalnum() and (m := _COMPOSE.match(rest)):
+        rest = rest[m.end() :]
     severity: str | None = None
     ts_ms: int | None = None
     origin: str | None = None

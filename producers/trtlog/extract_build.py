@@ -41,6 +41,9 @@ VERSION = [
     re.compile(r"Module:\s*tensorrt\s*\|\s*Version:\s*(\d+\.\d+(?:\.\d+){0,2})", re.I),
     # a tool naming the release it uses: "starting export with TensorRT 10.6.0.post1...", "TensorRT v8.6.1" (never TensorRT-LLM's)
     re.compile(r"(?<![\w-])TensorRT\s+v?(\d+\.\d+\.\d+)(?:\.\d+)?(?:\.post\d+)?(?![\w-])"),
+    # an application refusing an engine from another release names the one it runs: "TensorRT model exported with a
+    # different version than 10.11.0.33" (Ultralytics)
+    re.compile(r"\bTensorRT\b.*?\bdifferent version than v?(\d+\.\d+(?:\.\d+){0,2})\b"),
 ]
 STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\s+\S+(?:\s+\[TensorRT v(\d+)\])?(?:\s+\[b\d+\])?(?:\s*#\s*(.*))?")
 FAILED = re.compile(
@@ -81,8 +84,13 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
 ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
 # the model an application loads: "Loading ONNX file from path yolov3-416.onnx...", "Could not open file ../w/x.onnx"
 # also "Input filename:   x.onnx", "Building TensorRT engine for x.onnx" (the word, not a tool's name: "./buildEngine -i x.onnx"),
-# and a script's model flag on a command line, its value after a blank: "    --onnx ./x.onnx \\"
-MODEL_CONTEXT = re.compile(r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b|(?<!\S)--(?:onnx|model|uff|deploy)[ \t]", re.I)
+# and a script's model flag on a command line, its value after a blank: "    --onnx ./x.onnx \\", or a call given the model
+# file as a quoted argument (a traceback's code line: "sess = onnxruntime.InferenceSession(\"./de.onnx\")")
+MODEL_CONTEXT = re.compile(
+    r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b|(?<!\S)--(?:onnx|model|uff|deploy)[ \t]"
+    r"|\w\(\s*[\"'][^\"']+\.(?:onnx|uff)[\"']",
+    re.I,
+)
 MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|uff|caffemodel|etlt|prototxt))(?![\w-])(?!\.\w)")
 ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")

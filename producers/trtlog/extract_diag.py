@@ -21,8 +21,9 @@ FILE_LINE = re.compile(r"^(?P<file>(?:[A-Za-z]:)?[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|
 ERROR_INDEX = re.compile(r"^Error\[(?P<code>\d+)\]:\s*(?P<rest>.*)$", re.S)  # trtexec 10: "[E] Error[4]: ITensor::..."
 INNER_FILE_LINE = re.compile(r"(?:ERROR|WARNING):\s*(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)\b")
 TRT7_SOURCE = re.compile(
-    r"(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|h|hpp))\s*\((?P<line>\d+)\)\s*-\s*(?P<cat>[A-Za-z][\w ]*?)\s+in\s+[\w<>,~]+:\s*(?P<code>\d+)"
-)
+    r"(?P<file>[\w./\\-]+\.(?:cpp|cc|cu|h|hpp))\s*\((?P<line>\d+)\)\s*-\s*(?P<cat>[A-Za-z][\w ]*?)"
+    r"\s+in\s+(?:[\w<>,~]|::)+:\s*(?P<code>-?\d+)"
+)  # "x.cpp (483) - Cudnn Error in nvinfer1::rt::cuda::CudnnConvolutionRunner::executeConv: 8", "... buildEngine: -1"
 ERROR_CODE = re.compile(r"Error Code:? ?(?P<code>\d+):\s*(?:(?P<cat>[A-Za-z][\w ]*?)\s*\(|(?P<short>[A-Za-z][\w ]{0,30})$)?")
 ERROR_KIND = re.compile(
     r"^(?:[A-Z]\w*Logger\s+)?(?P<kind>INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|UNSUPPORTED_STATE|INTERNAL_ERROR|FAILED_ALLOCATION|"
@@ -60,14 +61,20 @@ ANY_SOURCE = re.compile(
 
 
 def locate_source(msg: str) -> str | None:
-    """The first source location named on the message's first line (a logger's escaped newline ends it too)."""
-    first = msg.split("\\n", 1)[0].split("\n", 1)[0]
-    if m := ANY_SOURCE.search(first):
-        return f"{m.group('file')}:{m.group('l1') or m.group('l2') or m.group('l3') or m.group('l4')}"
+    """The first source location named on the message's first line (a logger's escaped newline ends it too),
+    or on the next ones while the line before was left unfinished (``[ONNXRuntimeError] : 6 :`` + its wrapped rest)."""
+    lines = msg.split("\\n", 1)[0].split("\n")
+    for i, line in enumerate(lines[:MAX_CONTINUATION_LINES]):
+        if m := ANY_SOURCE.search(line):
+            return f"{m.group('file')}:{m.group('l1') or m.group('l2') or m.group('l3') or m.group('l4')}"
+        if i + 1 < len(lines) and not UNFINISHED.search(line):
+            break
     return None
 
 
-STANDALONE_EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception)):\s+(?P<msg>\S.*)$")
+STANDALONE_EXCEPTION = re.compile(
+    r"^(?:Exception in thread \"[^\"]*\"\s+)?(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception)):\s+(?P<msg>\S.*)$"
+)  # ... also Java's uncaught one: 'Exception in thread "main" ai.onnxruntime.OrtException: msg'
 CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
     r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$|"
@@ -78,7 +85,7 @@ CRASH = re.compile(
 # "file.cpp (38) - Serialization Error in f: 0", an error kind ("INVALID_CONFIG: ..."), or the tool reporting a failure
 # ("device GPU, failed to create CUDA engine", "imageNet -- failed to initialize.")
 UNMARKED_TRT_ERROR = re.compile(
-    r"^[\w./\\-]+\.(?:cpp|cc|cu|h|hpp)\s*\(\d+\)\s*-\s*[A-Za-z][\w ]*?Error\b"
+    r"^(?:[A-Za-z]:)?[\w./\\-]+\.(?:cpp|cc|cu|h|hpp)\s*\(\d+\)\s*-\s*[A-Za-z][\w ]*?Error\b"
     r"|^(?:INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|INTERNAL_ERROR|FAILED_\w+|UNSPECIFIED_ERROR):\s*\S"
     r"|(?:^|[\s,-])failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
 )
@@ -183,6 +190,8 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         close(st)
         _commit(st, DiagEntry("error", text, None, f"{_basename(m.group('file'))}:{m.group('line')}", "assertion"))
         return True
+    if line.family == "plain" and not consumed and text and (m := STANDALONE_EXCEPTION.match(text)):
+        return _exception(st, m, line.raw)
     if (
         line.family == "plain"
         and not consumed
@@ -195,17 +204,26 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
         _continue(st, text)
         st.open_diag_cut = _cut_at_blank(line.raw)
         return True
-    if line.family == "plain" and not consumed and text and (ASSERTION_LINE.match(text) or STANDALONE_EXCEPTION.match(text)):
+    if line.family == "plain" and not consumed and text and ASSERTION_LINE.match(text):
         close(st)
-        if m := STANDALONE_EXCEPTION.match(text):
-            _commit(st, DiagEntry("error", m.group("msg").strip(), m.group("cls"), None, "python exception"))
-        else:
-            st.open_diag = DiagEntry(severity="error", message=text, code=None, source=None, category=None)
-            st.open_diag_lines, st.open_diag_trt = 0, True
+        st.open_diag = DiagEntry(severity="error", message=text, code=None, source=None, category=None)
+        st.open_diag_lines, st.open_diag_trt = 0, True
         return True
     if text or line.family != "plain":
         close(st)
     return False
+
+
+def _exception(st: ParseState, m: re.Match[str], raw: str) -> bool:
+    """``XError: msg`` standing alone: one error named by the class, its source the location its message names;
+    a message broken at its end (``... : 6 : `` wrapped by the terminal) goes on to its next lines."""
+    close(st)
+    entry = DiagEntry("error", m.group("msg").strip(), m.group("cls"), None, "python exception")
+    if _cut_at_blank(raw) or UNFINISHED.search(entry.message):
+        st.open_diag, st.open_diag_lines, st.open_diag_trt, st.open_diag_cut = entry, 0, False, _cut_at_blank(raw)
+    else:
+        _commit(st, _analyse(entry))
+    return True
 
 
 LOOKS_TRT = re.compile(r"::|Error Code|Assertion|\bsetMemoryPoolLimit\b|\bworkspace\b|^\[\d+\]")
@@ -345,6 +363,7 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         source = locate_source(msg)
     if code is None and (m := ASSERTION_CODE.search(msg)):
         code = m.group("code")
+    code = code or entry.code
     return DiagEntry(entry.severity, msg, code, source or entry.source, category or entry.category)  # the message's own source first
 
 

@@ -47,7 +47,7 @@ SIMPLE = [
 KV_CACHE = [
     (re.compile(rf"Allocated (?P<v>{NUM}) ?(?P<u>{UNIT}|GB|MB) for max tokens in paged KV cache(?: \((?P<t>\d+)\))?", re.I), "kv_cache_bytes"),
     (re.compile(r"Allocate (?P<v>\d+) bytes for k/v cache", re.I), "kv_cache_bytes"),
-    (re.compile(r"Using (?P<t>\d+) tokens in paged KV cache", re.I), None),
+    (re.compile(r"Using (?P<t>\d+) (?:total )?tokens in paged KV cache", re.I), None),
     (re.compile(r"(?:Number of tokens per block:|tokens per block=)\s*(?P<b>\d+)", re.I), None),
 ]
 BLOCK_ASSIGN = re.compile(r"\[BlockAssignment\].*requiring (?P<v>\d+) bytes")

@@ -17,7 +17,13 @@ ONE_LINE = re.compile(
     r"\s*:\s*(?P<body>min\s*=.*)$",
     re.I,
 )
-STAT = re.compile(rf"(?P<key>min|max|mean|median|percentile\s*\(\s*(?P<q>{NUM})\s*%\s*\))\s*=\s*(?P<v>{NUM})\s*(?P<u>ms|s|us|µs)?", re.I)
+# "mean = 5.9 ms"; a transcription that lost the '=' ("max 6.19507 ms, mean 5.93288 ms") still reads
+STAT = re.compile(
+    rf"\b(?P<key>min|max|mean|median|percentile\s*\(\s*(?P<q>{NUM})\s*%\s*\))\s*=?\s*(?P<v>{NUM})\s*(?P<u>ms|s|us|µs)?", re.I
+)
+# the summary's closing lines glued to the line before when a paste lost their newlines:
+# "D2H Latency: min = ..., percentile(99%) 1.50879 ms Total Host Walltime: 3.05281 s Total GPU Compute Time: 1.87796 s ..."
+GLUED_SCALARS = re.compile(r"\s+(?=Total Host Walltime:|Total GPU Compute Time:|GPU compute time is unstable)")
 SECTION = re.compile(r"^(Host Latency|End-to-End Host Latency|Enqueue Time|H2D Latency|D2H Latency|GPU Compute(?: Time)?)\s*$", re.I)
 OLD_STAT = re.compile(rf"^(?P<key>min|max|mean|median):\s*(?P<v>{NUM})\s*ms(?:\s*\(end to end\s*(?P<e2e>{NUM})\s*ms\))?", re.I)
 OLD_PCT = re.compile(rf"^percentile:\s*(?P<v>{NUM})\s*ms at (?P<q>{NUM})%(?:\s*\(end to end\s*(?P<e2e>{NUM})\s*ms at {NUM}%\))?", re.I)
@@ -75,7 +81,8 @@ def extract(line: Line, st: ParseState) -> bool:
         return True
     if m := ONE_LINE.match(text):
         stats = _stats(st, _WHAT[m.group("what").lower()])
-        for s in STAT.finditer(m.group("body")):
+        body, *glued = GLUED_SCALARS.split(m.group("body"))
+        for s in STAT.finditer(body):
             value = to_float(s.group("v"))
             if value is None:
                 continue
@@ -85,6 +92,8 @@ def extract(line: Line, st: ParseState) -> bool:
             if field:
                 stats[field] = value
         st.perf_section = None
+        for part in glued:
+            _scalars(part, st)
         return True
     if m := SECTION.match(text):
         st.perf_section = _WHAT[m.group(1).lower()]

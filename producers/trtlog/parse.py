@@ -54,6 +54,13 @@ _GLUED_ORT = re.compile(r"(?<=\S) (?=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+
 _GLOG_AHEAD = r"[IWEF]\d{4}(?:\d{4})? \d{2}:\d{2}:\d{2}\.\d{6} +\d+ [\w.-]+:\d+\] "
 _GLOG_STAMP = re.compile(_GLOG_AHEAD)
 _GLUED_GLOG = re.compile(rf"(?<=\S)(?={_GLOG_AHEAD})| (?={_GLOG_AHEAD})")
+# a progress bar that ends with its rate and no newline before the next message (tqdm writes '\r'):
+# "Synthesizing:   0%|   | 0/1 [00:00<?, ?it/s]2026-01-18 23:02:11,243 WARNING msg"
+_PROGRESS_END = re.compile(r"\|\s*\d+/\d+\s*\[[^\]]*(?:it/s|s/it)\](?=\S)")
+# onnxruntime's bracket left open at the line's end: a terminal wrapped the prefix ("[E:onnxruntime:Default, x.h:73 " +
+# "onnxruntime::TensorrtLogger::log] [...] msg"); the wrapped lines are one message
+_ORT_OPEN = re.compile(r"\[[VIWEF]:onnxruntime:[^\]]*$")
+MAX_WRAPPED_LINES = 3
 
 
 class TrtlogInputError(TrtlensError):
@@ -132,10 +139,17 @@ def parse_log(
 
 
 def _parse_lines(lines: list[str], st: ParseState, stats: ParseStats) -> None:
-    for lineno, raw in enumerate(lines, start=1):
-        if lineno == len(lines) and raw == "":
-            break  # the newline that ends the file
+    if lines and lines[-1] == "":
+        lines = lines[:-1]  # the newline that ends the file
+    nxt = 0
+    while nxt < len(lines):
+        raw, lineno = lines[nxt], nxt + 1
+        nxt += 1
         stats.lines += 1
+        joined = 0
+        while joined < MAX_WRAPPED_LINES and nxt < len(lines) and lines[nxt].strip() and "onnxruntime:" in raw and _ORT_OPEN.search(raw):
+            raw, nxt, joined = raw.rstrip("\r") + lines[nxt], nxt + 1, joined + 1  # joined as the terminal cut it (its blank, if any, kept)
+            stats.lines += 1
         for part in split_glued(raw):
             try:
                 _one_line(part, lineno, st, stats)
@@ -152,6 +166,8 @@ def split_glued(raw: str) -> list[str]:
     """One physical line holding several timestamped messages (newlines lost in a paste) → one part each."""
     if len(raw) < 80:
         return [raw]
+    if "it" in raw and (m := _PROGRESS_END.search(raw)):
+        return [raw[: m.end()], *split_glued(raw[m.end() :])]
     if raw.count(":onnxruntime:") > 1:
         return _GLUED_ORT.split(raw)
     if _GLOG_STAMP.match(raw) and len(_GLOG_STAMP.findall(raw)) > 1:

@@ -535,3 +535,71 @@ def test_round_l_a_torch_tensorrt_warning_goes_on_to_a_blank_line_but_an_error_d
 def test_round_l_lookalikes(raw: str) -> None:
     b = parse_log([raw], now_ms=1).build
     assert (b.diagnostics, b.precisions, b.facts.get("gpu_count")) == ([], [], None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "severity", "text"),
+    [
+        ("web_app_1  | [07/02/2026-03:47:09] [W] [TRT] msg", "trtexec", "warning", "msg"),  # compose v1's service column
+        ("triton-2 | W0625 13:46:36.561751 1 f.cc:7] msg", "triton", "warning", "msg"),
+        ('0:00:00.1 1 0x1 <span style="color:red"><b>ERROR</b></span> nvinfer gstnvinfer.cpp:1:f:&lt;x&gt; msg',
+         "gstreamer", "error", "msg"),  # a terminal's colours pasted as HTML
+        ("| tensorrt_llm | 1 | READY |", "plain", None, "| tensorrt_llm | 1 | READY |"),  # a table row is no service column
+        ("x &lt; y", "plain", None, "x &lt; y"),  # entities stay unless the line had colour tags
+    ],
+)  # fmt: skip
+def test_round_m_compose_column_and_html_colours_are_peeled(raw: str, family: str, severity: str | None, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.text) == (family, severity, text)
+
+
+def test_round_m_an_onnxruntime_prefix_wrapped_by_the_terminal_is_one_line() -> None:
+    lines = ["2024-01-01 00:00:00.1 [E:onnxruntime:, inference_session.cc:9 ", "Session::Init::", "<lambda_1>::operator ()] boom"]
+    [d] = parse_log(lines, now_ms=1).build.diagnostics
+    assert (d.severity, d.message, d.source) == ("error", "boom", "inference_session.cc:9")
+    # ... but a bracket left open before a blank line is not joined across it
+    assert parse_log(["2024-01-01 00:00:00.1 [E:onnxruntime:, x.cc:9 ", "", "y"], now_ms=1).build.diagnostics == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "parts"),
+    [
+        ("100%|" + "#" * 60 + "| 5/5 [00:01<00:00,  4.10it/s][07/02/2026-03:47:09] [I] [TRT] msg", 2),
+        ("Loading: 50%|" + "#" * 60 + "| 1/2 [00:09<00:09,  9.10s/it]2026-01-18 23:02:11,243 WARNING msg", 2),
+        ("Loading: 100%|" + "#" * 60 + "| 2/2 [00:09<00:00,  4.10s/it]", 1),  # a bar that ends its line stays whole
+    ],
+)
+def test_round_m_a_progress_bar_glued_to_the_next_message_is_split(raw: str, parts: int) -> None:
+    assert len(split_glued(raw)) == parts
+
+
+def test_round_m_unprefixed_and_wrapped_errors() -> None:
+    trt7 = parse_log([r"[TensorRT] ERROR: C:\src\x\conv.cpp (12) - Cuda Error in nvinfer1::rt::f: -1 (msg)"], now_ms=1).build
+    assert [(d.code, d.source) for d in trt7.diagnostics] == [("-1", "conv.cpp:12")]
+    jetson = parse_log([r"[TRT] D:\b\y.cpp (3) - Cudnn Error in a::b: 8 (z)"], now_ms=1).build
+    assert [(d.severity, d.source) for d in jetson.diagnostics] == [("error", "y.cpp:3")]
+    java = parse_log(['Exception in thread "main" java.lang.IllegalStateException: engine gone'], now_ms=1).build
+    assert [(d.code, d.message) for d in java.diagnostics] == [("java.lang.IllegalStateException", "engine gone")]
+    # an exception line is never the previous message's continuation, and the location its message names is its source
+    apart = parse_log(["[TensorRT-LLM][ERROR] Assertion failed: x", "Error: init: failed (/src/a.cpp:5)"], now_ms=1).build
+    assert [(d.code, d.source) for d in apart.diagnostics] == [(None, None), ("Error", "a.cpp:5")]
+    # ... and one broken at its end goes on, its source on the wrapped line
+    [wrapped] = parse_log(["RuntimeError: [x] : 6 : ", "FAIL : y.cc:12 z"], now_ms=1).build.diagnostics
+    assert (wrapped.code, wrapped.source, wrapped.message) == ("RuntimeError", "y.cc:12", "[x] : 6 :\nFAIL : y.cc:12 z")
+
+
+def test_round_m_wordings() -> None:
+    kv = parse_log(["[TensorRT-LLM][INFO] Using 1024 total tokens in paged KV cache, and 8 blocks per sequence"], now_ms=1).build
+    assert kv.facts["kv_cache_tokens"] == 1024
+    perf = parse_log(["Latency: min = 1 ms, max 3 ms, mean 2 ms, median 2 ms, percentile(99%) 3 ms Total Host Walltime: 3.5 s"],
+                     now_ms=1).build.perf
+    assert perf is not None and perf.latency is not None
+    assert (perf.latency.mean_ms, perf.latency.p99_ms, perf.host_walltime_ms) == (2.0, 3.0, 3500.0)
+    assert parse_log(["ERROR: TensorRT model exported with a different version than 8.6.1"], now_ms=1).build.trt_version == "8.6.1"
+    assert parse_log(['    model = YOLO("weights/best.onnx")'], now_ms=1).build.model == "best"
+
+
+@pytest.mark.parametrize("raw", ["a different version than 2.0 was found", 'print("x.onnx is missing")'])
+def test_round_m_lookalikes(raw: str) -> None:
+    b = parse_log([raw], now_ms=1).build
+    assert (b.trt_version, b.model) == (None, None)
