@@ -58,13 +58,15 @@ class TakeoverResult:
     gap_lines: list[str] = field(default_factory=list)  # what the workers' gap checks logged
     seconds: float = 0.0
     log_tails: list[str] = field(default_factory=list)  # rebalance/idle/gap lines, to read when problems occur
+    diagnosis: list[str] = field(default_factory=list)  # for wrong windows: what the merge stage was sent, in order
 
     def problems(self) -> list[str]:
         return self.window_problems + self.offset_problems + self.dlq_problems + self.trace_problems
 
     def explain(self, limit: int = 20) -> str:
         """The first problems, then what the workers logged about rebalances, idleness and gaps."""
-        return "\n".join([*self.problems()[:limit], "--- worker log lines (last 40):", *self.log_tails[-40:]])
+        return "\n".join([*self.problems()[:limit], "--- what the merge stage was sent for the first wrong window:",
+                          *self.diagnosis[:80], "--- worker log lines (last 40):", *self.log_tails[-40:]])
 
     def summary(self) -> str:
         state = "exact" if not self.problems() else f"{len(self.problems())} problems"
@@ -160,6 +162,8 @@ def run_takeovers(base, tmp_path: Path, *, cycles: int, seed: int, malformed: in
         result = TakeoverResult(cycles=done, seed=seed, requests=gt["requests"], input_records={},
                                 malformed=sorted(injected))
         _check(result, settings, gt, live)
+        if result.diagnosis:
+            (tmp_path / "diagnosis.txt").write_text("\n".join(result.diagnosis) + "\n")
     finally:
         for w in workers:
             w.stop()
@@ -202,6 +206,8 @@ def _check(result: TakeoverResult, settings, gt: dict, live: list[Worker]) -> No
     except AssertionError:
         pass
     result.window_problems = _window_problems(windows(), gt)
+    if result.window_problems:
+        result.diagnosis = _diagnose_window(settings, result.window_problems[0])
 
     records = read_topic(settings, settings.topics.events)
     ends: dict[int, int] = {}
@@ -220,6 +226,40 @@ def _check(result: TakeoverResult, settings, gt: dict, live: list[Worker]) -> No
     traces = latest_docs(settings, settings.topics.traces)
     if len(traces) != gt["requests"]:
         result.trace_problems.append(f"traces {len(traces)} != requests {gt['requests']}")
+
+
+def _diagnose_window(settings, problem: str) -> list[str]:
+    """For a wrong window: every metric record of it, and the partials topic records of its scope around it (its
+    partials by source partition and source offset, and the watermark heartbeats between), in offset order."""
+    m = re.search(r"window (model_version:(\S+?):(\d+):(\d+))", problem)
+    if not m:
+        return []
+    key, scope_key, ws = m.group(1), m.group(2), int(m.group(3))
+    out = [f"metrics records of {key} (partition:offset final requests errors cold):"]
+    for k, v, p, o in read_topic(settings, settings.topics.metrics):
+        if k is not None and k.decode() == key:
+            d = orjson.loads(v)
+            out.append(f"  {p}:{o} final={d['final']} requests={d['requests']} errors={d['errors']} cold={d['cold_starts']}")
+    records = [(p, o, orjson.loads(v)) for k, v, p, o in read_topic(settings, settings.topics.metrics_partials)]
+    mine = [(p, o) for p, o, d in records
+            if d.get("type") == "partial" and d.get("scope_key") == scope_key and d.get("scope") == "model_version"
+            and d.get("window_start_ms") == ws]
+    if not mine:
+        return [*out, "  no partial of this window in the partials topic"]
+    mp = mine[0][0]
+    lo, hi = min(o for _, o in mine), max(o for _, o in mine)
+    out.append(f"partials partition {mp}, offsets {lo}-{hi} (+ the heartbeats up to 300 after): "
+               "offset partial(source partition, source offset, requests, closed) | watermark(source, ms, idle)")
+    close = ws + int(m.group(4))
+    for p, o, d in sorted(records, key=lambda r: r[1]):
+        if p != mp or o < lo or o > hi + 300:
+            continue
+        if d.get("type") == "partial" and d.get("scope_key") == scope_key and d.get("window_start_ms") == ws:
+            out.append(f"  {o} partial(p{d['partition']}, {d['offset']}, {d['requests']}, {d['closed']})")
+        elif d.get("type") == "watermark":
+            out.append(f"  {o} watermark(p{d['partition']}, {d['watermark_ms'] - close:+d} ms past end, "
+                       f"idle={d.get('idle', False)})")
+    return out
 
 
 def _offset_problems(settings, ends: dict[int, int]) -> list[str]:
