@@ -14,6 +14,7 @@ state of every rule for that scope. Source watermarks are one more key.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,10 @@ class ScopeState:
     alerts: dict[str, AlertState] = field(default_factory=dict)
     attributions: dict[int, dict[str, Any]] = field(default_factory=dict)  # window start → its attribution
     series: dict[str, list[list[int]]] = field(default_factory=dict)  # per-GPU trend points (alerts/trend.py)
+    forgotten_to_ms: float = -math.inf
+    """The retention bound this scope last forgot windows at. It lives in the scope's own key, so a
+    recovered scope that no longer holds a window also knows its replayed partials are too late,
+    even when the watermarks key written after it was lost (a worker killed between the two)."""
 
     def previous_attribution(self, window_start_ms: int) -> dict[str, Any] | None:
         before = [ws for ws in self.attributions if ws < window_start_ms]
@@ -69,6 +74,7 @@ class ScopeState:
             "alerts": {rid: a.to_dict() for rid, a in self.alerts.items()},
             "attributions": {str(ws): a for ws, a in self.attributions.items()},
             "series": self.series,
+            **({"forgotten_to_ms": self.forgotten_to_ms} if self.forgotten_to_ms > -math.inf else {}),
         }
 
     @classmethod
@@ -81,6 +87,7 @@ class ScopeState:
         st.alerts = {rid: AlertState.from_dict(a) for rid, a in d.get("alerts", {}).items()}
         st.attributions = {int(ws): a for ws, a in d.get("attributions", {}).items()}
         st.series = {k: [list(p) for p in v] for k, v in d.get("series", {}).items()}
+        st.forgotten_to_ms = d.get("forgotten_to_ms", -math.inf)
         return st
 
 
@@ -126,7 +133,8 @@ class Merger:
         ws = int(record["window_start_ms"])
         win = st.windows.get(ws)
         if win is None:
-            if expired(ws, retention_bound(self.watermarks, self.source_partitions), self.metrics):
+            bound = max(retention_bound(self.watermarks, self.source_partitions), st.forgotten_to_ms)
+            if expired(ws, bound, self.metrics):
                 return  # a replayed partial of a window every source has left behind
             win = st.windows[ws] = MergeWindow()
         partial = {k: v for k, v in record.items() if k != "type"}
@@ -170,6 +178,7 @@ class Merger:
                     win.changed = False
             for ws in [ws for ws, w in st.windows.items() if w.emitted and expired(ws, forget, self.metrics)]:
                 del st.windows[ws]
+                st.forgotten_to_ms = max(st.forgotten_to_ms, forget)
                 changed = True
             if changed:
                 out.dirty_scopes.add(sid)

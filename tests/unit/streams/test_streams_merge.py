@@ -182,3 +182,28 @@ def test_a_window_evicted_within_one_group_still_sends_its_final_partial():
     assert sent[("model_version", 0)].requests == 2 and sent[("model_version", 0)].closed
     assert sent[("model_version", 90_000)].requests == 1
     assert pw.take_dirty() == []
+
+
+def test_a_forgotten_window_stays_forgotten_when_the_watermarks_key_was_lost():
+    """Chaos seed 101: a worker forgot a merged window, wrote the scope's key and was killed before
+    its watermarks key and applied offset reached the changelog. Its successor re-applied the slow
+    source's partial with the old watermarks, found no window, and emitted a final window of that
+    one partial over the complete one."""
+    def wm(p, ms):
+        return {"type": "watermark", "partition": p, "watermark_ms": ms, "source_partitions": 2}
+
+    m = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2)
+    m.apply(partial_dict(0, 5, offset=10), 0)
+    m.apply(wm(0, 200_000), 0)
+    m.apply(wm(1, 1_000), 0)
+    old_watermarks = m.watermarks_to_dict()  # the last watermarks key that reached the changelog
+    late = partial_dict(1, 3, offset=20)
+    m.apply(late, 0)
+    m.apply(wm(1, 200_000), 0)
+    [final] = [x for x in m.flush(0).metrics if x.scope == "model_version"]
+    assert final.requests == 8 and not m.scopes["model_version|m/v1"].windows  # emitted and forgotten
+    successor = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2)
+    successor.load({sid: st.to_dict() for sid, st in m.scopes.items()}, old_watermarks, 0)
+    successor.apply(late, 0)  # re-read from the older applied offset
+    successor.apply(wm(1, 200_000), 0)
+    assert [x for x in successor.flush(0).metrics if x.scope == "model_version"] == []
