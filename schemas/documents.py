@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 import datetime as _dt
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from trtlens.schemas.events import EVENT_TYPES, EngineBuild, Status
 
@@ -190,11 +190,14 @@ class WindowMetric(_Doc):
     window_start_ms: int
     window_ms: int
     final: bool = True
-    requests: int = 0
+    requests: int = Field(0, description="Requests in the window: each event counted sample_weight times (an "
+                                         "estimate, rounded, when its source sampled by rate; exact otherwise)")
+    sampled_requests: int = Field(0, description="Requests actually seen; below requests when the source sampled "
+                                                 "(equal to it otherwise; read back as requests where absent)")
     qps: float = 0.0
-    errors: int = 0
+    errors: int = Field(0, description="Failed requests (weighted like requests)")
     error_rate: float = 0.0
-    cold_starts: int = 0
+    cold_starts: int = Field(0, description="Cold-start requests (weighted like requests)")
     cold_start_rate: float = 0.0
     latency_ms: Quantiles = Field(default_factory=Quantiles)
     first_inference_ms: Quantiles = Field(default_factory=Quantiles)
@@ -212,6 +215,14 @@ class WindowMetric(_Doc):
     latency_buckets: dict[str, int] = Field(
         default_factory=dict, description="Requests per fixed latency bucket (LATENCY_BUCKET_FIELDS), for heatmaps"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sampled_defaults_to_requests(cls, data: Any) -> Any:
+        """A window stored before ``sampled_requests`` existed saw every request it counts."""
+        if isinstance(data, dict) and "sampled_requests" not in data and "requests" in data:
+            return {**data, "sampled_requests": data["requests"]}
+        return data
 
     @field_validator("latency_buckets")
     @classmethod

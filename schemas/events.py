@@ -54,6 +54,11 @@ Millis = Annotated[float, Field(ge=0)]
 EpochMs = Annotated[int, Field(ge=0, le=32_503_680_000_000)]  # up to year 3000
 
 
+def _is_one(value: float) -> bool:
+    """``sample_weight`` left out of the JSON at its default: an unweighted event's bytes stay as they were."""
+    return value == 1
+
+
 class EventBase(BaseModel):
     """Envelope shared by every event."""
 
@@ -72,6 +77,11 @@ class EventBase(BaseModel):
     model_version: NonEmpty | None = None
     backend: Backend | None = None
     level: Level = "info"
+    sample_weight: Annotated[float, Field(ge=1, allow_inf_nan=False)] = Field(
+        1.0, exclude_if=_is_one,
+        description="How many requests this event stands for: 1/rate when the source kept its request by a sampling "
+                    "rate (producers/instrument), absent (1) when the source keeps every such request. Windows count "
+                    "the event this many times; absent from the JSON when 1.")
 
     @property
     def routing_key(self) -> str:

@@ -83,6 +83,7 @@ MAPPINGS: dict[Family, dict[str, Any]] = {
         "window_ms": LONG,
         "final": BOOLEAN,
         "requests": LONG,
+        "sampled_requests": LONG,
         "qps": DOUBLE,
         "errors": LONG,
         "error_rate": DOUBLE,

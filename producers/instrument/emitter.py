@@ -10,12 +10,15 @@ Sampling is per **request**: its events are held until the request ends, then al
 Always kept: requests with an error, cold starts, requests at or above ``slow_ms``, and everything while
 the :class:`~trtlens.producers.instrument.verbose.VerboseSwitch` is on for the model. The rest is kept
 at ``rate``, decided from the ``request_id`` (blake2b, so the same id is always kept or always dropped,
-in every process). Kept events of a sampled-at-rate request carry ``sample_weight = 1/rate`` so counts
-stay estimable; events that are always kept carry none. The weight is not a contract field: it is
-dropped wherever events are validated into their models (``ModelSink``, the streams app's decode). Worker-scoped events (engine loads outside a
-request, GPU samples) are never sampled. ``debug``-level events are emitted only while verbose.
-Note the consequence: with ``rate < 1`` the windows downstream count only kept requests (weights say by
-how much to scale); keep ``rate = 1`` where exact QPS matters.
+in every process). Kept events of a sampled-at-rate request carry ``sample_weight = 1/rate``; events that
+are always kept carry none (weight 1). ``sample_weight`` is a field of the event contract
+(``schemas/events.py``), so it survives validation (``ModelSink``, the collector, the streams app's decode)
+and the streams app's windows count each event that many times: requests, errors, cold starts, QPS and
+the rates are estimates of the whole traffic, and the latency sketches weigh each request by it, so
+P99 estimates the population's, not the kept requests' (which lean towards the always-kept slow ones).
+Each window document says how many requests were actually seen (``sampled_requests``). Worker-scoped
+events (engine loads outside a request, GPU samples) are never sampled. ``debug``-level events are
+emitted only while verbose. ``rate = 1`` (the default) keeps the counts exact.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ class _Rule(BaseModel):
     worker_id: str | None = Field(None, description="only this worker (None: every)")
     fire_after: int = Field(3, ge=1, le=1000, description="consecutive breaching windows before firing")
     resolve_after: int = Field(3, ge=1, le=1000, description="consecutive clean windows before resolving")
-    min_requests: int = Field(1, ge=0, description="windows with fewer requests neither breach nor clear (rate rules)")
+    min_requests: int = Field(1, ge=0, description="windows with fewer requests seen (sampled_requests) neither breach nor clear (rate rules)")
 
 
 class P99AboveRule(_Rule):

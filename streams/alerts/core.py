@@ -4,8 +4,9 @@ Per (rule, scope_key) an :class:`AlertState` counts consecutive breaching and
 clean windows, in window order. A rule **fires** after ``fire_after``
 consecutive breaching windows and **resolves** after ``resolve_after``
 consecutive clean ones, so a value hovering at the threshold does not flap.
-Windows with fewer than ``min_requests`` requests neither breach nor clear
-(the streaks keep their counts). A window at or before the last one evaluated is
+Windows with fewer than ``min_requests`` requests seen (``sampled_requests``:
+under sampling at the source, what the rates were estimated from, not the
+estimate itself) neither breach nor clear (the streaks keep their counts). A window at or before the last one evaluated is
 ignored, so a replayed window never counts twice.
 """
 
@@ -57,7 +58,7 @@ def applies(rule: AlertRule, m: WindowMetric) -> bool:
 
 def measure(rule: AlertRule, m: WindowMetric) -> tuple[float | None, float]:
     """(value, threshold) of the rule on a window; value None = not enough data."""
-    if m.requests < rule.min_requests:
+    if m.sampled_requests < rule.min_requests:
         return None, _threshold(rule)
     if isinstance(rule, P99AboveRule):
         return m.latency_ms.p99, rule.threshold_ms

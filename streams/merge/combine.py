@@ -37,17 +37,19 @@ QS = (0.5, 0.9, 0.95, 0.99)
 
 
 def quantiles_of(sk: DDSketch | None) -> Quantiles:
+    """Count, min, max, mean and quantiles of a sketch (weighted: of the population; count rounded)."""
     if sk is None or not sk.count:
         return Quantiles()
     p50, p90, p95, p99 = sk.quantiles(QS)
-    return Quantiles(count=sk.count, min=sk.min, max=sk.max, mean=sk.sum / sk.count, p50=p50, p90=p90, p95=p95, p99=p99)
+    return Quantiles(count=round(sk.count), min=sk.min, max=sk.max, mean=sk.sum / sk.count, p50=p50, p90=p90,
+                     p95=p95, p99=p99)
 
 
 def buckets_of(sk: DDSketch | None) -> dict[str, int]:
-    """The window's fixed latency buckets (every field, zeros included; empty without requests)."""
+    """The window's fixed latency buckets (every field, zeros included; empty without requests; weighted: rounded)."""
     if sk is None or not sk.count:
         return {}
-    return dict(zip(LATENCY_BUCKET_FIELDS, sk.bucket_counts(LATENCY_BUCKET_BOUNDS_MS)))
+    return dict(zip(LATENCY_BUCKET_FIELDS, map(round, sk.bucket_counts(LATENCY_BUCKET_BOUNDS_MS))))
 
 
 def _merge_sketch(into: DDSketch | None, d: dict | None) -> DDSketch | None:
@@ -71,10 +73,17 @@ def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, fin
     Partials are combined in partition order, not arrival order: float sums (the
     sketch's ``sum``, hence ``mean``) then come out bit-identical however many
     workers produced them and whichever reached the merge first, so a backfill
-    reproduces the live run's documents exactly."""
+    reproduces the live run's documents exactly.
+
+    Counts are the estimates of the traffic the events stand for (each request
+    counted ``sample_weight`` times: ``extra_*`` of the partials, ``metrics/core.py``),
+    rounded to whole requests in the document; QPS and the rates come from the
+    unrounded estimates. ``sampled_requests`` counts the requests seen. Without
+    weighted requests every figure is the exact integer count."""
     partials = sorted(partials, key=lambda p: p["partition"])
     first = partials[0]
     requests = errors = cold = late = 0
+    seen = 0
     lat = fi = el = None
     mem: int | None = None
     util: float | None = None
@@ -92,9 +101,15 @@ def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, fin
                 gpus[g[0]] = [g[1], g[2]]
             else:
                 cur[0], cur[1] = max(cur[0], g[1]), max(cur[1], g[2])
-        requests += p["requests"]
-        errors += p["errors"]
-        cold += p["cold_starts"]
+        seen += p["requests"]
+        if "extra_requests" in p:  # weighted requests seen
+            requests += p["requests"] + p["extra_requests"]
+            errors += p["errors"] + p["extra_errors"]
+            cold += p["cold_starts"] + p["extra_cold_starts"]
+        else:
+            requests += p["requests"]
+            errors += p["errors"]
+            cold += p["cold_starts"]
         late += p["late_events"]
         lat = _merge_sketch(lat, p.get("latency"))
         fi = _merge_sketch(fi, p.get("first_inference"))
@@ -125,11 +140,12 @@ def merge_partials(partials: list[dict[str, Any]], config: MetricsConfig, *, fin
         window_start_ms=first["window_start_ms"],
         window_ms=window_ms,
         final=final,
-        requests=requests,
+        requests=round(requests),
+        sampled_requests=seen,
         qps=requests * 1000.0 / window_ms,
-        errors=errors,
+        errors=round(errors),
         error_rate=errors / requests if requests else 0.0,
-        cold_starts=cold,
+        cold_starts=round(cold),
         cold_start_rate=cold / requests if requests else 0.0,
         latency_ms=latency,
         first_inference_ms=quantiles_of(fi),
@@ -165,7 +181,7 @@ def merge_windows(metrics: list[WindowMetric], window_ms: int) -> WindowMetric:
         if m.latency_ms.count and m.sketch is None:
             raise ValueError(f"window {m.doc_id} has no stored sketch")
         lat = _merge_sketch(lat, m.sketch)
-    req = sum(m.requests for m in metrics)
+    req = sum(m.requests for m in metrics)  # (weighted windows: sums of their rounded estimates)
     err = sum(m.errors for m in metrics)
     cold = sum(m.cold_starts for m in metrics)
     mems = [m.gpu_memory_max_bytes for m in metrics if m.gpu_memory_max_bytes is not None]
@@ -173,7 +189,7 @@ def merge_windows(metrics: list[WindowMetric], window_ms: int) -> WindowMetric:
     return WindowMetric(
         scope=first.scope, scope_key=first.scope_key, model=first.model, model_version=first.model_version,
         worker_id=first.worker_id, window_start_ms=start, window_ms=window_ms, final=all(m.final for m in metrics),
-        requests=req, qps=req * 1000.0 / window_ms, errors=err, error_rate=err / req if req else 0.0,
+        requests=req, sampled_requests=sum(m.sampled_requests for m in metrics), qps=req * 1000.0 / window_ms, errors=err, error_rate=err / req if req else 0.0,
         cold_starts=cold, cold_start_rate=cold / req if req else 0.0, latency_ms=quantiles_of(lat),
         gpu_memory_max_bytes=max(mems) if mems else None, late_events=sum(m.late_events for m in metrics),
         partitions=sorted({p for m in metrics for p in m.partitions}),

@@ -21,6 +21,11 @@ engine_load, h2d, compute, d2h, as joined into its trace) and ``other``: the
 rest of ``total_ms`` (pre/post-processing, or everything when the request
 reported no breakdown). A request is *dominated* by its largest stage.
 
+**Weights**: a request with a ``sample_weight`` ``w`` (its source kept it at a
+rate of ``1/w``) adds ``w`` to its row's counts and ``w`` times its stage times
+to the sums, so shares and means describe the traffic it stands for; rows of
+unweighted requests hold whole counts, as before.
+
 **Exemplars**: the ``request_id``\\ s of the N slowest requests of each partial
 (a min-heap of ``(total_ms, request_id)``); the merge keeps the N largest of the
 union, so each merged exemplar was an exemplar of its own partition when it
@@ -49,21 +54,25 @@ _BITS: tuple[int, ...] = tuple(1 << i for i in range(ROW - 2))  # mask bit of ro
 class Tail:
     """Per-partial bucket rows and exemplars (model-version scope)."""
 
-    __slots__ = ("rows", "exemplars")
+    __slots__ = ("rows", "exemplars", "weighted")
 
     def __init__(self) -> None:
         self.rows: dict[int, list[float]] = {}
         self.exemplars: list[tuple[float, str]] = []  # min-heap, at most N
+        self.weighted = False  # a weighted request was added: counts may have fractions (encode_row)
 
     def add(self, bucket: int, total_ms: float, cold: bool, stages: dict[str, float] | None,
-            request_id: str, n_exemplars: int) -> bool:
-        """Count one request; True when it is (so far) among the partial's ``n_exemplars`` slowest."""
+            request_id: str, n_exemplars: int, weight: float = 1) -> bool:
+        """Count one request (as ``weight`` requests); True when it is (so far) among the partial's
+        ``n_exemplars`` slowest."""
+        if weight != 1:
+            self.weighted = True
         row = self.rows.get(bucket)
         if row is None:
             row = self.rows[bucket] = [0.0] * ROW
-        row[0] += 1
+        row[0] += weight
         if cold:
-            row[1] += 1
+            row[1] += weight
         rest = total_ms
         best, best_ms = N_STAGES - 1, -1.0
         if stages:
@@ -71,16 +80,16 @@ class Tail:
             for i, src in enumerate(STAGE_SOURCES):
                 v = get(src)
                 if v:
-                    row[2 + N_STAGES + i] += v
+                    row[2 + N_STAGES + i] += v * weight
                     rest -= v
                     if v > best_ms:
                         best, best_ms = i, v
         if rest < 0.0:
             rest = 0.0
-        row[2 + 2 * N_STAGES - 1] += rest
+        row[2 + 2 * N_STAGES - 1] += rest * weight
         if rest > best_ms:
             best = N_STAGES - 1
-        row[2 + best] += 1
+        row[2 + best] += weight
         if n_exemplars <= 0:
             return False
         ex = self.exemplars
@@ -95,12 +104,16 @@ class Tail:
 
     def to_dict(self) -> dict[str, Any]:
         """Rows in their compact wire form (:func:`encode_row`), exemplars slowest first."""
+        if self.weighted:
+            return {"rows": [encode_row_weighted(b, self.rows[b]) for b in sorted(self.rows)],
+                    "exemplars": [[t, r] for t, r in sorted(self.exemplars, reverse=True)], "weighted": True}
         return {"rows": [encode_row(b, self.rows[b]) for b in sorted(self.rows)],
                 "exemplars": [[t, r] for t, r in sorted(self.exemplars, reverse=True)]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Tail":
         t = cls()
+        t.weighted = bool(d.get("weighted"))
         t.rows = dict(decode_row(r) for r in d.get("rows", ()))
         t.exemplars = [(float(a), str(b)) for a, b in d.get("exemplars", ())]
         heapq.heapify(t.exemplars)
@@ -119,8 +132,14 @@ def encode_row(bucket: int, row: list[float]) -> list[float | int]:
             *map(int, filter(None, row[2:2 + N_STAGES])), *[round(x, 3) for x in row[2 + N_STAGES:] if x]]
 
 
+def encode_row_weighted(bucket: int, row: list[float]) -> list[float | int]:
+    """:func:`encode_row` of a row with weighted requests: counts keep their fractions (to 1e-6)."""
+    return [bucket, round(row[0], 6), round(row[1], 6), sum(compress(_BITS, row[2:])),
+            *[round(x, 6) for x in row[2:2 + N_STAGES] if x], *[round(x, 3) for x in row[2 + N_STAGES:] if x]]
+
+
 def decode_row(r: list[float | int]) -> tuple[int, list[float]]:
-    """Inverse of :func:`encode_row`: ``(bucket, row)``."""
+    """Inverse of :func:`encode_row` and :func:`encode_row_weighted`: ``(bucket, row)``."""
     row = [0.0] * ROW
     row[0], row[1] = float(r[1]), float(r[2])
     mask, k = int(r[3]), 4
@@ -185,7 +204,7 @@ def summarize(rows: dict[int, list[float]], threshold_ms: float | None, threshol
     sums = 2 + N_STAGES
     return {
         "threshold_ms": round(threshold_ms, 6),
-        "count": int(n),
+        "count": round(n),  # weighted: the estimate, to the nearest request
         "cold_start_share": _share(tail[1], n),
         "dominant_stage_share": {s: _share(tail[2 + i], n) for i, s in enumerate(STAGES)},
         "stage_mean_ms_tail": {s: round(tail[sums + i] / n, 6) for i, s in enumerate(STAGES)},
@@ -264,6 +283,11 @@ def attribute_many(requests: list[tuple[Any, Any]], traces: dict[str, Any], gamm
         if t is None:
             t = p.tail = Tail()
         b = (ceil(log(total) / gamma_ln) >> BUCKET_SHIFT) if total > min_value else ZERO_BUCKET
+        w = d["sample_weight"]
+        if w != 1:  # a request that stands for w (rare: its source sampled by rate): Tail.add, not unrolled
+            if t.add(b, total, d["cold_start"], tr.stages if tr is not None else None, rid, n_exemplars, w):
+                keep((rid, p))
+            continue
         rows = t.rows
         row = rows.get(b)
         if row is None:

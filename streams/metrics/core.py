@@ -11,6 +11,16 @@ the event specs (``WindowMeasure``, ``schemas/roles.py``); what each measure
 does is in :mod:`~trtlens.streams.metrics.feeds`. Every measure lands in the
 window of the event's own ``ts_ms``, in the model_version, worker and all
 scopes (GPU samples: worker and all).
+
+**Sample weights** (``sample_weight`` of an event, ``1/rate`` when its source
+kept its request by a sampling rate): ``requests``, ``errors`` and
+``cold_starts`` count the requests *seen*, always integers; what weighted
+requests stand for beyond themselves goes to ``extra_requests``,
+``extra_errors`` and ``extra_cold_starts`` (the sum of ``w - 1``), so the
+estimates are ``requests + extra_requests`` and so on, and a partial of
+unweighted events is what it was before weights existed (its extras are 0 and
+left out of :meth:`WindowPartial.to_dict`). The sketches hold the weights
+themselves (``sketch.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +57,10 @@ class WindowPartial:
     errors: int = 0
     cold_starts: int = 0
     late_events: int = 0
+    # weight beyond 1 of the weighted requests seen (estimates: requests + extra_requests, ...; module doc)
+    extra_requests: float = 0.0
+    extra_errors: float = 0.0
+    extra_cold_starts: float = 0.0
     latency: DDSketch | None = None
     first_inference: DDSketch | None = None
     engine_load: DDSketch | None = None
@@ -59,20 +73,21 @@ class WindowPartial:
     closed: bool = False
     dirty: bool = False
     _p99: float | None = field(default=None, repr=False)
-    _p99_count: int = field(default=0, repr=False)
+    _p99_next: float = field(default=0, repr=False)  # the sketch count at which _p99 is recomputed
 
     def p99_hint(self, min_count: int) -> float | None:
         """The latency P99 so far, recomputed when the count grew by ~6% (cheap per event)."""
         sk = self.latency
         if sk is None or sk.count < min_count:
             return None
-        if self._p99 is None or sk.count >= self._p99_count + max(16, self._p99_count >> 4):
+        if self._p99 is None or sk.count >= self._p99_next:
             self._p99 = sk.quantile(0.99)
-            self._p99_count = sk.count
+            n = sk.count
+            self._p99_next = n + max(16, int(n) >> 4)
         return self._p99
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "scope": self.scope,
             "scope_key": self.scope_key,
             "window_start_ms": self.window_start_ms,
@@ -96,6 +111,11 @@ class WindowPartial:
             "offset": self.offset,
             "closed": self.closed,
         }
+        if self.extra_requests:  # weighted requests seen (never for unweighted traffic: its dict stays as it was)
+            d["extra_requests"] = self.extra_requests
+            d["extra_errors"] = self.extra_errors
+            d["extra_cold_starts"] = self.extra_cold_starts
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "WindowPartial":
@@ -104,7 +124,8 @@ class WindowPartial:
             window_ms=d["window_ms"], partition=d["partition"], model=d.get("model"),
             model_version=d.get("model_version"), worker_id=d.get("worker_id"),
             requests=d["requests"], errors=d["errors"], cold_starts=d["cold_starts"],
-            late_events=d["late_events"],
+            late_events=d["late_events"], extra_requests=d.get("extra_requests", 0.0),
+            extra_errors=d.get("extra_errors", 0.0), extra_cold_starts=d.get("extra_cold_starts", 0.0),
             latency=DDSketch.from_dict(d["latency"]) if d.get("latency") else None,
             first_inference=DDSketch.from_dict(d["first_inference"]) if d.get("first_inference") else None,
             engine_load=DDSketch.from_dict(d["engine_load"]) if d.get("engine_load") else None,

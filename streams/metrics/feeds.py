@@ -25,6 +25,13 @@ measure                 effect on each partial (model_version, worker, all)
                         only (a GPU sample names no model version); per
                         GPU used max and total in the worker scope
 ======================  ======================================================
+
+An event's ``sample_weight`` ``w`` (``1/rate`` when its source sampled its
+request by a rate) scales what it adds: the counts by ``w`` (the part beyond
+1 into the partial's ``extra_*``: ``core.py``), the sketches by ``w``
+(:meth:`~trtlens.streams.metrics.sketch.DDSketch.add_weighted`). GPU maxima are
+not weighted. Each ``add`` reads the weight once and takes its unweighted path,
+unchanged, when it is 1.
 """
 
 from __future__ import annotations
@@ -76,6 +83,10 @@ def _requests(relative_accuracy: float) -> Add:
         cold = d["cold_start"]
         eid = d["engine_id"]
         key = ceil(log(total) / gamma_ln) if total > MIN_VALUE else None  # DDSketch.key()
+        w = d["sample_weight"]
+        if w != 1:
+            weighted(targets, total, key, err, cold, eid, w)
+            return
         for p in targets:
             p.requests += 1
             if eid is not None:
@@ -104,24 +115,51 @@ def _requests(relative_accuracy: float) -> Add:
                 bins = sk.bins
                 bins[key] = bins.get(key, 0) + 1
 
+    def weighted(targets: list[WindowPartial], total: float, key: int | None, err: bool, cold: bool,
+                 eid: str | None, w: float) -> None:
+        """``add`` of a request that stands for ``w`` requests (its source kept it at a rate of 1/w)."""
+        extra = w - 1
+        for p in targets:
+            p.requests += 1
+            p.extra_requests += extra
+            if eid is not None:
+                if p.engines is None:
+                    p.engines = {eid}
+                else:
+                    p.engines.add(eid)
+            if err:
+                p.errors += 1
+                p.extra_errors += extra
+            if cold:
+                p.cold_starts += 1
+                p.extra_cold_starts += extra
+            if p.latency is None:
+                p.latency = DDSketch(relative_accuracy)
+            p.latency.add_weighted(total, key, w)
+
     return add
 
 
 def _first_inference(relative_accuracy: float) -> Add:
     def add(ev: InferenceComplete, targets: list[WindowPartial]) -> None:
-        value = ev.latency_ms
+        d = ev.__dict__
+        value, w = d["latency_ms"], d["sample_weight"]
         for p in targets:
             if p.first_inference is None:
                 p.first_inference = DDSketch(relative_accuracy)
-            p.first_inference.add(value)
+            if w == 1:
+                p.first_inference.add(value)
+            else:
+                p.first_inference.add_weighted(value, p.first_inference.key(value), w)
 
     return add
 
 
 def _engine_load(relative_accuracy: float) -> Add:
     def add(ev: EngineLoadComplete, targets: list[WindowPartial]) -> None:
-        value = ev.duration_ms
-        eid = ev.__dict__.get("engine_id")  # optional for this measure (see schemas/roles.py)
+        d = ev.__dict__
+        value, w = d["duration_ms"], d["sample_weight"]
+        eid = d.get("engine_id")  # optional for this measure (see schemas/roles.py)
         for p in targets:
             if eid is not None:
                 if p.engines is None:
@@ -130,7 +168,10 @@ def _engine_load(relative_accuracy: float) -> Add:
                     p.engines.add(eid)
             if p.engine_load is None:
                 p.engine_load = DDSketch(relative_accuracy)
-            p.engine_load.add(value)
+            if w == 1:
+                p.engine_load.add(value)
+            else:
+                p.engine_load.add_weighted(value, p.engine_load.key(value), w)
 
     return add
 

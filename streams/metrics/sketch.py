@@ -12,6 +12,14 @@ Quantiles use the *lower nearest-rank* definition: the value at index
 ``ceil(q * n) - 1`` of the sorted values, which is what the load generator's
 ground truth uses; the estimate is within ``a`` of that exact value.
 Values ``<= min_value`` (1 µs) count in a zero bucket reported as 0.
+
+**Weights** (:meth:`DDSketch.add_weighted`): a value can stand for ``w >= 1``
+values (an event of a request its source kept at a sampling rate, ``1/rate``).
+Its bucket, ``zero``, ``count`` and ``sum`` then grow by ``w``, so quantiles are
+those of the population the sample stands for: the value at which the
+cumulative weight first reaches ``q * count``. While every weight is 1 the
+counts stay integers and the rule is the nearest-rank one above, exactly (the
+two agree on integer counts); one weighted value makes ``count`` a float.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ def log_gamma(relative_accuracy: float) -> float:
 
 class DDSketch:
     __slots__ = ("accuracy", "_gamma_ln", "_gamma", "bins", "zero", "count", "sum", "min", "max")
+    # bins, zero and count are ints while every value added had weight 1 (add, add_keyed), floats after
+    # one add_weighted; to_dict / from_dict keep which
 
     def __init__(self, relative_accuracy: float = 0.01) -> None:
         if not 0 < relative_accuracy < 1:
@@ -36,7 +46,7 @@ class DDSketch:
         self.accuracy = relative_accuracy
         self._gamma = (1 + relative_accuracy) / (1 - relative_accuracy)
         self._gamma_ln = log_gamma(relative_accuracy)
-        self.bins: dict[int, int] = {}
+        self.bins: dict[int, int | float] = {}
         self.zero = 0
         self.count = 0
         self.sum = 0.0
@@ -75,6 +85,20 @@ class DDSketch:
             bins = self.bins
             bins[key] = bins.get(key, 0) + 1
 
+    def add_weighted(self, value: float, key: int | None, weight: float) -> None:
+        """:meth:`add_keyed` of a value that stands for ``weight`` values (counts become floats)."""
+        self.count += weight
+        self.sum += value * weight
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        if key is None:
+            self.zero += weight
+        else:
+            bins = self.bins
+            bins[key] = bins.get(key, 0) + weight
+
     def merge(self, other: "DDSketch") -> None:
         if other.accuracy != self.accuracy:
             raise ValueError(f"cannot merge sketches of accuracy {other.accuracy} into {self.accuracy}")
@@ -95,6 +119,8 @@ class DDSketch:
             return None
         if not 0 <= q <= 1:
             raise ValueError("q must be in [0, 1]")
+        if type(self.count) is not int:
+            return self.quantiles((q,))[0]
         rank = max(0, math.ceil(q * self.count) - 1)
         if rank < self.zero:
             return 0.0
@@ -110,7 +136,11 @@ class DDSketch:
         """Several quantiles in one pass over the sorted bins."""
         if not self.count:
             return [None] * len(qs)
-        ranks = [max(0, math.ceil(q * self.count) - 1) for q in qs]
+        # the answer is the first bucket whose cumulative count exceeds the rank
+        if type(self.count) is int:  # nearest rank (index ceil(q * n) - 1)
+            ranks: list[float] = [max(0, math.ceil(q * self.count) - 1) for q in qs]
+        else:  # weighted: the cumulative weight reaches q * count (the rule above, on integer counts)
+            ranks = [math.nextafter(q * self.count, -math.inf) if q > 0 else 0.0 for q in qs]
         out: list[float | None] = [None] * len(qs)
         order = sorted(range(len(qs)), key=ranks.__getitem__)
         i = 0
@@ -126,17 +156,19 @@ class DDSketch:
                 i += 1
             if i == len(order):
                 break
+        for j in order[i:]:  # float sums of weights may fall an ulp short of q * count at q = 1
+            out[j] = self.max
         return out
 
-    def bucket_counts(self, bounds: tuple[float, ...]) -> list[int]:
-        """Values per fixed bucket: ``len(bounds) + 1`` counts, the last past ``bounds[-1]``.
+    def bucket_counts(self, bounds: tuple[float, ...]) -> list[float]:
+        """Values per fixed bucket: ``len(bounds) + 1`` counts, the last past ``bounds[-1]`` (weights: floats).
 
         A sketch bin goes to the first bucket whose bound is >= the bin's reported value,
         so a value within the relative accuracy of a bound may land in its neighbour;
         nothing else is approximate (the counts add up to ``count``)."""
         import bisect
 
-        out = [0] * (len(bounds) + 1)
+        out: list[float] = [0] * (len(bounds) + 1)
         out[0] += self.zero
         for key, n in self.bins.items():
             out[bisect.bisect_left(bounds, 2 * self._gamma**key / (self._gamma + 1))] += n
@@ -158,11 +190,16 @@ class DDSketch:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DDSketch":
         sk = cls(float(data["relative_accuracy"]))
-        sk.bins = dict(zip((int(k) for k in data["keys"]), (int(c) for c in data["counts"])))
-        sk.zero = int(data["zero"])
-        sk.count = int(data["count"])
+        sk.bins = dict(zip((int(k) for k in data["keys"]), map(_count, data["counts"])))
+        sk.zero = _count(data["zero"])
+        sk.count = _count(data["count"])
         sk.sum = float(data["sum"])
         if sk.count:
             sk.min = float(data["min"])
             sk.max = float(data["max"])
         return sk
+
+
+def _count(value: Any) -> int | float:
+    """A stored count: an integer stays one (unweighted sketches, older state), a weighted count a float."""
+    return value if type(value) is float else int(value)

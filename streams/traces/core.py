@@ -276,6 +276,6 @@ def _document(tr: TraceState, expected: list[tuple[str, int]], optional_if_faile
         "error": err,
         "event_ids": list(tr.event_ids),
         "event_count": len(tr.event_ids),
-        "sample_weight": weight,
+        "sample_weight": weight * tr.source_weight,  # source sampling x tail sampling: sum() estimates requests
         "sample_reason": reason,
     }

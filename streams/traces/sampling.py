@@ -6,7 +6,8 @@ slowest of its window so far: every exemplar a window names is stored); otherwis
 probability ``sample_rate``, decided by a hash of ``request_id`` — the same
 request gets the same decision on every worker and every replay. A kept trace
 carries ``sample_weight = 1 / probability`` (1 for the always-kept kinds), so
-``sum(sample_weight)`` estimates the number of requests.
+``sum(sample_weight)`` estimates the number of requests. (A trace whose events
+carry a source ``sample_weight`` is weighted by that too: ``state.py``.)
 """
 
 from __future__ import annotations

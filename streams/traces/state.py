@@ -24,7 +24,10 @@ role           adds to the trace
 =============  ===============================================================
 
 Every event with a ``request_id`` joins its trace (its id and type are
-recorded whatever its role), as it always has.
+recorded whatever its role), as it always has. The ``RECEIVED``, ``INFERENCE``
+and ``TERMINAL`` roles also take the event's ``sample_weight`` when it is not 1
+(its source kept the request at a rate of ``1/w``): the trace's *source
+weight*, which multiplies the tail-sampling weight of its document.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ class TraceState:
     __slots__ = (
         "request_id", "start_ts_ms", "end_ts_ms", "model", "model_version", "worker_id", "host", "backend",
         "kinds", "event_ids", "terminal", "status", "cold_start", "batch_size", "precision", "stages", "error",
-        "slow", "emitted", "kept", "changed", "engine_id", "exemplar",
+        "slow", "emitted", "kept", "changed", "engine_id", "exemplar", "source_weight",
     )
 
     def __init__(self, request_id: str, start_ts_ms: int, end_ts_ms: int, model: str | None = None,
@@ -92,6 +95,8 @@ class TraceState:
         # its model-version partial once it was among the partial's slowest (streams/metrics/attribution.py):
         # kept if still among them when the partial closes (streams/traces/core.py, take_ready)
         self.exemplar: Any = None
+        # requests its source's sampling says it stands for (its events' sample_weight; 1: not sampled there)
+        self.source_weight: float = 1
 
 
 Apply = Callable[[TraceState, Any, "float | None"], None]
@@ -108,8 +113,12 @@ kinds (``missing_stages``), and what else it adds (None: nothing). A plain tuple
 
 def _received(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
     def apply(tr: TraceState, ev: RequestReceived, p99_ms: float | None) -> None:
+        fields = ev.__dict__
         if tr.batch_size is None:
-            tr.batch_size = ev.batch_size
+            tr.batch_size = fields["batch_size"]
+        w = fields["sample_weight"]
+        if w != 1:
+            tr.source_weight = w
 
     return apply
 
@@ -128,6 +137,9 @@ def _inference(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
             tr.engine_id = _intern(eid)
         if tr.batch_size is None:
             tr.batch_size = ev.batch_size
+        w = fields["sample_weight"]
+        if w != 1:
+            tr.source_weight = w
 
     return apply
 
@@ -148,6 +160,9 @@ def _terminal(stage_fields: StageFields, cfg: TracesConfig) -> Apply:
             v = fields[src]
             if v is not None:
                 st[dst] = v
+        w = fields["sample_weight"]
+        if w != 1:
+            tr.source_weight = w
         total = st.get("total_ms")  # the trace's total (a terminal spec maps it: checked in roles.py)
         tr.slow = total is not None and (
             (slow_ms is not None and total >= slow_ms) or (slow_p99 and p99_ms is not None and total > p99_ms))
