@@ -203,6 +203,7 @@ class TraceJoin:
             keep, reason, weight = decide(
                 rid, error=tr.status == "error" or tr.error is not None, cold_start=tr.cold_start,
                 incomplete=not tr.terminal, slow=tr.slow, sample_rate=sample_rate, exemplar=p is not None,
+                source_sampled=tr.source_weight != 1,
             )
             if reason == "exemplar" and not tr.kept and sample_rate < 1.0:
                 if not (p.closed or release):
@@ -212,7 +213,7 @@ class TraceJoin:
                 if not _among(p, rid):
                     # pushed out of the N slowest: an ordinary request, sampled by rate with its weight (a final
                     # exemplar is kept with weight 1, so sum(sample_weight) still estimates the request count)
-                    keep = rate_keeps(rid, sample_rate)
+                    keep = rate_keeps(rid, sample_rate, source_sampled=tr.source_weight != 1)
                     reason, weight = "rate", (1.0 / sample_rate) if sample_rate > 0 else 1.0
             elif held:
                 held.pop(rid, None)
