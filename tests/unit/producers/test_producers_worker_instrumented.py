@@ -8,11 +8,11 @@ import types
 import numpy as np
 import pytest
 
-from trtlens.producers.instrument import Emitter, Instrument, Sampler, VerboseSwitch
+from trtlens.producers.instrument import Emitter, Instrument, ModelSink, Sampler, VerboseSwitch
 from trtlens.producers.worker.backends import BackendError, LoadInfo, Timings
 from trtlens.producers.worker.core import InferenceWorker
 from trtlens.producers.worker.gpu import GpuSampler
-from trtlens.schemas.codec import validate_event
+from trtlens.schemas.codec import encode, validate_event
 
 
 class Backend:
@@ -91,6 +91,19 @@ def test_warm_requests_kept_at_a_rate_carry_their_weight():
     warm = [call for call in sink.calls if call[0]["request_id"] != "req-0"]
     assert 70 < len(warm) < 130
     assert all(e["sample_weight"] == 2.0 for call in warm for e in call)
+
+
+def test_the_model_sink_keeps_the_weight_and_publishes_it():
+    # what `trtlens worker` does: ModelSink validates each event into its contract model, then publishes it
+    published = []
+    w = InferenceWorker(Backend(), model="m", model_version="v1", worker_id="w", host="h",
+                        emitter=Emitter(ModelSink(published.append), sampler=Sampler(0.5)))
+    for i in range(50):
+        w.handle(f"req-{i}", np.zeros((1, 2), np.float32))
+    cold = [e for e in published if e.request_id == "req-0"]
+    warm = [e for e in published if e.request_id not in (None, "req-0")]
+    assert warm and all(e.sample_weight == 2.0 and b'"sample_weight":2.0' in encode(e) for e in warm)
+    assert cold and all(e.sample_weight == 1 and b"sample_weight" not in encode(e) for e in cold)  # always kept
 
 
 def test_the_worker_takes_one_way_out():

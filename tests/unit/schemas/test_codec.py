@@ -154,3 +154,22 @@ def test_any_batch_accounts_for_every_element(items):
     out = decode_record(orjson.dumps(items))
     assert len(out.events) + len(out.errors) == len(items)
     assert all(e.index is not None for e in out.errors)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event)
+def test_sample_weight_is_kept_and_left_out_of_the_json_at_one(event):
+    """Every event type carries the source's sample_weight (default 1); at 1 the bytes are those without it."""
+    plain = encode(event)
+    assert b"sample_weight" not in plain and event.sample_weight == 1
+    assert encode(decode(orjson.dumps({**orjson.loads(plain), "sample_weight": 1}))) == plain
+    weighted = event.model_copy(update={"sample_weight": 12.5})
+    raw = encode(weighted)
+    assert orjson.loads(raw)["sample_weight"] == 12.5 and decode(raw) == weighted
+
+
+@pytest.mark.parametrize("bad", [0.99, 0, -1, "Infinity", "NaN"])
+def test_a_sample_weight_below_one_or_not_finite_is_invalid(bad):
+    d = {**orjson.loads(encode(SAMPLES[4])), "sample_weight": bad}
+    with pytest.raises(DecodeError) as err:
+        decode(orjson.dumps(d))
+    assert (err.value.code, err.value.field) == ("invalid_event", "sample_weight")

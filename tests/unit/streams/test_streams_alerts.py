@@ -74,3 +74,11 @@ def test_rules_union_from_config_rejects_unknown_keys():
         AlertsConfig.model_validate({"rules": [{"kind": "p99_above", "id": "x", "threshold_ms": 5, "bogus": 1}]})
     with pytest.raises(ValueError):
         AlertsConfig.model_validate({"rules": [{"kind": "nope", "id": "x"}]})
+
+
+def test_min_requests_counts_the_requests_seen_not_the_estimate():
+    # sampling at the source: 8 requests seen stand for 40; a rate from 8 is not one to alert on
+    rule = ErrorRateAboveRule(id="e", threshold=0.1, fire_after=1, resolve_after=1, min_requests=10)
+    m = metric(0, error_rate=0.5, requests=40).model_copy(update={"sampled_requests": 8})
+    assert evaluate(rule, m, AlertState()) is None
+    assert evaluate(rule, m.model_copy(update={"sampled_requests": 12}), AlertState()).state == "firing"

@@ -373,3 +373,36 @@ def test_held_candidates_are_decided_when_the_watermark_jumps_past_their_windows
     stored = {d["request_id"] for d in out.traces + out2.traces}
     assert {r for _, r in mv.tail.exemplars} <= stored
     assert not pipe.traces.held
+
+
+def test_a_weighted_request_counts_as_that_many_and_its_rows_survive_the_wire():
+    from types import SimpleNamespace
+
+    from trtlens.schemas.events import RequestComplete
+    from trtlens.streams.metrics.attribution import attribute_many, decode_row, encode_row_weighted
+    from trtlens.streams.metrics.sketch import MIN_VALUE, log_gamma
+
+    g = log_gamma(0.01)
+    weighted, repeated, hot = Tail(), Tail(), SimpleNamespace(tail=None)
+    stages = {"queue_ms": 2.0, "compute_ms": 30.0}
+    reqs = []
+    for i in range(120):
+        total, w = 40.0 + i % 9, [1, 3, 4][i % 3]
+        b = (math.ceil(math.log(total) / g) >> 2) if total > MIN_VALUE else -(1 << 30)
+        weighted.add(b, total, i % 4 == 0, stages, f"r{i:03d}", 3, float(w))
+        for k in range(w):
+            repeated.add(b, total, i % 4 == 0, stages, f"r{i:03d}", 3)
+        reqs.append((RequestComplete(event_id=f"e{i}", ts_ms=1, request_id=f"r{i:03d}", worker_id="w", model="m",
+                                     model_version="v", total_ms=total, cold_start=i % 4 == 0,
+                                     sample_weight=float(w)), hot))
+    assert weighted.rows == repeated.rows and weighted.weighted and not repeated.weighted
+    # exemplars are requests, not weights: the 3 slowest, each once
+    assert sorted(weighted.exemplars) == sorted((40.0 + i % 9, f"r{i:03d}") for i in range(120))[-3:]
+    attribute_many(reqs, {f"r{i:03d}": SimpleNamespace(stages=stages, error=None, kinds=0) for i in range(120)},
+                   g, 3, MIN_VALUE)
+    assert hot.tail.rows == weighted.rows and hot.tail.to_dict() == weighted.to_dict()
+    d = weighted.to_dict()
+    assert d["weighted"] is True and Tail.from_dict(d).to_dict() == d
+    row = [2.5, 0.5] + [0.0] * 12
+    row[2 + 5], row[2 + 6 + 5] = 2.5, 123.456
+    assert decode_row(encode_row_weighted(7, row)) == (7, row)  # fractions kept (counts to 1e-6, sums to the µs)

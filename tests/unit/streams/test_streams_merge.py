@@ -207,3 +207,37 @@ def test_a_forgotten_window_stays_forgotten_when_the_watermarks_key_was_lost():
     successor.apply(late, 0)  # re-read from the older applied offset
     successor.apply(wm(1, 200_000), 0)
     assert [x for x in successor.flush(0).metrics if x.scope == "model_version"] == []
+
+
+def test_weighted_partials_merge_into_estimates_and_state_reads_old_partials():
+    from trtlens.streams.metrics.core import WindowPartial
+
+    a, b = PartitionWindows(CFG, partition=0), PartitionWindows(CFG, partition=1)
+    a.observe(rc(1, 1_000, status="error"), 1, 1_000)  # always kept at the source: weight 1
+    a.observe(rc(2, 1_100).model_copy(update={"sample_weight": 4.0}), 2, 1_100)
+    b.observe(rc(3, 1_200, cold=True), 1, 1_200)
+    b.observe(rc(4, 1_300, status="error").model_copy(update={"sample_weight": 2.5}), 2, 1_300)
+    pa, pb = (w.windows[("model_version", "m/v1", 0)] for w in (a, b))
+    assert (pa.requests, pa.extra_requests, pa.errors, pa.extra_errors) == (2, 3.0, 1, 0.0)
+    assert pa.latency.count == 5.0 and pb.latency.count == 3.5
+    da, db = pa.to_dict(), pb.to_dict()
+    assert WindowPartial.from_dict(da).to_dict() == da  # the state round trip keeps the extras
+    m = merge_partials([da, db], CFG, final=True)
+    # 1 + 4 + 1 + 2.5 requests, errors 1 + 2.5, one cold start; 4 seen
+    assert (m.requests, m.sampled_requests, m.errors, m.cold_starts) == (8, 4, 4, 1)
+    assert m.qps == 8.5 * 1000 / 10_000 and m.error_rate == 3.5 / 8.5 and m.cold_start_rate == 1 / 8.5
+    assert m.latency_ms.count == 8 and sum(m.latency_buckets.values()) == 8
+    # a partial stored before weights (no extra_* keys) reads and merges as it always did
+    old = {k: v for k, v in merge_partial_dict().items()}
+    assert WindowPartial.from_dict(old).extra_requests == 0.0
+    m_old = merge_partials([old], CFG, final=True)
+    assert (m_old.requests, m_old.sampled_requests, type(m_old.requests)) == (old["requests"], old["requests"], int)
+
+
+def merge_partial_dict():
+    pw = PartitionWindows(CFG, partition=2)
+    for i in range(5):
+        pw.observe(rc(10 + i, 2_000 + i, total=3.0 + i), 10 + i, 2_000 + i)
+    d = pw.windows[("model_version", "m/v1", 0)].to_dict()
+    assert "extra_requests" not in d
+    return d

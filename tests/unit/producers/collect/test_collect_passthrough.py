@@ -87,3 +87,23 @@ def test_the_key_from_the_validated_model_is_the_dict_rule_for_every_generated_t
         assert type(got) is Encoded and got.key == routing_key_of(event)
         kinds.add(event["event"])
     assert {"request_received", "inference_complete", "request_complete", "gpu_sample"} <= kinds
+
+
+def test_a_weighted_event_goes_out_with_its_weight_and_a_foreign_name_maps_to_it():
+    weighted = COMPLETE.replace(b'"total_ms": 2.50', b'"total_ms": 2.50, "sample_weight": 10.0')
+    got = intake().decode(weighted, source_id="f", position=0)
+    assert type(got) is Encoded and got.raw is weighted  # passed through as written
+    assert decode(_record_value([got], single=True)).sample_weight == 10.0
+    # another shipper's name for it is configuration (mapping.rename)
+    foreign = COMPLETE.replace(b'"total_ms": 2.50', b'"total_ms": 2.50, "meta": {"weight": 4}')
+    mapped = intake(rename={"meta.weight": "sample_weight"}).decode(foreign, source_id="f", position=1)
+    assert type(mapped) is dict and mapped["sample_weight"] == 4
+    assert decode_record(_record_value([mapped], single=False)).events[0].sample_weight == 4.0
+
+
+@pytest.mark.parametrize("value", [b"0.5", b"0", b"-2", b'"ten"'])
+def test_a_weight_below_one_is_dead_lettered_naming_the_field(value):
+    line = COMPLETE.replace(b'"total_ms": 2.50', b'"total_ms": 2.50, "sample_weight": ' + value)
+    with pytest.raises(DecodeError) as err:
+        intake().decode(line, source_id="f", position=0)
+    assert (err.value.code, err.value.field) == ("invalid_event", "sample_weight")
