@@ -68,9 +68,9 @@ def add_sampling_flags(w: argparse.ArgumentParser) -> None:
     g = w.add_argument_group(
         "sampling at the source (settings worker.sampling.*, env TRTLENS_WORKER__SAMPLING__<KEY>)",
         "A request's events are all kept or all dropped. Errors, cold starts, slow requests and verbose periods are "
-        "always kept; the rest at --sample-rate. Below 1 the streams app's windows count only kept requests "
-        "(sample_weight is not part of the event contract and is dropped when the worker validates its events): "
-        "keep 1 where exact QPS and percentiles matter.")
+        "always kept; the rest at --sample-rate, their events carrying sample_weight = 1/rate. Below 1 the streams "
+        "app's windows count each event sample_weight times: QPS, rates and percentiles are estimates of the whole "
+        "traffic (sampled_requests says how many were seen); 1 keeps them exact.")
     g.add_argument("--sample-rate", type=float, metavar="RATE",
                    help="share of ordinary requests kept, 0..1, decided by a hash of request_id "
                         "(default: worker.sampling.rate, 1 = every request)")
@@ -149,8 +149,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
                                  worker_id=args.worker_id, host=host, idle_unload_s=args.idle_unload_s,
                                  error_rate=args.error_rate, seed=args.seed, profile_share=share)
         if sampling.rate < 1.0:
-            log.info("worker=%s sample_rate=%s slow_ms=%s msg='sampling at the source: windows downstream count only "
-                     "kept requests'", worker.worker_id, sampling.rate, sampling.slow_ms)
+            log.info("worker=%s sample_rate=%s slow_ms=%s msg='sampling at the source: kept events carry "
+                     "sample_weight, windows downstream estimate the whole traffic'", worker.worker_id, sampling.rate, sampling.slow_ms)
         stop_alerts = threading.Event()
         alerts = follow_alerts(verbose, settings, stop=stop_alerts) if sampling.verbose_on_alerts else None
         import signal
