@@ -13,6 +13,12 @@ prints CPU-µs per event of each (median and least of ``--rounds``) and the rati
 input: under an instruction counter (``valgrind --tool=callgrind python -m
 trtlens bench streams-core --only on``) the three give the core's instructions,
 which other load on the machine does not change (on − none vs off − none).
+
+``--source-rate R`` (below 1) samples the load at the source first, as the
+instrumentation library's emitter does (``producers/instrument``: errors, cold
+starts and requests at or above ``--source-slow-ms`` kept, the rest at ``R``
+with ``sample_weight = 1/R`` on their events): the weighted path of the
+windows, attribution and traces, per event of what is left.
 """
 
 from __future__ import annotations
@@ -37,11 +43,12 @@ class _Record(NamedTuple):
     value: bytes
 
 
-def build_input(requests: int, seed: int, partitions: int,
-                events_per_record: int = RECORD_EVENTS) -> tuple[dict[int, list[bytes]], int]:
+def build_input(requests: int, seed: int, partitions: int, events_per_record: int = RECORD_EVENTS,
+                source_rate: float = 1.0, source_slow_ms: float | None = None) -> tuple[dict[int, list[bytes]], int]:
     """The bench's seeded load as records per partition (the producers' partitioning), and its event count.
 
     One event per record is a JSON object per record, as other producers send them; more is a JSON array.
+    ``source_rate`` < 1: the emitter's sampling applied first (module doc).
     """
     import orjson
 
@@ -52,13 +59,41 @@ def build_input(requests: int, seed: int, partitions: int,
 
     run = generate(LoadConfig(seed=seed, rate_rps=requests / 60.0, duration_s=60.0, start_ms=1_700_000_000_000,
                               faults=FaultSpec(duplicate_rate=0.01, out_of_order_rate=0.01, incomplete_rate=0.005)))
+    evs = run.events if source_rate >= 1.0 else _sampled_at_source(list(run.events), source_rate, source_slow_ms)
     per: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for e in run.events:
+    for e in evs:
         per[partition_for_key(routing_key(e).encode(), partitions)].append(e)
     n = events_per_record
     records = {p: [orjson.dumps(evs[i] if n == 1 else evs[i:i + n]) for i in range(0, len(evs), n)]
                for p, evs in sorted(per.items())}
     return records, sum(len(v) for v in per.values())
+
+
+def _sampled_at_source(events: list[dict[str, Any]], rate: float, slow_ms: float | None) -> list[dict[str, Any]]:
+    """The events the emitter's :class:`~trtlens.producers.instrument.Sampler` would let out, weights stamped."""
+    from trtlens.producers.instrument import Sampler
+
+    sampler = Sampler(rate, slow_ms=slow_ms)
+    by_request: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in events:
+        if e.get("request_id"):
+            by_request[e["request_id"]].append(e)
+    verdict: dict[str, float | None | bool] = {}
+    for rid, evs in by_request.items():
+        end = next((e for e in evs if e["event"] == "request_complete"), None)
+        keep, weight = sampler.decide(
+            rid, error=any(e["event"] == "error" or e.get("status") == "error" for e in evs),
+            cold_start=any(e.get("cold_start") for e in evs), total_ms=end["total_ms"] if end else None,
+            verbose=False)
+        verdict[rid] = weight if keep else False
+    out = []
+    for e in events:
+        rid = e.get("request_id")
+        v = verdict.get(rid) if rid else None
+        if v is False:
+            continue
+        out.append({**e, "sample_weight": v} if v is not None else e)
+    return out
 
 
 def run_core(records: dict[int, list[bytes]], events: int, *, attribution: bool) -> float:
@@ -115,13 +150,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--events-per-record", type=int, default=RECORD_EVENTS, metavar="N",
                    help="events per record (1 = one JSON object per record; default 500)")
     p.add_argument("--rounds", type=int, default=4, help="runs per configuration (default 4)")
+    p.add_argument("--source-rate", type=float, default=1.0, metavar="R",
+                   help="sample the load at the source first, as the emitter does (weights 1/R; default 1: none)")
+    p.add_argument("--source-slow-ms", type=float, default=None, metavar="MS",
+                   help="with --source-rate: requests at or above MS are always kept (default: no slow rule)")
     p.add_argument("--only", choices=["none", "off", "on"], help="build the input, then run this configuration once")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    records, events = build_input(args.requests, args.seed, args.partitions, args.events_per_record)
+    if not 0.0 < args.source_rate <= 1.0:
+        raise SystemExit(f"trtlens bench streams-core: --source-rate {args.source_rate}: must be in (0, 1]")
+    records, events = build_input(args.requests, args.seed, args.partitions, args.events_per_record,
+                                  args.source_rate, args.source_slow_ms)
     if args.only is not None:
         us = None if args.only == "none" else run_core(records, events, attribution=args.only == "on")
         out = {"events": events, "only": args.only, "cpu_us_per_event": us}

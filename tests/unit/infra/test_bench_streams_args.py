@@ -47,3 +47,23 @@ def test_the_in_process_core_comparison_runs_both_configurations_on_one_input():
     r = streams_core.compare(records, events, rounds=2)
     assert [len(r["cpu_us_per_event"][m]) for m in ("off", "on")] == [2, 2]
     assert r["least_ratio"] == pytest.approx(r["least_on"] / r["least_off"], abs=1e-3) and r["least_ratio"] > 0
+
+
+def test_the_source_rate_samples_the_load_as_the_emitter_does():
+    import orjson
+
+    from trtlens.bench import streams_core
+
+    full, n_full = streams_core.build_input(600, seed=1, partitions=2)
+    thinned, n = streams_core.build_input(600, seed=1, partitions=2, source_rate=0.25)
+    events = [e for recs in thinned.values() for raw in recs for e in orjson.loads(raw)]
+    assert 0 < len(events) == n < 0.6 * n_full
+    weighted = [e for e in events if "sample_weight" in e]
+    assert weighted and all(e["sample_weight"] == 4.0 and e["request_id"] for e in weighted)
+    by_request: dict = {}
+    for e in events:
+        if e.get("request_id"):
+            by_request.setdefault(e["request_id"], set()).add(e.get("sample_weight"))
+    assert all(len(ws) == 1 for ws in by_request.values())  # a request's events share its weight
+    errors = [e for e in events if e["event"] == "request_complete" and e["status"] == "error"]
+    assert errors and all("sample_weight" not in e for e in errors)  # always kept, weight 1
