@@ -68,7 +68,8 @@ NAME_FIELDS = frozenset({
     "tactic_timings", "diagnostics", "calibration_info", "calibration", "quantization_scales", "facts",
 })  # fmt: skip
 KEPT_FIELDS = frozenset({
-    "event_id", "schema_version", "ts_ms", "request_id", "worker_id", "host", "model", "model_version", "backend", "level", "event",
+    "event_id", "schema_version", "ts_ms", "request_id", "worker_id", "host", "model", "model_version", "backend", "level",
+    "sample_weight", "event",
     "engine_id", "source", "trt_version", "precisions", "status", "build_time_ms", "layers_before", "layers_after", "plugin_fallbacks",
     "fp16_weight_warnings", "memory", "perf", "unparsed_lines", "profile", "triton", "phase_times_ms",
 })  # fmt: skip
