@@ -92,10 +92,11 @@ class StreamsCollector:
                       {stage: pipeline.timings.get(f"{stage}_s", 0.0) for stage in ("core", "send", "flush", "persist")},
                       ("stage",))
 
-        open_traces, windows, dedup_ids, applied, watermark, lag = {}, {}, {}, {}, {}, {}
+        open_traces, retained_traces, windows, dedup_ids, applied, watermark, lag = {}, {}, {}, {}, {}, {}, {}
         for p, pipe in list(pipeline.pipelines.items()):
             label = str(p)
             open_traces[label] = len(pipe.traces.traces)
+            retained_traces[label] = len(pipe.traces.retained)
             windows[label] = len(pipe.windows.windows)
             dedup_ids[label] = len(pipe.dedup)
             applied[label] = pipe.applied_offset
@@ -106,6 +107,8 @@ class StreamsCollector:
         yield gauge("trtlens_streams_assigned_partitions", "partitions of the events topic assigned to this worker",
                     len(pipeline.assigned))
         yield gauge("trtlens_streams_open_traces", "traces waiting for their terminal event or timeout", open_traces, part)
+        yield gauge("trtlens_streams_retained_traces", "emitted traces kept (packed) for late events until their "
+                    "end of retention", retained_traces, part)
         yield gauge("trtlens_streams_open_windows", "partial windows held in memory", windows, part)
         yield gauge("trtlens_streams_dedup_ids", "event ids remembered for dedup", dedup_ids, part)
         yield gauge("trtlens_streams_applied_offset", "last offset of the events topic applied", applied, part)

@@ -251,9 +251,9 @@ class PipelineAgent:
             c = pipe.counters
             log.info(
                 "partition=%d records=%d events=%d accepted=%d invalid=%d duplicates=%d dropped=%d late=%d too_late=%d "
-                "traces_out=%d open_traces=%d windows=%d dedup_ids=%d watermark_ms=%d applied_offset=%d",
+                "traces_out=%d open_traces=%d retained_traces=%d windows=%d dedup_ids=%d watermark_ms=%d applied_offset=%d",
                 p, c["records"], c["events"], c["accepted_events"], c["invalid_events"], c["duplicates"],
                 sum(v for k, v in c.items() if k.startswith("dropped.")), c["late_events"], c["too_late_events"],
-                c["traces_out"], len(pipe.traces.traces), len(pipe.windows.windows), len(pipe.dedup),
+                c["traces_out"], len(pipe.traces.traces), len(pipe.traces.retained), len(pipe.windows.windows), len(pipe.dedup),
                 pipe.watermark_ms, pipe.applied_offset,
             )

@@ -351,10 +351,10 @@ class PartitionPipeline:
         if self._unattributed and self.traces.forgotten != forgotten:
             # a trace went: the waiting requests whose trace it was are attributed without a breakdown
             # (a waiting request always has a trace, and only advance() forgets one)
-            traces = self.traces.traces
-            gone = [rid for rid in self._unattributed if rid not in traces]
+            join = self.traces
+            gone = [rid for rid in self._unattributed if rid not in join]  # neither open nor retained
             if gone:
-                self.windows.attribute_late([self._unattributed.pop(rid) for rid in gone], traces)
+                self.windows.attribute_late([self._unattributed.pop(rid) for rid in gone], join.traces)
         self.dedup.expire(wm)
         self.layers.advance(wm, muted=muted)
         ready = self.traces.take_ready()

@@ -6,8 +6,9 @@ applied by ``state.py``). A trace is **ready** when its terminal event
 (``request_complete``) arrived, or **timed out** when
 the partition watermark reaches ``start_ts_ms + join_timeout_ms`` (emitted
 incomplete, naming the missing stages). After emission it is kept until the
-watermark reaches ``start_ts_ms + join_timeout_ms + retention_ms``; an event for
-it in that time re-emits it (same document id). A request event older than
+watermark reaches ``start_ts_ms + join_timeout_ms + retention_ms``, packed
+(``retained.py``: what a late event needs, ~40% of an open trace's memory); an
+event for it in that time re-opens it and re-emits it (same document id). A request event older than
 ``watermark - (join_timeout_ms + retention_ms)`` whose trace is gone is counted
 as ``too_late`` and not joined (it would otherwise start a new, partial trace
 that overwrites the stored one).
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from trtlens.schemas.documents import STAGE_FIELDS
 from trtlens.schemas.events import EventBase, types_where
 from trtlens.schemas.roles import Expected, event_name
 from trtlens.streams.traces.config import TracesConfig
+from trtlens.streams.traces.retained import Retained, pack, start_ts_ms, unpack
 from trtlens.streams.traces.sampling import decide, rate_keeps
 from trtlens.streams.traces.state import KindBits, TraceState, joins_for
 
@@ -31,7 +33,10 @@ from trtlens.streams.traces.state import KindBits, TraceState, joins_for
 class TraceJoin:
     def __init__(self, config: TracesConfig) -> None:
         self.config = config
+        # open traces: not emitted yet, or changed since (ready again); attribution reads their stages
         self.traces: dict[str, TraceState] = {}
+        # emitted and unchanged since, kept until their end of retention for late events: packed (retained.py)
+        self.retained: dict[str, Retained] = {}
         # each trace has exactly one deadline (at, request_id) at a time: its timeout, then its end of
         # retention. Both mostly come in order, so a deadline goes to the FIFO of its kind when it is not
         # earlier than that FIFO's last one, else to the heap (cheaper than a heap for everything)
@@ -49,6 +54,29 @@ class TraceJoin:
         # expected stages a request that failed may never have reached (not named missing in an error trace)
         self._optional_if_failed = frozenset(types_where(
             lambda s: s.trace is not None and s.trace.expected is Expected.UNLESS_FAILED))
+
+    def __len__(self) -> int:
+        """Traces held: open and retained."""
+        return len(self.traces) + len(self.retained)
+
+    def __contains__(self, request_id: str) -> bool:
+        return request_id in self.traces or request_id in self.retained
+
+    def get(self, request_id: str) -> TraceState | None:
+        """The trace of ``request_id`` as a :class:`TraceState`, open or retained (a retained one is unpacked:
+        a copy; reading it changes nothing)."""
+        tr = self.traces.get(request_id)
+        if tr is None:
+            r = self.retained.get(request_id)
+            if r is not None:
+                return unpack(request_id, r)
+        return tr
+
+    def items(self) -> Iterator[tuple[str, TraceState]]:
+        """Every trace held, open then retained (unpacked copies): for inspection and tests, not the hot path."""
+        yield from self.traces.items()
+        for rid, r in self.retained.items():
+            yield rid, unpack(rid, r)
 
     @property
     def horizon_ms(self) -> int:
@@ -78,12 +106,17 @@ class TraceJoin:
         timeout = cfg.join_timeout_ms
         horizon = timeout + cfg.retention_ms
         joins = self._joins
+        reopen = self.retained.pop
         too_late = 0
         for ev, watermark_ms, p99_ms in zip(events, watermarks_ms, p99s_ms):
             rid = ev.request_id
             if rid is None:
                 continue
             tr = get(rid)
+            if tr is None:
+                r = reopen(rid, None)
+                if r is not None:  # an emitted trace gets a late event: open again (its deadline stays as it is)
+                    tr = traces[rid] = unpack(rid, r)
             ts = ev.ts_ms
             eid = ev.event_id
             if tr is None:
@@ -132,7 +165,7 @@ class TraceJoin:
         if not sources:
             return
         dl, retention = self._deadlines, self._retention
-        traces, ready = self.traces, self.ready
+        traces, ready, retained = self.traces, self.ready, self.retained
         horizon = self.horizon_ms
         pop, push, later = heapq.heappop, heapq.heappush, retention.append
         # a deadline is handled on its own (one per trace), so the three queues can be taken one after the
@@ -143,16 +176,24 @@ class TraceJoin:
                 _, rid = take()
                 tr = traces.get(rid)
                 if tr is None:
-                    continue
-                forget_at = tr.start_ts_ms + horizon
-                if not tr.emitted and not tr.terminal:
-                    # timed out: emit incomplete. (An older event may have moved start_ts_ms back past the
-                    # watermark: never reschedule at or below it, it would be popped again at once, forever.)
-                    ready.add(rid)
-                elif watermark_ms >= forget_at and tr.emitted and rid not in ready:
-                    del traces[rid]
-                    self.forgotten += 1
-                    continue
+                    r = retained.get(rid)
+                    if r is None:
+                        continue
+                    forget_at = start_ts_ms(r) + horizon  # retained: emitted, unchanged, not ready
+                    if watermark_ms >= forget_at:
+                        del retained[rid]
+                        self.forgotten += 1
+                        continue
+                else:
+                    forget_at = tr.start_ts_ms + horizon
+                    if not tr.emitted and not tr.terminal:
+                        # timed out: emit incomplete. (An older event may have moved start_ts_ms back past the
+                        # watermark: never reschedule at or below it, it would be popped again at once, forever.)
+                        ready.add(rid)
+                    elif watermark_ms >= forget_at and tr.emitted and rid not in ready:
+                        del traces[rid]
+                        self.forgotten += 1
+                        continue
                 # else: not yet, or still to be emitted first: look again later
                 at = forget_at if forget_at > watermark_ms else watermark_ms + 1
                 if not retention or retention[-1][0] <= at:
@@ -191,7 +232,7 @@ class TraceJoin:
         if not self.ready:
             return out
         cfg = self.config
-        traces = self.traces
+        traces, retained = self.traces, self.retained
         held = self.held
         expected = self._expected
         sample_rate = cfg.sample_rate
@@ -221,10 +262,11 @@ class TraceJoin:
             tr.emitted = True
             if tr.kept and not keep:
                 keep, reason, weight = True, "update", 1.0  # an update of a kept trace is kept
-            if not keep:
-                continue
-            tr.kept = True
-            out.append(_document(tr, expected, self._optional_if_failed, reason, weight))
+            if keep:
+                tr.kept = True
+                out.append(_document(tr, expected, self._optional_if_failed, reason, weight))
+            retained[rid] = pack(tr)  # emitted (stored or not): held packed until its end of retention
+            del traces[rid]
         self.ready.clear()
         return out
 

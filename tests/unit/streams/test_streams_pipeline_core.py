@@ -45,7 +45,7 @@ def state_of(pipe):
         pipe.watermark_ms,
         pipe.applied_offset,
         {k: (w.requests, w.errors, w.late_events, w.latency.bins if w.latency else None) for k, w in pipe.windows.windows.items()},
-        {rid: (t.event_ids, t.emitted, t.terminal) for rid, t in pipe.traces.traces.items()},
+        {rid: (t.event_ids, t.emitted, t.terminal) for rid, t in pipe.traces.items()},
         len(pipe.dedup),
     )
 

@@ -129,7 +129,9 @@ def test_the_collector_serves_the_live_counters():
         assert s.value("trtlens_streams_group_duration_seconds_count") == 1
         assert s.value("trtlens_streams_applied_offset", partition="0") == 1
         assert s.by_label("trtlens_streams_consumer_lag_records", "partition") == {"0": 8, "1": 0}
-        assert s.value("trtlens_streams_open_traces", partition="0") == 2  # held until the watermark passes
+        # held until the watermark passes: one emitted (packed), one still open
+        assert s.value("trtlens_streams_open_traces", partition="0") == 1
+        assert s.value("trtlens_streams_retained_traces", partition="0") == 1
         assert s.value("trtlens_streams_dedup_ids", partition="1") == 6
         assert s.value("trtlens_streams_assigned_partitions") == 2
         assert s.value("trtlens_streams_merge_windows_emitted_total") == 5

@@ -70,9 +70,9 @@ def test_late_event_updates_same_trace_then_forgotten_after_retention():
     [second] = j.take_ready()
     assert second["request_id"] == "r" and second["status"] == "ok" and second["complete"]
     j.advance(3000)  # start 0 + timeout 1000 + retention 2000
-    assert "r" not in j.traces
+    assert "r" not in j
     j.observe(inference("r", 60), 3100, None)  # older than wm - (timeout + retention): not joined
-    assert j.too_late_events == 1 and "r" not in j.traces
+    assert j.too_late_events == 1 and "r" not in j
 
 
 def test_error_trace_kept_and_failed_before_inference_is_not_missing():
@@ -104,7 +104,7 @@ def test_slow_rules(kw, total, p99, reason):
 def test_sampled_out_trace_is_not_emitted_but_counts_as_emitted():
     j = TraceJoin(cfg(sample_rate=0.0))
     assert feed(j, [received("r", 0), inference("r", 1), complete("r", 2)]) == []
-    assert j.traces["r"].emitted and not j.traces["r"].kept
+    assert j.get("r").emitted and not j.get("r").kept and "r" in j.retained
 
 
 def test_duplicate_event_joins_once():
@@ -124,4 +124,4 @@ def test_timeout_of_a_trace_whose_start_moved_back_past_its_retention_does_not_h
     [t] = j.take_ready()
     assert t["status"] == "incomplete" and t["start_ts_ms"] == 6_000
     j.advance(11_001)
-    assert j.take_ready() == [] and "r" not in j.traces
+    assert j.take_ready() == [] and "r" not in j
