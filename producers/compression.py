@@ -13,6 +13,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,18 +24,20 @@ from typing import IO, Any
 class Codec:
     name: str  # what checkpoints and dead letters say ("gzip", "bzip2", "xz")
     suffix: str
-    magic: bytes
+    magic: re.Pattern[bytes]  # matched at the file's start
     open: Callable[..., IO[bytes]]  # (filename or file object, "rb") → a binary file of the decompressed stream
 
 
+# Whole headers, not just their first bytes: a plain text file may well start with "BZh"; one starting
+# with "BZh", a block size digit and the first block's (or the empty stream's end) magic is bzip2.
 CODECS: tuple[Codec, ...] = (
-    Codec("gzip", ".gz", b"\x1f\x8b", gzip.open),
-    Codec("bzip2", ".bz2", b"BZh", bz2.open),
-    Codec("xz", ".xz", b"\xfd7zXZ\x00", lzma.open),
+    Codec("gzip", ".gz", re.compile(rb"\x1f\x8b\x08"), gzip.open),  # ID1 ID2, CM = deflate (RFC 1952)
+    Codec("bzip2", ".bz2", re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)"), bz2.open),
+    Codec("xz", ".xz", re.compile(rb"\xfd7zXZ\x00"), lzma.open),
 )
 BY_NAME: dict[str, Codec] = {c.name: c for c in CODECS}
 SUFFIXES: tuple[str, ...] = tuple(c.suffix for c in CODECS)
-MAGIC_BYTES = max(len(c.magic) for c in CODECS)
+MAGIC_BYTES = 10
 """How many leading bytes :func:`codec_of_magic` needs."""
 
 ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, lzma.LZMAError)
@@ -52,7 +55,7 @@ def codec_of_name(path: str) -> Codec | None:
 def codec_of_magic(head: bytes) -> Codec | None:
     """The codec a file's first bytes say, or None (plain)."""
     for c in CODECS:
-        if head.startswith(c.magic):
+        if c.magic.match(head):
             return c
     return None
 

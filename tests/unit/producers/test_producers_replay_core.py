@@ -9,9 +9,10 @@ import lzma
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from trtlens.producers.compression import codec_of_magic
 from trtlens.producers.replay import formats
 from trtlens.producers.replay.core import Checkpoint, Pacer, deterministic_event_id, source_name, to_event
 from trtlens.producers.replay.formats import Item, parse_line, reader_for, register_reader
@@ -262,6 +263,7 @@ def test_plain_event_lines_parse_as_on_the_exact_path(base, changes):
 def test_chunked_lines_are_the_lines_of_the_file(tmp_path_factory, lines, end, chunk_bytes, gz):
     """The reader splits decompressed chunks itself: the lines are those iterating the file gives."""
     data = b"\n".join(lines) + end
+    assume(gz or codec_of_magic(data) is None)  # a plain file that starts with a gzip header is read as gzip
     path = tmp_path_factory.mktemp("lines") / ("f.gz" if gz else "f")
     path.write_bytes(gzip.compress(data) if gz else data)
     want = [line.removesuffix(b"\n") for line in io.BytesIO(data)]
@@ -269,3 +271,12 @@ def test_chunked_lines_are_the_lines_of_the_file(tmp_path_factory, lines, end, c
         mp.setattr(formats, "CHUNK_BYTES", chunk_bytes)
         got = [line for chunk, _ in formats._line_chunks(path) for line in chunk]
     assert got == want
+
+
+@pytest.mark.parametrize("head", [b"BZh is a word\n", b"BZh9 and text\n", b"\x1f\x8bnot deflate\n", b"\xfd7zX\n"])
+def test_plain_text_that_starts_like_a_compressed_stream_is_plain(head):
+    """A file is taken for bzip2, gzip or xz by its whole header (magic, method or block magic), not its first
+    bytes alone: a plain log may begin with "BZh"."""
+    assert codec_of_magic(head) is None
+    for compress in (gzip.compress, bz2.compress, lzma.compress):
+        assert codec_of_magic(compress(head)) is not None
