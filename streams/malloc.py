@@ -5,9 +5,11 @@ come from glibc's malloc. By default glibc serves a block of at least ``M_MMAP_T
 mapping of its own and gives it back when it is freed, but it raises that threshold to the size of each such
 block freed (up to 32 MiB): after the first records, every record value came from the heap, and the holes
 they left between longer-lived blocks stayed resident. On the default bench load the heap held ~30 MB free
-but resident at the peak (``mallinfo2``); a fixed threshold of 64 KiB made it ~5-9 MB and the worker's peak
-RSS ~20 MB lower (streams/README.md, "Memory"). Cost: a mapping and its page faults per large block
-(microseconds per record of hundreds of events).
+but resident at the peak (``mallinfo2``); a fixed threshold of 64 KiB made it ~5-9 MB. Measured with
+``trtlens bench streams --before-pythonpath`` (2026-12-03, default load, five runs at load average < 1): peak RSS
+186-194 -> 171-174 MB, but CPU per event 20.1-24.3 -> 23.6-30.5 us (a mapping, its zeroed pages' faults and
+its unmapping for every large block; which blocks dominate was not measured). So it is off by default
+(``malloc_mmap_threshold_bytes = 0``): a setting for a worker short of memory, not of CPU.
 """
 
 from __future__ import annotations
