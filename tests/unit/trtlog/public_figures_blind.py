@@ -32,6 +32,10 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   (deserialization and version errors, enqueue and CUDA errors at inference, Triton model loads,
   TensorRT-LLM runtime, onnxruntime's TensorRT EP at session creation, DeepStream at runtime, a
   trtexec inference summary).
+* ``BLIND_N`` (p302-p316): collected after round M's fixes, taken from plain searches as they came
+  (trtexec and Python build failures, a TensorRT-LLM build out of scratch space, TensorRT 3 and 7 on
+  Jetson boards, DeepStream plugin lookups and enqueue failures, onnxruntime's provider library load,
+  TF-TRT rebuilding an engine, a Triton model table).
 """
 
 from __future__ import annotations
@@ -1650,6 +1654,130 @@ BLIND_M: dict[str, list[F]] = {
         F("errors", 1, n_diag("error")),
         F("error source", 1, n_diag("error", source="tllmBuffers.h:112")),
         F("its message", True, has_diag("error", "out of memory")),
+        F("status", "failed"),
+    ],
+}
+
+
+# Round N (p302-p316): collected after round M's fixes, taken as plain searches returned them
+# (trtexec and Python build failures with no implementation for a Myelin node, a TensorRT-LLM build
+# out of scratch space, TensorRT 7 deserialization on a Jetson Nano, DeepStream plugin lookups and
+# enqueue failures, onnxruntime's provider library load, TensorRT 3's [GIE] lines, a TensorRT 4
+# builder assertion, TF-TRT rebuilding an engine, trtexec option dumps, a Triton model table);
+# figures written from reading each log before the parser was run on any of them.
+BLIND_N: dict[str, list[F]] = {
+    "p302-trt-python-verbose-myelin-time-inf-could-not-find-implementation-error-build.log": [
+        F("errors (2 TRT + the application's Error:)", 3, n_diag("error")),
+        F("code 10 errors", 2, n_diag("error", code="10")),
+        F("Error Code 10 source", 1, n_diag("error", code="10", category="Internal Error", source="optimizer.cpp:3869")),
+        F("its message", True, has_diag("error", "Could not find any implementation for node")),
+        F("application error", True, has_diag("error", "Build serialized network failed")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p303-trtexec-trt8601-nvrtc-check-failed-skipping-tactic-no-myelin-error-sam3.log": [
+        F("errors (NVRTC check + 2 Error[10] + 4 trtexec)", 7, n_diag("error")),
+        F("NVRTC check source", 1, n_diag("error", source="nvrtc_compile.cpp:940")),
+        F("code 10 errors", 2, n_diag("error", code="10")),
+        F("Error Code 10 source", 1, n_diag("error", source="optimizer.cpp:3869")),
+        F("skipped tactics", ["0x0000000000000000"], skipped),
+        F("trt_version", "8.6.1"),
+        F("model", "sam3_static"),
+        F("engine_id", "sam3_fp16"),
+        F("status", "failed"),
+    ],
+    "p304-trtexec-trt8522-cut-first-bracket-error-10-assertion-engine-nullptr.log": [
+        F("errors (the cut first line too)", 2, n_diag("error")),
+        F("error codes", ["10", "2"], diag_set("error", "code")),
+        F("error sources", ["builder.cpp:751", "optimizer.cpp:3728"], diag_set("error", "source")),
+        F("Internal Error kind", 2, n_diag("error", category="Internal Error")),
+        F("status", "failed"),
+    ],
+    "p305-python-trt71-jetson-nano-magic-tag-invalid-state-deserialize-failed.log": [
+        F("errors", 3, n_diag("error")),
+        F("serialization error source", 1, n_diag("error", source="coreReadArchive.cpp:31")),
+        F("magic tag message", True, has_diag("error", "Magic tag does not match")),
+        F("INVALID_STATE kind", 1, n_diag("error", category="INVALID_STATE")),
+        F("INVALID_CONFIG kind", 1, n_diag("error", category="INVALID_CONFIG")),
+        F("status", "failed"),
+    ],
+    "p306-deepstream-60-bold-markdown-iplugincreator-not-found-deserialize-failed.log": [
+        F("errors", 3, n_diag("error")),
+        F("error sources", ["pluginV2Runner.cpp:290", "runtime.cpp:50"], diag_set("error", "source")),
+        F("error codes", ["1", "4"], diag_set("error", "code")),
+        F("facts.plugin_not_found", True),
+        F("engine_id", "best"),
+        F("status", "failed"),
+    ],
+    "p307-trtllm-build-dash-rules-scratch-space-error-code-4-paren-next-line.log": [
+        F("errors", 1, n_diag("error")),
+        F("code 4 error", 1, n_diag("error", code="4", category="Internal Error", source="IBuilder::buildSerializedNetwork")),
+        F("its message", True, has_diag("error", "requires 210571452800 bytes of scratch space")),
+        F("memory.requested_bytes", 210571452800),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p308-onnxruntime-151-windows-provider-bridge-failed-load-library-126.log": [
+        F("errors (the E line + the append call's)", 2, n_diag("error")),
+        F("E line source", 1, n_diag("error", source="provider_bridge_ort.cc:633")),
+        F("append call's message", True, has_diag("error", "Failed to load shared library")),
+        F("status", "failed"),
+    ],
+    "p309-trtexec-trt10120-windows-dollar-prompt-static-plugins-build-options-yolo11n-pose.log": [
+        F("trt_version", "10.12.0"),
+        F("precisions", ["fp16"]),
+        F("model", "yolo11n-pose"),
+        F("engine_id", "yolo11n-pose"),
+        F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("trtexec --onnx=models/yolo11n-pose.onnx")),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p310-deepstream-face-xavier-nx-plugin-v2-dynamic-ext-execute-enqueue-failed-twice.log": [
+        F("errors (3 ERROR lines twice + the gst Error:)", 7, n_diag("error")),
+        F("TRT assertion errors", 2, n_diag("error", code="2", source="pluginV2DynamicExtRunner.cpp:115")),
+        F("enqueue failures", True, has_diag("error", "Failed to enqueue trt inference batch")),
+        F("gst WARN line", 1, n_diag("warning")),
+        F("its source", 1, n_diag("warning", source="gstnvinfer.cpp:1357")),
+        F("status", "failed"),
+    ],
+    "p311-jetson-inference-gie-trt3-tx2-quoted-cudnn-engine-cuda-error-4.log": [
+        F("TensorRT major version (TensorRT version 3.0)", "3", _major),
+        F("errors (Cuda Error, failed to build, 2 failed to load, 2 failed to initialize)", 6, n_diag("error")),
+        F("Cuda Error source", 1, n_diag("error", code="4", source="cudnnEngine.cpp:55")),
+        F("engine build failure", True, has_diag("error", "failed to build CUDA engine")),
+        F("model", "bvlc_alexnet"),
+        F("status", "failed"),
+    ],
+    "p312-cpp-app-trt4-tx2-args-dump-tactic-optimizer-no-supported-formats-aborted.log": [
+        F("errors (assertion + Aborted)", 2, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="tacticOptimizer.cpp:2204")),
+        F("assertion message", True, has_diag("error", "no supported formats")),
+        F("model", "yolov3_608"),
+        F("precisions", []),  # mode=fp32
+        F("status", "failed"),
+    ],
+    "p313-deepstream-61-xavier-backtick-app-yolo-nas-open-error-try-rebuild.log": [
+        F("warnings (WARNING: + 2 gst WARN)", 3, n_diag("warning")),
+        F("warning sources", ["nvdsinfer_context_impl.cpp:1888", "nvdsinfer_context_impl.cpp:1993"], diag_set("warning", "source")),
+        F("engine_id", "model_b1_gpu0_fp32"),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p314-tf-trt-tf22-rebuild-engine-op-linked-loaded-601-checkpoint-warning.log": [
+        F("trt_version (Linked/Loaded TensorRT version)", "6.0.1", lambda r: r.build.trt_version),
+        F("Python logging warning", 1, n_diag("warning")),
+        F("its message", True, has_diag("warning", "Unresolved object in checkpoint")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p315-jetson-benchmarks-trtexec-trt7-caffe-int8-load-engine-options-head.log": [
+        F("precisions", ["int8"]),
+        F("engine_id", "pose_estimation_b2_ws2048_gpu"),
+        F("model", "pose_estimation"),
+        F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("./trtexec --output=Mconv7_stage2_L2")),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p316-triton-2107-verbose-model-table-unknown-execution-accelerator-tensorrt.log": [
+        F("errors (the UNAVAILABLE row)", 1, n_diag("error")),
+        F("its message", True, has_diag("error", "unknown Execution Accelerator 'tensorrt' is requested")),
+        F("encode_onnx failed", True, _failed("encode_onnx")),
         F("status", "failed"),
     ],
 }
