@@ -14,7 +14,7 @@ python             ``[06/26/2023-14:33:11] [TRT] [E] msg`` / ``[TRT] [W] msg``
 legacy             ``[TensorRT] VERBOSE: msg`` (TensorRT 5-7 Python logger)
 bare               ``[W] msg`` / ``[E]`` / ``[!]`` (Polygraphy, trtexec to a file)
 deepstream         ``ERROR: [TRT]: msg`` / ``WARNING: [TRT]: msg``
-jetson             ``[TRT]    msg`` (jetson-inference, no severity)
+jetson             ``[TRT]    msg`` (jetson-inference, no severity; ``[GIE]`` with TensorRT 2-3, its old name)
 torch_tensorrt     ``WARNING: [Torch-TensorRT ...] - msg`` / ``INFO:torch_tensorrt...:msg`` (``[TRTorch ...]`` before 1.0)
 trtllm             ``[TRT-LLM] [E] msg`` / ``[TensorRT-LLM][WARNING] msg``
 triton             ``I0829 03:48:40.853740 1161 file.cc:123] msg`` (glog)
@@ -57,13 +57,15 @@ _ISO_TS = re.compile(
 _BRACKET_SEV = re.compile(
     r"\[(V|I|W|E|F|!|S|X|(?i:VERBOSE|INFO|WARN|WARNING|ERROR|FATAL|DEBUG|TRACE|INTERNAL_ERROR|CRITICAL))\][ \t]?"
 )
-_TAG = re.compile(r"\[(TRT|TensorRT|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TRTorch[^\]]*|TensorRT Conversion Context)\]:?[ \t]*")
+_TAG = re.compile(r"\[(TRT|TensorRT|GIE|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TRTorch[^\]]*|TensorRT Conversion Context)\]:?[ \t]*")
 _TORCH_DASH = re.compile(r"-[ \t]+")
 _WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
 _PYLOG = re.compile(
     r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[A-Za-z_][\w.]*)"
     r"(?:[ \t]*\[[^\]]*\])?:[ \t]?"
 )  # Python logging's default "LEVEL:logger:msg"; torch_tensorrt / tensorrt_llm loggers name the family
+# Python logging's "%(asctime)s:%(levelname)s:%(name)s:%(message)s": "2021-04-13 17:49:54,157:WARNING:tensorflow:msg"
+_ISO_TS_PYLOG = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})[.,]\d+:(?=(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):)")
 _STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\b")
 # a terminal logger's stamp in front of everything: "2023-12-04_08:50:03#[12/04/2023-08:50:03] [W] msg"
 _TERM_TS = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}:\d{2}:\d{2}#")
@@ -79,6 +81,8 @@ _ABSL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+: ([IWEF]) ([^\s:\]
 # a tool's name then a severity word: "TensorRT: WARNING ⚠️ 'dynamic=True' model requires ..." (an exporter's own line)
 _TOOL_SEV = re.compile(r"[A-Z][\w-]{1,24}:[ \t]+(WARNING|ERROR)\b:?[ \t]*")
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
+# a trtexec line cut in a paste right after its severity's letter: "E] Error[10]: [optimizer.cpp::computeCosts::3728] ..."
+_CUT_SEV = re.compile(r"([VIWEF])\][ \t]+(?=\S)")
 # a shell prompt glued in front of a logger's stamp: "root@host:/ws# I1106 12:36:07.335524 3487 f.cc:241] msg",
 # "user@host:~$ [03/15/2022-09:42:36] [I] msg" (the command's output pasted on the prompt's line)
 _PROMPT = re.compile(
@@ -195,6 +199,9 @@ def classify(raw: str, lineno: int = 0) -> Line:
         rest = rest[m.start() :]  # a status line behind a prompt, a stamp or a markdown backtick
     if _STATUS.match(rest):
         return Line(lineno, raw, rest.strip(), 0, "status", None, False)
+    if rest[1:2] == "]" and (m := _CUT_SEV.match(rest)):
+        severity, rest = _SEVERITY[m.group(1)], rest[m.end() :]
+        tokens.append("sev")
     for _ in range(6):
         head = rest[:1]
         if not tokens and head == "(" and (m := _GLIB.match(rest)):
@@ -244,7 +251,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
             mo, d, y, hh, mi, ss = (int(g) for g in m.groups())
             ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)
             tokens.append("ts")
-        elif not tokens and (m := _ISO_TS.match(rest)):
+        elif not tokens and (m := _ISO_TS.match(rest) or (head.isdigit() and _ISO_TS_PYLOG.match(rest))):
             y, mo, d, hh, mi, ss = (int(g) for g in m.groups())
             ts_ms = _epoch_ms(y, mo, d, hh, mi, ss)
             tokens.append("ts")
@@ -296,7 +303,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
     family = _family(tokens, tag_name)
     if family == "triton" and len(text) > 1 and text[0] == '"' and text[-1] == '"' and '"' not in text[1:-1].replace('\\"', ""):
         text = text[1:-1]  # tritonserver 24.x quotes every message: I0120 ... model_lifecycle.cc:473] "loading: x:1"
-    trt = tag_name in ("TRT", "TensorRT", "TensorRT Conversion Context") or tag_name.startswith(("Torch-TensorRT", "TRTorch"))
+    trt = tag_name in ("TRT", "TensorRT", "GIE", "TensorRT Conversion Context") or tag_name.startswith(("Torch-TensorRT", "TRTorch"))
     if family == "triton" or "tssev" in tokens:
         trt = True  # Triton's TensorRT backend (glog) and onnx-tensorrt's logger forward TensorRT's messages
     return Line(lineno, raw, text, indent, family, severity, trt, ts_ms, origin, own_source)

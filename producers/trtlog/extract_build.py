@@ -88,7 +88,7 @@ ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
 # file as a quoted argument (a traceback's code line: "sess = onnxruntime.InferenceSession(\"./de.onnx\")")
 MODEL_CONTEXT = re.compile(
     r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b|(?<!\S)--(?:onnx|model|uff|deploy)[ \t]"
-    r"|\w\(\s*[\"'][^\"']+\.(?:onnx|uff)[\"']",
+    r"|\w\(\s*[\"'][^\"']+\.(?:onnx|uff)[\"']|\bcaffemodel\s*[:=]",  # ... or an argument dump's "caffemodel=./x.caffemodel;"
     re.I,
 )
 MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|uff|caffemodel|etlt|prototxt))(?![\w-])(?!\.\w)")
@@ -207,8 +207,9 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
                 st.facts.setdefault(key, int(value) if value.isdigit() else value)
             hit = True
     if "model_path" not in st.facts and (".onnx" in low or ".uff" in low or ".caffemodel" in low or ".etlt" in low):
-        if MODEL_CONTEXT.search(text) and (m := MODEL_FILE.search(text)):
-            st.facts["model_path"] = m.group(1)
+        if MODEL_CONTEXT.search(text) and (found := [m.group(1) for m in MODEL_FILE.finditer(text)]):
+            # a Caffe model is named by its weights, not its network description: "loading x.prototxt bvlc_x.caffemodel"
+            st.facts["model_path"] = next((f for f in found if not f.endswith(".prototxt")), found[0])
             hit = True
     if "engine_path" not in st.facts and (".engine" in low or ".plan" in low or ".trt" in low):
         if ENGINE_CONTEXT.search(text) and (m := ENGINE_FILE.search(text)):

@@ -35,11 +35,13 @@ BARE_TRT_ERROR = re.compile(
 )  # ... or "IExecutionContext::setInputShape: Error Code 3: ...", or headless: "Error Code 1: Serialization (...)"
 # an unprefixed line that is an error by what it says: onnxruntime's status ("[ErrorCode:X] Non-zero status code ..."),
 # TensorRT's plan-version refusal printed by an application, an error kind with its message, or the parser's call site
-# that reports a failure ("ModelImporter.cpp:682: Failed to parse ONNX model from file: x.onnx")
+# that reports a failure ("ModelImporter.cpp:682: Failed to parse ONNX model from file: x.onnx") or a check that failed there
+# ("nvrtc_compile.cpp:940: CHECK(false) failed. NVRTC Compilation failure", printed by Myelin's runtime compiler)
 BARE_ERROR = re.compile(
     r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT"
     r"|^[A-Z][a-z]+ Error:\s+\S"  # ... a kind of error and its message: "Internal Error: MyelinCheckException: ..."
-    r"|^(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx):\d+:\s+(?:Failed|Could not|Cannot|Unable)\b"  # a call site that failed
+    r"|^(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx):\d+:\s+(?:Failed|Could not|Cannot|Unable|CHECK\(.*?\) failed)\b"  # a call site that failed
+    r"|^Ort[A-Z]\w*:\s+(?:Failed|Could not|Cannot|Unable)\b"  # an onnxruntime C API call naming itself: "OrtSessionOptionsAppend...: Failed to load shared library"
     r"|^EP Error\s+\S"  # onnxruntime's Python session: "EP Error D:\...\provider_bridge_ort.cc:1131 ... [ONNXRuntimeError] : 1 : FAIL : ..."
 )
 # Triton's model status table: a row whose status is "UNAVAILABLE: <reason>" reports a model that failed to load
@@ -89,6 +91,12 @@ UNMARKED_TRT_ERROR = re.compile(
     r"|^(?:INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|INTERNAL_ERROR|FAILED_\w+|UNSPECIFIED_ERROR):\s*\S"
     r"|(?:^|[\s,-])failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
 )
+# an application's own line, without a prefix, that reports a failure of the kinds jetson-inference's say: "failed to load
+# networks/x.caffemodel", "imageNet -- failed to initialize.", "imagenet-console:   failed to initialize imageNet" (in lower
+# case: an application's capitalised "Failed to ..." lines are often a wrapper's commentary on an error already logged)
+PLAIN_FAILURE = re.compile(
+    r"^(?:[A-Za-z_][\w.-]*(?::[ \t]+| -- ))?failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
+)
 # TensorRT's warnings printed by an application without a severity, named by what they say (the ONNX parser's call site may lead)
 WARNING_PHRASES = re.compile(
     r"^(?:[\w./\\-]+\.(?:cpp|cc):\d+:\s*)?(?:Could not register plugin creator\b"
@@ -118,7 +126,7 @@ def inferred_severity(line: Line) -> str | None:
         return "error"
     if line.family == "jetson" and UNMARKED_TRT_ERROR.search(text):
         return "error"
-    if line.family == "plain" and BARE_ERROR.match(text):
+    if line.family == "plain" and (BARE_ERROR.match(text) or ("ailed to" in text and PLAIN_FAILURE.match(text))):
         return "error"
     if line.family == "plain" and text[:1] == "|" and UNAVAILABLE_ROW.match(text):
         return "error"

@@ -42,6 +42,8 @@ SIMPLE = [
     (re.compile(r"Requested amount of GPU memory \((?P<v>\d+) bytes\)", re.I), "requested_bytes", "max"),
     (re.compile(r"insufficient memory on requested size of (?P<v>\d+)", re.I), "requested_bytes", "max"),
     (re.compile(r"Requested size was (?P<v>\d+) bytes", re.I), "requested_bytes", "max"),
+    # a builder that could not give a plugin its scratch space: "... requires 210571452800 bytes of scratch space, but only N is available"
+    (re.compile(r"requires (?P<v>\d+) bytes of scratch space, but only \d+ is available", re.I), "requested_bytes", "max"),
     (re.compile(rf"Tried to allocate (?P<v>{NUM}) ?(?P<u>{UNIT}|GB|MB)", re.I), "requested_bytes", "max"),  # PyTorch OOM
 ]  # fmt: skip
 KV_CACHE = [
@@ -57,7 +59,7 @@ def extract(line: Line, st: ParseState) -> bool:
     text = line.text
     if ("KV cache" in text or "k/v cache" in text or "tokens per block" in text.lower()) and _kv_cache(text, st):
         return True
-    if "Mem" not in text and "mem" not in text and "size" not in text and "Block" not in text and "allocate" not in text:
+    if "Mem" not in text and "mem" not in text and "size" not in text and "Block" not in text and "allocate" not in text and "scratch" not in text:
         return False
     if m := MEM_CHANGE.search(text):
         gpu = to_bytes(m.group("gpu"), m.group("unit"))

@@ -603,3 +603,38 @@ def test_round_m_wordings() -> None:
 def test_round_m_lookalikes(raw: str) -> None:
     b = parse_log([raw], now_ms=1).build
     assert (b.trt_version, b.model) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "severity", "text"),
+    [
+        ("[GIE]  building CUDA engine", "jetson", None, "building CUDA engine"),  # TensorRT 2-3's old name for its tag
+        ("E] Error[10]: msg", "bare", "error", "Error[10]: msg"),  # a paste that cut the stamp off just after the severity's letter
+        ("2021-04-13 17:49:54,157:WARNING:tensorflow:msg", "pylog", "warning", "msg"),  # asctime:levelname:name:message
+    ],
+)
+def test_round_n_prefixes(raw: str, family: str, severity: str | None, text: str) -> None:
+    line = classify(raw)
+    assert (line.family, line.severity, line.text) == (family, severity, text)
+
+
+def test_round_n_unprefixed_failures() -> None:
+    app = parse_log(["[GIE]  failed to build CUDA engine", "failed to load networks/x.caffemodel", "tool -- failed to initialize.",
+                     "console:   failed to initialize tool"], now_ms=1).build
+    assert [d.severity for d in app.diagnostics] == ["error"] * 4
+    check = parse_log(["nvrtc_compile.cpp:940: CHECK(false) failed. NVRTC Compilation failure"], now_ms=1).build
+    assert [(d.severity, d.source) for d in check.diagnostics] == [("error", "nvrtc_compile.cpp:940")]
+    # a capitalised "Failed to ..." of an application's own, and prose that mentions a failure, are not errors by themselves
+    for raw in ["Failed to create the engine", "the run failed to load nothing, retrying", "parseModel: Failed to open x"]:
+        assert parse_log([raw], now_ms=1).build.diagnostics == [], raw
+
+
+def test_round_n_wordings() -> None:
+    scratch = parse_log(["[TRT] [E] IBuilder::buildSerializedNetwork: Error Code 4: Internal Error (plugin node x requires "
+                         "2048 bytes of scratch space, but only 1024 is available.)"], now_ms=1).build
+    assert scratch.memory.requested_bytes == 2048
+    caffe = parse_log(["loading networks/alexnet.prototxt networks/bvlc_alexnet.caffemodel"], now_ms=1).build
+    assert caffe.model == "bvlc_alexnet"  # a Caffe model is named by its weights, not its network description
+    assert parse_log(["caffemodel=./yolov3_608.caffemodel;"], now_ms=1).build.model == "yolov3_608"
+    ort = parse_log(["OrtSessionOptionsAppendExecutionProvider_Tensorrt: Failed to load shared library"], now_ms=1).build
+    assert [d.severity for d in ort.diagnostics] == ["error"]  # onnxruntime's C API naming itself before its failure
