@@ -36,6 +36,10 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   (trtexec and Python build failures, a TensorRT-LLM build out of scratch space, TensorRT 3 and 7 on
   Jetson boards, DeepStream plugin lookups and enqueue failures, onnxruntime's provider library load,
   TF-TRT rebuilding an engine, a Triton model table).
+* ``BLIND_O`` (p317-p329): collected after round N's fixes, taken from plain searches as they came
+  (a Torch-TensorRT TorchScript compile refused, a trtexec DLA run on a Jetson, plugin imports and a
+  DLA fallback warning, TensorRT 10 Python API errors, onnxruntime's TensorRT EP at inference and in
+  INT8, a trtexec Myelin failure at inference, Triton plan loads and a TensorRT-LLM model table).
 """
 
 from __future__ import annotations
@@ -1778,6 +1782,98 @@ BLIND_N: dict[str, list[F]] = {
         F("errors (the UNAVAILABLE row)", 1, n_diag("error")),
         F("its message", True, has_diag("error", "unknown Execution Accelerator 'tensorrt' is requested")),
         F("encode_onnx failed", True, _failed("encode_onnx")),
+        F("status", "failed"),
+    ],
+}
+
+
+# Round O (p317-p329): collected after round N's fixes, taken as plain searches returned them
+# (a Torch-TensorRT TorchScript compile refused for an unsupported operator, a trtexec DLA run on a
+# Jetson Orin, mmdeploy's plugin imports and a DLA fallback warning, TensorRT 10 Python API
+# AttributeErrors, onnxruntime's TensorRT EP at inference and calibration, a trtexec Myelin failure at
+# inference, Triton plan loads and a TensorRT-LLM model table); figures written from reading each log
+# before the parser was run on any of them.
+BLIND_O: dict[str, list[F]] = {
+    "p317-torch-tensorrt-torchscript-unsupported-one-hot-method-cannot-be-compiled.log": [
+        F("errors (2 Unsupported operator + Method requested)", 3, n_diag("error")),
+        F("unsupported operator", True, has_diag("error", "Unsupported operator: aten::one_hot")),
+        F("compile refused", True, has_diag("error", "Method requested cannot be compiled by Torch-TensorRT")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p318-jetson-inference-trtexec-dla-segnet-engine-built-deserialized-trace.log": [
+        F("memory.engine_bytes", 26 * MiB),
+        F("memory.context_bytes", 4 * MiB),
+        F("phase_times_ms.engine_deserialize", 4.59798),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p319-mmdeploy-jetson-trt-python-plugin-imports-dla-profiles-falling-back-gpu.log": [
+        F("plugin_fallbacks", ["GridPriorsTRT", "TRTBatchedNMS"]),
+        F("warnings", 1, n_diag("warning")),
+        F("DLA fallback warning", True, has_diag("warning", "All dla layers are falling back to GPU")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p320-triton-trtllm-bert-model-table-wrapped-unavailable-json-key-num-layers.log": [
+        F("errors (the UNAVAILABLE row)", 1, n_diag("error")),
+        F("its message, wrapped row joined", True, has_diag("error", "key 'num_layers' not found")),
+        F("tensorrt_llm failed", True, _failed("tensorrt_llm")),
+        F("postprocessing ready", True, _ready("postprocessing")),
+        F("status", "failed"),
+    ],
+    "p321-onnxruntime-trt-ep-progress-bar-glued-enqueuev3-error-code-3-markdown-link.log": [
+        F("errors", 1, n_diag("error")),
+        F("Error Code 3", 1, n_diag("error", code="3", category="API Usage Error", source="IExecutionContext::enqueueV3")),
+        F("its message", True, has_diag("error", "Neither address or allocator is set for output tensor")),
+        F("status", "failed"),
+    ],
+    "p322-trtexec-enqueuev3-bindings-myelin-final-synchronize-failed-700.log": [
+        F("errors", 1, n_diag("error")),
+        F("Error Code 1 Myelin", 1, n_diag("error", code="1", category="Myelin", source="runner.cpp:718")),
+        F("its message", True, has_diag("error", "Final synchronize failed (700)")),
+        F("status", "failed"),
+    ],
+    "p323-yolov7-tensorrt-python-export-prompt-namespace-trt-info-cut-traceback.log": [
+        F("model", "best"),
+        F("engine_id", "yolov7-foodai-nms"),
+        F("precisions", ["fp16"]),
+        F("warnings", 0, n_diag("warning")),
+    ],
+    "p324-faster-live-portrait-trt10-onnx2trt-attributeerror-max-workspace-size.log": [
+        F("errors (the AttributeError)", 1, n_diag("error")),
+        F("its message", True, has_diag("error", "has no attribute 'max_workspace_size'")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p325-yolo-series-export-memusagesnapshot-attributeerror-set-memory-pool-limit.log": [
+        F("errors (the AttributeError)", 1, n_diag("error")),
+        F("its message", True, has_diag("error", "has no attribute 'set_memory_pool_limit'")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p326-onnxruntime-trt-ep-int8-indented-calibrator-not-being-used-warning.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("its message", True, has_diag("warning", "Calibrator is not being used")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p327-triton-2009-unprefixed-core-read-archive-h-type-mismatch-invalid-state.log": [
+        F("errors (Serialization Error + the E1201 line)", 2, n_diag("error")),
+        F("serialization error source", 1, n_diag("error", source="coreReadArchive.h:271")),
+        F("its message", True, has_diag("error", "Type mismatch")),
+        F("std::exception", True, has_diag("error", "std::exception")),
+        F("status", "failed"),
+    ],
+    "p328-triton-2401-trt10-version-tag-236-239-failed-to-load-det-auto-complete.log": [
+        F("errors", 2, n_diag("error")),
+        F("Error Code 1 Serialization", 1, n_diag("error", code="1", category="Serialization", source="stdArchiveReader.cpp:46")),
+        F("facts.runtime_serialization_version", 236),
+        F("facts.engine_serialization_version", 239),
+        F("det failed", True, _failed("det")),
+        F("status", "failed"),
+    ],
+    "p329-torch-tensorrt-ngc-2204-backticked-plan-not-compatible-expecting-824-got-823.log": [
+        F("errors", 1, n_diag("error")),
+        F("its message", True, has_diag("error", "not compatible with this version of TensorRT")),
+        F("facts.expected_trt_version", "8.2.4"),
         F("status", "failed"),
     ],
 }
