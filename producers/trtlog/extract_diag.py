@@ -43,6 +43,9 @@ BARE_ERROR = re.compile(
     r"|^(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx):\d+:\s+(?:Failed|Could not|Cannot|Unable|CHECK\(.*?\) failed)\b"  # a call site that failed
     r"|^Ort[A-Z]\w*:\s+(?:Failed|Could not|Cannot|Unable)\b"  # an onnxruntime C API call naming itself: "OrtSessionOptionsAppend...: Failed to load shared library"
     r"|^EP Error\s+\S"  # onnxruntime's Python session: "EP Error D:\...\provider_bridge_ort.cc:1131 ... [ONNXRuntimeError] : 1 : FAIL : ..."
+    # TensorRT 7's source-located error in full, printed with no tag or severity (a blank before its "(" or not):
+    # "coreReadArchive.h(271) - Serialization Error in readExternal:0(Type mismatch)"
+    r"|^(?:[A-Za-z]:)?[\w./\\-]+\.(?:cpp|cc|cu|h|hpp)\s*\(\d+\)\s*-\s*[A-Za-z][\w ]*?Error in\s+(?:[\w<>,~]|::)+:\s*-?\d+"
 )
 # Triton's model status table: a row whose status is "UNAVAILABLE: <reason>" reports a model that failed to load
 UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAILABLE:\s*\S")

@@ -638,3 +638,13 @@ def test_round_n_wordings() -> None:
     assert parse_log(["caffemodel=./yolov3_608.caffemodel;"], now_ms=1).build.model == "yolov3_608"
     ort = parse_log(["OrtSessionOptionsAppendExecutionProvider_Tensorrt: Failed to load shared library"], now_ms=1).build
     assert [d.severity for d in ort.diagnostics] == ["error"]  # onnxruntime's C API naming itself before its failure
+
+
+def test_round_o_unprefixed_trt7_source_error() -> None:
+    # TensorRT 7's source-located error with no tag or severity, with or without a blank before its "(" and its code
+    for raw, source in [("coreReadArchive.h(271) - Serialization Error in readExternal:0(Type mismatch)", "coreReadArchive.h:271"),
+                        ("cudnnBuilder2.cpp (1508) - Misc Error in buildEngine: -1 (Could not find tensor x.)", "cudnnBuilder2.cpp:1508")]:
+        diags = parse_log([raw], now_ms=1).build.diagnostics
+        assert [(d.severity, d.source) for d in diags] == [("error", source)], raw
+    # a line that only names a source location and an error's kind, without the "in f: code" that TensorRT 7 prints, is not one
+    assert parse_log(["notes.h(3) - Error handling, see below"], now_ms=1).build.diagnostics == []
