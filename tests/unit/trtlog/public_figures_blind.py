@@ -40,6 +40,10 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   (a Torch-TensorRT TorchScript compile refused, a trtexec DLA run on a Jetson, plugin imports and a
   DLA fallback warning, TensorRT 10 Python API errors, onnxruntime's TensorRT EP at inference and in
   INT8, a trtexec Myelin failure at inference, Triton plan loads and a TensorRT-LLM model table).
+* ``BLIND_P`` (p330-p342): collected after round O's fix, taken from plain searches as they came
+  (TensorRT build errors and INT64 warnings from trtexec and the ONNX parser, a trtexec option dump,
+  trtllm-build plugin settings, a TensorRT-LLM benchmark out of memory, C++ API usage errors, a Python engine
+  load, a C++ loader's glibc assertion, DeepStream engine open errors).
 """
 
 from __future__ import annotations
@@ -1874,6 +1878,96 @@ BLIND_O: dict[str, list[F]] = {
         F("errors", 1, n_diag("error")),
         F("its message", True, has_diag("error", "not compatible with this version of TensorRT")),
         F("facts.expected_trt_version", "8.2.4"),
+        F("status", "failed"),
+    ],
+}
+
+
+# Round P (p330-p342): collected after round O's fix, taken as plain searches returned them
+# (TensorRT 7-8 build errors and INT64 warnings, a trtexec option dump, trtllm-build plugin settings,
+# TensorRT-LLM out of memory in a benchmark, C++ API usage errors, a Python engine load, a C++ loader's
+# assertion, DeepStream 6.0 engine open errors); figures written from reading each log before the
+# parser was run on any of them.
+BLIND_P: dict[str, list[F]] = {
+    "p330-voltaml-sd-trt-error-code-10-foreign-node-matmul-assertion-engine-nullptr.log": [
+        F("errors", 2, n_diag("error")),
+        F("Error Code 10 Internal Error", 1, n_diag("error", code="10", category="Internal Error", source="optimizer.cpp:3728")),
+        F("Error Code 2 assertion", 1, n_diag("error", code="2", source="builder.cpp:751")),
+        F("its message", True, has_diag("error", "Could not find any implementation for node")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p331-onnx-tensorrt-trt7-int64-weights-cast-down-seven-warnings.log": [
+        F("warnings (7 INT64 lines)", 7, n_diag("warning")),
+        F("their source", 7, n_diag("warning", source="onnx2trt_utils.cpp:198")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p332-dcnv2-trt-verbose-importing-initializer-int64-warnings-interleaved.log": [
+        F("warnings (5 INT64 lines)", 5, n_diag("warning")),
+        F("its message", True, has_diag("warning", "generated with INT64 weights")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p333-onnx-tensorrt-trtexec-explicit-batch-faster-rcnn-options-dump.log": [
+        F("model (the Model: line)", "faster_rcnn_inception_v2_coco_guenther_updated_opset11_onnx1.6"),
+        F("precisions (FP32)", []),
+        F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("trtexec --onnx=/workspace/faster_rcnn_inception_v2_coco.onnx")),
+        F("errors", 0, n_diag("error")),
+        F("warnings", 0, n_diag("warning")),
+    ],
+    "p334-trtllm-build-0100-dev-set-plugin-lines-head.log": [
+        F("facts.trtllm_version", "0.10.0.dev2024043000"),
+        F("facts.trtllm.gemm_plugin", "None"),
+        F("facts.trtllm.gpt_attention_plugin", "float16"),
+        F("facts.trtllm.context_fmha", "True"),
+        F("facts.trtllm.paged_kv_cache", "True"),
+        F("facts.tokens_per_block", 128),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p335-pointcloud-detector-cpp-model-infos-runtime-destroyed-before-engines-error-code-3.log": [
+        F("errors (one, its ')' line joined)", 1, n_diag("error")),
+        F("Error Code 3 API Usage Error", 1, n_diag("error", code="3", category="API Usage Error", source="runtime.cpp:346")),
+        F("its message", True, has_diag("error", "Destroying a runtime before destroying deserialized engines")),
+        F("warnings", 0, n_diag("warning")),
+    ],
+    "p336-trtllm-benchmark-py-context-memory-cuda-oom-skipping-exceptions.log": [
+        F("facts.trtllm_version", "0.11.0.dev2024052800"),
+        F("errors (2 exceptions)", 2, n_diag("error")),
+        F("their message", True, has_diag("error", "CUDA out of memory")),
+        F("memory.context_bytes", 10304 * MiB),
+    ],
+    "p337-sunone-aimbot-trt-python-engine-deserialization-context-memusage-only.log": [
+        F("memory.engine_bytes", 61 * MiB),
+        F("memory.context_bytes", 35 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p338-torch2trt-cpp-loader-engine-cpp-868-deserialize-assertion-size-mismatch.log": [
+        F("errors", 1, n_diag("error")),
+        F("its source", 1, n_diag("error", source="engine.cpp:868")),
+        F("its message", True, has_diag("error", "Mismatch between allocated memory size and expected size of serialized engine")),
+        F("status", "failed"),
+    ],
+    "p339-tensorrt-trt7-upsample-opset11-int64-warnings-in-fence.log": [
+        F("warnings (6 INT64 lines)", 6, n_diag("warning")),
+        F("their source", 6, n_diag("warning", source="onnx2trt_utils.cpp:198")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p340-face-mask-deepstream-60-bold-markdown-open-error-int8-two-gst-warn.log": [
+        F("open error (in bold)", 1, n_diag("error")),
+        F("its source", 1, n_diag("error", source="nvdsinfer_model_builder.cpp:1484")),
+        F("gst WARN lines", 2, n_diag("warning")),
+        F("warning sources", ["nvdsinfer_context_impl.cpp:1889", "nvdsinfer_context_impl.cpp:1996"], diag_set("warning", "source")),
+        F("engine_id", "resnet18_detector.etlt_b1_gpu0_int8"),
+    ],
+    "p341-deepstream-yolo-tx2-601-yolov4-open-error-rebuild-weights-read.log": [
+        F("open error", 1, n_diag("error")),
+        F("gst WARN lines", 2, n_diag("warning")),
+        F("engine_id", "model_b1_gpu0_fp32"),
+        F("model", "yolov4"),
+    ],
+    "p342-bevdet-cpp-export-backticked-get-input-error-code-3-segfault.log": [
+        F("errors (Error Code 3 + the segfault)", 2, n_diag("error")),
+        F("Error Code 3 API Usage Error", 1, n_diag("error", code="3", category="API Usage Error", source="network.cpp:1888")),
+        F("its condition", True, has_diag("error", "index < getNbInputs()")),
         F("status", "failed"),
     ],
 }
