@@ -1908,8 +1908,8 @@ BLIND_P: dict[str, list[F]] = {
         F("errors", 0, n_diag("error")),
     ],
     "p333-onnx-tensorrt-trtexec-explicit-batch-faster-rcnn-options-dump.log": [
-        F("model (the Model: line)", "faster_rcnn_inception_v2_coco_guenther_updated_opset11_onnx1.6"),
-        F("precisions (FP32)", []),
+        F("model", "faster_rcnn_inception_v2_coco_guenther_updated_opset11_onnx1.6"),
+        F("precisions", []),  # trtexec says Precision: FP32
         F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("trtexec --onnx=/workspace/faster_rcnn_inception_v2_coco.onnx")),
         F("errors", 0, n_diag("error")),
         F("warnings", 0, n_diag("warning")),
