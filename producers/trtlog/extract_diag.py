@@ -53,9 +53,10 @@ UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAIL
 WRAPPED_CELL = re.compile(r"^\|\s*\|\s*\|(?P<rest>(?!\s*\d+\s+0x[0-9a-fA-F])[^|]*[^|\s][^|]*)\|?\s*$")
 # the ONNX parser's error, printed by the application, with its code or without ("[8] Assertion failed: ...")
 ASSERTION_LINE = re.compile(r"^(?:\[\d+\]\s*)?Assertion failed:\s*\S")
-# glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed."
+# glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed." (its opening quote
+# may be gone, taken by a paste as the start of its inline code: "`prog: f.cpp:868: ...: Assertion size >= bsize && \"...\"' failed.`", its closing backtick kept)
 GLIBC_ASSERT = re.compile(
-    r"^(?:\S+:\s+)?(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion [`'\u2018].*[`'\u2019] failed\.?$"
+    r"^(?:\S+:\s+)?(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion (?:[`'\u2018])?\S.*[`'\u2019] failed\.?`?$"
 )
 # any source location a message names, in whichever form: "file.cpp:42", "(file.cpp:42)", "<file.cpp:42>",
 # "file.cpp(42)", MSVC's ", file F, line 42", "[file.cpp::func::42]", with or without a directory or a drive letter
