@@ -50,14 +50,14 @@ KV_CACHE = [
     (re.compile(rf"Allocated (?P<v>{NUM}) ?(?P<u>{UNIT}|GB|MB) for max tokens in paged KV cache(?: \((?P<t>\d+)\))?", re.I), "kv_cache_bytes"),
     (re.compile(r"Allocate (?P<v>\d+) bytes for k/v cache", re.I), "kv_cache_bytes"),
     (re.compile(r"Using (?P<t>\d+) (?:total )?tokens in paged KV cache", re.I), None),
-    (re.compile(r"(?:Number of tokens per block:|tokens per block=)\s*(?P<b>\d+)", re.I), None),
+    (re.compile(r"(?:Number of tokens per block:|tokens per block=|\bSet tokens_per_block to)\s*(?P<b>\d+)", re.I), None),
 ]
 BLOCK_ASSIGN = re.compile(r"\[BlockAssignment\].*requiring (?P<v>\d+) bytes")
 
 
 def extract(line: Line, st: ParseState) -> bool:
     text = line.text
-    if ("KV cache" in text or "k/v cache" in text or "tokens per block" in text.lower()) and _kv_cache(text, st):
+    if ("KV cache" in text or "k/v cache" in text or "tokens per block" in text.lower() or "tokens_per_block to" in text) and _kv_cache(text, st):
         return True
     if "Mem" not in text and "mem" not in text and "size" not in text and "Block" not in text and "allocate" not in text and "scratch" not in text:
         return False
@@ -68,6 +68,10 @@ def extract(line: Line, st: ParseState) -> bool:
         st.set_memory("cpu_now_peak_bytes", to_bytes(m.group("cpu"), m.group("unit")))
         if "ExecutionContext creation" in m.group("what"):
             st.set_memory("context_bytes", to_bytes(m.group("dgpu").lstrip("+"), m.group("unit")))
+        # TensorRT 8.6+'s "TensorRT-managed allocation in engine deserialization: CPU +0, GPU +61": the engine's
+        # device share, its size where the log printed no "Loaded engine size" (a Python runtime at WARNING-and-up)
+        elif "in engine deserialization" in m.group("what") and st.memory.get("engine_bytes") is None:
+            st.set_memory("engine_bytes", to_bytes(m.group("dgpu").lstrip("+"), m.group("unit")))
         return True
     if m := PEAK_STATS.search(text):
         st.set_memory("peak_gpu_bytes", to_bytes(m.group("gpu"), m.group("u2")))
