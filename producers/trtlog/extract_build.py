@@ -92,6 +92,7 @@ MODEL_CONTEXT = re.compile(
     re.I,
 )
 MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|uff|caffemodel|etlt|prototxt))(?![\w-])(?!\.\w)")
+YOLO_WEIGHTS = re.compile(r"^Loading weights of ([\w.-]+) complete\s*$")
 ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
 TACTIC = re.compile(
@@ -211,6 +212,10 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
             # a Caffe model is named by its weights, not its network description: "loading x.prototxt bvlc_x.caffemodel"
             st.facts["model_path"] = next((f for f in found if not f.endswith(".prototxt")), found[0])
             hit = True
+    # DeepStream-Yolo names the network it builds by its config's name, not a file: "Loading weights of yolov4 complete"
+    if "model_path" not in st.facts and text.startswith("Loading weights of ") and (m := YOLO_WEIGHTS.match(text)):
+        st.facts["model_path"] = m.group(1)
+        hit = True
     if "engine_path" not in st.facts and (".engine" in low or ".plan" in low or ".trt" in low):
         if ENGINE_CONTEXT.search(text) and (m := ENGINE_FILE.search(text)):
             st.facts["engine_path"] = m.group(1)
