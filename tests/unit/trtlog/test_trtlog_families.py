@@ -648,3 +648,19 @@ def test_round_o_unprefixed_trt7_source_error() -> None:
         assert [(d.severity, d.source) for d in diags] == [("error", source)], raw
     # a line that only names a source location and an error's kind, without the "in f: code" that TensorRT 7 prints, is not one
     assert parse_log(["notes.h(3) - Error handling, see below"], now_ms=1).build.diagnostics == []
+
+
+def test_round_p_families() -> None:
+    # a glibc assertion whose opening quote a paste took for its inline code's start; the closing backtick kept
+    raw = "`loadtrt: engine.cpp:868: bool f(): Assertion size >= bsize && \"Mismatch of sizes.\"' failed.`"
+    diags = parse_log([raw], now_ms=1).build.diagnostics
+    assert [(d.severity, d.source) for d in diags] == [("error", "engine.cpp:868")]
+    # a line that mentions an assertion but is no glibc assert() message stays plain
+    assert parse_log(["notes.cpp:3: see the Assertion section, it failed before"], now_ms=1).build.diagnostics == []
+    assert parse_log(["[05/05/2024-09:10:33] [TRT-LLM] [I] Set tokens_per_block to 128."], now_ms=1).build.facts["tokens_per_block"] == 128
+    deser = "[TRT] [I] [MemUsageChange] TensorRT-managed allocation in engine deserialization: CPU +0, GPU +61, now: CPU 0, GPU 61 (MiB)"
+    assert parse_log([deser], now_ms=1).build.memory.engine_bytes == 61 << 20
+    # a printed engine size stays the engine's size: the deserialization's device share does not replace it
+    assert parse_log(["[I] Loaded engine size: 60 MiB", deser], now_ms=1).build.memory.engine_bytes == 60 << 20
+    assert parse_log(["Loading weights of yolov4 complete"], now_ms=1).build.model == "yolov4"
+    assert parse_log(["Loading x.onnx from file", "Loading weights of yolov4 complete"], now_ms=1).build.model == "x"
