@@ -1908,7 +1908,9 @@ BLIND_P: dict[str, list[F]] = {
         F("errors", 0, n_diag("error")),
     ],
     "p333-onnx-tensorrt-trtexec-explicit-batch-faster-rcnn-options-dump.log": [
-        F("model", "faster_rcnn_inception_v2_coco_guenther_updated_opset11_onnx1.6"),
+        F("model", "faster_rcnn_inception_v2_coco_guenther_updated_opset11_onnx1.6",
+          miss="trtexec's own 'Model:' line names another file than the pasted command's --onnx; reading the "
+               "'Model:' line first fixes it but changes p256's model (a log with two runs), so it stays a gap"),
         F("precisions", []),  # trtexec says Precision: FP32
         F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("trtexec --onnx=/workspace/faster_rcnn_inception_v2_coco.onnx")),
         F("errors", 0, n_diag("error")),
