@@ -44,6 +44,10 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   (TensorRT build errors and INT64 warnings from trtexec and the ONNX parser, a trtexec option dump,
   trtllm-build plugin settings, a TensorRT-LLM benchmark out of memory, C++ API usage errors, a Python engine
   load, a C++ loader's glibc assertion, DeepStream engine open errors).
+* ``BLIND_Q`` (p343-p357): collected after round P's fixes, taken from plain searches as they came
+  (trtexec build failures, version-tag refusals, Torch-TensorRT's compile spec and a runtime binding error,
+  DeepStream warnings and plugin lookups, TensorRT 7 assertions, a trtexec option dump behind a script,
+  mmdeploy's [GpuLayer] list, an application's tab-and-pipe logger, a TensorRT-LLM build that terminated).
 """
 
 from __future__ import annotations
@@ -1970,6 +1974,133 @@ BLIND_P: dict[str, list[F]] = {
         F("errors (Error Code 3 + the segfault)", 2, n_diag("error")),
         F("Error Code 3 API Usage Error", 1, n_diag("error", code="3", category="API Usage Error", source="network.cpp:1888")),
         F("its condition", True, has_diag("error", "index < getNbInputs()")),
+        F("status", "failed"),
+    ],
+}
+
+
+# Round Q (p343-p357): collected after round P's fixes, taken as plain searches returned them (trtexec
+# build failures with no implementation for a node, version-tag refusals on a Jetson and on Windows,
+# Torch-TensorRT's compile spec and a runtime binding error, DeepStream 5.0 to 6.2 warnings and plugin
+# lookups, TensorRT 7 assertions from a tensorrtx build and a C++ demo, a trtexec 8.0 option dump behind
+# a Python script, mmdeploy's [GpuLayer] list, an application's own tab-and-pipe logger, a TensorRT-LLM
+# build that terminated); figures written from reading each log before the parser was run on any of them.
+BLIND_Q: dict[str, list[F]] = {
+    "p343-lidar-ai-centerpoint-trtexec-error-code-10-convtranspose-engine-set-up-failed.log": [
+        F("errors (2 Error[N] + 4 trtexec)", 6, n_diag("error")),
+        F("Error Code 10 Internal Error", 1, n_diag("error", code="10", category="Internal Error", source="optimizer.cpp:1855")),
+        F("Error Code 2 assertion", 1, n_diag("error", code="2", source="builder.cpp:417")),
+        F("its node", True, has_diag("error", "Could not find any implementation for node ConvTranspose_56")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p344-cuda-bevfusion-head-bbox-fastest-tactic-time-inf-timing-cache-foreign-node.log": [
+        F("errors", 1, n_diag("error")),
+        F("Error Code 10 source", 1, n_diag("error", code="10", category="Internal Error", source="optimizer.cpp:2033")),
+        F("its message", True, has_diag("error", "Could not find any implementation for node {ForeignNode[")),
+        F("fastest tactic (negative decimal id)", "-3360065831133338131",
+          lambda r: next((t.tactic for t in r.build.tactic_timings if t.fastest), None)),
+        F("status", "failed"),
+    ],
+    "p345-tensorrt-jetson-docker-safe-version-tag-0-vs-43-deserialize.log": [
+        F("errors", 2, n_diag("error")),
+        F("Error Code 1 Serialization", 1, n_diag("error", code="1", category="Serialization", source="stdArchiveReader.cpp:35")),
+        F("Error Code 4", 1, n_diag("error", code="4", source="runtime.cpp:50")),
+        F("facts.runtime_serialization_version", 0),
+        F("facts.engine_serialization_version", 43),
+        F("status", "failed"),
+    ],
+    "p346-tensorrt-windows-qualified-std-archive-reader-version-213-vs-205.log": [
+        F("errors", 2, n_diag("error")),
+        F("Error Code 1 Serialization (qualified function)", 1, n_diag("error", code="1", category="Serialization", source="stdArchiveReader.cpp:40")),
+        F("Error Code 4 (qualified function)", 1, n_diag("error", code="4", source="runtime.cpp:50")),
+        F("facts.runtime_serialization_version", 213),
+        F("facts.engine_serialization_version", 205),
+        F("status", "failed"),
+    ],
+    "p347-torch-tensorrt-ts-debug-compile-spec-enabled-precision-half.log": [
+        F("precisions", ["fp16"]),  # "Enabled Precision": [Half, ]
+        F("errors", 0, n_diag("error")),
+        F("warnings", 0, n_diag("warning")),
+    ],
+    "p348-torch-tensorrt-trtengine-cpp-132-binding-name-expected-true-runtimeerror.log": [
+        F("errors (one RuntimeError, its reason line joined)", 1, n_diag("error")),
+        F("RuntimeError at its source", 1, n_diag("error", code="RuntimeError", source="TRTEngine.cpp:132")),
+        F("its reason", True, has_diag("error", "Could not find a TensorRT engine binding for output named output_0")),
+        F("status", "failed"),
+    ],
+    "p349-deepstream-yolo-orin-62-unknown-embedded-device-allocation-cap-five-warnings.log": [
+        F("warnings (5 repeats)", 5, n_diag("warning")),
+        F("its message", True, has_diag("warning", "Unknown embedded device detected")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p350-tensorrtx-dbnet-trt7-fatal-assertion-int-interval-aborting-glibc-engine-nullptr.log": [
+        F("errors ([F] + [E] assertions, the glibc assertion, the abort)", 4, n_diag("error")),
+        F("TensorRT's assertions at intInterval.cpp:20", 2, n_diag("error", source="intInterval.cpp:20")),
+        F("glibc assertion source", 1, n_diag("error", source="dbnet.cpp:759")),
+        F("its condition", True, has_diag("error", "engine != nullptr")),
+        F("model", "DBNet2"),  # Loading weights: ./DBNet2.wts
+        F("status", "failed"),
+    ],
+    "p351-tensorrt-demos-mtcnn-parameter-check-blob-nullptr-trtnet-assertion-terminate.log": [
+        F("errors (parameter check, app assertion, terminate, Aborted)", 4, n_diag("error")),
+        F("parameter check source", 1, n_diag("error", source="runtime.cpp:30")),
+        F("its condition", True, has_diag("error", "(blob) != nullptr")),
+        F("application assertion source", 1, n_diag("error", source="trtNet.cpp:146")),
+        F("status", "failed"),
+    ],
+    "p352-deepstream-video-pipeline-export-prompt-userwarning-trtexec-8001-build-options.log": [
+        F("trt_version", "8.0.1"),
+        F("precisions", ["fp16"]),
+        F("model", "ds_trt_4"),
+        F("engine_id", "ds_trt_4"),
+        F("command", True, lambda r: str(r.build.facts.get("command", "")).startswith("trtexec --onnx=checkpoints/ds_trt_4.onnx")),
+        F("warnings (PyTorch's UserWarning)", 1, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p353-mmdeploy-xavier-nx-gpulayer-list-batched-nms-memusage-cublas.log": [
+        F("engine layers (17 [GpuLayer] lines)", 17, lambda r: len(r.build.layers)),
+        F("memory.peak_gpu_bytes", 6885 * MiB),
+        F("memory.cpu_peak_bytes", 1099 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p354-jetson-yolov5-legacy-trt7-yololayer-plugin-not-found-nonetype-max-batch-size.log": [
+        F("errors (4 TRT + AttributeError)", 5, n_diag("error")),
+        F("plugin_fallbacks", ["YoloLayer_TRT"]),
+        F("facts.plugin_not_found", True),
+        F("serialization error", 1, n_diag("error", code="0", category="Serialization Error", source="safeDeserializationUtils.cpp:323")),
+        F("INVALID_CONFIG kind", 1, n_diag("error", category="INVALID_CONFIG")),
+        F("AttributeError at its innermost frame", 1, n_diag("error", code="AttributeError", source="yoloDet.py:39")),
+        F("engine_id", "license_plate_detection"),
+        F("status", "failed"),
+    ],
+    "p355-yolov5-deepstream-50-hardswish-plugin-not-found-invalid-config-two-gst-warn.log": [
+        F("errors (4 [TRT] + the app's)", 5, n_diag("error")),
+        F("plugin_fallbacks", ["HardSwishLayer_TRT"]),
+        F("facts.plugin_not_found", True),
+        F("serialization error source", 1, n_diag("error", source="safeDeserializationUtils.cpp:323")),
+        F("gst WARN lines", 2, n_diag("warning")),
+        F("warning sources", ["nvdsinfer_context_impl.cpp:1690", "nvdsinfer_context_impl.cpp:1797"], diag_set("warning", "source")),
+        F("engine_id", "yolov5s"),
+        F("status", "failed"),
+    ],
+    "p356-yolov5-tensorrt-tab-pipe-app-logger-memusage-yololayer-plugin-not-found.log": [
+        F("errors (the two |error| lines)", 2, n_diag("error")),
+        F("error codes", ["1", "3"], diag_set("error", "code")),
+        F("Error Code 1 source", 1, n_diag("error", code="1", category="Serialization", source="pluginV2Runner.cpp:292")),
+        F("plugin_fallbacks", ["YoloLayer_TRT"]),
+        F("facts.plugin_not_found", True),
+        F("memory.engine_bytes", 18 * MiB),
+        F("memory.peak_gpu_bytes", 5675 * MiB),
+        F("engine_id", "yolov5s"),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p357-trtllm-build-010-dev-yi-fp8-detected-inputs-terminate-tllm-exception.log": [
+        F("facts.network_inputs", 14),
+        F("facts.network_outputs", 1),
+        F("warnings (RemoveDeadLayers)", 1, n_diag("warning")),
+        F("errors (the terminate line)", 1, n_diag("error")),
         F("status", "failed"),
     ],
 }
