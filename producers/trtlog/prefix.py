@@ -79,6 +79,9 @@ _SEV_CALL_SITE = re.compile(
     r"(?:[ \t]+\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?)?[ \t]+(?:\d+[ \t]+)?"
     r"(?:[A-Za-z]:)?(?:[^\s\[\]]*[/\\])?(?P<file>[\w.-]+\.(?:cc|cpp|cxx|c|h|hpp|cu|py):\d+)"
 )
+# a logger that closes every field with a pipe, no blanks: "\t|yolov5|error|[TensorRT] 3: ..." (noahmr/yolov5-tensorrt);
+# a Markdown table row ends with its pipe, this never does
+_PIPE_FIELDS = re.compile(r"\|(?:[\w.\-]+\|){1,3}(?=[^|\s])")
 _QUIET_BRACKET = re.compile(r"[a-z0-9_./ :@=-]+|[\w.-]+(?:\.\w+)?:\d+|(?:RANK|Rank|GPU|Device|TID|PID|pid|tid) ?:?\d+|\w+-\d+")
 
 
@@ -126,6 +129,10 @@ def peel(rest: str, *, after_severity: bool = False, after_token: bool = False) 
     ``after_token``: something was peeled before (a stamp); only then may the prefix open with a ``|``
     separator (loguru's ``stamp | ERROR | msg``); a line that opens with one is a Markdown table row."""
     pos, n = 0, len(rest)
+    if rest[:1] == "|" and not after_severity and (m := _PIPE_FIELDS.match(rest)) and not rest.rstrip().endswith("|"):
+        levels = [lv for f in m.group(0).strip("|").split("|") if (lv := _LEVEL_MAP.get(f.upper())) and len(f) > 1]
+        if len(levels) == 1:
+            return AppPrefix(m.end(), levels[0], None, None)
     if rest[:1] in ("|", "-") and not after_severity:
         if not after_token:
             return None
