@@ -74,8 +74,14 @@ def locate_source(msg: str) -> str | None:
         if m := ANY_SOURCE.search(line):
             return f"{m.group('file')}:{m.group('l1') or m.group('l2') or m.group('l3') or m.group('l4')}"
         if i + 1 < len(lines) and not UNFINISHED.search(line):
+            if m := BARE_LOCATION.fullmatch(lines[i + 1].strip()):
+                return f"{_basename(m.group('file'))}:{m.group('line')}"  # TensorRT 7's "Assertion failed: c" + "../builder/f.cpp:20"
             break
     return None
+
+
+# a line that is nothing but the location of the message above it (TensorRT 7 prints an assertion's that way)
+BARE_LOCATION = re.compile(r"(?P<file>(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+)")
 
 
 STANDALONE_EXCEPTION = re.compile(
@@ -231,13 +237,17 @@ def _exception(st: ParseState, m: re.Match[str], raw: str) -> bool:
     a message broken at its end (``... : 6 : `` wrapped by the terminal) goes on to its next lines."""
     close(st)
     entry = DiagEntry("error", m.group("msg").strip(), m.group("cls"), None, "python exception")
-    if _cut_at_blank(raw) or UNFINISHED.search(entry.message):
-        st.open_diag, st.open_diag_lines, st.open_diag_trt, st.open_diag_cut = entry, 0, False, _cut_at_blank(raw)
+    if _cut_at_blank(raw) or UNFINISHED.search(entry.message) or (reason_next := CHECK_FAILED.search(entry.message)):
+        st.open_diag, st.open_diag_lines, st.open_diag_trt = entry, 0, False
+        st.open_diag_cut = _cut_at_blank(raw) or bool(reason_next)
     else:
         _commit(st, _analyse(entry))
     return True
 
 
+# a failed check that prints its reason on the next line (Torch-TensorRT's TORCHTRT_CHECK / c10's TORCH_CHECK):
+# "RuntimeError: [Error thrown at core/runtime/TRTEngine.cpp:132] Expected (a == b) to be true but got false" + "Could not find ..."
+CHECK_FAILED = re.compile(r"\bExpected .+ to be (?:true|false) but got (?:true|false)\s*$")
 LOOKS_TRT = re.compile(r"::|Error Code|Assertion|\bsetMemoryPoolLimit\b|\bworkspace\b|^\[\d+\]")
 # a message that cannot end here: a trailing ':' ',' '(' '=' or a backslash, or a word that needs what follows
 UNFINISHED = re.compile(
