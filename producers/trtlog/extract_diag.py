@@ -42,7 +42,8 @@ BARE_ERROR = re.compile(
     r"|^[A-Z][a-z]+ Error:\s+\S"  # ... a kind of error and its message: "Internal Error: MyelinCheckException: ..."
     r"|^(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx):\d+:\s+(?:Failed|Could not|Cannot|Unable|CHECK\(.*?\) failed)\b"  # a call site that failed
     r"|^Ort[A-Z]\w*:\s+(?:Failed|Could not|Cannot|Unable)\b"  # an onnxruntime C API call naming itself: "OrtSessionOptionsAppend...: Failed to load shared library"
-    r"|^EP Error\s+\S"  # onnxruntime's Python session: "EP Error D:\...\provider_bridge_ort.cc:1131 ... [ONNXRuntimeError] : 1 : FAIL : ..."
+    r"|^EP Error\s+\S"
+    r"|^Parameter check failed at:\s*\S"  # TensorRT 7's API check printed with no tag: "... at: runtime.cpp::deserializeCudaEngine::30, condition: ..."  # onnxruntime's Python session: "EP Error D:\...\provider_bridge_ort.cc:1131 ... [ONNXRuntimeError] : 1 : FAIL : ..."
     # TensorRT 7's source-located error in full, printed with no tag or severity (a blank before its "(" or not):
     # "coreReadArchive.h(271) - Serialization Error in readExternal:0(Type mismatch)"
     r"|^(?:[A-Za-z]:)?[\w./\\-]+\.(?:cpp|cc|cu|h|hpp)\s*\(\d+\)\s*-\s*[A-Za-z][\w ]*?Error in\s+(?:[\w<>,~]|::)+:\s*-?\d+"
@@ -52,17 +53,19 @@ UNAVAILABLE_ROW = re.compile(r"^\|\s*(?P<model>[^|]+?)\s*\|\s*\d+\s*\|\s*UNAVAIL
 # the rest of a wrapped status cell: a row whose model and version cells are empty, not a numbered stack frame
 WRAPPED_CELL = re.compile(r"^\|\s*\|\s*\|(?P<rest>(?!\s*\d+\s+0x[0-9a-fA-F])[^|]*[^|\s][^|]*)\|?\s*$")
 # the ONNX parser's error, printed by the application, with its code or without ("[8] Assertion failed: ...")
-ASSERTION_LINE = re.compile(r"^(?:\[\d+\]\s*)?Assertion failed:\s*\S")
+# ... or an application's own assert macro naming its file and line in words ("Assertion fail in file 'trtNet.cpp' line 146: msg")
+ASSERTION_LINE = re.compile(r"^(?:\[\d+\]\s*)?Assertion fail(?:ed|\s+in file\s+'[^']+',?\s+line\s+\d+):\s*\S")
 # glibc assert(): "prog: /src/model.cpp:46: void Model::build(): Assertion `engine' failed." (its opening quote
 # may be gone, taken by a paste as the start of its inline code: "`prog: f.cpp:868: ...: Assertion size >= bsize && \"...\"' failed.`", its closing backtick kept)
 GLIBC_ASSERT = re.compile(
     r"^(?:\S+:\s+)?(?P<file>[\w./\\+-]+\.(?:cpp|cc|cu|cxx|c|h|hpp)):(?P<line>\d+):\s.*?\bAssertion (?:[`'\u2018])?\S.*[`'\u2019] failed\.?`?$"
 )
 # any source location a message names, in whichever form: "file.cpp:42", "(file.cpp:42)", "<file.cpp:42>",
-# "file.cpp(42)", MSVC's ", file F, line 42", "[file.cpp::func::42]", with or without a directory or a drive letter
+# "file.cpp(42)", MSVC's ", file F, line 42" (or "file 'F' line 42"), "[file.cpp::func::42]" (TensorRT 7 without the brackets:
+# "at: runtime.cpp::deserializeCudaEngine::30, condition: ..."), with or without a directory or a drive letter
 ANY_SOURCE = re.compile(
     r"(?<![\w.+-])(?:[A-Za-z]:)?(?:[^\s()\[\]<>'\"`,]*[/\\])?(?P<file>[\w.+-]+\.(?:cpp|cc|cu|cuh|cxx|c|h|hpp|hxx|inl))"
-    r"(?:(?::\d+)?:(?P<l1>\d+)(?![\d.])|\((?P<l2>\d+)\)|,\s*line\s+(?P<l3>\d+)|::(?:[^\s:\]]+::)*(?P<l4>\d+)\])"
+    r"(?:(?::\d+)?:(?P<l1>\d+)(?![\d.])|\((?P<l2>\d+)\)|'?(?:,\s*|\s+)line\s+(?P<l3>\d+)|::(?:[^\s:\]]+::)*(?P<l4>\d+)(?:\]|(?=,\s)))"
 )
 
 
