@@ -115,6 +115,8 @@ WARNING_PHRASES = re.compile(
     r"^(?:[\w./\\-]+\.(?:cpp|cc):\d+:\s*)?(?:Could not register plugin creator\b"
     r"|Your ONNX model has been generated with INT64 weights\b|One or more weights outside the range of INT32 was clamped\b)"
 )
+# Python's warnings module: "/opt/.../torch/nn/functional.py:718: UserWarning: msg" (the offending source line follows, indented)
+PY_WARNING = re.compile(r"^(?P<file>(?:[A-Za-z]:)?[^\s:]*\.py):(?P<line>\d+):\s+[A-Z]\w*Warning:\s+\S")
 # an error message quoted inside an application's own line: "Model 'x' loading failed with error: ... [TensorRT-LLM][ERROR] ..."
 EMBEDDED_ERROR = re.compile(r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bloading failed with error:")
 API_SOURCE = re.compile(r"^(?P<api>[A-Z]\w*::\w+):\s*Error Code")
@@ -143,7 +145,7 @@ def inferred_severity(line: Line) -> str | None:
         return "error"
     if line.family == "plain" and text[:1] == "|" and UNAVAILABLE_ROW.match(text):
         return "error"
-    if WARNING_PHRASES.match(text):
+    if WARNING_PHRASES.match(text) or (line.family == "plain" and "Warning:" in text and PY_WARNING.match(text)):
         return "warning"
     if line.family == "plain" and "rror" in text and EMBEDDED_ERROR.search(text) and not STANDALONE_EXCEPTION.match(text):
         return "error"
@@ -384,6 +386,8 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         category = (m.group("cat") or m.group("short") or "").strip() or category
     if source is None and (m := API_SOURCE.match(msg)):
         source = m.group("api")
+    if source is None and entry.severity == "warning" and (m := PY_WARNING.match(msg)):
+        source = f"{_basename(m.group('file'))}:{m.group('line')}"
     if source is None:
         source = locate_source(msg)
     if code is None and (m := ASSERTION_CODE.search(msg)):
