@@ -28,7 +28,7 @@ _LATENCY_SECTIONS = ("latency", "gpu_compute", "h2d", "d2h", "enqueue", "end_to_
 
 def _stem(path: str) -> str | None:
     name = PurePath(path.replace("\\", "/")).name
-    for suffix in (".log", ".txt", ".json", ".engine", ".plan", ".trt", ".onnx", ".prototxt", ".caffemodel", ".uff", ".etlt"):
+    for suffix in (".log", ".txt", ".json", ".engine", ".plan", ".trt", ".onnx", ".prototxt", ".caffemodel", ".uff", ".etlt", ".wts"):
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
     return name or None

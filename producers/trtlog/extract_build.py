@@ -73,7 +73,7 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
     ("Selected Device", re.compile(r"Selected Device:\s*(.+?)\s*$"), ("device",)),
     ("TensorRT-LLM version", re.compile(r"TensorRT-LLM version:?\s*(v?\d+(?:\.\w+)+)"), ("trtllm_version",)),  # "0.8.0[03/22/..." glued
     ("Engine version", re.compile(r"Engine version (\S+) found in the config file"), ("trtllm_version",)),
-    ("oading", re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+(\S+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
+    ("oading", re.compile(r"Loading (?:TensorRT )?engine(?: from| file)?:?\s+['\"`]?([^\s'\"`]+\.(?:engine|plan|trt))\b", re.I), ("engine_path",)),
     ("Loading", re.compile(r"^Loading (\S+\.(?:engine|plan|trt))\b"), ("engine_path",)),
     ("aving", re.compile(r"Saving engine to:?\s*(\S+)", re.I), ("engine_path",)),
     ("Config saved", re.compile(r"Config saved to (\S+?)\.?$"), ("config_path",)),
@@ -83,6 +83,7 @@ FACTS = [  # (needle that must be in the line, pattern, fact keys)
 # "load engine from file: x.trt", "serialize cuda engine to file: x.engine successfully"
 ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
 # the model an application loads: "Loading ONNX file from path yolov3-416.onnx...", "Could not open file ../w/x.onnx"
+# (or the weights a network built with the API reads: tensorrtx's "Loading weights: ./DBNet2.wts")
 # also "Input filename:   x.onnx", "Building TensorRT engine for x.onnx" (the word, not a tool's name: "./buildEngine -i x.onnx"),
 # and a script's model flag on a command line, its value after a blank: "    --onnx ./x.onnx \\", or a call given the model
 # file as a quoted argument (a traceback's code line: "sess = onnxruntime.InferenceSession(\"./de.onnx\")")
@@ -91,7 +92,7 @@ MODEL_CONTEXT = re.compile(
     r"|\w\(\s*[\"'][^\"']+\.(?:onnx|uff)[\"']|\bcaffemodel\s*[:=]",  # ... or an argument dump's "caffemodel=./x.caffemodel;"
     re.I,
 )
-MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|uff|caffemodel|etlt|prototxt))(?![\w-])(?!\.\w)")
+MODEL_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:onnx|uff|caffemodel|etlt|prototxt|wts))(?![\w-])(?!\.\w)")
 YOLO_WEIGHTS = re.compile(r"^Loading weights of ([\w.-]+) complete\s*$")
 ENGINE_FILE = re.compile(r"(?<![\w=-])((?:[A-Za-z]:)?[^\s:'\"=]*?[\w-]+\.(?:engine|plan|trt))(?![\w-])(?!\.\w)")
 TIMING_RUNNER = re.compile(r"Timing Runner:\s*(?P<layer>.+?)\s*\((?P<runner>[^()]*)\)\s*$")
@@ -207,7 +208,7 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
             for key, value in zip(keys, m.groups()):
                 st.facts.setdefault(key, int(value) if value.isdigit() else value)
             hit = True
-    if "model_path" not in st.facts and (".onnx" in low or ".uff" in low or ".caffemodel" in low or ".etlt" in low):
+    if "model_path" not in st.facts and (".onnx" in low or ".uff" in low or ".caffemodel" in low or ".etlt" in low or ".wts" in low):
         if MODEL_CONTEXT.search(text) and (found := [m.group(1) for m in MODEL_FILE.finditer(text)]):
             # a Caffe model is named by its weights, not its network description: "loading x.prototxt bvlc_x.caffemodel"
             st.facts["model_path"] = next((f for f in found if not f.endswith(".prototxt")), found[0])
