@@ -94,8 +94,10 @@ CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
     r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$|"
     r"^(?P<what2>Signal \(\d+\) received)\.?$|"
-    r"^.*?\S[.!]\s*(?P<glued>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception) \(core dumped\)$"
-)  # ... the last: a crash glued to the application's last words, printed without a newline ("Failed to load x.Aborted (core dumped)")
+    r"^.*?\S[.!]\s*(?P<glued>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception) \(core dumped\)$|"
+    r"^(?P<zh>已放弃|段错误|总线错误|非法指令|浮点数例外|已杀死)(?:\s*\(核心已转储\))?$"
+)  # ... a crash glued to the application's last words, printed without a newline ("Failed to load x.Aborted (core dumped)");
+# ... the shell's report in a Chinese locale ("已放弃 (核心已转储)" is "Aborted (core dumped)", "段错误" a segmentation fault)
 # a TensorRT-tagged line printed without a severity (jetson-inference's "[TRT]    msg") that says it is an error: TensorRT 7's
 # "file.cpp (38) - Serialization Error in f: 0", an error kind ("INVALID_CONFIG: ..."), or the tool reporting a failure
 # ("device GPU, failed to create CUDA engine", "imageNet -- failed to initialize.")
