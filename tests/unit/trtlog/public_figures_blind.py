@@ -1999,7 +1999,10 @@ BLIND_Q: dict[str, list[F]] = {
         F("Error Code 10 source", 1, n_diag("error", code="10", category="Internal Error", source="optimizer.cpp:2033")),
         F("its message", True, has_diag("error", "Could not find any implementation for node {ForeignNode[")),
         F("fastest tactic (negative decimal id)", "-3360065831133338131",
-          lambda r: next((t.tactic for t in r.build.tactic_timings if t.fastest), None)),
+          lambda r: next((t.tactic for t in r.build.tactic_timings if t.fastest), None),
+          miss="-3360065831133338131 is 0xd15ea5edd15ea5ed, TensorRT's no-tactic sentinel, and 'Time: inf' says no tactic "
+               "could be timed: the line reports that nothing was fastest, so the parser records no fastest tactic (a "
+               "definition, as in p303; the reader took it for a timing)"),
         F("status", "failed"),
     ],
     "p345-tensorrt-jetson-docker-safe-version-tag-0-vs-43-deserialize.log": [

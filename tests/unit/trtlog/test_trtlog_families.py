@@ -664,3 +664,41 @@ def test_round_p_families() -> None:
     assert parse_log(["[I] Loaded engine size: 60 MiB", deser], now_ms=1).build.memory.engine_bytes == 60 << 20
     assert parse_log(["Loading weights of yolov4 complete"], now_ms=1).build.model == "yolov4"
     assert parse_log(["Loading x.onnx from file", "Loading weights of yolov4 complete"], now_ms=1).build.model == "x"
+
+
+def test_round_q_families() -> None:
+    # a logger that closes each field with a pipe, no blanks: a prefix with its severity
+    raw = "\t|yolov5|error|[TensorRT] 1: [pluginV2Runner.cpp::load::292] Error Code 1: Serialization (x)"
+    diags = parse_log([raw], now_ms=1).build.diagnostics
+    assert [(d.severity, d.code, d.source) for d in diags] == [("error", "1", "pluginV2Runner.cpp:292")]
+    assert parse_log(["\t|yolov5|info|[TensorRT] Loaded engine size: 18 MB"], now_ms=1).build.diagnostics == []
+    # a Markdown table row (it ends with its pipe) stays a row, never a prefix
+    assert parse_log(["|yolov5|error|failed|"], now_ms=1).build.diagnostics == []
+    # a failed check printing its reason on the next line keeps it; a check that says more on its own line does not
+    check = "RuntimeError: [Error thrown at core/runtime/TRTEngine.cpp:132] Expected (a == b) to be true but got false"
+    diags = parse_log([check, "Could not find a TensorRT engine binding for output named output_0"], now_ms=1).build.diagnostics
+    assert [(d.code, d.source) for d in diags] == [("RuntimeError", "TRTEngine.cpp:132")] and "output_0" in diags[0].message
+    assert "Next" not in parse_log(["RuntimeError: broken", "Next step"], now_ms=1).build.diagnostics[0].message
+    # TensorRT 7's assertion with its location alone on the next line
+    diags = parse_log(["[07/29/2021-22:38:57] [F] [TRT] Assertion failed: !empty()", "../builder/intInterval.cpp:20"], now_ms=1).build.diagnostics
+    assert [(d.severity, d.source) for d in diags] == [("error", "intInterval.cpp:20")]
+    # TensorRT 7's unprefixed parameter check and an application's assert macro naming file and line in words
+    diags = parse_log(["Parameter check failed at: runtime.cpp::deserializeCudaEngine::30, condition: (blob) != nullptr"], now_ms=1).build.diagnostics
+    assert [(d.severity, d.source) for d in diags] == [("error", "runtime.cpp:30")]
+    diags = parse_log(["Assertion fail in file 'trtNet.cpp' line 146: _engine is null"], now_ms=1).build.diagnostics
+    assert [(d.severity, d.source) for d in diags] == [("error", "trtNet.cpp:146")]
+    # Python's warnings module, its source line indented under it
+    warn = "/opt/conda/lib/python3.8/site-packages/torch/nn/functional.py:718: UserWarning: Named tensors are experimental."
+    diags = parse_log([warn, "  return torch.max_pool2d(input)"], now_ms=1).build.diagnostics
+    assert [(d.severity, d.source) for d in diags] == [("warning", "functional.py:718")]
+    assert parse_log(["see functional.py:718: it explains the Warning: below"], now_ms=1).build.diagnostics == []
+    # TensorRT 8.2-8.4's placement list
+    layers = parse_log(["[TRT] [I] [GpuLayer] Gemm_794 + Relu_795", "[TRT] [I] [DlaLayer] {ForeignNode[a...b]}"], now_ms=1).build.layers
+    assert [(x.name, x.device) for x in layers] == [("Gemm_794 + Relu_795", "GPU"), ("{ForeignNode[a...b]}", "DLA")]
+    # tensorrtx's weights file names the model; a quoted engine path loses its quotes
+    assert parse_log(["Loading weights: ./DBNet2.wts"], now_ms=1).build.model == "DBNet2"
+    facts = parse_log(["[Detector] Loading TensorRT engine from '/w/yolov5s.engine'"], now_ms=1).build.facts
+    assert facts["engine_path"] == "/w/yolov5s.engine"
+    # the shell's crash report in a Chinese locale
+    for crash in ("已放弃", "段错误 (核心已转储)"):
+        assert [d.category for d in parse_log([crash], now_ms=1).build.diagnostics] == ["crash"], crash
