@@ -5,7 +5,7 @@ Text forms (verbose log, ``--dumpLayerInfo`` / ``--profilingVerbosity=detailed``
 * TensorRT 8.x: ``Layer(CaskConvolution): Conv_0, Tactic: 102502606, in[Int8(1,3,224,224)] -> out[Int8(...)]``
 * TensorRT 8.6/10.x: ``Name: Conv_0, LayerType: CaskConvolution, Inputs: [ { Name: x, ...,
   Format/Datatype: Row major linear FP32 }], Outputs: [ ... ], ..., TacticValue: 0x..., ...``
-* TensorRT 8.2-8.4's placement list: ``[GpuLayer] Gemm_794 + Relu_795`` / ``[DlaLayer] name`` (the name and its device)
+* TensorRT 8.2-8.4's placement list: ``[GpuLayer] Gemm_794 + Relu_795`` / ``[DlaLayer] name`` (the name, and whether it runs on the GPU or a DLA)
 
 Both may follow an ``Engine Layer Information:`` / ``Layers:`` header without a
 prefix, and long lines may arrive wrapped: inside such a block an unprefixed
@@ -33,7 +33,7 @@ BINDINGS_HEADER = re.compile(r"^Bindings\s*:\s*$")
 # TRT 8 verbose, one line per engine layer after the build: "Layer: Conv_0 + Relu_1 Host Persistent: 1696 Device Persistent: 0 ..."
 PERSISTENT = re.compile(r"^Layer: (?P<name>.+?) (?:Weights: \d+ )?Host ?Persistent: \d+ Device ?Persistent: \d+")
 # TRT 8.2-8.4's placement list after "Layers Running on GPU:" / "... on DLA:": "[GpuLayer] Gemm_794 + Relu_795", "[DlaLayer] {ForeignNode[...]}"
-DEVICE_LAYER = re.compile(r"^\[(?P<dev>Gpu|Dla)Layer\]\s+(?P<name>\S.*?)\s*$")
+PLACED_LAYER = re.compile(r"^\[(?P<dev>Gpu|Dla)Layer\]\s+(?P<name>\S.*?)\s*$")
 V8_START = re.compile(r"^Layer\((?P<type>[^)]*)\)\s*:\s*")
 V8 = re.compile(r"^Layer\((?P<type>[^)]*)\)\s*:\s*(?P<name>.*?)(?:,\s*Tactic:\s*(?P<tactic>[-\w]+)\s*(?:,\s*(?P<io>.*))?)?\s*$")
 V10_START = re.compile(r"^Name:\s*.*?,\s*LayerType:")
@@ -64,7 +64,7 @@ def extract(line: Line, st: ParseState) -> bool:
         if m.group("name") not in st.layers:
             add_layer(st, LayerInfo(name=m.group("name")))
         return True
-    if text[:1] == "[" and (m := DEVICE_LAYER.match(text)):
+    if text[:1] == "[" and (m := PLACED_LAYER.match(text)):
         if m.group("name") not in st.layers:
             add_layer(st, LayerInfo(name=m.group("name"), device=m.group("dev").upper()))
         return True
