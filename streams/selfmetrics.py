@@ -120,6 +120,9 @@ class StreamsCollector:
                       "merge stage", merge.windows_emitted)
         yield counter("trtlens_streams_merge_alerts_emitted_total", "alert records sent by the merge stage",
                       merge.alerts_emitted)
+        yield counter("trtlens_streams_merge_too_late_partials_total", "partials for windows the merge stage had "
+                      "already emitted and forgotten, not applied (their source idle or behind past late retention)",
+                      merge.too_late_partials)
         yield counter("trtlens_streams_merge_bad_records_total", "partial records the merge stage could not apply",
                       merge.bad_records)
 

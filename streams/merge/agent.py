@@ -33,6 +33,7 @@ class MergeAgent:
         self.rereads = runtime.rereads_for(runtime.settings.topics.metrics_partials)
         self._tail_seen: dict[int, int] = {}
         self.bad_records = 0
+        self.too_late_partials = 0  # partials of windows already forgotten (Merger.apply)
         self.windows_emitted = 0  # self-metrics (selfmetrics.py)
         self.alerts_emitted = 0
 
@@ -78,6 +79,7 @@ class MergeAgent:
             gaps = []
             for partition, evs in by_partition.items():
                 m = self.merger(partition)
+                too_late: list[dict[str, Any]] = []
                 evs.sort(key=lambda e: e.message.offset)
                 for i, ev in enumerate(evs):
                     offset, applied = ev.message.offset, self.applied[partition]
@@ -87,16 +89,31 @@ class MergeAgent:
                         gaps.append((partition, applied + 1, offset, len(evs) - i))
                         break
                     try:
-                        m.apply(orjson.loads(ev.message.value), now)
+                        record = orjson.loads(ev.message.value)
+                        if not m.apply(record, now):
+                            too_late.append(record)
                     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                         # written only by this app's workers: a bug, not bad input
                         self.bad_records += 1
                         log.error("merge_partition=%d offset=%d msg='bad partial record skipped' error=%r",
                                   partition, offset, exc)
                     self.applied[partition] = offset
+                if too_late:
+                    self._count_too_late(partition, too_late)
             await self._flush(list(by_partition), now)
             for partition, target, seen, held in gaps:
                 await self.rereads.resolve(partition, target, seen, self._accept_gap(partition), held=held)
+
+    def _count_too_late(self, partition: int, records: list[dict[str, Any]]) -> None:
+        """Partials the merger refused because their window was forgotten: counted, one warning per group."""
+        self.too_late_partials += len(records)
+        first = min(records, key=lambda r: r["window_start_ms"])
+        log.warning(
+            "merge_partition=%d too_late_partials=%d msg='partials for windows already final and forgotten, not "
+            "applied: their source partition was idle or behind for longer than late_retention_ms' first_scope=%s|%s "
+            "window_start_ms=%d source_partition=%s requests=%s",
+            partition, len(records), first["scope"], first["scope_key"], first["window_start_ms"],
+            first.get("partition"), first.get("requests"))
 
     def _accept_gap(self, partition: int):  # noqa: ANN202
         def accept(first_present: int) -> None:

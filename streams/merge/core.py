@@ -111,7 +111,12 @@ class Merger:
         self._wm_dirty = False
 
     # -- input ----------------------------------------------------------------
-    def apply(self, record: dict[str, Any], now_ms: int) -> None:
+    def apply(self, record: dict[str, Any], now_ms: int) -> bool:
+        """Apply one partials-topic record; False only for a partial of a window already forgotten here.
+
+        Such a partial is not applied (its window's metrics are final and gone); the agent counts and
+        logs it (``trtlens_streams_merge_too_late_partials_total``).
+        """
         kind = record.get("type")
         if kind == "watermark":
             p, wm = int(record["partition"]), int(record["watermark_ms"])
@@ -125,7 +130,7 @@ class Merger:
                 old.watermark_ms = max(old.watermark_ms, wm)
                 old.idle = idle
                 self._wm_dirty = True
-            return
+            return True
         if kind != "partial":
             raise ValueError(f"unknown merge record type {kind!r}")
         sid = scope_id(record["scope"], record["scope_key"])
@@ -135,11 +140,14 @@ class Merger:
         if win is None:
             bound = max(retention_bound(self.watermarks, self.source_partitions), st.forgotten_to_ms)
             if expired(ws, bound, self.metrics):
-                return  # a replayed partial of a window every source has left behind
+                # every non-idle source is past its retention: a source idle that long and then sent
+                # old event times, or (rarely) a partial re-applied after a kill
+                return False
             win = st.windows[ws] = MergeWindow()
         partial = {k: v for k, v in record.items() if k != "type"}
         if win.put(partial):
             self._dirty.add(sid)
+        return True
 
     # -- output ---------------------------------------------------------------
     def flush(self, now_ms: int) -> MergeOutputs:

@@ -13,10 +13,13 @@ class Msg:
     value: bytes
 
 
-
 class FakeTable:
     def __init__(self) -> None:
         self.data: dict[bytes, bytes] = {}
+
+    @staticmethod
+    def key(partition, name):
+        return b"%05d:" % partition + name
 
     def items_for(self, partition):
         prefix = b"%05d:" % partition

@@ -189,9 +189,6 @@ def test_a_forgotten_window_stays_forgotten_when_the_watermarks_key_was_lost():
     its watermarks key and applied offset reached the changelog. Its successor re-applied the slow
     source's partial with the old watermarks, found no window, and emitted a final window of that
     one partial over the complete one."""
-    def wm(p, ms):
-        return {"type": "watermark", "partition": p, "watermark_ms": ms, "source_partitions": 2}
-
     m = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2)
     m.apply(partial_dict(0, 5, offset=10), 0)
     m.apply(wm(0, 200_000), 0)
@@ -207,6 +204,79 @@ def test_a_forgotten_window_stays_forgotten_when_the_watermarks_key_was_lost():
     successor.apply(late, 0)  # re-read from the older applied offset
     successor.apply(wm(1, 200_000), 0)
     assert [x for x in successor.flush(0).metrics if x.scope == "model_version"] == []
+
+
+def wm(p, ms, idle=False):
+    return {"type": "watermark", "partition": p, "watermark_ms": ms, "source_partitions": 2, "idle": idle}
+
+
+def test_a_partial_for_a_window_forgotten_while_its_source_was_idle_is_refused_not_applied():
+    """Source 1 declared idle, source 0 moves on: window 0 closes, is emitted and forgotten. Source 1
+    then wakes with old event times (a producer's spool, a paused service): its partial cannot join a
+    window that is gone; ``apply`` says so, and the agent counts it (next test)."""
+    m = Merger(CFG, AlertsConfig(rules=[]), source_partitions=2)
+    assert m.apply(partial_dict(0, 5, offset=10), 0)
+    assert m.apply(wm(1, 1_000, idle=True), 0)
+    assert m.apply(wm(0, 200_000), 0)
+    [final] = [x for x in m.flush(0).metrics if x.scope == "model_version"]
+    assert final.requests == 5 and not m.scopes["model_version|m/v1"].windows
+    assert m.apply(partial_dict(1, 3, offset=20), 0) is False
+    assert m.flush(0).metrics == [] and not m.scopes["model_version|m/v1"].windows
+    # a partial of a window still held is applied as before
+    assert m.apply(partial_dict(1, 2, offset=21, ws=180_000), 0)
+    assert m.apply(partial_dict(0, 1, offset=30, ws=180_000), 0)
+    assert m.apply(wm(1, 200_000), 0)
+    assert [x.requests for x in m.flush(0).metrics if x.scope == "model_version"] == [3]
+
+
+def test_the_merge_agent_counts_and_logs_refused_partials(caplog):
+    import asyncio
+
+    import orjson
+    from streams_fakes import FakeTable, Msg
+
+    from trtlens.settings import load_settings
+    from trtlens.streams.merge.agent import MergeAgent
+    from trtlens.streams.offsets import Rereads
+
+    class Sender:
+        def __init__(self):
+            self.docs = []
+
+        async def send_docs(self, topic, docs):
+            self.docs.extend(docs)
+
+        async def flush(self):
+            return None
+
+    class Runtime:
+        def __init__(self):
+            self.settings = load_settings(topics={"partitions": 2}, streams={"metrics": CFG.model_dump()})
+            self.merge_state, self.sender, self.lock = FakeTable(), Sender(), asyncio.Lock()
+
+        def rereads_for(self, topic):
+            async def seek(*a):
+                return None
+
+            return Rereads(topic, None, seek)
+
+        def now_ms(self):
+            return 0
+
+    class Ev:
+        def __init__(self, offset, record):
+            self.message = Msg(0, offset, None, orjson.dumps(record))
+
+    rt = Runtime()
+    agent = MergeAgent(rt)
+    records = [partial_dict(0, 5, offset=10), wm(1, 1_000, idle=True), wm(0, 200_000), partial_dict(1, 3, offset=20)]
+    asyncio.run(agent.process_group([Ev(i, r) for i, r in enumerate(records[:3])]))  # emitted and forgotten
+    asyncio.run(agent.process_group([Ev(3, records[3])]))
+    assert agent.too_late_partials == 1
+    assert [d.requests for d in rt.sender.docs if d.scope == "model_version"] == [5]
+    [line] = [r.getMessage() for r in caplog.records if "too_late_partials" in r.getMessage()]
+    assert "too_late_partials=1" in line and "window_start_ms=0 source_partition=1 requests=3" in line
+    assert agent.applied[0] == 3  # refused, and past it: nothing waits on it
 
 
 def test_weighted_partials_merge_into_estimates_and_state_reads_old_partials():
