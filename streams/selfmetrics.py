@@ -122,7 +122,7 @@ class StreamsCollector:
                       merge.alerts_emitted)
         yield counter("trtlens_streams_merge_too_late_partials_total", "partials for windows the merge stage had "
                       "already emitted and forgotten, not applied (their source idle or behind past late retention)",
-                      merge.too_late_partials)
+                      {str(p): n for p, n in merge.too_late_partials.items()}, ("partition",))
         yield counter("trtlens_streams_merge_bad_records_total", "partial records the merge stage could not apply",
                       merge.bad_records)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from trtlens.streams.health.core import HealthRules, PartitionSample, SinkSample
+from trtlens.streams.health.core import HealthRules, MergeSample, PartitionSample, SinkSample
 
 log = logging.getLogger("trtlens.streams")
 
@@ -28,7 +28,7 @@ class HealthAgent:
         self.rt = runtime
         s = runtime.settings
         self.cfg = s.streams.health
-        self.rules = HealthRules(self.cfg, events_topic=s.topics.events)
+        self.rules = HealthRules(self.cfg, events_topic=s.topics.events, partials_topic=s.topics.metrics_partials)
         sink = getattr(s, "sink", None)  # the sink's section, when installed (no import: another component)
         self.sink_group: str | None = getattr(sink, "group_id", None) if self.cfg.sink_stalled_s else None
         self.alerts_sent = 0
@@ -52,6 +52,10 @@ class HealthAgent:
             dead = sum(n for k, n in counts.items() if k.startswith("invalid."))
             out.append(PartitionSample(p, lag, int(counts.get("events", 0)), int(dead)))
         return out
+
+    def merge_samples(self) -> list[MergeSample]:
+        merge = self.rt.merge
+        return [MergeSample(p, n) for p, n in sorted(merge.too_late_partials.items())]
 
     async def sink_sample(self) -> SinkSample | None:
         if self.sink_group is None or 0 not in self.rt.pipeline.assigned:
@@ -114,7 +118,7 @@ class HealthAgent:
         self.rules.forget(set(self.rules.partitions) - set(rt.pipeline.assigned) - self._gone)
         self._gone = set(self.rules.partitions) - set(rt.pipeline.assigned)
         sink = await self.sink_sample()
-        alerts = self.rules.evaluate(rt.now_ms(), self.partition_samples(), sink)
+        alerts = self.rules.evaluate(rt.now_ms(), self.partition_samples(), sink, self.merge_samples())
         self.evaluations += 1
         if not alerts:
             return

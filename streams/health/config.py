@@ -21,4 +21,7 @@ class HealthConfig(BaseModel):
         120.0, ge=0, le=86_400,
         description="fire when the sink group has records waiting on an output topic and its committed offsets "
         "did not move for this long (0 = off)")
+    too_late_partials: bool = Field(
+        True, description="fire when the merge stage refused partials of windows already final and forgotten in a "
+        "window (a source partition idle or behind past late_retention_ms: those windows miss its counts)")
     resolve_after: int = Field(3, ge=1, le=1000, description="consecutive clean windows before a rule resolves")

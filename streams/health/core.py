@@ -1,6 +1,6 @@
 """Pipeline-health rules over periodic samples of the pipeline's own counters (pure; clock injected).
 
-Three rules, each an :class:`~trtlens.schemas.documents.Alert` on ``trtlens.alerts``
+Four rules, each an :class:`~trtlens.schemas.documents.Alert` on ``trtlens.alerts``
 like the window rules (scope ``all``), with hysteresis:
 
 * ``pipeline_lag_growing`` per events-topic partition: the consumer lag
@@ -14,6 +14,11 @@ like the window rules (scope ``all``), with hysteresis:
   committed offsets on an output topic and those offsets did not move for
   ``sink_stalled_s`` (the sink is in backpressure, stuck or down); resolves
   once the offsets move again or nothing waits.
+* ``pipeline_partials_too_late`` per merge partition: the merge stage refused
+  partials of windows it had already emitted and forgotten during the window
+  (streams/merge: a source partition idle or behind past ``late_retention_ms``,
+  whose counts those final windows now miss); fires on the first such window,
+  resolves after ``resolve_after`` windows without one.
 
 A window here is one evaluation period (``interval_s``, wall clock: these are
 facts about the processes, not about event time). Alert ids are deterministic:
@@ -26,6 +31,7 @@ a partition counts from the process's start (its tallies start at 0 there).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from trtlens.schemas.documents import Alert
@@ -34,6 +40,7 @@ from trtlens.streams.health.config import HealthConfig
 LAG_RULE = "pipeline_lag_growing"
 DLQ_RULE = "pipeline_dlq_rate_above"
 SINK_RULE = "pipeline_sink_stalled"
+TOO_LATE_RULE = "pipeline_partials_too_late"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,14 @@ class SinkSample:
     group: str
     committed: tuple[tuple[str, int, int], ...]  # (topic, partition, committed offset), sorted
     waiting: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MergeSample:
+    """One merge partition's refused partials (cumulative over this process's life)."""
+
+    partition: int
+    too_late_partials: int
 
 
 @dataclass(slots=True)
@@ -83,12 +98,14 @@ class _Sink:
 class HealthRules:
     """Feed one sample per period to :meth:`evaluate`; it returns the alerts whose state changed."""
 
-    def __init__(self, cfg: HealthConfig, *, events_topic: str) -> None:
+    def __init__(self, cfg: HealthConfig, *, events_topic: str, partials_topic: str = "trtlens.metrics.partials") -> None:
         self.cfg = cfg
         self.events_topic = events_topic
+        self.partials_topic = partials_topic
         self.interval_ms = int(cfg.interval_s * 1000)
         self.partitions: dict[int, _Partition] = {}
         self.sinks: dict[str, _Sink] = {}
+        self.merges: dict[int, tuple[_Streak, list[int]]] = {}  # merge partition → (streak, [last count])
 
     def forget(self, partitions: set[int]) -> None:
         """Partitions revoked from this worker: their streaks end here (the count baselines stay)."""
@@ -97,7 +114,8 @@ class HealthRules:
             if st is not None:
                 st.lag, st.dlq, st.last_lag = _Streak(), _Streak(), None
 
-    def evaluate(self, now_ms: int, partitions: list[PartitionSample], sink: SinkSample | None = None) -> list[Alert]:
+    def evaluate(self, now_ms: int, partitions: list[PartitionSample], sink: SinkSample | None = None,
+                 merges: Sequence[MergeSample] = ()) -> list[Alert]:
         window_ms = now_ms // self.interval_ms * self.interval_ms
         out: list[Alert] = []
         for s in partitions:
@@ -107,6 +125,8 @@ class HealthRules:
             alert = self._sink(now_ms, window_ms, sink)
             if alert is not None:
                 out.append(alert)
+        if self.cfg.too_late_partials:
+            out.extend(a for a in (self._too_late(window_ms, m) for m in merges) if a is not None)
         return out
 
     # ---------------------------------------------------------------- rules
@@ -166,6 +186,17 @@ class HealthRules:
                                f"sink group {s.group}: records wait on the output topics and its committed offsets "
                                f"have not moved for {stalled_s:.0f}s (backpressure, stuck or down)", 1)
         return None
+
+    def _too_late(self, window_ms: int, m: MergeSample) -> Alert | None:
+        st, last = self.merges.setdefault(m.partition, (_Streak(), [0]))
+        new = max(0, m.too_late_partials - last[0])
+        last[0] = m.too_late_partials
+        key = f"{self.partials_topic}/{m.partition}"
+        return self._step(st, new > 0, 1, window_ms, TOO_LATE_RULE, key, float(new), 0.0,
+                          f"merge partition {key}: {new} partials of windows already final and forgotten were not "
+                          f"applied in the last {self.cfg.interval_s:g}s: a source partition was idle or behind for "
+                          "longer than late_retention_ms, and those windows miss its counts (streams README: idle rule)",
+                          f"merge partition {key}: no partial refused for {self.cfg.resolve_after} windows")
 
     # ---------------------------------------------------------------- hysteresis
 

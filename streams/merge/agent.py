@@ -33,7 +33,7 @@ class MergeAgent:
         self.rereads = runtime.rereads_for(runtime.settings.topics.metrics_partials)
         self._tail_seen: dict[int, int] = {}
         self.bad_records = 0
-        self.too_late_partials = 0  # partials of windows already forgotten (Merger.apply)
+        self.too_late_partials: dict[int, int] = {}  # merge partition → partials of forgotten windows (Merger.apply)
         self.windows_emitted = 0  # self-metrics (selfmetrics.py)
         self.alerts_emitted = 0
 
@@ -106,7 +106,7 @@ class MergeAgent:
 
     def _count_too_late(self, partition: int, records: list[dict[str, Any]]) -> None:
         """Partials the merger refused because their window was forgotten: counted, one warning per group."""
-        self.too_late_partials += len(records)
+        self.too_late_partials[partition] = self.too_late_partials.get(partition, 0) + len(records)
         first = min(records, key=lambda r: r["window_start_ms"])
         log.warning(
             "merge_partition=%d too_late_partials=%d msg='partials for windows already final and forgotten, not "

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from trtlens.streams.health.config import HealthConfig
-from trtlens.streams.health.core import DLQ_RULE, LAG_RULE, SINK_RULE, HealthRules, PartitionSample, SinkSample
+from trtlens.streams.health.core import (
+    DLQ_RULE,
+    LAG_RULE,
+    SINK_RULE,
+    TOO_LATE_RULE,
+    HealthRules,
+    MergeSample,
+    PartitionSample,
+    SinkSample,
+)
 
 T0 = 1_800_000_000_000
 STEP = 10_000
@@ -96,6 +105,30 @@ def test_sink_stalled(samples, expected):
     assert all(r == SINK_RULE and k == "sink-group=trtlens-sink" for _, r, k, _ in got)
 
 
+TOO_LATE = HealthConfig(interval_s=10, lag_growing_windows=0, dlq_rate_above=0, sink_stalled_s=0, resolve_after=2)
+
+
+@pytest.mark.parametrize(("cumulative", "expected"), [
+    # refused partials in a window fire at once; two windows without one resolve
+    ([0, 0, 3, 3, 3], [(2, "firing"), (4, "resolved")]),
+    # more in the next window: still firing, no new document; then quiet
+    ([0, 2, 5, 5, 5], [(1, "firing"), (4, "resolved")]),
+    # counts from the process's start: the first sample already had some
+    ([4, 4, 4], [(0, "firing"), (2, "resolved")]),
+    ([0, 0, 0, 0], []),
+])
+def test_partials_too_late(cumulative, expected):
+    rules = HealthRules(TOO_LATE, events_topic="ev", partials_topic="ev.partials")
+    got = []
+    for i, n in enumerate(cumulative):
+        for a in rules.evaluate(T0 + i * STEP, [], None, [MergeSample(1, n)]):
+            assert (a.rule_id, a.scope_key) == (TOO_LATE_RULE, "ev.partials/1")
+            got.append((i, a.state))
+    assert got == expected
+    off = HealthRules(TOO_LATE.model_copy(update={"too_late_partials": False}), events_topic="ev")
+    assert [off.evaluate(T0 + i * STEP, [], None, [MergeSample(1, i)]) for i in range(3)] == [[], [], []]
+
+
 def test_a_revoked_partition_starts_again_and_a_rule_set_to_zero_is_off():
     rules = HealthRules(LAG, events_topic="ev")
     for i, lag in enumerate([100, 200, 300]):
@@ -116,7 +149,7 @@ def test_defaults_are_on_and_load_from_the_environment(monkeypatch):
     from trtlens.settings import load_settings
 
     h = load_settings().streams.health
-    assert h.enabled and h.lag_growing_windows and h.dlq_rate_above and h.sink_stalled_s
+    assert h.enabled and h.lag_growing_windows and h.dlq_rate_above and h.sink_stalled_s and h.too_late_partials
     monkeypatch.setenv("TRTLENS_STREAMS__HEALTH__SINK_STALLED_S", "0")
     monkeypatch.setenv("TRTLENS_STREAMS__HEALTH__INTERVAL_S", "2.5")
     h = load_settings().streams.health

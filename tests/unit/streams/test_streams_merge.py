@@ -272,7 +272,7 @@ def test_the_merge_agent_counts_and_logs_refused_partials(caplog):
     records = [partial_dict(0, 5, offset=10), wm(1, 1_000, idle=True), wm(0, 200_000), partial_dict(1, 3, offset=20)]
     asyncio.run(agent.process_group([Ev(i, r) for i, r in enumerate(records[:3])]))  # emitted and forgotten
     asyncio.run(agent.process_group([Ev(3, records[3])]))
-    assert agent.too_late_partials == 1
+    assert agent.too_late_partials == {0: 1}
     assert [d.requests for d in rt.sender.docs if d.scope == "model_version"] == [5]
     [line] = [r.getMessage() for r in caplog.records if "too_late_partials" in r.getMessage()]
     assert "too_late_partials=1" in line and "window_start_ms=0 source_partition=1 requests=3" in line

@@ -43,7 +43,7 @@ class FakeMerge:
         self.windows_emitted = 5
         self.alerts_emitted = 1
         self.bad_records = 0
-        self.too_late_partials = 2
+        self.too_late_partials = {1: 2}
 
 
 class FakeRuntime:
@@ -136,7 +136,7 @@ def test_the_collector_serves_the_live_counters():
         assert s.value("trtlens_streams_dedup_ids", partition="1") == 6
         assert s.value("trtlens_streams_assigned_partitions") == 2
         assert s.value("trtlens_streams_merge_windows_emitted_total") == 5
-        assert s.value("trtlens_streams_merge_too_late_partials_total") == 2
+        assert s.value("trtlens_streams_merge_too_late_partials_total", partition="1") == 2
         asyncio.run(a.process_group(group(0, [2])))
         assert scrape(obs.url).value("trtlens_streams_records_total", partition="0") == 3  # read at scrape time
     finally:
