@@ -48,6 +48,10 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   (trtexec build failures, version-tag refusals, Torch-TensorRT's compile spec and a runtime binding error,
   DeepStream warnings and plugin lookups, TensorRT 7 assertions, a trtexec option dump behind a script,
   mmdeploy's [GpuLayer] list, an application's tab-and-pipe logger, a TensorRT-LLM build that terminated).
+* ``BLIND_R`` (p358-p372): collected after round Q's fixes, taken from plain searches as they came, runtime
+  output favoured (enqueueV3 failures from an application, Torch-TensorRT, onnxruntime's TensorRT EP and a
+  Python wrapper, CUDA errors at execution and in a calibrator, plans built for another GPU, trtexec
+  performance summaries, Triton's TensorRT backend config, a gdb backtrace, a TensorRT-LLM executor thread).
 """
 
 from __future__ import annotations
@@ -2104,6 +2108,140 @@ BLIND_Q: dict[str, list[F]] = {
         F("facts.network_outputs", 1),
         F("warnings (RemoveDeadLayers)", 1, n_diag("warning")),
         F("errors (the terminate line)", 1, n_diag("error")),
+        F("status", "failed"),
+    ],
+}
+
+
+# Round R (p358-p372): collected after round Q's fixes, taken as plain searches returned them, runtime output
+# favoured (enqueueV3 failures from a C++ application, Torch-TensorRT, onnxruntime's TensorRT EP and a Python
+# wrapper over polygraphy, CUDA errors at execution and in an INT8 calibrator, plans built for another GPU on
+# TensorRT 8.0-10.8, trtexec performance summaries from an Orin and a 5070 Ti, Triton's TensorRT backend
+# config, a gdb backtrace of trtexec, a TensorRT-LLM executor thread that died); figures written from reading
+# each log before the parser was run on any of them.
+BLIND_R: dict[str, list[F]] = {
+    "p358-sam3-enqueuev3-myelin-cask-fusion-cutensor-illegal-memory-access.log": [
+        F("memory.engine_bytes", 1595 * MiB),
+        F("phase_times_ms.engine_deserialize", 404.248),  # Deserialization required 404248 microseconds
+        F("facts.aux_streams", 6),
+        F("memory.persistent_device_bytes", 504320),
+        F("memory.persistent_host_bytes", 81536),
+        F("memory.scratch_bytes", 254820864),
+        F("memory.context_bytes", 244 * MiB),
+        F("memory.peak_gpu_bytes", 1827 * MiB),
+        F("errors (Myelin, CuTensor, Cuda Runtime)", 3, n_diag("error")),
+        F("enqueueV3 errors", 2, n_diag("error", code="1", source="IExecutionContext::enqueueV3")),
+        F("error kinds", ["CuTensor", "Cuda Runtime", "Myelin"], diag_set("error", "category")),
+        F("Cuda Runtime source", 1, n_diag("error", code="1", category="Cuda Runtime", source="checkMacros.cpp:212")),
+        F("Myelin's message", True, has_diag("error", "Platform (Cuda) error")),
+        F("status", "failed"),
+    ],
+    "p359-video-enhancer-torch-tensorrt-enqueuev3-myelin-cuda-error-400-eight-repeats.log": [
+        F("errors (8 repeats)", 8, n_diag("error")),
+        F("distinct errors", 1, lambda r: len([d for d in r.build.diagnostics if d.severity == "error"])),
+        F("Myelin enqueueV3 error", 8, n_diag("error", code="1", category="Myelin", source="IExecutionContext::enqueueV3")),
+        F("its message", True, has_diag("error", "CUDA error 400 launching __myl_ReplMove kernel")),
+        F("status", "failed"),
+    ],
+    "p360-monai-vista3d-python-logging-enqueuev3-cask-convolution-cuda-error-700.log": [
+        F("errors ([E] enqueueV3 + ignite's ERROR)", 2, n_diag("error")),
+        F("Cask enqueueV3 error", 1, n_diag("error", code="1", category="Cask", source="IExecutionContext::enqueueV3")),
+        F("ignite's error", True, has_diag("error", "Current run is terminating due to exception: CUDA error: an illegal memory access was encountered")),
+        F("its continuation lines", True, has_diag("error", "asynchronously reported")),
+        F("facts.engine_path", ".//models/model.pt.image_encoder.encoder.plan"),
+        F("engine_id", "model.pt.image_encoder.encoder"),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p361-morpheus-onnxruntime-trt-ep-enqueue-failed-myelin-cuda-error-400.log": [
+        F("errors (2 forwarded TensorRT + 2 executor)", 4, n_diag("error")),
+        F("forwarded Myelin enqueueV3 errors", 2, n_diag("error", code="1", category="Myelin", source="IExecutionContext::enqueueV3")),
+        F("executor error source", 2, n_diag("error", source="sequential_executor.cc:516")),
+        F("its status message", True, has_diag("error", "TensorRT EP execution context enqueue failed")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p362-tensorrt-108-app-logger-empty-bracket-enqueuev3-cask-pooling-runner.log": [
+        F("errors", 1, n_diag("error")),
+        F("Cask enqueueV3 error", 1, n_diag("error", code="1", category="Cask", source="IExecutionContext::enqueueV3")),
+        F("its message", True, has_diag("error", "Cask Pooling Runner Execute Failure")),
+        F("status", "failed"),
+    ],
+    "p363-mmdeploy-cascade-mask-rcnn-scoped-cuda-event-destructor-nine-repeats.log": [
+        F("errors (9 repeats)", 9, n_diag("error")),
+        F("Cuda Runtime at its source", 9, n_diag("error", code="1", category="Cuda Runtime", source="cudaResources.cpp:24")),
+        F("distinct errors", 1, lambda r: len([d for d in r.build.diagnostics if d.severity == "error"])),
+        F("status", "failed"),
+    ],
+    "p364-tensorrt-83-bracket-stamp-severity-calibrator-add-illegal-memory-access.log": [
+        F("warnings (3 layers with no conforming implementation)", 3, n_diag("warning")),
+        F("distinct warnings", 3, lambda r: len([d for d in r.build.diagnostics if d.severity == "warning"])),
+        F("errors", 1, n_diag("error")),
+        F("calibrator's Cuda Runtime error", 1, n_diag("error", code="1", category="Cuda Runtime", source="calibrator.cpp:779")),
+        F("status", "failed"),
+    ],
+    "p365-insightface-trt-108-iruntime-error-code-6-compute-89-vs-86-nn-init-fail.log": [
+        F("errors (TensorRT's + the wrapper's three failure lines)", 4, n_diag("error")),
+        F("Error Code 6", 1, n_diag("error", code="6", category="API Usage Error", source="IRuntime::deserializeCudaEngine")),
+        F("facts.expected_compute_capability", "8.9"),
+        F("facts.found_compute_capability", "8.6"),
+        F("the wrapper's load failure", True, has_diag("error", "Failed to load TensorRT model")),
+        F("status", "failed"),
+    ],
+    "p366-tensorrt-backticked-plan-built-for-compute-86-on-61-error-code-4.log": [
+        F("errors", 2, n_diag("error")),
+        F("the plan refused (code 6)", 1, n_diag("error", code="6")),
+        F("Error Code 4 source", 1, n_diag("error", code="4", source="runtime.cpp:76")),
+        F("facts.expected_compute_capability", "6.1"),
+        F("facts.found_compute_capability", "8.6"),
+        F("status", "failed"),
+    ],
+    "p367-tensorrt-825-plan-built-for-compute-75-on-86-glued-error-code-4.log": [
+        F("errors (the refusal and the glued Error Code 4)", 2, n_diag("error")),
+        F("Error Code 4 source", 1, n_diag("error", code="4", category="Internal Error", source="runtime.cpp:50")),
+        F("facts.expected_compute_capability", "8.6"),
+        F("facts.found_compute_capability", "7.5"),
+        F("status", "failed"),
+    ],
+    "p368-igev-orin-trtexec-continuation-prompts-throughput-latency-enqueue.log": [
+        F("perf.throughput_qps", 12.9581),
+        F("latency min/mean/median/p99", (75.9753, 76.3344, 76.3436, 76.4476), section("latency", "min", "mean", "median", "p99")),
+        F("enqueue mean/p99", (75.8652, 76.2788), section("enqueue", "mean", "p99")),
+        F("precisions", ["fp16"]),  # --fp16 on the continued command line
+        F("model", "rt_model_simplified"),
+        F("facts.engine_path", "./rt_model_simplified.engine"),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p369-sam3-5070ti-perf-summary-without-throughput-enqueue-bound-warning.log": [
+        F("latency mean/p99", (148.179, 150.3), section("latency", "mean", "p99")),
+        F("perf.gpu_compute.mean_ms", 140.98),
+        F("h2d/d2h mean", (1.31971, 5.87888), lambda r: (r.build.perf.h2d.mean_ms, r.build.perf.d2h.mean_ms)),
+        F("perf.enqueue.max_ms", 161.751),
+        F("perf.host_walltime_ms", 3365.76),
+        F("perf.gpu_compute_total_ms", 3242.55),
+        F("perf.enqueue_bound", True),
+        F("warnings (the enqueue-bound warning, its advice joined)", 1, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+    ],
+    "p370-triton-tensorrt-backend-config-json-model-config-64-bit-fields-tabbed.log": [
+        F("test_tensorrt initialised", True,
+          lambda r: any(m.startswith("test_tensorrt") for m in (r.build.triton.models_loading + r.build.triton.models_ready))),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("stats.unparsed", 0),
+    ],
+    "p371-tensorrt-gdb-trtexec-sigsegv-libnvinfer-8-enqueuev2-backtrace.log": [
+        F("the SIGSEGV is a crash", 1, n_diag("error", category="crash")),
+        F("errors", 1, n_diag("error")),
+        F("trt_version (libnvinfer.so.8)", "8"),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p372-trtllm-pytorch-cublas-execution-failed-executor-loop-thread-exception.log": [
+        F("errors (RuntimeError, [TRT-LLM] [E], the thread's exception)", 3, n_diag("error")),
+        F("RuntimeError", 1, n_diag("error", code="RuntimeError")),
+        F("the executor's error", True, has_diag("error", "Encountered an error in forward function: CUDA error: CUBLAS_STATUS_EXECUTION_FAILED")),
+        F("the thread's exception", True, has_diag("error", "Exception in thread Thread-4 (_executor_loop_overlap)")),
+        F("warnings", 0, n_diag("warning")),
         F("status", "failed"),
     ],
 }
