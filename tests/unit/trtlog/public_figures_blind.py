@@ -2225,14 +2225,15 @@ BLIND_R: dict[str, list[F]] = {
     ],
     "p370-triton-tensorrt-backend-config-json-model-config-64-bit-fields-tabbed.log": [
         F("test_tensorrt initialised", True,
-          lambda r: any(m.startswith("test_tensorrt") for m in (r.build.triton.models_loading + r.build.triton.models_ready))),
+          lambda r: r.build.triton is not None
+          and any(m.startswith("test_tensorrt") for m in r.build.triton.models_loading + r.build.triton.models_ready)),
         F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
         F("stats.unparsed", 0),
     ],
     "p371-tensorrt-gdb-trtexec-sigsegv-libnvinfer-8-enqueuev2-backtrace.log": [
         F("the SIGSEGV is a crash", 1, n_diag("error", category="crash")),
         F("errors", 1, n_diag("error")),
-        F("trt_version (libnvinfer.so.8)", "8"),
+        F("trt_version", "8"),  # libnvinfer.so.8 names the major version
         F("warnings", 0, n_diag("warning")),
         F("status", "failed"),
     ],
