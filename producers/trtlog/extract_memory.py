@@ -35,6 +35,8 @@ SIMPLE = [
     (re.compile(rf"Total per-runner device persistent memory is\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_device_bytes", "max"),
     (re.compile(rf"Total per-runner host persistent memory is\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "persistent_host_bytes", "max"),
     (re.compile(rf"(?:Total|Max) Scratch Memory:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "scratch_bytes", "max"),
+    # TensorRT 10's runtime at context creation: "Allocated device scratch memory of size 254820864"
+    (re.compile(rf"Allocated device scratch memory of size\s*(?P<v>{NUM})\s*(?P<u>{UNIT})?", re.I), "scratch_bytes", "max"),
     (re.compile(rf"Loaded engine size:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "engine_bytes", "last"),
     (re.compile(rf"(?:Created engine with size|Engine size|Serialized engine size):\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "engine_bytes", "last"),
     (re.compile(rf"execution context with device memory size:\s*(?P<v>{NUM})\s*(?P<u>{UNIT})", re.I), "context_bytes", "max"),
