@@ -94,10 +94,12 @@ CRASH = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+)?(?P<what>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception|Killed)"
     r"(?: \(core dumped\))?(?:\s+\S.*)?$|^(?P<terminate>terminate called after throwing an instance of .+)$|"
     r"^(?P<what2>Signal \(\d+\) received)\.?$|"
+    r"^(?:Thread \d+ (?:\"[^\"]*\" )?|Program )received signal SIG[A-Z]+\b.*$|"  # gdb stopping on the signal
     r"^.*?\S[.!]\s*(?P<glued>Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception) \(core dumped\)$|"
     r"^(?P<zh>已放弃|段错误|总线错误|非法指令|浮点数例外|已杀死)(?:\s*\(核心已转储\))?$"
 )  # ... a crash glued to the application's last words, printed without a newline ("Failed to load x.Aborted (core dumped)");
-# ... the shell's report in a Chinese locale ("已放弃 (核心已转储)" is "Aborted (core dumped)", "段错误" a segmentation fault)
+# ... the shell's report in a Chinese locale ("已放弃 (核心已转储)" is "Aborted (core dumped)", "段错误" a segmentation fault);
+# ... gdb's 'Thread 10 "trtexec" received signal SIGSEGV, Segmentation fault.' ("Program received signal ..." before threads)
 # a TensorRT-tagged line printed without a severity (jetson-inference's "[TRT]    msg") that says it is an error: TensorRT 7's
 # "file.cpp (38) - Serialization Error in f: 0", an error kind ("INVALID_CONFIG: ..."), or the tool reporting a failure
 # ("device GPU, failed to create CUDA engine", "imageNet -- failed to initialize.")
@@ -124,6 +126,8 @@ EMBEDDED_ERROR = re.compile(r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bl
 API_SOURCE = re.compile(r"^(?P<api>[A-Z]\w*::\w+):\s*Error Code")
 ASSERTION_CODE = re.compile(r"\[(?P<code>\d+)\]\s*Assertion failed")
 TRACEBACK = re.compile(r"^(?:(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\s+)?Traceback \(most recent call last\):?")
+# Python's threading module before an uncaught exception's traceback: "Exception in thread Thread-4 (_executor_loop_overlap):"
+THREAD_EXCEPTION = re.compile(r"^Exception in thread (?P<name>[^\s\"].*?):\s*$")
 IPYTHON_FRAME = re.compile(r"^(?:<ipython-input-[^>]*>|\S+\.py) in \S+|^-*> ?\d+ |^\d+ ")
 FRAME = re.compile(r'^File \\?"(?P<file>[^"]+?)\\?", line (?P<line>\d+)')  # quotes escaped when a logger quotes the traceback
 EXCEPTION = re.compile(r"^(?P<cls>(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure))(?::\s*(?P<msg>.*))?$")
@@ -309,8 +313,16 @@ def _traceback(line: Line, st: ParseState) -> bool:
         st.in_traceback = False
         return False
     text = line.text
+    if THREAD_EXCEPTION.match(text):
+        # its traceback and exception line follow: one error with them, the header itself where they were cut off
+        close(st)
+        _end_traceback(st)
+        st.in_traceback, st.traceback_source, st.traceback_cls, st.traceback_thread = True, None, None, text.rstrip(": ")
+        return True
     if m := TRACEBACK.match(text):
         close(st)
+        if st.traceback_thread and st.in_traceback and st.traceback_source is None:
+            return True  # the traceback the thread's header announced
         _end_traceback(st)
         st.in_traceback, st.traceback_source, st.traceback_cls = True, None, m.group("cls")
         return True
@@ -333,7 +345,7 @@ def _traceback(line: Line, st: ParseState) -> bool:
         return True
     st.in_traceback = False
     if m := EXCEPTION.match(text):
-        st.traceback_cls = None
+        st.traceback_cls = st.traceback_thread = None
         _commit(st, DiagEntry("error", (m.group("msg") or "").strip(), m.group("cls"), st.traceback_source, "python exception"))
         return True
     _end_traceback(st)
@@ -346,7 +358,9 @@ def _end_traceback(st: ParseState) -> None:
         _commit(st, DiagEntry("error", "", st.traceback_cls, st.traceback_source, "python exception"))
     elif st.traceback_wrapped:  # a logger's traceback message cut before its exception line: still one error
         _commit(st, DiagEntry("error", "Traceback (the exception line is missing)", None, st.traceback_source, "python exception"))
-    st.traceback_cls, st.traceback_wrapped = None, False
+    elif st.traceback_thread:  # a thread's uncaught exception cut before its exception line: the header says it
+        _commit(st, DiagEntry("error", st.traceback_thread, None, st.traceback_source, "python exception"))
+    st.traceback_cls, st.traceback_wrapped, st.traceback_thread = None, False, None
 
 
 def _basename(path: str) -> str:
