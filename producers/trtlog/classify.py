@@ -95,8 +95,9 @@ _SITE_BEFORE_TAG = re.compile(r"(?P<file>[\w./\\-]+\.(?:cpp|cc|cxx|c|h|hpp)):(?P
 _BACKTICKS = re.compile(r"`{1,3}(?=\S)")  # a markdown code span or fence opened on the log's own line
 _EMPHASIS = re.compile(r"\*{1,3}(?=[^\s*])")  # markdown bold or italic opened on the log's own line ("**[libprotobuf ERROR ...")
 _BULLET = re.compile(r"[*+-][ \t]+(?=\S)")  # a markdown list item around a log line ("* I0530 23:11:42.519991 1 f.cc:106] msg")
-# a context tag between a tool's tag and its severity: "[TRT-LLM] [RANK 0] [E] msg" (TensorRT-LLM's PyTorch flow)
-_CONTEXT_TAG = re.compile(r"\[(?:RANK|Rank|rank|GPU|Device|device)[ :]?\d+\][ \t]?")
+# a context tag between a tool's tag and its severity: "[TRT-LLM] [RANK 0] [E] msg" (TensorRT-LLM's PyTorch flow),
+# or a logger's field left empty after the severity: "[ERROR] [] TensorRT error: ..." (no logger name)
+_CONTEXT_TAG = re.compile(r"\[(?:(?:RANK|Rank|rank|GPU|Device|device)[ :]?\d+)?\][ \t]?")
 _GST = re.compile(
     r"\d+:\d\d:\d\d\.\d+\s+\d+\s+0x[0-9a-fA-F]+\s+(ERROR|WARN|FIXME|INFO|DEBUG|LOG|TRACE|MEMDUMP)\s+\S+\s+"
     r"([^\s:]+):(\d+):(?P<fn>[^\s:]*):(?:<[^>]*>)?[ \t]*"

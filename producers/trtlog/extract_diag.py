@@ -123,7 +123,8 @@ WARNING_PHRASES = re.compile(
 PY_WARNING = re.compile(r"^(?P<file>(?:[A-Za-z]:)?[^\s:]*\.py):(?P<line>\d+):\s+[A-Z]\w*Warning:\s+\S")
 # an error message quoted inside an application's own line: "Model 'x' loading failed with error: ... [TensorRT-LLM][ERROR] ..."
 EMBEDDED_ERROR = re.compile(r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bloading failed with error:")
-API_SOURCE = re.compile(r"^(?P<api>[A-Z]\w*::\w+):\s*Error Code")
+API_SOURCE = re.compile(r"^(?:(?i:TensorRT|TRT) (?i:error|warning):\s*)?(?P<api>[A-Z]\w*::\w+):\s*Error Code")
+# ... after an application's own label for what it forwards: "TensorRT error: IExecutionContext::enqueueV3: Error Code 1: .."
 ASSERTION_CODE = re.compile(r"\[(?P<code>\d+)\]\s*Assertion failed")
 TRACEBACK = re.compile(r"^(?:(?P<cls>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\s+)?Traceback \(most recent call last\):?")
 # Python's threading module before an uncaught exception's traceback: "Exception in thread Thread-4 (_executor_loop_overlap):"
