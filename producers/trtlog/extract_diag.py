@@ -38,7 +38,8 @@ BARE_TRT_ERROR = re.compile(
 # that reports a failure ("ModelImporter.cpp:682: Failed to parse ONNX model from file: x.onnx") or a check that failed there
 # ("nvrtc_compile.cpp:940: CHECK(false) failed. NVRTC Compilation failure", printed by Myelin's runtime compiler)
 BARE_ERROR = re.compile(
-    r"^\[ErrorCode:\w+\]\s*\S|^The engine plan file is (?:not compatible|incompatible) with this version of TensorRT"
+    r"^\[ErrorCode:\w+\]\s*\S|^(?:\d{1,3}:\s*)?The engine plan file is (?:(?:not compatible|incompatible) with this version of TensorRT"
+    r"|generated on an incompatible device)"  # ... or built for another GPU, its code in front or not
     r"|^[A-Z][a-z]+ Error:\s+\S"  # ... a kind of error and its message: "Internal Error: MyelinCheckException: ..."
     r"|^(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx):\d+:\s+(?:Failed|Could not|Cannot|Unable|CHECK\(.*?\) failed)\b"  # a call site that failed
     r"|^Ort[A-Z]\w*:\s+(?:Failed|Could not|Cannot|Unable)\b"  # an onnxruntime C API call naming itself: "OrtSessionOptionsAppend...: Failed to load shared library"

@@ -61,6 +61,9 @@ _PROGRESS_END = re.compile(r"\|\s*\d+/\d+\s*\[[^\]]*(?:it/s|s/it)\](?=\S)")
 # "onnxruntime::TensorrtLogger::log] [...] msg"); the wrapped lines are one message
 _ORT_OPEN = re.compile(r"\[[VIWEF]:onnxruntime:[^\]]*$")
 MAX_WRAPPED_LINES = 3
+# TensorRT's coded message glued to the full stop of the one before, the newline between them lost:
+# "... expecting compute 8.6 got compute 7.5, please rebuild.4: [runtime.cpp::deserializeCudaEngine::50] Error Code 4: ..."
+_GLUED_CODED = re.compile(r"(?<=[a-z)][.!])(?=\d{1,3}: \[[\w.+-]+\.(?:cpp|cc|cu|cxx|h|hpp)::[^\]]*\] Error Code \d+:)")
 
 
 class TrtlogInputError(TrtlensError):
@@ -166,6 +169,8 @@ def split_glued(raw: str) -> list[str]:
     """One physical line holding several timestamped messages (newlines lost in a paste) → one part each."""
     if len(raw) < 80:
         return [raw]
+    if "Error Code" in raw and (m := _GLUED_CODED.search(raw)):
+        return [raw[: m.start()], *split_glued(raw[m.start() :])]
     if "it" in raw and (m := _PROGRESS_END.search(raw)):
         return [raw[: m.end()], *split_glued(raw[m.end() :])]
     if raw.count(":onnxruntime:") > 1:
