@@ -63,6 +63,14 @@ COMMAND = re.compile(
     r"(?:^|[#$>%\u276f\u00bb]\s+)(?P<cmd>(?:\S*/)?(?:(?:trtexec|tritonserver|trtllm-build)\s+-|"
     r"polygraphy\s+(?:run|convert|inspect|surgeon|debug|check|data)\s).*?)\s*$"
 )
+# a command the shell continues over lines ("trtexec \\" then ">   --onnx=./x.onnx \\", the shell's "> " prompt or an
+# indent in front of each next line): read once, whole, where its last line (no backslash) ends it
+COMMAND_OPEN = re.compile(
+    r"(?:^|[#$>%\u276f\u00bb]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|tritonserver|trtllm-build|"
+    r"polygraphy\s+(?:run|convert|inspect|surgeon|debug|check|data))(?:\s.*?)?)\s*\\$"
+)
+CONTINUED_PROMPT = re.compile(r"^>(?:\s+|$)")
+MAX_COMMAND_LINES = 40
 FACTS = [  # (needle that must be in the line, pattern, fact keys)
     ("Detected", re.compile(r"Detected (\d+) inputs? and (\d+) output network tensors"), ("network_inputs", "network_outputs")),
     ("aux streams", re.compile(r"Number of aux streams is (\d+)"), ("aux_streams",)),
@@ -148,6 +156,7 @@ def apply_command(st: ParseState, command: str) -> None:
 def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch over patterns
     text = line.text
     if not text:
+        flush(st)  # a blank line ends a continued command its backslash left open
         return False
     if line.family == "status" and (m := STATUS.match(text)):
         st.mark({"PASSED": "passed", "FAILED": "failed", "WAIVED": "passed"}.get(m.group(1), "running"))
@@ -157,6 +166,16 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
             apply_command(st, m.group(3).strip())
         return True
     hit = False
+    if st.command_parts is not None and line.family == "plain":
+        part = CONTINUED_PROMPT.sub("", text).strip()
+        st.command_parts.append(part.removesuffix("\\").strip())
+        if not part.endswith("\\") or len(st.command_parts) >= MAX_COMMAND_LINES:
+            flush(st)
+        return True
+    if line.family == "plain" and (m := COMMAND_OPEN.search(text)):
+        flush(st)
+        st.command_parts = [m.group("cmd").strip()]
+        return True
     if line.family == "plain" and (m := COMMAND.search(text)):
         apply_command(st, m.group("cmd"))
         return True
@@ -248,3 +267,10 @@ def _tactics(text: str, st: ParseState) -> bool:
     if st.cap("tactic_timings", st.tactics, st.limits.tactic_timings):
         st.tactics.append(timing)
     return True
+
+
+def flush(st: ParseState) -> None:
+    """A continued command whose last line has come (or the log ended, or a blank line broke it)."""
+    if st.command_parts is not None:
+        parts, st.command_parts = st.command_parts, None
+        apply_command(st, " ".join(p for p in parts if p))

@@ -159,6 +159,7 @@ def _parse_lines(lines: list[str], st: ParseState, stats: ParseStats) -> None:
             except Exception:  # noqa: BLE001 - a parser bug on one line must not lose the log
                 stats.unparsed += 1
                 st.truncated["internal_errors"] += 1
+    extract_build.flush(st)
     extract_layers.flush(st)
     extract_polygraphy.flush(st)
     extract_jetson.flush(st)

@@ -108,6 +108,7 @@ class ParseState:
     in_bindings: bool = False
     bindings: list[str] = field(default_factory=list)
     layer_pending: str | None = None
+    command_parts: list[str] | None = None  # a command continued over lines with a backslash, read so far
     last_onnx_op: str | None = None
     poly_layer: dict[str, Any] | None = None  # Polygraphy "inspect model" layer being read
     binding_io: dict[str, int] = field(default_factory=dict)  # jetson-inference's binding directions: inputs / outputs
