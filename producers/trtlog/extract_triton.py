@@ -13,6 +13,10 @@ API_VERSION = re.compile(r"^Triton TRITONBACKEND API version:\s*(?P<v>\S+)")
 PINNED = re.compile(r"Pinned memory pool is created at '[^']*' with size (?P<v>\d+)")
 CUDA_POOL = re.compile(r"CUDA memory pool is created on device (?P<d>\d+) with size (?P<v>\d+)")
 LOADING = re.compile(r"^loading:\s*(?P<v>\S+)")
+MODEL_INIT = re.compile(r"TRITONBACKEND_ModelInitialize:\s*(?P<m>[^\s(]+)\s*\(version (?P<v>\d+)\)")  # a backend taking a model
+# a backend's "backend configuration:" prints its configuration as JSON on the next line ("{}", '{"cmdline":{...}}')
+CONFIG_HEAD = re.compile(r"\bbackend configuration:\s*$")
+CONFIG_BODY = re.compile(r"^\{.*\}$")
 LOADED = re.compile(r"successfully loaded '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 FAILED = re.compile(r"failed to load '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 FAILED_MODEL = re.compile(r"Model '(?P<m>[^']+)' loading failed with error:(?: version (?P<v>\d+))?")  # tritonserver 23.x+
@@ -40,6 +44,10 @@ def _add(st: ParseState, key: str, value: str) -> None:
 
 def extract(line: Line, st: ParseState) -> bool:
     text = line.text
+    if st.triton_config_open:
+        st.triton_config_open = False
+        if line.family == "plain" and CONFIG_BODY.match(text):
+            return True
     if line.family == "plain" and text.startswith("#"):
         if m := HELP.match(text):
             _t(st).setdefault("metric_families", {}).setdefault(m.group("name"), "untyped")
@@ -75,6 +83,11 @@ def extract(line: Line, st: ParseState) -> bool:
         _t(st).setdefault("cuda_pool_bytes", {})[m.group("d")] = int(m.group("v"))
     elif m := LOADING.match(text):
         _add(st, "models_loading", m.group("v"))
+    elif m := MODEL_INIT.search(text):
+        if (model := f"{m.group('m')}:{m.group('v')}") not in _t(st).get("models_loading", []):
+            _add(st, "models_loading", model)
+    elif line.family == "triton" and CONFIG_HEAD.search(text):
+        st.triton_config_open = True
     elif m := LOADED.search(text) or LOADED_SERVABLE.search(text):
         _add(st, "models_ready", f"{m.group('m')}:{m.group('v') or '?'}")
     elif m := FAILED.search(text) or FAILED_MODEL.search(text) or FAILED_SERVABLE.search(text):

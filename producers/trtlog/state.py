@@ -108,6 +108,7 @@ class ParseState:
     in_bindings: bool = False
     bindings: list[str] = field(default_factory=list)
     layer_pending: str | None = None
+    triton_config_open: bool = False  # a Triton backend's "backend configuration:" whose JSON is the next line
     command_parts: list[str] | None = None  # a command continued over lines with a backslash, read so far
     last_onnx_op: str | None = None
     poly_layer: dict[str, Any] | None = None  # Polygraphy "inspect model" layer being read
