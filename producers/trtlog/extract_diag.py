@@ -283,6 +283,8 @@ def _looks_continued(message: str, line: Line, *, trt: bool) -> bool:
     indented under it, after a message that is not finished (a trailing ':' or ',', a dangling
     word, a bracket or quote left open), or a line that cannot start a message (a closing mark,
     a lower-case word mid-sentence). After a TensorRT message, API names and codes also say so."""
+    if TORCH_CUDA_ADVICE.match(line.text):
+        return True  # PyTorch's CUDA error goes on with its fixed advice, whoever logged the error
     lead = len(line.raw) - len(line.raw.lstrip(" \t"))
     if line.indent >= 2 or lead >= 2 or (trt and (line.indent > 0 or lead > 0)):
         return True  # one blank in front is a paste's, not an indent (unless TensorRT's own message goes on)
@@ -292,6 +294,13 @@ def _looks_continued(message: str, line: Line, *, trt: bool) -> bool:
     if CONTINUES.match(line.text) and not head.rstrip().endswith((".", "!", "?")):
         return True
     return trt and bool(LOOKS_TRT.search(line.text))
+
+
+# the advice PyTorch prints under a CUDA error ("CUDA error: an illegal memory access was encountered" + these lines)
+TORCH_CUDA_ADVICE = re.compile(
+    r"^(?:CUDA kernel errors might be asynchronously reported at some other API call\b"
+    r"|For debugging consider passing CUDA_LAUNCH_BLOCKING=1|Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions)"
+)
 
 
 # a line that ends in one blank after a word (not a sentence's end, not a padded column): the text was wrapped there
