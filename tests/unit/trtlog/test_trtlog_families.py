@@ -702,3 +702,49 @@ def test_round_q_families() -> None:
     # the shell's crash report in a Chinese locale
     for crash in ("已放弃", "段错误 (核心已转储)"):
         assert [d.category for d in parse_log([crash], now_ms=1).build.diagnostics] == ["crash"], crash
+
+
+def test_round_r_families() -> None:
+    # TensorRT 10's scratch allocation at context creation
+    assert parse_log(["[TRT] Allocated device scratch memory of size 254820864"], now_ms=1).build.memory.scratch_bytes == 254820864
+    # a thread's uncaught exception: one error with its exception line, the header itself where that was cut off
+    frames = ["Traceback (most recent call last):", '  File "/x/threading.py", line 1016, in _bootstrap_inner', "    self.run()"]
+    whole = parse_log(["Exception in thread Thread-4 (loop):", *frames, "RuntimeError: boom"], now_ms=1).build.diagnostics
+    assert [(d.code, d.source, d.message) for d in whole] == [("RuntimeError", "threading.py:1016", "boom")]
+    cut = parse_log(["Exception in thread Thread-4 (loop):", *frames], now_ms=1).build.diagnostics
+    assert [(d.severity, d.source, d.message) for d in cut] == [("error", "threading.py:1016", "Exception in thread Thread-4 (loop)")]
+    # gdb stopping on a signal is a crash
+    for line in ('Thread 10 "trtexec" received signal SIGSEGV, Segmentation fault.', "Program received signal SIGABRT, Aborted."):
+        assert [d.category for d in parse_log([line], now_ms=1).build.diagnostics] == ["crash"], line
+    # a logger's empty field after the severity, and an application's label before TensorRT's API name
+    diags = parse_log(["[ERROR] [] TensorRT error: IExecutionContext::enqueueV3: Error Code 1: Cask (x)"], now_ms=1).build.diagnostics
+    assert [(d.severity, d.code, d.category, d.source) for d in diags] == [("error", "1", "Cask", "IExecutionContext::enqueueV3")]
+    # a plan built for another GPU, refused without a severity, and a coded message glued to its full stop
+    glued = "The engine plan file is generated on an incompatible device, expecting compute 8.6 got compute 7.5, please rebuild." \
+        "4: [runtime.cpp::deserializeCudaEngine::50] Error Code 4: Internal Error (Engine deserialization failed.)"
+    diags = parse_log([glued], now_ms=1).build.diagnostics
+    assert [(d.severity, d.code, d.source) for d in diags] == [("error", None, None), ("error", "4", "runtime.cpp:50")]
+    diags = parse_log(["6: The engine plan file is generated on an incompatible device, expecting compute 6.1 got compute 8.6"], now_ms=1).build.diagnostics
+    assert [(d.severity, d.code) for d in diags] == [("error", "6")]
+    assert split_glued("A sentence that ends. 4: see runtime.cpp::f::50 for Error Code 4: it is not TensorRT's bracket") == [
+        "A sentence that ends. 4: see runtime.cpp::f::50 for Error Code 4: it is not TensorRT's bracket"
+    ]
+    # a command the shell continues over lines, read whole where its last line ends it (or a blank line breaks it)
+    b = parse_log(["trtexec \\", ">   --onnx=./m.onnx \\", ">   --saveEngine=./m.engine \\", ">   --fp16", "", "[I] Throughput: 1 qps"], now_ms=1).build
+    assert (b.model, b.precisions, b.facts["engine_path"]) == ("m", ["fp16"], "./m.engine")
+    assert b.facts["command"] == "trtexec --onnx=./m.onnx --saveEngine=./m.engine --fp16"
+    b = parse_log(["$ trtllm-build --checkpoint_dir ./c \\", "    --gemm_plugin auto \\", ""], now_ms=1).build
+    assert b.facts["command"] == "trtllm-build --checkpoint_dir ./c --gemm_plugin auto"
+    # Triton: a backend taking a model, and a backend's configuration printed as JSON on its next line
+    t = parse_log(["I0511 01:22:36.776234 1 tensorrt.cc:5423] TRITONBACKEND_ModelInitialize: test_tensorrt (version 1)"], now_ms=1)
+    assert t.build.triton.models_loading == ["test_tensorrt:1"]
+    t = parse_log(["I1015 06:48:46.881615 46 tensorflow.cc:2209] backend configuration:", "{}"], now_ms=1)
+    assert t.stats.unparsed == 0
+    t = parse_log(["I1015 06:48:46.881615 46 tensorflow.cc:2209] backend configuration:", "some prose"], now_ms=1)
+    assert t.stats.unparsed == 1
+    # PyTorch's advice under a CUDA error goes on that error
+    err = "2024-10-24 10:30:19,131 - ignite - ERROR - Current run is terminating due to exception: CUDA error: an illegal memory access"
+    advice = ["CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below might be incorrect.",
+              "For debugging consider passing CUDA_LAUNCH_BLOCKING=1"]
+    diags = parse_log([err, *advice], now_ms=1).build.diagnostics
+    assert len(diags) == 1 and "CUDA_LAUNCH_BLOCKING=1" in diags[0].message
