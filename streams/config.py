@@ -90,6 +90,17 @@ class StreamsSettings(BaseModel):
         "(0 = glibc's own threshold, which rises with the blocks freed; 65536 lowered the bench worker's peak RSS "
         "by ~17 MB and cost ~18% more CPU per event: streams/malloc.py); ignored without glibc",
     )
+    malloc_arena_max: int = Field(
+        1, ge=0, le=64,
+        description="glibc: most heaps (arenas) for the worker's threads; 1 = the consumer's thread allocates from "
+        "the main heap too, so the fetched data it frees there serves the agent (0 = glibc's own: up to 8 per "
+        "core): streams/malloc.py; ignored without glibc",
+    )
+    malloc_trim_interval_ms: int = Field(
+        250, ge=0, le=60_000,
+        description="glibc: after a processing group, at most this often, give the free pages inside the heap back "
+        "to the OS (malloc_trim; 0 = never): streams/malloc.py; ignored without glibc",
+    )
     log_every_s: float = Field(10.0, gt=0, description="one summary log line per partition at most this often")
     data_dir: Path | None = Field(
         None, description="Faust's data directory (default: <stack.state_dir>/streams, never the working directory)"

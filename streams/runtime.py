@@ -47,6 +47,9 @@ class Runtime:
         self.correlator = make_correlator(settings)
         self.now_ms = now_ms
         self.probe = BrokerProbe(settings)
+        from trtlens.streams.malloc import Trimmer
+
+        self.trimmer = Trimmer(settings.streams.malloc_trim_interval_ms)  # after each group (malloc.py)
         self.commit_guard = CommitGuard(self.commit_limit)
         # a rebalance or table recovery is under way (readiness): set by the rebalance callbacks,
         # cleared when Faust has recovered the tables and resumed the flow (faust_glue.SeekFirstRecovery)

@@ -162,6 +162,7 @@ class PipelineAgent:
                     self.tallies.add(pipe.partition, delivered_counts(out))
                 self.tallies.sync(pipe.partition, pipe)
             self._maybe_log(len(records))
+        self.rt.trimmer.maybe_trim()  # the group's records and outputs are freed: hand their pages back (malloc.py)
 
     async def on_idle_tick(self) -> None:
         """Announce partitions with no records for ``idle_timeout_ms`` (once per idle spell)."""

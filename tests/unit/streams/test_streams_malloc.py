@@ -4,6 +4,8 @@ import sys
 
 import pytest
 
+from trtlens.streams.malloc import Trimmer
+
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
 
 
@@ -45,3 +47,73 @@ def test_the_worker_setting_is_bounded_and_zero_leaves_glibc_as_it_is():
     assert StreamsSettings(malloc_mmap_threshold_bytes=65536).malloc_mmap_threshold_bytes == 65536
     with pytest.raises(ValidationError, match="malloc_mmap_threshold_bytes"):
         StreamsSettings(malloc_mmap_threshold_bytes=64 * 1024 * 1024)
+
+
+_TRIM_PROBE = """
+import ctypes
+from trtlens.streams.malloc import Trimmer
+def rss_mb():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+# 60 MB of heap blocks (under the 128 KiB mmap threshold), one kept at the top: glibc can give back none of it
+blocks = [bytearray(64 * 1024) for _ in range(960)]
+top = bytearray(64 * 1024)
+del blocks
+before = rss_mb()
+trimmer = Trimmer(1000, clock=lambda: 0.0)
+assert trimmer.maybe_trim() and not trimmer.maybe_trim()  # once per interval
+print(before, rss_mb(), trimmer.trims)
+"""
+
+_ARENA_PROBE = """
+import re, threading, ctypes
+from trtlens.streams.malloc import set_arena_max
+assert set_arena_max(1)
+def work():
+    keep.append([bytearray(1000) for _ in range(100)])
+keep = []
+ts = [threading.Thread(target=work) for _ in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+libc = ctypes.CDLL(None)
+buf, size = ctypes.c_char_p(), ctypes.c_size_t()
+libc.open_memstream.restype = ctypes.c_void_p
+fp = libc.open_memstream(ctypes.byref(buf), ctypes.byref(size))
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info(0, fp)
+libc.fclose(fp)
+print(len(re.findall(r'<heap nr=', ctypes.string_at(buf, size.value).decode())))
+"""
+
+
+@glibc
+def test_a_trim_gives_back_the_free_pages_inside_the_heap():
+    out = subprocess.run([sys.executable, "-c", _TRIM_PROBE], capture_output=True, text=True, timeout=60, check=True)
+    before, after, trims = out.stdout.split()
+    assert float(before) - float(after) >= 40  # of the ~60 MB freed under the kept top block
+    assert trims == "1"
+
+
+@glibc
+def test_with_one_arena_the_threads_allocate_from_the_main_heap():
+    out = subprocess.run([sys.executable, "-c", _ARENA_PROBE], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["1"]  # glibc's default would give the threads heaps of their own
+
+
+def test_a_trimmer_with_no_interval_never_trims():
+    trimmer = Trimmer(0, clock=lambda: 0.0)
+    assert not trimmer.maybe_trim() and trimmer.trims == 0
+
+
+def test_the_allocator_settings_are_bounded():
+    from pydantic import ValidationError
+
+    from trtlens.streams.config import StreamsSettings
+
+    s = StreamsSettings()
+    assert (s.malloc_arena_max, s.malloc_trim_interval_ms) == (1, 250)
+    assert StreamsSettings(malloc_arena_max=0, malloc_trim_interval_ms=0).malloc_arena_max == 0
+    with pytest.raises(ValidationError, match="malloc_arena_max"):
+        StreamsSettings(malloc_arena_max=65)
+    with pytest.raises(ValidationError, match="malloc_trim_interval_ms"):
+        StreamsSettings(malloc_trim_interval_ms=-1)

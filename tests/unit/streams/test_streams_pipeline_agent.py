@@ -10,6 +10,7 @@ import orjson
 from streams_fakes import FakeTable, Msg
 
 from trtlens.settings import load_settings
+from trtlens.streams.malloc import Trimmer
 from trtlens.streams.offsets import Rereads
 from trtlens.streams.pipeline.agent import PipelineAgent
 
@@ -43,6 +44,7 @@ class FakeRuntime:
         self.lock = asyncio.Lock()
         self.build_evaluator = None
         self.probe = FakeProbe()
+        self.trimmer = Trimmer(0)  # never trims
         self.seeks: list[tuple[int, int]] = []
         self.delivered: list = []
         self.highwaters: dict[int, int] = {}
@@ -190,3 +192,14 @@ def test_a_partition_taken_over_after_the_input_ended_is_declared_idle_once_reco
     asyncio.run(b.on_idle_tick())
     assert [(p, idle) for p, idle, _ in rt.delivered] == [(0, True)]
     assert b.pipelines[0].applied_offset == 3
+
+
+def test_the_heap_is_trimmed_after_a_group_once_its_records_are_written():
+    a, rt = agent()
+    ticks = iter([0.0, 0.1, 0.3])
+    rt.trimmer = Trimmer(250, clock=lambda: next(ticks))
+    rt.trimmer._libc = type("Libc", (), {"malloc_trim": lambda self, pad: 1})()  # the call, not glibc's effect
+    for offsets in ([0, 1], [2, 3], [4]):
+        asyncio.run(a.process_group(group(0, offsets)))
+    assert rt.trimmer.trims == 2  # after the first group and the third (0.3 s ≥ 250 ms); not after the second
+    assert a.commit_limit(0) == 5

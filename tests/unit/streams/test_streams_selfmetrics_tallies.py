@@ -13,6 +13,7 @@ from streams_fakes import FakeTable, Msg
 
 from trtlens.obs import Observability, scrape
 from trtlens.settings import ObsSettings, load_settings
+from trtlens.streams.malloc import Trimmer
 from trtlens.streams.offsets import Rereads
 from trtlens.streams.pipeline.agent import PipelineAgent
 from trtlens.streams.selfmetrics import StreamsCollector, readiness
@@ -55,6 +56,7 @@ class FakeRuntime:
         self.lock = asyncio.Lock()
         self.build_evaluator = None
         self.probe = FakeProbe()
+        self.trimmer = Trimmer(0)  # never trims
         self.highwaters: dict[int, int] = {}
         self.recovering = False
         self.pipeline = PipelineAgent(self)
