@@ -172,15 +172,16 @@ def run_worker(settings: Settings, *, loglevel: str = "WARNING") -> int:
 
     from trtlens.kafka import ensure_topics
 
+    if settings.streams.malloc_arena_max:
+        from trtlens.streams.malloc import set_arena_max
+
+        # before any thread allocates (the admin client's below, the consumer's): glibc fixes its limit then
+        set_arena_max(settings.streams.malloc_arena_max)
     ensure_topics(settings.kafka, settings.topics)
     if settings.streams.gc_gen0_threshold:
         # ~5 short-lived objects per event: collecting every 700 allocations burns a third of the CPU
         _, gen1, gen2 = gc.get_threshold()
         gc.set_threshold(settings.streams.gc_gen0_threshold, max(gen1, 20), max(gen2, 50))
-    if settings.streams.malloc_arena_max:
-        from trtlens.streams.malloc import set_arena_max
-
-        set_arena_max(settings.streams.malloc_arena_max)  # before the consumer's thread starts (malloc.py)
     if settings.streams.malloc_mmap_threshold_bytes:
         from trtlens.streams.malloc import set_mmap_threshold
 
