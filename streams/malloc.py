@@ -12,7 +12,9 @@ arena never served the other. Two settings on by default address that:
 * ``malloc_trim_interval_ms`` (250): after a processing group, at most this often, ``malloc_trim(0)``
   hands the free pages inside the heap back to the OS (glibc otherwise only gives back the top of the heap).
 
-The fixed mmap threshold below is a third, off by default.
+Measured with ``trtlens bench streams --before-pythonpath`` (default load, three runs): peak RSS 190-197 ->
+176-181 MB, CPU per event within the spread of two runs of the same code (streams/README.md, "Memory").
+The fixed mmap threshold below is a third setting, off by default.
 
 Large blocks (record values of ~150 KB at 500 events a record, fetched responses of a few MB, table resizes)
 come from glibc's malloc. By default glibc serves a block of at least ``M_MMAP_THRESHOLD`` (128 KiB) from a
