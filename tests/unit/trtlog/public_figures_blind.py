@@ -52,6 +52,10 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   output favoured (enqueueV3 failures from an application, Torch-TensorRT, onnxruntime's TensorRT EP and a
   Python wrapper, CUDA errors at execution and in a calibrator, plans built for another GPU, trtexec
   performance summaries, Triton's TensorRT backend config, a gdb backtrace, a TensorRT-LLM executor thread).
+* ``BLIND_S`` (p373-p386): collected after round R's fixes, taken from plain searches as they came, families
+  the earlier rounds had few of favoured (TensorRT 6-7 verbose fusion and timing output, INT8 calibration
+  starts, Polygraphy's onnxrt runner, TF-TRT segment conversion, Torch-TensorRT's dynamo partitioner,
+  DeepStream's implicit engine info, Jetson runtime and trtexec output, a TensorRT-LLM container start).
 """
 
 from __future__ import annotations
@@ -2245,6 +2249,116 @@ BLIND_R: dict[str, list[F]] = {
         F("the executor's error", True, has_diag("error", "Encountered an error in forward function: CUDA error: CUBLAS_STATUS_EXECUTION_FAILED")),
         F("the thread's exception", True, has_diag("error", "Exception in thread Thread-4 (_executor_loop_overlap)")),
         F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+}
+
+
+def _fastest(r: Any) -> list[tuple[str | None, float | None]]:
+    return [(t.tactic, t.time_ms) for t in r.build.tactic_timings if t.fastest]
+
+
+def _not_failed(r: Any) -> bool:
+    return r.build.status != "failed"
+
+
+# Round S (p373-p386): collected after round R's fixes, taken as plain searches returned them, families the
+# earlier rounds had few of favoured (TensorRT 6's Python verbose fusion and reformat timing, a TensorRT 7 INT8
+# calibration that hit an internal assertion, tensorrt-utils' INT8 builder flags, Polygraphy's onnxrt runner
+# with padded metadata, TF-TRT segment conversion from TF 1.x to 2.x, Torch-TensorRT's dynamo partitioner,
+# DeepStream's implicit engine info, a Jetson Nano Python runtime, an Xavier NX profile and trtexec parse
+# header, a TensorRT-LLM container start that failed); figures written from reading each log before the
+# parser was run on any of them.
+BLIND_S: dict[str, list[F]] = {
+    "p373-tensorrt-6-python-verbose-scale-fusion-reformat-timing-runner.log": [
+        F("warnings", 1, n_diag("warning")),
+        F("errors", 0, n_diag("error")),
+        F("fusions", 1, lambda r: len(r.build.fusions)),
+        F("its layers", ["(Unnamed Layer* 0) [Scale]", "(Unnamed Layer* 1) [Scale]"], lambda r: r.build.fusions[0].layers),
+        F("layers_before", 2),
+        F("layers_after", 1),
+        F("phase_times_ms.graph_optimization", 0.323121),
+        F("timed tactics (not fastest)", 4, _non_fastest_timings),
+        F("fastest tactics", [("1002", 0.234496), ("1002", 0.306176)], _fastest),
+        F("fastest's runner", "Reformat", lambda r: next(t.runner for t in r.build.tactic_timings if t.fastest)),
+        F("status", "unknown"),
+    ],
+    "p374-tensorrt-7-int8-starting-calibration-internal-error-nbdims-safehelpers-aborting.log": [
+        F("facts.network_inputs", 1),
+        F("facts.network_outputs", 1),
+        F("warnings", 2, n_diag("warning")),
+        F("errors (the internal assertion)", 1, n_diag("error")),
+        F("its source (the location on its own line)", 1, n_diag("error", source="safeHelpers.cpp:419")),
+        F("its condition", True, has_diag("error", "d.nbDims >= 1")),
+        F("precisions (INT8 calibration started)", ["int8"], lambda r: r.build.precisions),
+        F("status", "failed"),
+    ],
+    "p375-tensorrt-utils-python-logging-builderflag-fp16-int8-imagenet-calibrator-files.log": [
+        F("precisions (BuilderFlag.FP16 and INT8)", ["fp16", "int8"], lambda r: sorted(r.build.precisions)),
+        F("no diagnostics (Severity.ERROR is a setting)", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p376-polygraphy-onnxrt-runner-padded-io-metadata-wrapped-average-time.log": [
+        F("no TensorRT latency (only onnxrt-runner finished)", None, lambda r: r.build.perf.latency.mean_ms if r.build.perf and r.build.perf.latency else None),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("not failed", True, _not_failed),
+    ],
+    "p377-tf-trt-tf20-efficientnet-candidate-segments-engine-op-added.log": [
+        F("no diagnostics (ops not converted is information)", 0, lambda r: len(r.build.diagnostics)),
+        F("not failed", True, _not_failed),
+    ],
+    "p378-tf-trt-replaced-segments-grappler-optimization-results-graph-size.log": [
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("not failed", True, _not_failed),
+    ],
+    "p379-tf-trt-tf1-segment-sizes-remove-const-output-node-dropping-empty.log": [
+        F("no diagnostics (dropping an empty segment is information)", 0, lambda r: len(r.build.diagnostics)),
+        F("not failed", True, _not_failed),
+    ],
+    "p380-torch-tensorrt-dynamo-adjacency-partitioner-supported-unsupported-nodes.log": [
+        F("no diagnostics (unsupported nodes run in PyTorch)", 0, lambda r: len(r.build.diagnostics)),
+        F("not failed", True, _not_failed),
+    ],
+    "p381-deepstream-60-sgie-int8-engine-deserialized-implicit-engine-info-two-layers.log": [
+        F("facts.engine_path", "/opt/nvidia/deepstream/deepstream-6.0/samples/configs/deepstream-app/../../models/Secondary_CarMake/resnet18.caffemodel_b16_gpu0_int8.engine"),
+        F("engine_id", "resnet18.caffemodel_b16_gpu0_int8"),
+        F("facts.network_inputs", 1),
+        F("facts.network_outputs", 1),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("not failed", True, _not_failed),
+    ],
+    "p382-deepstream-yolo-implicit-engine-info-three-layers-yolo-outputs.log": [
+        F("facts.network_inputs", 1),
+        F("facts.network_outputs", 2),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p383-tensorrtx-jetson-nano-python-memusage-deserialize-bingding-warm-up.log": [
+        F("memory.engine_bytes", 19 * MiB),
+        F("memory.peak_gpu_bytes", 1798 * MiB),
+        F("memory.cpu_peak_bytes", 684 * MiB),
+        F("memory.context_bytes", 36 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("not failed", True, _not_failed),
+    ],
+    "p384-tensorrtx-xavier-nx-trtexec-profile-rows-without-header-unnamed-layers.log": [
+        F("profile rows", 6, lambda r: len(r.profile)),
+        F("first row", (64.10, 5.83, None, 0.2), lambda r: (r.profile[0].time_ms, r.profile[0].avg_ms, r.profile[0].median_ms, r.profile[0].time_pct)),
+        F("first row's layer", "(Unnamed Layer* 50) [Convolution] + (Unnamed Layer* 51) [ElementWise] + (Unnamed Layer* 52) [Activation]",
+          lambda r: r.profile[0].layer),
+        F("last row", (91.20, 8.29, None, 0.3), lambda r: (r.profile[-1].time_ms, r.profile[-1].avg_ms, r.profile[-1].median_ms, r.profile[-1].time_pct)),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p385-jetson-xavier-nx-trtexec-8001-onnx-parser-header-x3d-memusage.log": [
+        F("trt_version", "8.0.1"),  # TensorRT version: 8001
+        F("model", "X3D_M_custom_untrained"),
+        F("memory.peak_gpu_bytes", 5635 * MiB),
+        F("memory.cpu_peak_bytes", 372 * MiB),
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+    ],
+    "p386-trtllm-010-dev-container-runner-failed-file-not-found-traceback-cut.log": [
+        F("facts.trtllm_version", "0.10.0.dev2024042300"),
+        F("warnings ([TRT-LLM] [W])", 1, n_diag("warning")),
+        F("errors (the runner's failure line, the traceback cut before its exception)", 2, n_diag("error")),
+        F("the runner's failure", True, has_diag("error", "FileNotFoundError(2, 'No such file or directory')")),
         F("status", "failed"),
     ],
 }
