@@ -45,6 +45,8 @@ VERSION = [
     # different version than 10.11.0.33" (Ultralytics)
     re.compile(r"\bTensorRT\b.*?\bdifferent version than v?(\d+\.\d+(?:\.\d+){0,2})\b"),
 ]
+# trtexec 8.0 prints the release as the library's integer, NV_TENSORRT_VERSION: "TensorRT version: 8001" (8.0.1)
+VERSION_NUMBER = re.compile(r"^TensorRT version:\s*(\d{4}|\d{6})\s*$")
 STATUS = re.compile(r"&&&&\s+(RUNNING|PASSED|FAILED|WAIVED)\s+\S+(?:\s+\[TensorRT v(\d+)\])?(?:\s+\[b\d+\])?(?:\s*#\s*(.*))?")
 FAILED = re.compile(
     r"engine (?:building|set up|setup|creation|deserialization) failed|could not deserialize (?:the )?(?:tensorrt |cuda )?engine|"
@@ -207,6 +209,9 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
                     st.phase_times_ms[key] = ms
                 hit = True
                 break
+    if st.trt_version is None and "ersion: " in text and (m := VERSION_NUMBER.match(text)):
+        st.trt_version = decode_version_tag(m.group(1))  # trtexec 8.0's "TensorRT version: 8001"
+        hit = True
     if st.trt_version is None and ("ersion" in text or "TensorRT " in text):
         for pattern in VERSION:
             if m := pattern.search(text):
