@@ -13,6 +13,7 @@ the command line in :mod:`extract_build`):
 * a tool naming the precision it builds or runs in (``Run Paddle-TRT FP16 mode``, ``building INT8 engine``,
   ``Building FP16 core model...``), unless the sentence negates it
 * a precision flag on a command line (``--precision fp16``, ``--precision=int8``)
+* a builder script saying which flag it sets (``Setting BuilderFlag.FP16``, not a ``set_flag(...)`` code line)
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ PRECISION_MODE = re.compile(
 )
 # a precision flag on any command line, the script's or a wrapped one: "--precision fp16 \\", "--precision=int8"
 PRECISION_FLAG = re.compile(r"(?<!\S)--(?:precision|enabled[_-]precisions?)(?:=|[ \t]+)(?P<v>[\w.]+)")
+# a builder script reporting the flag it sets: "Setting BuilderFlag.INT8" (tensorrt-utils' onnx_to_tensorrt.py)
+BUILDER_FLAG = re.compile(r"\b(?:Setting|Set|Enabling|Enabled)\s+(?:trt\.)?BuilderFlag\.(?P<v>FP16|BF16|INT8|FP8|TF32)\b")
 NEGATED = re.compile(r"(?i)\b(?:not|no|without|unsupported|disabled?|cannot|can't|doesn't|isn't|fall(?:s|ing)? back)\b")
 _WORDS = {
     "half": "fp16", "float16": "fp16", "fp16": "fp16", "torch.float16": "fp16", "torch.half": "fp16", "dtype.half": "fp16",
@@ -91,6 +94,8 @@ def extract(line: Line, st: ParseState) -> bool:
     if line.family == "trtllm" and (m := TRTLLM_PLUGIN.match(text)):
         _add(st, m.group("v"))
         return False  # the setting itself is a fact too (extract_env)
+    if "BuilderFlag." in text and (m := BUILDER_FLAG.search(text)):
+        return _add(st, m.group("v"))
     if INT8_WORK.search(text):
         st.add_name("precisions", st.precisions, "int8")
     elif (m := PRECISION_MODE.search(text)) and not NEGATED.search(text):
