@@ -113,6 +113,7 @@ class ParseState:
     last_onnx_op: str | None = None
     poly_layer: dict[str, Any] | None = None  # Polygraphy "inspect model" layer being read
     binding_io: dict[str, int] = field(default_factory=dict)  # jetson-inference's binding directions: inputs / outputs
+    engine_info_table: bool = False  # inside DeepStream's '[Implicit Engine Info]: layers num: N' table
     # timestamps
     first_ts_ms: int | None = None
     last_ts_ms: int | None = None
