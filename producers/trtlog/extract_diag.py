@@ -123,7 +123,11 @@ WARNING_PHRASES = re.compile(
 # Python's warnings module: "/opt/.../torch/nn/functional.py:718: UserWarning: msg" (the offending source line follows, indented)
 PY_WARNING = re.compile(r"^(?P<file>(?:[A-Za-z]:)?[^\s:]*\.py):(?P<line>\d+):\s+[A-Z]\w*Warning:\s+\S")
 # an error message quoted inside an application's own line: "Model 'x' loading failed with error: ... [TensorRT-LLM][ERROR] ..."
-EMBEDDED_ERROR = re.compile(r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bloading failed with error:")
+# ... or an application reporting the exception its step died of: "Runner failed with exception: FileNotFoundError(2, '...')"
+EMBEDDED_ERROR = re.compile(
+    r"\[(?:TensorRT-LLM|TRT-LLM)\]\s*\[(?:ERROR|E)\]|\bloading failed with error:"
+    r"|\bfailed with (?:an )?exception:\s*[A-Za-z_][\w.]*(?:Error|Exception)\b"
+)
 API_SOURCE = re.compile(r"^(?:(?i:TensorRT|TRT) (?i:error|warning):\s*)?(?P<api>[A-Z]\w*::\w+):\s*Error Code")
 # ... after an application's own label for what it forwards: "TensorRT error: IExecutionContext::enqueueV3: Error Code 1: .."
 ASSERTION_CODE = re.compile(r"\[(?P<code>\d+)\]\s*Assertion failed")
@@ -155,7 +159,7 @@ def inferred_severity(line: Line) -> str | None:
         return "error"
     if WARNING_PHRASES.match(text) or (line.family == "plain" and "Warning:" in text and PY_WARNING.match(text)):
         return "warning"
-    if line.family == "plain" and "rror" in text and EMBEDDED_ERROR.search(text) and not STANDALONE_EXCEPTION.match(text):
+    if line.family == "plain" and ("rror" in text or "xception" in text) and EMBEDDED_ERROR.search(text) and not STANDALONE_EXCEPTION.match(text):
         return "error"
     return None
 
