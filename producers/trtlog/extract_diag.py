@@ -340,11 +340,13 @@ def _traceback(line: Line, st: ParseState) -> bool:
             return True  # the traceback the thread's header announced
         _end_traceback(st)
         st.in_traceback, st.traceback_source, st.traceback_cls = True, None, m.group("cls")
+        st.traceback_header = True
         return True
     if not st.in_traceback and ", in " in text and (m := FRAME.match(text)) and st.open_diag is None:
         # a traceback whose "Traceback (most recent call last):" header was cut off (an excerpt): its frames still say so
         _end_traceback(st)
         st.in_traceback, st.traceback_source, st.traceback_cls = True, f"{_basename(m.group('file'))}:{m.group('line')}", None
+        st.traceback_header = False
         return True
     if not st.in_traceback:
         return False
@@ -385,6 +387,10 @@ def _basename(path: str) -> str:
 def finish(st: ParseState) -> None:
     """End of the log: commit what is still open."""
     close(st)
+    if st.in_traceback and st.traceback_header and not (st.traceback_cls or st.traceback_wrapped or st.traceback_thread):
+        # a Python traceback the log ends inside, before its exception line (a paste cut short): still one error;
+        # frames with no header above them may be another runtime's trace of an error already counted (TorchScript's)
+        st.traceback_wrapped = True
     st.in_traceback = False
     _end_traceback(st)
 

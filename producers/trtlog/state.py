@@ -95,6 +95,7 @@ class ParseState:
     traceback_cls: str | None = None  # IPython names the exception in its traceback header
     traceback_wrapped: bool = False  # the traceback is one logger message (its lines indented as the logger pleased)
     traceback_thread: str | None = None  # "Exception in thread X" announced the traceback (its error if the exception line is cut)
+    traceback_header: bool = False  # the traceback began with Python's "Traceback (most recent call last):"
     # per-layer profile
     profile_rows: list[ProfileRow] = field(default_factory=list)
     profile_total: ProfileRow | None = None
