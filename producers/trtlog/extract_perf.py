@@ -36,6 +36,9 @@ TRT6_AVG = re.compile(rf"Average over \d+ runs is (?P<mean>{NUM}) ms(?: \(host w
 PROFILE_HDR = re.compile(r"=== Profile \(\s*(?P<n>\d+)\s+iterations?\s*\)\s*===")
 TABLE_NAME_FIRST = re.compile(r"^Layer\s+Time\s*\(ms\)", re.I)
 TABLE_NAME_LAST = re.compile(r"^Time\s*\(ms\).*\bLayer\s*$", re.I)
+# a --dumpProfile table pasted without its header, rows only (trtexec to the console, TRT 7/8): a layer named
+# with its engine-layer type in brackets, then total time, average time and share ("... [Activation]  64.10  5.83  0.2")
+HEADLESS_ROW = re.compile(rf"^(?P<name>.*\[[A-Za-z][\w ]*\].*?\S)\s+(?P<t>{NUM})\s+(?P<a>{NUM})\s+(?P<p>{NUM})\s*$")
 PROFILER_CB = re.compile(rf"^\[Profile\]\s*(?P<layer>.+?)\s+took\s+(?P<v>{NUM})\s*ms", re.I)
 JETSON_REPORT = re.compile(r"^Timing Report\b")
 JETSON_ROW = re.compile(rf"^(?P<what>Pre-Process|Network|Post-Process|Visualize|Total)\s+CPU\s*(?P<cpu>{NUM})\s*ms\s+CUDA\s*(?P<cuda>{NUM})\s*ms", re.I)
@@ -78,6 +81,8 @@ def extract(line: Line, st: ParseState) -> bool:
         st.profile_columns = tuple(cols)
         st.profile_rows.clear()
         st.profile_total = None
+        return True
+    if line.family == "trtexec" and not st.profile_rows and _headless_row(text, st):
         return True
     if m := ONE_LINE.match(text):
         stats = _stats(st, _WHAT[m.group("what").lower()])
@@ -151,6 +156,18 @@ def _scalars(text: str, st: ParseState) -> bool:
             times.append(value)
         return True
     return False
+
+
+def _headless_row(text: str, st: ParseState) -> bool:
+    """A profile row with no header above it opens the name-first layout, if its figures read as one: the average
+    at most the total (several iterations) and a share of at most 100%."""
+    if not text.endswith(tuple("0123456789")) or not (m := HEADLESS_ROW.match(text)):
+        return False
+    total, avg, pct = (to_float(m.group(g)) for g in "tap")
+    if total is None or avg is None or pct is None or not (0 <= avg <= total and 0 <= pct <= 100):
+        return False
+    st.profile_layout, st.profile_columns, st.profile_total = ("name_first", 3), ("time_ms", "avg_ms", "time_pct"), None
+    return _profile_row(text, st)
 
 
 def _profile_row(text: str, st: ParseState) -> bool:
