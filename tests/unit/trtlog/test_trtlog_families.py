@@ -748,3 +748,36 @@ def test_round_r_families() -> None:
               "For debugging consider passing CUDA_LAUNCH_BLOCKING=1"]
     diags = parse_log([err, *advice], now_ms=1).build.diagnostics
     assert len(diags) == 1 and "CUDA_LAUNCH_BLOCKING=1" in diags[0].message
+
+
+def test_round_s_families() -> None:
+    # trtexec 8.0 prints the release as the library's integer
+    assert parse_log(["[06/21/2021-13:57:04] [I] TensorRT version: 8001"], now_ms=1).build.trt_version == "8.0.1"
+    # a builder script saying which flag it sets names the precision; the code line that sets it does not
+    assert parse_log(["Setting BuilderFlag.FP16", "Setting BuilderFlag.INT8"], now_ms=1).build.precisions == ["fp16", "int8"]
+    assert parse_log(["    config.set_flag(trt.BuilderFlag.FP16)"], now_ms=1).build.precisions == []
+    # DeepStream's engine info table: rows counted under their header only
+    table = ["INFO: [Implicit Engine Info]: layers num: 2", "0   INPUT  kFLOAT input_1         3x224x224",
+             "1   OUTPUT kFLOAT predictions/Softmax 20x1x1", ""]
+    assert parse_log(table, now_ms=1).build.facts.get("network_inputs") == 1
+    assert "network_inputs" not in parse_log(table[1:], now_ms=1).build.facts
+    # an application reporting the exception its step died of
+    diags = parse_log(["Runner failed with exception: FileNotFoundError(2, 'No such file or directory')"], now_ms=1).build.diagnostics
+    assert [d.severity for d in diags] == ["error"]
+    assert parse_log(["The runner failed with exceptional speed"], now_ms=1).build.diagnostics == []
+    # a Python traceback the log ends inside is one error at its innermost frame; bare frames (TorchScript's) are not
+    frames = ['  File "./export.py", line 308, in <module>', "    main(args)", '  File "./export.py", line 109, in __init__']
+    cut = parse_log(["Traceback (most recent call last):", *frames], now_ms=1).build
+    assert [(d.severity, d.source) for d in cut.diagnostics] == [("error", "export.py:109")] and cut.status == "failed"
+    assert parse_log(frames, now_ms=1).build.diagnostics == []
+    # trtexec's --dumpProfile rows pasted without their header
+    rows = ["[06/21/2021-13:57:04] [I]     (Unnamed Layer* 50) [Convolution] + (Unnamed Layer* 52) [Activation]       64.10             5.83      0.2",
+            "[06/21/2021-13:57:04] [I]                     (Unnamed Layer* 53) [Convolution]       63.91             5.81      0.2"]
+    r = parse_log(rows, now_ms=1)
+    assert [(p.layer, p.time_ms, p.avg_ms, p.time_pct) for p in r.profile] == [
+        ("(Unnamed Layer* 50) [Convolution] + (Unnamed Layer* 52) [Activation]", 64.10, 5.83, 0.2),
+        ("(Unnamed Layer* 53) [Convolution]", 63.91, 5.81, 0.2),
+    ]
+    # ... only where the figures read as a row: an average above the total or a share above 100% is not one
+    for line in ("[06/21/2021-13:57:04] [I] conv1 [Convolution] 1.0 2.0 0.2", "[06/21/2021-13:57:04] [I] conv1 [Convolution] 9.0 2.0 150"):
+        assert parse_log([line], now_ms=1).profile == [], line
