@@ -6,8 +6,11 @@ kafka-python with the connection/security options from :class:`KafkaSettings`.
 
 from __future__ import annotations
 
+import json
 import logging
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -188,3 +191,55 @@ def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, *, timeout_s: flo
     finally:
         admin.close()
     return wanted
+
+
+def ensure_topics_in_child(kafka: KafkaSettings, topics: TopicSettings, *, timeout_s: float = 30.0) -> list[str]:
+    """:func:`ensure_topics` run by a child interpreter; same result, warnings and errors.
+
+    For a long-running process that has no other use for kafka-python: importing it and
+    opening the admin connection for this one call at start leaves ~6-8 MB resident for the
+    life of the process (the streams worker's is counted against its memory goal). The
+    settings travel on the child's stdin, so a SASL password is in no argument list or
+    environment listing.
+    """
+    spec = {"kafka": kafka.model_dump(mode="json"), "topics": topics.model_dump(mode="json"), "timeout_s": timeout_s}
+    if kafka.sasl_password is not None:
+        spec["kafka"]["sasl_password"] = kafka.sasl_password.get_secret_value()
+    code = "from trtlens.kafka import _ensure_topics_child; raise SystemExit(_ensure_topics_child())"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], input=json.dumps(spec), capture_output=True, text=True, timeout=timeout_s + 60
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise KafkaUnavailableError(kafka.bootstrap_servers, timeout_s, exc) from None
+    for line in proc.stderr.splitlines():  # the child's own warnings (a topic's partition count), as if logged here
+        if line.strip():
+            log.warning("%s", line)
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise TrtlensError(f"topic creation in a child process ended with exit status {proc.returncode} and no answer") from None
+    if "created" in answer:
+        return answer["created"]
+    if answer.get("error") == "KafkaUnavailableError":
+        raise KafkaUnavailableError(kafka.bootstrap_servers, timeout_s, RuntimeError(answer.get("last_error")))
+    raise TrtlensError(f"topic creation failed: {answer.get('error')}: {answer.get('message')}")
+
+
+def _ensure_topics_child() -> int:
+    """The child of :func:`ensure_topics_in_child`: settings on stdin, one JSON answer on stdout, warnings on stderr."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    for name in ("kafka", "kafka.conn", "kafka.client"):  # the client's own chatter while a broker boots
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    spec = json.load(sys.stdin)
+    try:
+        kafka, topics = KafkaSettings.model_validate(spec["kafka"]), TopicSettings.model_validate(spec["topics"])
+        created = ensure_topics(kafka, topics, timeout_s=float(spec["timeout_s"]))
+    except KafkaUnavailableError as exc:
+        print(json.dumps({"error": "KafkaUnavailableError", "last_error": str(exc.last_error)}))
+        return 1
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+        return 1
+    print(json.dumps({"created": created}))
+    return 0

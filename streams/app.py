@@ -170,14 +170,15 @@ def run_worker(settings: Settings, *, loglevel: str = "WARNING") -> int:
     """Run one Faust worker in this process until SIGINT/SIGTERM."""
     import faust
 
-    from trtlens.kafka import ensure_topics
+    from trtlens.kafka import ensure_topics_in_child
 
     if settings.streams.malloc_arena_max:
         from trtlens.streams.malloc import set_arena_max
 
-        # before any thread allocates (the admin client's below, the consumer's): glibc fixes its limit then
+        # before any thread allocates (the consumer's, aiokafka's): glibc fixes its limit then
         set_arena_max(settings.streams.malloc_arena_max)
-    ensure_topics(settings.kafka, settings.topics)
+    # in a child: kafka-python's modules and admin state would stay resident for the worker's life (~6-8 MB)
+    ensure_topics_in_child(settings.kafka, settings.topics)
     if settings.streams.gc_gen0_threshold:
         # ~5 short-lived objects per event: collecting every 700 allocations burns a third of the CPU
         _, gen1, gen2 = gc.get_threshold()

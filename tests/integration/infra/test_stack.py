@@ -139,3 +139,20 @@ def test_ensure_topics_leaves_existing_topics_alone(stack_settings, caplog):
     with caplog.at_level("WARNING", logger="trtlens.kafka"):
         assert ensure_topics(stack_settings.kafka, three) == []
     assert f"topic={tag}.events partitions=2 configured=3" in caplog.text
+
+
+def test_ensure_topics_in_child_creates_warns_and_raises_like_in_process(stack_settings, caplog):
+    from trtlens.kafka import KafkaUnavailableError, ensure_topics_in_child
+    from trtlens.settings import KafkaSettings, TopicSettings
+
+    tag = f"child{os.getpid()}"
+    names = [n for n, f in TopicSettings.model_fields.items() if f.annotation is str]
+    two = TopicSettings(**{name: f"{tag}.{name}" for name in names}, partitions=2)
+    assert sorted(ensure_topics_in_child(stack_settings.kafka, two)) == sorted(two.all_topics())
+    with caplog.at_level("WARNING", logger="trtlens.kafka"):
+        assert ensure_topics_in_child(stack_settings.kafka, two.model_copy(update={"partitions": 3})) == []
+    assert f"topic={tag}.events partitions=2 configured=3" in caplog.text  # the child's warning, relayed
+    nobody = KafkaSettings(bootstrap_servers="127.0.0.1:1", sasl_mechanism="PLAIN", sasl_username="u", sasl_password="s3cret-pw")
+    with pytest.raises(KafkaUnavailableError) as raised:
+        ensure_topics_in_child(nobody, two, timeout_s=1.0)
+    assert "127.0.0.1:1" in str(raised.value) and "s3cret-pw" not in str(raised.value)
