@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 
 from trtlens.obs import Observability, counter, gauge
 
@@ -56,6 +56,10 @@ class SinkCollector:
         w = sink.writer_counters
         for key, (name, doc) in WRITER_COUNTERS.items():
             yield counter(name, doc, w.get(key, 0))
+        if (durations := sink.bulk_seconds) is not None:
+            yield HistogramMetricFamily("trtlens_sink_bulk_duration_seconds", "how long bulk requests took, answered "
+                                        "or not (the store's latency as the sink sees it)",
+                                        buckets=durations.buckets(), sum_value=durations.sum_s)
         g = sink.continuity_counters
         for key, (name, doc) in CONTINUITY_COUNTERS.items():
             yield counter(name, doc, g.get(key, 0))

@@ -180,6 +180,11 @@ class ElasticsearchSink:
         return dict(self._writer.counters) if self._writer is not None else {}
 
     @property
+    def bulk_seconds(self) -> Any:
+        """The bulk writer's :class:`~trtlens.sinks.writer.BulkDurations` (None before it exists)."""
+        return self._writer.bulk_seconds if self._writer is not None else None
+
+    @property
     def backpressure(self) -> bool:
         """A bulk is being retried (429/5xx/no answer): consumption is paused."""
         return self._writer is not None and self._writer.backpressure

@@ -20,6 +20,7 @@ One structured log line per bulk request.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import random
 import time
@@ -105,6 +106,31 @@ def _status_of(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+class BulkDurations:
+    """How long bulk requests took, answer or not, as cumulative histogram buckets (seconds).
+
+    The store's own latency, apart from the pipeline's: a store that stalls shows here first.
+    """
+
+    BOUNDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(self.BOUNDS) + 1)  # per bucket, not cumulative; the last is +Inf
+        self.sum_s = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.BOUNDS, seconds)] += 1
+        self.sum_s += seconds
+
+    def buckets(self) -> list[tuple[str, int]]:
+        """Prometheus's cumulative ``(le, count)`` pairs, ``+Inf`` last."""
+        out, total = [], 0
+        for bound, n in zip((*map(str, self.BOUNDS), "+Inf"), self.counts):
+            total += n
+            out.append((bound, total))
+        return out
+
+
 class BulkWriter:
     """Sends actions to the store in bounded chunks until each is acked or rejected."""
 
@@ -122,6 +148,7 @@ class BulkWriter:
         self._rng = rng or random.Random()
         self.backpressure = False
         self.counters = {"bulks": 0, "bulk_docs": 0, "bulk_bytes": 0, "acked": 0, "rejected": 0, "retries": 0}
+        self.bulk_seconds = BulkDurations()
         self.first_send_at: float | None = None
         self.last_ack_at: float | None = None
 
@@ -173,6 +200,7 @@ class BulkWriter:
                 outcomes = ItemOutcomes(retry=list(range(n)))
                 error = type(exc).__name__
             took_ms = (time.monotonic() - t0) * 1000
+            self.bulk_seconds.observe(took_ms / 1000)
             self.counters["bulks"] += 1
             self.counters["bulk_docs"] += n
             self.counters["bulk_bytes"] += chunk.nbytes

@@ -23,6 +23,10 @@ osmem makes documents searchable at once; on real Elasticsearch add the refresh
 interval. Probe events are handed to the Publisher when due (at most 5 ms
 early), so its linger and any producer lag count as latency.
 
+The store's own latency is shown beside it: per step, the sink's bulk requests (how many, how many
+over 0.5 s and 1 s, seconds in all), read from its ``trtlens_sink_bulk_duration_seconds``
+histogram; a bulk that stalls delays every probe indexed in it.
+
 Throughput: *scheduled* events/s = events / their event-time span (a cold
 start completes up to a few seconds after the last arrival, so this is a bit
 below the offered rate); *end-to-end* events/s = events published / (first
@@ -292,7 +296,9 @@ def _run(settings, state, rates: list[float], args, log_dir: Path) -> dict:
     env = connection_env(settings)
     streams_env = {**env, "TRTLENS_STREAMS__TRACES__SAMPLE_RATE": str(args.sample_rate)}
     streams = ManagedProcess("streams", ["streams"], log_dir=log_dir, env=streams_env).start()
-    sink = ManagedProcess("sink", ["sink"], log_dir=log_dir, env=env).start()
+    sink_port_file = log_dir / "sink.port"
+    sink = ManagedProcess("sink", ["sink"], log_dir=log_dir, env={**env, "TRTLENS_OBS__PORT_FILE": str(sink_port_file)}).start()
+    store_view = SinkBulkView(sink_port_file)
     es = es_client(settings.elasticsearch, request_timeout=30)
     pids = {"streams": streams.pid, "sink": sink.pid, "broker": state.kafka.pid, "store": state.elasticsearch.pid}
     steps: list[dict] = []
@@ -303,14 +309,19 @@ def _run(settings, state, rates: list[float], args, log_dir: Path) -> dict:
         _log(f"warm-up done: first probe after {warm['first_probe_after_s']:.1f}s")
         for i, rate in enumerate(rates):
             _log(f"rate {rate:,.0f} events/s for {args.duration_s:.0f}s ...")
+            before = store_view.read()
             step = _step(settings, es, pids, [streams, sink], rate, args.duration_s, args, log_dir, f"r{i}",
                          timeout_s=args.duration_s + 90)
+            step["sink_bulks"] = bulk_step(before, store_view.read())
             steps.append(step)
             for k, v in step["peak_rss_mb"].items():
                 overall[k] = max(overall[k], v)
             _log(f"  sent {step['sent_events_per_s']:,.0f} ev/s, end to end {step['events_per_s']:,.0f} ev/s, "
                  f"latency P50 {step['e2e_latency_p50_ms']} ms P99 {step['e2e_latency_p99_ms']} ms, "
                  f"probes {step['probes_seen']}/{step['probes']}")
+            if b := step["sink_bulks"]:
+                _log(f"  the store as the sink saw it: {b['bulks']} bulks, {b['over_1s']} took over 1 s, "
+                     f"{b['seconds']:.1f} s in bulks in all")
             if not step["drained"]:
                 _log("  the pipeline did not drain this rate in time: higher rates skipped")
                 break
@@ -334,6 +345,53 @@ def _run(settings, state, rates: list[float], args, log_dir: Path) -> dict:
                   "events_per_s = events published / (first send -> last probe indexed)",
         "machine": _machine(),
     }
+
+
+class SinkBulkView:
+    """The sink child's ``trtlens_sink_bulk_duration_seconds`` histogram, read from its /metrics.
+
+    It separates the store's latency from the pipeline's: a bulk that takes seconds delays every
+    probe indexed in it, whatever the stages upstream did.
+    """
+
+    def __init__(self, port_file: Path) -> None:
+        self.port_file = port_file
+
+    def read(self) -> dict[str, float] | None:
+        import urllib.request
+
+        try:
+            port = int(self.port_file.read_text().strip())
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                return parse_bulk_histogram(resp.read().decode())
+        except (OSError, ValueError):
+            return None  # no listener (yet): the step is reported without the store's share
+
+
+def parse_bulk_histogram(exposition: str) -> dict[str, float]:
+    """``{le: cumulative count, "sum": seconds}`` of the bulk duration histogram in a Prometheus text exposition."""
+    out: dict[str, float] = {}
+    for line in exposition.splitlines():
+        if line.startswith('trtlens_sink_bulk_duration_seconds_bucket{le="'):
+            le, _, value = line[len('trtlens_sink_bulk_duration_seconds_bucket{le="'):].partition('"} ')
+            out[le] = float(value)
+        elif line.startswith("trtlens_sink_bulk_duration_seconds_sum "):
+            out["sum"] = float(line.split()[1])
+    return out
+
+
+def bulk_step(before: dict[str, float] | None, after: dict[str, float] | None) -> dict | None:
+    """Bulks of one step (after - before): how many, how many over 0.5 and 1 s, seconds in all."""
+    if not after or "+Inf" not in after:
+        return None
+    before = before or {}
+
+    def delta(key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    n = delta("+Inf")
+    return {"bulks": int(n), "over_0_5s": int(n - delta("0.5")), "over_1s": int(n - delta("1.0")),
+            "seconds": round(delta("sum"), 2)}
 
 
 def _machine() -> dict:
@@ -437,6 +495,11 @@ def _print(r: dict) -> None:
             f"{s['probes_seen']}/{s['probes']}", f"{s['traces_stored']:,}",
         )
     console.print(table)
+    for s in r["steps"]:
+        if b := s.get("sink_bulks"):
+            console.print(f"{s['offered_events_per_s']:,.0f} ev/s: the store as the sink saw it: {b['bulks']} bulk "
+                          f"requests, {b['over_0_5s']} over 0.5 s, {b['over_1s']} over 1 s, {b['seconds']:.1f} s in all "
+                          "(a bulk that stalls delays every probe in it)")
     rss = Table(title="peak RSS per process, MB (children included)")
     procs = list(r["peak_rss_mb"])
     rss.add_column("offered ev/s", justify="right")

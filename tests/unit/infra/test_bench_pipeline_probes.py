@@ -39,3 +39,18 @@ def test_probe_plan_runs_past_the_last_event_so_the_last_probe_is_sent_last():
 )
 def test_quantile_is_the_lower_nearest_rank(values, q, want):
     assert _quantile(values, q) == want
+
+
+def test_the_store_share_of_a_step_comes_from_the_sink_bulk_histogram():
+    from trtlens.bench.pipeline import bulk_step, parse_bulk_histogram
+
+    def exposition(counts: dict[str, int], total_s: float) -> str:
+        lines = [f'trtlens_sink_bulk_duration_seconds_bucket{{le="{le}"}} {n}.0' for le, n in counts.items()]
+        return "\n".join([*lines, f"trtlens_sink_bulk_duration_seconds_sum {total_s}", "trtlens_sink_records_total 9.0"])
+
+    before = parse_bulk_histogram(exposition({"0.5": 10, "1.0": 10, "+Inf": 10}, 0.8))
+    after = parse_bulk_histogram(exposition({"0.5": 100, "1.0": 102, "+Inf": 105}, 12.3))
+    assert after == {"0.5": 100.0, "1.0": 102.0, "+Inf": 105.0, "sum": 12.3}
+    assert bulk_step(before, after) == {"bulks": 95, "over_0_5s": 5, "over_1s": 3, "seconds": 11.5}
+    assert bulk_step(None, after)["bulks"] == 105  # no reading before: counted from the sink's start
+    assert bulk_step(before, None) is None and bulk_step(before, {}) is None

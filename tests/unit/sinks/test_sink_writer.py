@@ -120,3 +120,24 @@ async def test_max_retries_exhausted_raises():
 )
 def test_store_url_is_logged_without_credentials(url, logged):
     assert _safe_url(url) == logged
+
+
+async def test_every_bulk_attempt_lands_in_the_duration_histogram():
+    client = ScriptedClient([ConnectionTimeout("timed out"), ok, ok])
+    w = BulkWriter(client, FAST, rng=random.Random(0))
+    await w.write(actions(4))  # two chunks, the first tried twice
+    buckets = dict(w.bulk_seconds.buckets())
+    assert buckets["+Inf"] == 3 == w.counters["bulks"]
+    assert list(buckets.values()) == sorted(buckets.values())  # cumulative
+    assert 0 <= w.bulk_seconds.sum_s < 1.0
+
+
+def test_bulk_durations_bucket_on_prometheus_le_bounds():
+    from trtlens.sinks.writer import BulkDurations
+
+    d = BulkDurations()
+    for seconds in (0.005, 0.01, 0.3, 2.4, 40.0):
+        d.observe(seconds)
+    got = dict(d.buckets())
+    assert (got["0.01"], got["0.25"], got["0.5"], got["2.5"], got["30.0"], got["+Inf"]) == (2, 2, 3, 4, 4, 5)
+    assert d.sum_s == pytest.approx(42.715)
