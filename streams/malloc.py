@@ -53,15 +53,20 @@ def _libc():  # noqa: ANN202 - ctypes.CDLL or None
     return libc
 
 
-def set_arena_max(n: int) -> bool:
-    """Let glibc create at most ``n`` heaps (arenas) for all threads; call before threads start. False without glibc."""
+def _mallopt(param: int, value: int, refused: str) -> bool:
+    """``mallopt(param, value)``; False (and ``refused`` logged with the value) if glibc says no or is not there."""
     libc = _libc()
     if libc is None:
         return False
-    ok = libc.mallopt(M_ARENA_MAX, n) == 1
+    ok = libc.mallopt(param, value) == 1
     if not ok:
-        log.warning("malloc=arena_max_refused n=%d", n)
+        log.warning("malloc=%s value=%d", refused, value)
     return ok
+
+
+def set_arena_max(n: int) -> bool:
+    """Let glibc create at most ``n`` heaps (arenas) for all threads; call before threads start. False without glibc."""
+    return _mallopt(M_ARENA_MAX, n, "arena_max_refused")
 
 
 class Trimmer:
@@ -94,10 +99,4 @@ class Trimmer:
 
 def set_mmap_threshold(nbytes: int) -> bool:
     """Fix glibc's ``M_MMAP_THRESHOLD`` at ``nbytes`` (this also stops it moving); False where there is no glibc."""
-    libc = _libc()
-    if libc is None:
-        return False
-    ok = libc.mallopt(M_MMAP_THRESHOLD, nbytes) == 1
-    if not ok:
-        log.warning("malloc=mmap_threshold_refused bytes=%d", nbytes)
-    return ok
+    return _mallopt(M_MMAP_THRESHOLD, nbytes, "mmap_threshold_refused")
