@@ -59,7 +59,7 @@ _BRACKET_SEV = re.compile(
 )
 _TAG = re.compile(r"\[(TRT|TensorRT|GIE|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TRTorch[^\]]*|TensorRT Conversion Context)\]:?[ \t]*")
 _TORCH_DASH = re.compile(r"-[ \t]+")
-_WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
+_WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|Warning|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
 _PYLOG = re.compile(
     r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[A-Za-z_][\w.]*)"
     r"(?:[ \t]*\[[^\]]*\])?:[ \t]?"

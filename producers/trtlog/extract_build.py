@@ -71,6 +71,8 @@ COMMAND_OPEN = re.compile(
     r"(?:^|[#$>%\u276f\u00bb]\s+)(?P<cmd>(?:\S*/)?(?:trtexec|tritonserver|trtllm-build|"
     r"polygraphy\s+(?:run|convert|inspect|surgeon|debug|check|data))(?:\s.*?)?)\s*\\$"
 )
+# Polygraphy's last line names the command it ran: "[E] FAILED | Runtime: 464.396s | Command: /usr/bin/polygraphy run x.onnx --trt"
+POLYGRAPHY_RESULT = re.compile(r"\|\s*Command:\s+(?P<cmd>(?:\S*/)?polygraphy\s+\w.*?)\s*$")
 CONTINUED_PROMPT = re.compile(r"^>(?:\s+|$)")
 MAX_COMMAND_LINES = 40
 FACTS = [  # (needle that must be in the line, pattern, fact keys)
@@ -97,8 +99,9 @@ ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
 # also "Input filename:   x.onnx", "Building TensorRT engine for x.onnx" (the word, not a tool's name: "./buildEngine -i x.onnx"),
 # and a script's model flag on a command line, its value after a blank: "    --onnx ./x.onnx \\", or a call given the model
 # file as a quoted argument (a traceback's code line: "sess = onnxruntime.InferenceSession(\"./de.onnx\")")
+# or jetson-inference's network summary: "          -- model        networks/x/snapshot_iter_38600.caffemodel"
 MODEL_CONTEXT = re.compile(
-    r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b|(?<!\S)--(?:onnx|model|uff|deploy)[ \t]"
+    r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b|(?<!\S)--(?:onnx|model|uff|deploy)[ \t]|^-- model[ \t]"
     r"|\w\(\s*[\"'][^\"']+\.(?:onnx|uff)[\"']|\bcaffemodel\s*[:=]",  # ... or an argument dump's "caffemodel=./x.caffemodel;"
     re.I,
 )
@@ -181,6 +184,9 @@ def extract(line: Line, st: ParseState) -> bool:  # noqa: C901 - a flat dispatch
     if line.family == "plain" and (m := COMMAND.search(text)):
         apply_command(st, m.group("cmd"))
         return True
+    if "Command:" in text and (m := POLYGRAPHY_RESULT.search(text)):
+        apply_command(st, m.group("cmd"))
+        hit = True
     if ("Fusing" in text or "fusing" in text) and (m := FUSING.match(text) or FUSING_INTO.match(text)):
         if st.cap("fusions", st.fusions, st.limits.fusions):
             a, b = m.group("a"), m.group("b")

@@ -108,12 +108,13 @@ UNMARKED_TRT_ERROR = re.compile(
     r"^(?:[A-Za-z]:)?[\w./\\-]+\.(?:cpp|cc|cu|h|hpp)\s*\(\d+\)\s*-\s*[A-Za-z][\w ]*?Error\b"
     r"|^(?:INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|INTERNAL_ERROR|FAILED_\w+|UNSPECIFIED_ERROR):\s*\S"
     r"|(?:^|[\s,-])failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
+    r"|^[A-Z]\w*Parser: (?:Could not|Cannot|Unable to|Failed to) \w"  # TensorRT 5's "CaffeParser: Could not open file x"
 )
 # an application's own line, without a prefix, that reports a failure of the kinds jetson-inference's say: "failed to load
 # networks/x.caffemodel", "imageNet -- failed to initialize.", "imagenet-console:   failed to initialize imageNet" (in lower
 # case: an application's capitalised "Failed to ..." lines are often a wrapper's commentary on an error already logged)
 PLAIN_FAILURE = re.compile(
-    r"^(?:[A-Za-z_][\w.-]*(?::[ \t]+| -- ))?failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
+    r"^(?:[A-Za-z_][\w.-]*(?::[ \t]+| -- )|[a-z]+ [A-Za-z0-9]+, )?failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
 )
 # TensorRT's warnings printed by an application without a severity, named by what they say (the ONNX parser's call site may lead)
 WARNING_PHRASES = re.compile(
@@ -205,7 +206,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
     if severity in ("warning", "error"):
         if (
             st.open_diag is not None
-            and line.indent >= 2
+            and line.indent >= st.open_diag_indent + 2  # deeper than the message it goes on (Polygraphy indents by depth)
             and st.open_diag.severity == severity
             and st.open_diag_lines < MAX_CONTINUATION_LINES
         ):
@@ -213,7 +214,7 @@ def extract(line: Line, st: ParseState, *, consumed: bool) -> bool:
             return True
         close(st)
         st.open_diag = DiagEntry(severity=severity, message=text, code=None, source=line.own_source, category=None)
-        st.open_diag_lines = 0
+        st.open_diag_lines, st.open_diag_indent = 0, line.indent
         st.open_diag_trt = line.trt or line.family in ("deepstream", "legacy", "jetson", "torch_tensorrt", "triton", "trtllm")
         st.open_diag_cut = _cut_at_blank(line.raw)
         # Torch-TensorRT's warnings print their advice with its own newlines (the compiler's dtype-conflict hint and its
@@ -289,6 +290,8 @@ def _looks_continued(message: str, line: Line, *, trt: bool) -> bool:
     a lower-case word mid-sentence). After a TensorRT message, API names and codes also say so."""
     if TORCH_CUDA_ADVICE.match(line.text):
         return True  # PyTorch's CUDA error goes on with its fixed advice, whoever logged the error
+    if BARE_LOCATION.fullmatch(line.text.strip()):
+        return True  # nothing but a location is never a message: the one above's (TensorRT 7's assertion under INTERNAL_ERROR:)
     lead = len(line.raw) - len(line.raw.lstrip(" \t"))
     if line.indent >= 2 or lead >= 2 or (trt and (line.indent > 0 or lead > 0)):
         return True  # one blank in front is a paste's, not an indent (unless TensorRT's own message goes on)
@@ -397,14 +400,29 @@ def finish(st: ParseState) -> None:
 
 def close(st: ParseState) -> None:
     entry, st.open_diag, st.open_diag_cut, st.open_diag_row = st.open_diag, None, False, False
-    st.open_diag_verbatim = False
+    st.open_diag_verbatim, st.open_diag_indent = False, 0
     if entry is not None:
         _commit(st, _analyse(entry))
+
+
+# an application's call site in front of its message, with its qualified function (FastDeploy's FDERROR:
+# "fastdeploy/runtime/backends/tensorrt/trt_backend.cc(264)::fastdeploy::TrtBackend::InitFromOnnx  Failed to ...")
+FN_CALL_SITE = re.compile(
+    r"^(?P<file>(?:[A-Za-z]:)?[\w./\\-]*\.(?:cpp|cc|cu|cxx|c|h|hpp))\((?P<line>\d+)\)::(?P<fn>\w+(?:::[\w~]+)*)(?:[ \t]+|\n|$)(?P<rest>.*)$",
+    re.S,
+)
+# a logger callback's function: it forwards someone else's message ("FDTrtLogger::log", "TensorrtLogger::log")
+FORWARDER_FN = re.compile(r"(?i)^(?:log|logger|_?log_\w*)$")
 
 
 def _analyse(entry: DiagEntry) -> DiagEntry:
     msg = entry.message.strip()
     code = source = category = None
+    site = None  # the application's call site, when it printed one in front (a logger callback's is not the source)
+    if (m := FN_CALL_SITE.match(msg)) and m.group("rest").strip():
+        msg = m.group("rest").strip()
+        if not FORWARDER_FN.match(m.group("fn").rsplit("::", 1)[-1]):
+            site = f"{_basename(m.group('file'))}:{m.group('line')}"
     if m := LEADING_CODE.match(msg) or ERROR_INDEX.match(msg):
         code, msg = m.group("code"), m.group("rest").strip()
     if m := TRT_SOURCE.match(msg):
@@ -425,6 +443,8 @@ def _analyse(entry: DiagEntry) -> DiagEntry:
         source = m.group("api")
     if source is None and entry.severity == "warning" and (m := PY_WARNING.match(msg)):
         source = f"{_basename(m.group('file'))}:{m.group('line')}"
+    if site is not None:
+        source = site
     if source is None:
         source = locate_source(msg)
     if code is None and (m := ASSERTION_CODE.search(msg)):

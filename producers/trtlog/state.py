@@ -86,6 +86,7 @@ class ParseState:
     diags: dict[tuple, DiagEntry] = field(default_factory=dict)
     open_diag: DiagEntry | None = None
     open_diag_lines: int = 0
+    open_diag_indent: int = 0  # blanks before its first line's message: a continuation is indented deeper
     open_diag_trt: bool = False
     open_diag_cut: bool = False  # its last line broke after a single blank, mid-sentence (a terminal's or a paste's wrap)
     open_diag_row: bool = False  # it is a table row's status cell, which the table may wrap into the next rows

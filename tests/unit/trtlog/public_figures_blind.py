@@ -56,6 +56,11 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   the earlier rounds had few of favoured (TensorRT 6-7 verbose fusion and timing output, INT8 calibration
   starts, Polygraphy's onnxrt runner, TF-TRT segment conversion, Torch-TensorRT's dynamo partitioner,
   DeepStream's implicit engine info, Jetson runtime and trtexec output, a TensorRT-LLM container start).
+* ``BLIND_T`` (p387-p399): collected after round S's fixes, taken from plain searches as they came (onnx2trt
+  and ONNX-parser output, a Polygraphy comparison's failed tail, torch2trt/mmdet2trt warnings and a plugin's
+  glibc assertion, a Jetson Nano Python runtime killed, TensorRT-LLM 0.8 run.py, INT8 calibration warnings and
+  an executeV2 failure inside the calibrator, legacy cask and TensorRT 10 builder assertions, FastDeploy's
+  forwarding logger, DeepStream 5 on a TX2, jetson-inference with TensorRT 5).
 """
 
 from __future__ import annotations
@@ -2360,5 +2365,120 @@ BLIND_S: dict[str, list[F]] = {
         F("errors (the runner's failure line, the traceback cut before its exception)", 2, n_diag("error")),
         F("the runner's failure", True, has_diag("error", "FileNotFoundError(2, 'No such file or directory')")),
         F("status", "failed"),
+    ],
+}
+
+
+# Round T (p387-p399): collected after round S's fixes, taken as plain searches returned them (an onnx2trt
+# plugin-not-found assertion behind a bracket-stamp INT64 warning, a Polygraphy comparison's four [E] lines,
+# mmdet2trt's 'Warning:' lines and a plugin's glibc assertion, a Jetson Nano Python runtime killed after its
+# memory snapshots, TensorRT-LLM 0.8 run.py frames without a header, INT8 calibration with missing scales, an
+# executeV2 failure inside the calibrator, a legacy cask 'Unsupported SM' with UNKNOWN-severity timing, FastDeploy's
+# forwarding logger, a TensorRT 10 convolution builder assertion, DeepStream 5 on a TX2 ending in a segfault,
+# jetson-inference with TensorRT 5 failing to open a caffemodel, verbose ONNX-parser lines); figures written from
+# reading each log before the parser was run on any of them.
+BLIND_T: dict[str, list[F]] = {
+    "p387-onnx2trt-trt8x-int64-bracket-stamp-random-normal-like-plugin-not-found.log": [
+        F("warnings (the INT64 line behind its bracket stamp)", 1, n_diag("warning")),
+        F("its source", 1, n_diag("warning", source="onnx2trt_utils.cpp:368")),
+        F("errors (the importer assertion, its '[8]' line joined)", 1, n_diag("error")),
+        F("importer assertion", 1, n_diag("error", code="8", source="builtin_op_importers.cpp:4788")),
+        F("facts.plugin_not_found", True),
+        F("model", "vocoder_24k_3"),
+        F("status", "failed"),
+    ],
+    "p388-polygraphy-vit-fp16-histogram-tail-four-failed-lines-runtime-command.log": [
+        F("errors (the four [E] lines)", 4, n_diag("error")),
+        F("tolerance failure", True, has_diag("error", "Difference exceeds tolerance")),
+        F("mismatched outputs", True, has_diag("error", "Mismatched outputs: ['1265']")),
+        F("accuracy summary", True, has_diag("error", "Pass Rate: 0.0%")),
+        F("model", "vit_pytorch_opset_9"),  # the Command: of the last [E] line
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p389-mmdet2trt-backticked-unsupported-method-warnings-amirstan-plugin-assertion-aborted.log": [
+        F("warnings (3 'Warning:' lines)", 3, n_diag("warning")),
+        F("distinct warnings (new_zeros, new_tensor twice)", 2, lambda r: len([d for d in r.build.diagnostics if d.severity == "warning"])),
+        F("errors (the glibc assertion + Aborted)", 2, n_diag("error")),
+        F("assertion source", 1, n_diag("error", source="repeatDimsPlugin.cpp:144")),
+        F("its condition", True, has_diag("error", "nbInputs == 1")),
+        F("Aborted is an error", True, has_diag("error", "Aborted")),
+        F("status", "failed"),
+    ],
+    "p390-tensorrtx-retinaface-nano-python-info-memusage-snapshot-181-mb-killed.log": [
+        F("memory.engine_bytes", 181 * MiB),  # TensorRT's "MB" are MiB
+        F("memory.peak_gpu_bytes", 3210 * MiB),  # ExecutionContext creation end
+        F("memory.cpu_peak_bytes", 852 * MiB),
+        F("Killed is an error", 1, n_diag("error")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p391-qwen-trtllm-08-run-py-frames-without-header-runtimeerror-mpisize-assertion.log": [
+        F("errors (the RuntimeError; frames are not errors)", 1, n_diag("error")),
+        F("RuntimeError", 1, n_diag("error", code="RuntimeError")),
+        F("its assertion", True, has_diag("error", "Assertion failed: mpiSize == tp * pp")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p392-python-logger-bert-embedding-int8-calibrated-batches-missing-scale-input-ids.log": [
+        F("warnings (lazy loading + 2 missing scales)", 3, n_diag("warning")),
+        F("quantization_missing", ["input_ids", "attention_mask"]),
+        F("precisions", ["int8"]),  # the calibration ran
+        F("phase_times_ms.calibration", 6223.6),  # Calibration completed in 6.2236 seconds
+        F("errors", 0, n_diag("error")),
+        F("not failed", True, _not_failed),
+    ],
+    "p393-mtcnn-facenet-trt-legacy-cask-utils-unsupported-sm-unknown-severity-timing-aborting.log": [
+        F("errors (the cask assertion + the INTERNAL_ERROR; Aborting... is not another)", 2, n_diag("error")),
+        F("both at caskUtils.cpp:80 (the second's location on its own line)", 2, n_diag("error", source="caskUtils.cpp:80")),
+        F("its message", True, has_diag("error", "Unsupported SM")),
+        F("fastest tactics", [("6", 0.039936)], _fastest),
+        F("warnings (UNKNOWN: lines are verbose output)", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p394-fastdeploy-windows-trt-backend-logger-cask-klib-size-error-code-2-indented-reason.log": [
+        F("errors (4 [ERROR] lines, the indented reason joined)", 4, n_diag("error")),
+        F("forwarded Error Code 2", 1, n_diag("error", code="2", category="Internal Error", source="builder.cpp:137")),
+        F("its assertion", True, has_diag("error", "validateCaskKLibSize(buffer.size)")),
+        F("the indented reason joined", True, has_diag("error", "Failed to call createInferBuilder()")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p395-vits-python-logger-verbose-computing-costs-conv-base-builder-is-consistent-error-code-2.log": [
+        F("errors", 1, n_diag("error")),
+        F("Error Code 2 at its source", 1, n_diag("error", code="2", category="Internal Error", source="convBaseBuilder.cpp:200")),
+        F("its message", True, has_diag("error", "Cask convolution isConsistent check failed")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p396-python-trt101-int8-calibrate-engine-executev2-nullptr-attention-mask-error-code-3-and-2.log": [
+        F("errors (the two [E] lines; the bare 'Failed building engine' is the application's commentary, as in p365)", 2,
+          n_diag("error")),
+        F("executeV2 API Usage Error", 1, n_diag("error", code="3", category="API Usage Error", source="IExecutionContext::executeV2")),
+        F("calibrator assertion", 1, n_diag("error", code="2", category="Internal Error", source="calibrator.cpp:1223")),
+        F("its tensor", True, has_diag("error", 'Tensor "attention_mask" is bound to nullptr')),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p397-deepstream-5-tx2-tlt-yolov3-uff-batch-tile-plugin-unsupported-gst-error-segfault.log": [
+        F("warnings (the deprecated-parameter 'Warning:')", 1, n_diag("warning")),
+        F("errors (ERROR: [TRT]:, 3 bare ERROR:, the gst ERROR, the segfault)", 6, n_diag("error")),
+        F("UffParser error", True, has_diag("error", "Unsupported operation _BatchTilePlugin_TRT")),
+        F("gst ERROR source", 1, n_diag("error", source="nvdsinfer_context_impl.cpp:1735")),
+        F("the segfault is a crash", 1, n_diag("error", category="crash")),
+        F("status", "failed"),
+    ],
+    "p398-jetson-inference-trt506-detectnet-console-caffe-parser-could-not-open-file.log": [
+        F("trt_version", "5.0.6"),
+        F("precisions", ["fp16"]),  # selecting fastest native precision for GPU:  FP16
+        F("model", "snapshot_iter_38600"),
+        F("errors (2 CaffeParser, failed to parse, failed to load)", 4, n_diag("error")),  # as in p311
+        F("caffe parser error", True, has_diag("error", "CaffeParser: Could not open file")),
+        F("status", "failed"),
+    ],
+    "p399-onnx-parser-verbose-parsing-node-shape-registering-layer-tensor-gptj.log": [
+        F("no diagnostics (verbose parser lines)", 0, lambda r: len(r.build.diagnostics)),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "unknown"),
     ],
 }
