@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trtlens.schemas.events import EngineBuild, ErrorEvent, GpuSample, RequestComplete, RequestReceived
 from trtlens.streams.dedup.core import Deduper, id_digest
@@ -130,3 +132,51 @@ def test_a_derived_engine_runtime_does_not_move_the_watermark():
     for d in (Deduper(ttl_ms=1000), Deduper(ttl_ms=1000, enabled=False)):
         kept, wms, wm = d.first_seen([ev("a", 300), derived, ev("c", 400)], 250)
         assert [e.event_id for e in kept] == ["a", "l:engine", "c"] and wms == [250, 300, 300] and wm == 400
+
+
+def test_a_digest_matches_only_at_an_entry_boundary():
+    """Buckets are runs of 8-byte digests: bytes that span two entries are no entry."""
+    from trtlens.streams.dedup.core import _holds
+
+    d = bytes(range(1, 9))
+    assert _holds(bytearray(bytes(8) + d), d) and _holds(bytearray(d + bytes(8)), d)
+    assert not _holds(bytearray(bytes(4) + d + bytes(4)), d)  # straddles entries 0 and 1
+    assert _holds(bytearray(bytes(3) + d + bytes(5) + d), d)  # a straddling match first, then the entry
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 50), st.booleans()), max_size=300),
+       st.integers(1, 30))
+@settings(max_examples=200, deadline=None)
+def test_dedup_decides_like_a_dict_of_ids_in_insertion_order(steps, ttl):
+    """The bucketed digests decide exactly as the plain model: an id is a duplicate while it is
+    remembered, remembered from acceptance until the watermark passes arrival + ttl; bucket counts
+    grow (small limits here, so regrouping and its cap happen) without changing a decision."""
+    import trtlens.streams.dedup.core as core
+
+    saved = core.FIRST_BUCKETS, core.GROW_AT, core.MOST_BUCKETS
+    core.FIRST_BUCKETS, core.GROW_AT, core.MOST_BUCKETS = 2, 2, 32
+    try:
+        d = Deduper(ttl_ms=ttl)
+        model: dict[str, int] = {}
+        wm = 0
+        for n, (key, step, one) in enumerate(steps):
+            event = ev(f"id-{key}", wm + step % 7)
+            if one:
+                first, wm_after = d.first_seen_one(event, wm)
+                kept = [event] if first else []
+            else:
+                kept, _, wm_after = d.first_seen([event], wm)
+            assert bool(kept) == (event.event_id not in model)
+            if kept:
+                model[event.event_id] = max(wm, event.ts_ms) + ttl
+            wm = wm_after
+            if n % 3 == 0:
+                gone = [k for k, at in model.items() if at <= wm]
+                assert d.expire(wm) == len(gone)
+                for k in gone:
+                    del model[k]
+            assert len(d) == len(model)
+            assert d.pending_expiry() == [(at, id_digest(k)) for k, at in model.items()]
+        assert all(k in d for k in model) and "never" not in d
+    finally:
+        core.FIRST_BUCKETS, core.GROW_AT, core.MOST_BUCKETS = saved
