@@ -92,7 +92,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         web_port=s.web_port,
         web_bind=s.web_bind,  # Faust's default is 0.0.0.0; it has no authentication (trtlens.listen)
         stream_buffer_maxsize=4096,  # the merge agent's queue (the events topic bypasses Faust's queues)
-        consumer_max_fetch_size=s.fetch_partition_max_bytes,  # batched records are ~50 KB each: many per fetch
+        consumer_max_fetch_size=s.fetch_partition_max_bytes,  # batched records are ~50 KB each: ~10 per fetch
         broker_max_poll_records=s.fetch_max_records,  # Faust's default (none) turned a whole fetch into objects
         topic_allow_declare=True,
         datadir=str(_made(data_dir(settings))),  # Faust's own files: never the user's working directory

@@ -54,9 +54,10 @@ class StreamsSettings(BaseModel):
         "of a fetch stays raw bytes until the next poll (README: memory)",
     )
     fetch_partition_max_bytes: int = Field(
-        2 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
+        512 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
         description="most bytes one fetch asks of a partition (Faust consumer_max_fetch_size); raw fetched data "
-        "waiting to be polled is at most this per assigned partition",
+        "waiting to be polled is at most this per assigned partition; a larger record still comes whole, alone "
+        "(Kafka's fetch returns the first batch whatever its size)",
     )
     pending_groups: int = Field(
         4, ge=1, le=64,
