@@ -39,8 +39,11 @@ And one place where it is bypassed for speed:
    replaces the fetch loop (``Consumer._drain_messages``, through
    :class:`App`) with the same loop that passes each fetched batch of the
    events topic's records to the pipeline agent as one list; every other topic
-   (partials, changelogs) still goes record by record through Faust. What Faust
-   did per record is kept per batch: its read offsets, flow control (a batch
+   (partials, changelogs) still goes record by record through Faust. The events
+   topic's records stay aiokafka's own: the fetch (``BatchIngress._fetch``,
+   Faust's ``getmany`` inlined) builds no Faust message per record, only one
+   per batch, of its last record, for the acks. What Faust did per record is
+   kept per batch (or per partition of a fetch): its read offsets, flow control (a batch
    taken while the flow is suspended, or from an older generation, is dropped
    like Faust's streams drop such records, and the queue is cleared whenever
    Faust clears its own), and one record of each batch stays "unacked" until
@@ -191,14 +194,32 @@ class SeekFloors:
         return r_offset if r_offset is None or r_offset <= floor else floor
 
 
-def _bytes(batch: list[Any]) -> int:
-    return sum(m.serialized_value_size for m in batch)
+class _Batch(list):
+    """Records of the events topic from one fetch of one consumer generation (aiokafka's records).
+
+    ``held`` is the Faust message of its last record: it stays in the consumer's
+    unacked set while the batch waits or is processed, so a rebalance waits for
+    it (``Consumer.wait_empty``), and is acked when the batch is done.
+    """
+
+    __slots__ = ("generation", "held", "size")
+
+    def __init__(self, generation: int, records: Any = ()) -> None:
+        super().__init__(records)
+        self.generation = generation
+        self.held: Any = None
+        self.size = 0
+
+    def close(self, held: Any, size: int) -> "_Batch":
+        self.held = held
+        self.size = size
+        return self
 
 
 class _BatchQueue(asyncio.Queue):
     """Batches waiting for the pipeline agent; Faust's flow control clears it like its own queues."""
 
-    def __init__(self, maxsize: int, on_drop: Callable[[list[Any]], None]) -> None:
+    def __init__(self, maxsize: int, on_drop: Callable[[_Batch], None]) -> None:
         super().__init__(maxsize)
         self._on_drop = on_drop
 
@@ -210,7 +231,7 @@ class _BatchQueue(asyncio.Queue):
 class BatchIngress:
     """The events topic's records from Faust's fetch loop, one list per fetched batch (point 4 above).
 
-    ``batches()`` yields lists of Faust messages (``partition``, ``offset``,
+    ``batches()`` yields lists of aiokafka's records (``partition``, ``offset``,
     ``key``, ``value``) of one consumer generation, in fetch order per
     partition, at most ``max_records`` records or about ``max_bytes`` bytes of
     values each; ``max_pending`` lists wait at most
@@ -244,54 +265,14 @@ class BatchIngress:
         """``faust.transport.consumer.Consumer._drain_messages`` with the events topic taken in batches."""
         from faust.transport.consumer import CONSUMER_FETCHING
 
-        callback = consumer.callback
-        getmany = consumer.getmany
         consumer_should_stop = consumer._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
-        get_read_offset = consumer._read_offset.__getitem__
-        set_read_offset = consumer._read_offset.__setitem__
-        acks_enabled_for = consumer.app.topics.acks_enabled_for
-        commit_every = consumer._commit_every
-        topic = self.topic
-        max_records = self.max_records
-        max_bytes = self.max_bytes
-        floors = self.floors
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 consumer.diag.set_flag(CONSUMER_FETCHING)
-                ait = getmany(timeout=1.0)
                 await consumer.sleep(0)
-                batch: list[Any] = []
-                size = 0
                 if not consumer.should_stop:
-                    async for tp, message in ait:
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if floors:
-                            r_offset = floors.read_offset(tp, r_offset, offset, message.generation_id)
-                        if r_offset is not None and offset < r_offset:
-                            continue  # Faust's rule: below the read offset = already read
-                        if message.topic == topic:
-                            batch.append(message)
-                            set_read_offset(tp, offset)
-                            size += message.serialized_value_size
-                            if len(batch) >= max_records or size >= max_bytes:
-                                await self._put(consumer, batch)
-                                batch = []
-                                size = 0
-                                await asyncio.sleep(0)  # a long fetch: let the agent and timers run between batches
-                            continue
-                        # any other topic: exactly Faust's per-record path
-                        gap = offset - (r_offset or 0)
-                        if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                            await consumer._add_gap(tp, r_offset + 1, offset)
-                        if commit_every is not None and consumer._n_acked >= commit_every:
-                            consumer._n_acked = 0
-                            await consumer.commit()
-                        await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
-                        set_read_offset(tp, offset)
-                    if batch:
-                        await self._put(consumer, batch)
+                    await self._fetch(consumer)
                 consumer.diag.unset_flag(CONSUMER_FETCHING)
         except consumer.consumer_stopped_errors:
             if consumer.transport.app.should_stop:
@@ -305,11 +286,92 @@ class BatchIngress:
         finally:
             consumer.diag.unset_flag(CONSUMER_FETCHING)
 
-    async def _put(self, consumer: Any, batch: list[Any]) -> None:
+    async def _fetch(self, consumer: Any) -> None:
+        """One fetch: ``Consumer.getmany`` (Faust 0.15) without a Faust message per record of the events topic.
+
+        What Faust's ``getmany`` checks per record is checked per partition of
+        the fetch and again after every wait (the flow, the consumer
+        generation, the active partitions); the partition's end offset goes to
+        the monitor once per fetch, not per record. The events topic's records
+        stay aiokafka's own (``partition``, ``offset``, ``key``, ``value``), in
+        fetch order per partition; each batch holds one Faust message, of its
+        last record, for acks and ``Consumer.wait_empty``. Other topics go
+        record by record through Faust's path as before.
+        """
+        records, active_partitions = await consumer._wait_next_records(1.0)
+        app = self.app
+        generation = app.consumer_generation_id
+        if records is None or consumer.should_stop:
+            return
+        if not consumer.flow_active:  # Faust: seek back to the committed offsets
+            try:
+                await consumer.perform_seek()
+            except Exception as ex:
+                log.warning("exception performing seek when flow not active %s", ex)
+            return
+        buffered = consumer._buffered_partitions
+        read_offset = consumer._read_offset
+        topic = self.topic
+        max_records = self.max_records
+        max_bytes = self.max_bytes
+        floors = self.floors
+        batch = _Batch(generation)
+        size = 0
+        last_tp = None
+        for tp, fetched in records.items():
+            if not consumer.flow_active or app.consumer_generation_id != generation:
+                break
+            if not (active_partitions is None or tp in active_partitions or tp in buffered):
+                continue
+            app.monitor.track_tp_end_offset(tp, consumer.highwater(tp))
+            if tp.topic != topic:  # any other topic: exactly Faust's per-record path
+                for record in fetched:
+                    if not consumer.flow_active or app.consumer_generation_id != generation:
+                        break
+                    await self._one(consumer, consumer._to_message(tp, record))
+                continue
+            for record in fetched:
+                offset = record.offset
+                r_offset = read_offset[tp]
+                if floors:
+                    r_offset = floors.read_offset(tp, r_offset, offset, generation)
+                if r_offset is not None and offset < r_offset:
+                    continue  # Faust's rule: below the read offset = already read
+                batch.append(record)
+                read_offset[tp] = offset
+                last_tp = tp
+                size += record.serialized_value_size
+                if len(batch) >= max_records or size >= max_bytes:
+                    await self._put(consumer, batch.close(consumer._to_message(tp, record), size))
+                    batch = _Batch(generation)
+                    size = 0
+                    await asyncio.sleep(0)  # a long fetch: let the agent and timers run between batches
+                    if not consumer.flow_active or app.consumer_generation_id != generation:
+                        return
+        if batch:
+            await self._put(consumer, batch.close(consumer._to_message(last_tp, batch[-1]), size))
+
+    async def _one(self, consumer: Any, message: Any) -> None:
+        """One record of another topic, as Faust's drain loop handles it."""
+        tp = message.tp
+        offset = message.offset
+        r_offset = consumer._read_offset[tp]
+        if r_offset is not None and offset < r_offset:
+            return
+        gap = offset - (r_offset or 0)
+        if gap > 1 and r_offset and self.app.topics.acks_enabled_for(message.topic):
+            await consumer._add_gap(tp, r_offset + 1, offset)
+        if consumer._commit_every is not None and consumer._n_acked >= consumer._commit_every:
+            consumer._n_acked = 0
+            await consumer.commit()
+        await consumer.wait_first(consumer.callback(message), consumer.suspend_flow.wait())
+        consumer._read_offset[tp] = offset
+
+    async def _put(self, consumer: Any, batch: _Batch) -> None:
         if consumer.suspend_flow.is_set() or not self.app.flow_control.is_active():
             self.batches_dropped += 1  # a rebalance began: the seek after it fetches these again
             return
-        consumer._unacked_messages.add(batch[-1])  # a rebalance waits for it (Consumer.wait_empty)
+        consumer._unacked_messages.add(batch.held)  # a rebalance waits for it (Consumer.wait_empty)
         queue = self._queue
         if not queue.full():
             queue.put_nowait(batch)
@@ -333,14 +395,14 @@ class BatchIngress:
         queue = self._queue
         while True:
             taken = [await queue.get()]
-            n, size = len(taken[0]), _bytes(taken[0])
+            n, size = len(taken[0]), taken[0].size
             while n < self.max_records and size < self.max_bytes and not queue.empty():
                 taken.append(queue.get_nowait())
-                n, size = n + len(taken[-1]), size + _bytes(taken[-1])
+                n, size = n + len(taken[-1]), size + taken[-1].size
             generation = app.consumer_generation_id
             fresh = []
             for batch in taken:
-                if app.flow_control.is_active() and batch[0].generation_id == generation:
+                if app.flow_control.is_active() and batch.generation == generation:
                     fresh.append(batch)
                 else:
                     self._drop(batch)  # what Faust's streams skip too; the seek after the rebalance re-reads
@@ -352,15 +414,15 @@ class BatchIngress:
                 for batch in fresh:
                     self._release(batch)
 
-    def _drop(self, batch: list[Any]) -> None:
+    def _drop(self, batch: _Batch) -> None:
         self.batches_dropped += 1
         self._release(batch)
 
-    def _release(self, batch: list[Any]) -> None:
+    def _release(self, batch: _Batch) -> None:
         consumer = self.app.consumer
-        last = batch[-1]
-        consumer.ack(last)  # the acked offset itself means nothing to the commit guard; this wakes wait_empty
-        consumer._unacked_messages.discard(last)
+        held = batch.held
+        consumer.ack(held)  # the acked offset itself means nothing to the commit guard; this wakes wait_empty
+        consumer._unacked_messages.discard(held)
 
 
 class App(faust.App):
