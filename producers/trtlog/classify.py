@@ -59,7 +59,7 @@ _BRACKET_SEV = re.compile(
 )
 _TAG = re.compile(r"\[(TRT|TensorRT|GIE|TRT-LLM|TensorRT-LLM|Torch-TensorRT[^\]]*|TRTorch[^\]]*|TensorRT Conversion Context)\]:?[ \t]*")
 _TORCH_DASH = re.compile(r"-[ \t]+")
-_WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|Warning|WARN|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
+_WORD_SEV = re.compile(r"(VERBOSE|INFO|WARNING|Warning|WARN|Warn|ERROR|INTERNAL[_ ]ERROR|DEBUG|FATAL|CRITICAL|TRACE):[ \t]?")
 _PYLOG = re.compile(
     r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[A-Za-z_][\w.]*)"
     r"(?:[ \t]*\[[^\]]*\])?:[ \t]?"
@@ -81,6 +81,8 @@ _ABSL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+: ([IWEF]) ([^\s:\]
 # a tool's name then a severity word: "TensorRT: WARNING ⚠️ 'dynamic=True' model requires ..." (an exporter's own line)
 _TOOL_SEV = re.compile(r"[A-Z][\w-]{1,24}:[ \t]+(WARNING|ERROR)\b:?[ \t]*")
 _QUOTE = re.compile(r">[ \t]+(?=\S)")
+# torch.distributed's prefix on every line a rank writes to stderr: "[rank0]:   File ..." (the indentation after it is the line's)
+_RANK = re.compile(r"\[(?:rank|default)\d+\]:[ ]?")
 # a trtexec line cut in a paste right after its severity's letter: "E] Error[10]: [optimizer.cpp::computeCosts::3728] ..."
 _CUT_SEV = re.compile(r"([VIWEF])\][ \t]+(?=\S)")
 # a shell prompt glued in front of a logger's stamp: "root@host:/ws# I1106 12:36:07.335524 3487 f.cc:241] msg",
@@ -183,6 +185,8 @@ def classify(raw: str, lineno: int = 0) -> Line:
     app_severity: str | None = None
     if m := _QUOTE.match(rest):
         rest = rest[m.end() :]
+    if rest[:2] in ("[r", "[d") and (m := _RANK.match(rest)):
+        rest = rest[m.end() :]
     if rest[:1] in "*+-" and (m := _BULLET.match(rest)) and (inner := classify(rest[m.end() :], lineno)).family != "plain":
         inner.raw = raw  # a bullet is peeled only in front of a prefix: "- 131 weights are affected ..." stays as it is
         return inner
@@ -244,6 +248,7 @@ def classify(raw: str, lineno: int = 0) -> Line:
         elif m := _GLOG.match(rest):
             severity = severity or _SEVERITY[m.group(1)]
             origin = f"{m.group(5)}:{m.group(6)}"
+            own_source = None if "log" in m.group(5).lower() else origin  # logging.cc, trt_logger.cc: a logger callback
             if len(d8 := m.group(2)) == 8:  # glog with the year ("W20240501 ..."): the stamp is a time
                 hh, mi, ss = (int(x) for x in m.group(3).split(".")[0].split(":"))
                 ts_ms = _epoch_ms(int(d8[:4]), int(d8[4:6]), int(d8[6:]), hh, mi, ss)

@@ -25,7 +25,7 @@ PHASES = [
     (re.compile(rf"Graph optimization time:\s*({NUM})\s*s", re.I), "graph_optimization", 1000.0),
     (re.compile(rf"Formats and tactics selection completed in ({NUM})\s*s", re.I), "tactic_selection", 1000.0),
     (re.compile(rf"Engine generation completed in ({NUM})\s*s", re.I), "engine_generation", 1000.0),
-    (re.compile(rf"Engine built in ({NUM})\s*s", re.I), "engine_built", 1000.0),
+    (re.compile(rf"(?:Engine built|built engine) in ({NUM})\s*s", re.I), "engine_built", 1000.0),  # jetson-voice lower-case
     (re.compile(rf"Finished engine building in ({NUM})\s*s", re.I), "engine_built", 1000.0),
     (re.compile(rf"Engine (?:deserialized|loaded) in ({NUM})\s*s", re.I), "engine_deserialize", 1000.0),
     (re.compile(rf"Engine load time:?\s*({NUM})\s*ms", re.I), "engine_deserialize", 1.0),  # TensorRT-LLM runtime
@@ -100,8 +100,9 @@ ENGINE_CONTEXT = re.compile(r"engine|load|sav|writ|read|serializ|open", re.I)
 # and a script's model flag on a command line, its value after a blank: "    --onnx ./x.onnx \\", or a call given the model
 # file as a quoted argument (a traceback's code line: "sess = onnxruntime.InferenceSession(\"./de.onnx\")")
 # or jetson-inference's network summary: "          -- model        networks/x/snapshot_iter_38600.caffemodel"
+# (jetson-voice's builder configuration lists it with one dash: "  - model     /data/x/x.onnx")
 MODEL_CONTEXT = re.compile(
-    r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b|(?<!\S)--(?:onnx|model|uff|deploy)[ \t]|^-- model[ \t]"
+    r"load|open|pars|from|read|input|file|\bbuild(?:ing)?\b|(?<!\S)--(?:onnx|model|uff|deploy)[ \t]|^--? model[ \t]"
     r"|\w\(\s*[\"'][^\"']+\.(?:onnx|uff)[\"']|\bcaffemodel\s*[:=]",  # ... or an argument dump's "caffemodel=./x.caffemodel;"
     re.I,
 )

@@ -103,11 +103,12 @@ CRASH = re.compile(
 # ... gdb's 'Thread 10 "trtexec" received signal SIGSEGV, Segmentation fault.' ("Program received signal ..." before threads)
 # a TensorRT-tagged line printed without a severity (jetson-inference's "[TRT]    msg") that says it is an error: TensorRT 7's
 # "file.cpp (38) - Serialization Error in f: 0", an error kind ("INVALID_CONFIG: ..."), or the tool reporting a failure
-# ("device GPU, failed to create CUDA engine", "imageNet -- failed to initialize.")
+# ("device GPU, failed to create CUDA engine", "imageNet -- failed to initialize.", "invalid engine cache file size (0 bytes)")
 UNMARKED_TRT_ERROR = re.compile(
     r"^(?:[A-Za-z]:)?[\w./\\-]+\.(?:cpp|cc|cu|h|hpp)\s*\(\d+\)\s*-\s*[A-Za-z][\w ]*?Error\b"
     r"|^(?:INVALID_ARGUMENT|INVALID_CONFIG|INVALID_STATE|INTERNAL_ERROR|FAILED_\w+|UNSPECIFIED_ERROR):\s*\S"
     r"|(?:^|[\s,-])failed to (?:create|load|initialize|build|deserialize|parse|open|allocate|find|read)\b"
+    r"|^invalid (?:engine|model|network|cache)\b"
     r"|^[A-Z]\w*Parser: (?:Could not|Cannot|Unable to|Failed to) \w"  # TensorRT 5's "CaffeParser: Could not open file x"
 )
 # an application's own line, without a prefix, that reports a failure of the kinds jetson-inference's say: "failed to load

@@ -12,7 +12,8 @@ the command line in :mod:`extract_build`):
 * INT8 work in the log: calibration running or read from a cache, missing INT8 scales
 * a tool naming the precision it builds or runs in (``Run Paddle-TRT FP16 mode``, ``building INT8 engine``,
   ``Building FP16 core model...``), unless the sentence negates it
-* a precision flag on a command line (``--precision fp16``, ``--precision=int8``)
+* a precision flag on a command line (``--precision fp16``, ``--precision=int8``), or an item of a
+  settings list (jetson-voice's builder configuration: ``  - precision fp16``)
 * a builder script saying which flag it sets (``Setting BuilderFlag.FP16``, not a ``set_flag(...)`` code line)
 """
 
@@ -32,7 +33,7 @@ TORCH_SPEC = re.compile(r'"Enabled Precisions?"\s*:\s*\[(?P<v>[^\]]*)\]')
 TRTLLM_PLUGIN = re.compile(r"^Set (?P<k>\w+_plugin) to (?P<v>float16|bfloat16|fp8|int8)\.?$")
 JETSON = re.compile(r"selecting fastest native precision for \w+:\s*(?P<v>FP16|INT8|FP32)", re.I)
 INT8_WORK = re.compile(
-    r"Starting Calibration|Calibration completed|Calibrated batch|Reading Calibration Cache|Writing Calibration Cache|"
+    r"Starting Calibration|Calibration completed|Calibrated batch|(?:Reading|Writing) Calib(?:ration)? Cache|"
     r"Post Processing Calibration|Missing scale and zero-point|quantized to INT8|Starting calibration thread",
     re.I,
 )
@@ -45,6 +46,7 @@ PRECISION_MODE = re.compile(
 )
 # a precision flag on any command line, the script's or a wrapped one: "--precision fp16 \\", "--precision=int8"
 PRECISION_FLAG = re.compile(r"(?<!\S)--(?:precision|enabled[_-]precisions?)(?:=|[ \t]+)(?P<v>[\w.]+)")
+PRECISION_ITEM = re.compile(r"^-\s+precision\s+(?P<v>\w+)\s*$")  # "  - precision fp16" (jetson-voice)
 # a builder script reporting the flag it sets: "Setting BuilderFlag.INT8" (tensorrt-utils' onnx_to_tensorrt.py)
 BUILDER_FLAG = re.compile(r"\b(?:Setting|Set|Enabling|Enabled)\s+(?:trt\.)?BuilderFlag\.(?P<v>FP16|BF16|INT8|FP8|TF32)\b")
 NEGATED = re.compile(r"(?i)\b(?:not|no|without|unsupported|disabled?|cannot|can't|doesn't|isn't|fall(?:s|ing)? back)\b")
@@ -82,6 +84,8 @@ def extract(line: Line, st: ParseState) -> bool:
         return True
     if "recision" in text:
         if "--" in text and (m := PRECISION_FLAG.search(text)):
+            return _add(st, m.group("v"))
+        if m := PRECISION_ITEM.match(text):
             return _add(st, m.group("v"))
         if m := TORCH_SPEC.search(text) or TORCH_SETTING.search(text):
             hit = False

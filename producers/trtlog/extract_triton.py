@@ -26,8 +26,9 @@ LOADED_SERVABLE = re.compile(r"Successfully loaded servable version \{name: (?P<
 FAILED_SERVABLE = re.compile(r"(?:Loading servable: |^Servable )\{name: (?P<m>[^\s}]+) version: (?P<v>\d+)\} (?:failed|cannot be loaded)\b")
 UNLOADED = re.compile(r"successfully unloaded '(?P<m>[^']+)'(?: version (?P<v>\d+))?")
 TABLE_ROW = re.compile(r"^\|\s*(?P<m>[^|]+?)\s*\|\s*(?P<v>\d+)\s*\|\s*(?P<s>READY|UNAVAILABLE|LOADING|UNLOADING)\b")
-# the server's backend table: "| pytorch     | /opt/tritonserver/backends/pytorch/libtriton_pytorch.so | {} |"
-BACKEND_ROW = re.compile(r"^\|\s*(?P<b>[\w-]+)\s*\|\s*\S*[/\\]libtriton_[\w-]+\.(?:so|dll)\s*\|")
+# the server's backend table: "| pytorch     | /opt/tritonserver/backends/pytorch/libtriton_pytorch.so | {} |",
+# its path also wrapped at the column's width: "| onnxruntime | /opt/tritonserver/backends/onnxruntime/libtriton | {..."
+BACKEND_ROW = re.compile(r"^\|\s*(?P<b>[\w-]+)\s*\|\s*\S*[/\\]libtriton(?:_[\w.-]*)?\s*\|")
 HELP = re.compile(r"^#\s*HELP\s+(?P<name>[a-zA-Z_:][\w:]*)\s*(?P<text>.*)$")
 TYPE = re.compile(r"^#\s*TYPE\s+(?P<name>[a-zA-Z_:][\w:]*)\s+(?P<type>\w+)\s*$")
 SAMPLE = re.compile(rf"^(?P<name>[a-zA-Z_:][\w:]*)(?P<labels>\{{.*\}})?\s+(?P<v>{NUM}|NaN|[+-]?Inf)(?:\s+-?\d+)?\s*$")
@@ -64,7 +65,7 @@ def extract(line: Line, st: ParseState) -> bool:
             if value is not None and st.cap("triton.metrics", samples, st.limits.metrics):
                 samples.append({"name": name, "labels": labels, "value": value})
             return True
-    if text[:1] == "|" and "libtriton_" in text and (m := BACKEND_ROW.match(text)):
+    if text[:1] == "|" and "libtriton" in text and (m := BACKEND_ROW.match(text)):
         _add(st, "backends", m.group("b"))
         return True
     if m := TABLE_ROW.match(text):

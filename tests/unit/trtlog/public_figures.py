@@ -557,9 +557,9 @@ def parse(name: str) -> ParseResult:
 
 def figure_sets() -> dict[str, dict[str, list[Figure]]]:
     """The tuned set (p01-p63) and the two blind sets (public_figures_blind), by name."""
-    from public_figures_blind import BLIND_A, BLIND_B, BLIND_C, BLIND_D, BLIND_E, BLIND_F, BLIND_G, BLIND_H, BLIND_I, BLIND_J, BLIND_K, BLIND_L, BLIND_M, BLIND_N, BLIND_O, BLIND_P, BLIND_Q, BLIND_R, BLIND_S, BLIND_T  # imports this module's helpers
+    from public_figures_blind import BLIND_A, BLIND_B, BLIND_C, BLIND_D, BLIND_E, BLIND_F, BLIND_G, BLIND_H, BLIND_I, BLIND_J, BLIND_K, BLIND_L, BLIND_M, BLIND_N, BLIND_O, BLIND_P, BLIND_Q, BLIND_R, BLIND_S, BLIND_T, BLIND_U  # imports this module's helpers
 
-    return {"tuned": FIGURES, "blind_a": BLIND_A, "blind_b": BLIND_B, "blind_c": BLIND_C, "blind_d": BLIND_D, "blind_e": BLIND_E, "blind_f": BLIND_F, "blind_g": BLIND_G, "blind_h": BLIND_H, "blind_i": BLIND_I, "blind_j": BLIND_J, "blind_k": BLIND_K, "blind_l": BLIND_L, "blind_m": BLIND_M, "blind_n": BLIND_N, "blind_o": BLIND_O, "blind_p": BLIND_P, "blind_q": BLIND_Q, "blind_r": BLIND_R, "blind_s": BLIND_S, "blind_t": BLIND_T}
+    return {"tuned": FIGURES, "blind_a": BLIND_A, "blind_b": BLIND_B, "blind_c": BLIND_C, "blind_d": BLIND_D, "blind_e": BLIND_E, "blind_f": BLIND_F, "blind_g": BLIND_G, "blind_h": BLIND_H, "blind_i": BLIND_I, "blind_j": BLIND_J, "blind_k": BLIND_K, "blind_l": BLIND_L, "blind_m": BLIND_M, "blind_n": BLIND_N, "blind_o": BLIND_O, "blind_p": BLIND_P, "blind_q": BLIND_Q, "blind_r": BLIND_R, "blind_s": BLIND_S, "blind_t": BLIND_T, "blind_u": BLIND_U}
 
 
 def all_figures() -> dict[str, list[Figure]]:
@@ -586,7 +586,7 @@ def score(names: list[str] | None = None) -> tuple[int, int, list[tuple[str, Fig
 
 
 def main(argv: list[str]) -> int:
-    """``[-v] [tuned|blind_a|...|blind_s|blind_t]``: the score of one set, or of each set and all of them."""
+    """``[-v] [tuned|blind_a|...|blind_t|blind_u]``: the score of one set, or of each set and all of them."""
     sets = figure_sets()
     chosen = [a for a in argv if a in sets] or list(sets)
     for key in chosen:

@@ -61,6 +61,12 @@ Same rules as :mod:`public_figures`: each figure was written from reading the lo
   glibc assertion, a Jetson Nano Python runtime killed, TensorRT-LLM 0.8 run.py, INT8 calibration warnings and
   an executeV2 failure inside the calibrator, legacy cask and TensorRT 10 builder assertions, FastDeploy's
   forwarding logger, DeepStream 5 on a TX2, jetson-inference with TensorRT 5).
+* ``BLIND_U`` (p400-p414): collected after round T's fixes, taken from plain searches as they came (a jetson-voice
+  builder summary ending in FAILED_ALLOCATION, TensorRT 7's unprefixed allocation errors and a yolo-tensorrt
+  deserialization assertion, a tensorrtx INT8 build on an Orin, plans refused for another GPU under vLLM and
+  TensorRT-LLM 0.8, FastMOT's Python logging, a Triton model that needs a GPU, PaddleOCR's ultra_infer forwarding
+  logger and an out-of-memory build, a Polygraphy traceback, TF-TRT cache warnings, DeepStream 5 under gstd,
+  jetson-inference's empty engine cache, unprefixed runtime messages on a TX2).
 """
 
 from __future__ import annotations
@@ -2480,5 +2486,150 @@ BLIND_T: dict[str, list[F]] = {
         F("no diagnostics (verbose parser lines)", 0, lambda r: len(r.build.diagnostics)),
         F("warnings", 0, n_diag("warning")),
         F("status", "unknown"),
+    ],
+}
+
+
+# Round U (p400-p414): collected after round T's fixes, taken as plain searches returned them (jetson-voice's
+# builder summary ending in FAILED_ALLOCATION and a cut traceback, TensorRT 7's unprefixed safeRuntime.cpp allocation
+# errors and a yolo-tensorrt deserialization ending in a glibc assertion, a tensorrtx INT8 build on an Orin, plans
+# refused for another GPU under vLLM and TensorRT-LLM 0.8, FastMOT's Python logging with a CRITICAL line and a
+# traceback without its exception, a Triton model that needs a GPU with a wrapped backend table, PaddleOCR's
+# ultra_infer forwarding logger and an out-of-memory build, a Polygraphy traceback, TF-TRT engine-cache warnings,
+# DeepStream 5 under gstd, jetson-inference's empty engine cache, TensorRT's runtime messages with no prefix on a
+# TX2); figures written from reading each log before the parser was run on any of them.
+BLIND_U: dict[str, list[F]] = {
+    "p400-jetson-voice-python-trt-builder-configuration-fp16-failed-allocation-bad-alloc-traceback-cut.log": [
+        F("errors (FAILED_ALLOCATION + the traceback cut before its exception)", 2, n_diag("error")),
+        F("FAILED_ALLOCATION kind", 1, n_diag("error", category="FAILED_ALLOCATION")),
+        F("its message", True, has_diag("error", "std::bad_alloc")),
+        F("traceback at its innermost frame", 1, n_diag("error", source="nlp.py:18")),
+        F("model", "distilbert_intent"),  # - model     .../distilbert_intent.onnx
+        F("precisions", ["fp16"]),  # - precision fp16
+        F("build_time_ms", 161718.5652256012),  # built engine in 161.7185652256012 seconds
+        F("status", "failed"),
+    ],
+    "p401-yolo-tensorrt-trt7-safe-runtime-cuda-error-allocate-oom-nine-repeats-timereformat-warnings.log": [
+        F("errors (9 Cuda Error in allocate, one message repeated)", 9, n_diag("error")),
+        F("at their source, code 2", 9, n_diag("error", code="2", source="safeRuntime.cpp:25")),
+        F("warnings (getBestTactic once, timeReformat 8 times)", 9, n_diag("warning")),
+        F("distinct warnings", 2, lambda r: len([d for d in r.build.diagnostics if d.severity == "warning"])),
+        F("the getBestTactic warning", True, has_diag("warning", "getBestTactic: (Unnamed Layer* 1) [ElementWise]")),
+        F("engine_id", "yolov3-kHALF-batch64"),  # File does not exist : ../configs/yolov3-kHALF-batch64.engine
+        F("status", "failed"),
+    ],
+    "p402-yolo-tensorrt-trt7-length-in-header-invalid-state-config-m-engine-assertion-aborted.log": [
+        F("errors (3 TRT + the glibc assertion + Aborted)", 5, n_diag("error")),
+        F("serialization error", 1, n_diag("error", code="0", category="Serialization Error", source="coreReadArchive.cpp:55")),
+        F("its message", True, has_diag("error", "Length in header does not match remaining archive length")),
+        F("INVALID_STATE kind", 1, n_diag("error", category="INVALID_STATE")),
+        F("INVALID_CONFIG kind", 1, n_diag("error", category="INVALID_CONFIG")),
+        F("glibc assertion source", 1, n_diag("error", source="yolo.cpp:100")),
+        F("status", "failed"),
+    ],
+    "p403-tensorrtx-retinaface-orin-int8-calib-unknown-embedded-map-base-at-assertion-aborted.log": [
+        F("warnings (implicit batch deprecated, unknown embedded device)", 2, n_diag("warning")),
+        F("errors ([E] 1:, the glibc assertion, Aborted)", 3, n_diag("error")),
+        F("the [E] line's code", 1, n_diag("error", code="1")),
+        F("its message", True, has_diag("error", "Unexpected exception _Map_base::at")),
+        F("glibc assertion source", 1, n_diag("error", source="retina_r50.cpp:251")),
+        F("model", "retinaface"),  # Loading weights: ../retinaface.wts
+        F("precisions", ["int8"]),  # reading calib cache: r50_int8calib.table
+        F("status", "failed"),
+    ],
+    "p404-cosyvoice-vllm-info-trt-161-mib-compute-90-vs-89-error-code-2-rank0-traceback-cut.log": [
+        F("memory.engine_bytes", 161 * MiB),
+        F("errors (2 [TRT] [E] + the [rank0] traceback cut after its first frame)", 3, n_diag("error")),
+        F("the plan refused (code 6)", 1, n_diag("error", code="6")),
+        F("Error Code 2 at its source", 1, n_diag("error", code="2", category="Internal Error", source="engine.cpp:1312")),
+        F("facts.expected_compute_capability", "9.0"),
+        F("facts.found_compute_capability", "8.9"),
+        F("warnings (vLLM's advice naming an out-of-memory error is information)", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p405-llama-index-trtllm-backticked-compute-80-vs-89-engine-cpp-1148-assertionerror.log": [
+        F("errors (2 [TRT] [E] + the AssertionError)", 3, n_diag("error")),
+        F("AssertionError at its innermost frame", 1, n_diag("error", code="AssertionError", source="generation.py:176")),
+        F("the plan refused (code 6)", 1, n_diag("error", code="6")),
+        F("Error Code 2 at its source", 1, n_diag("error", code="2", category="Internal Error", source="engine.cpp:1148")),
+        F("facts.expected_compute_capability", "8.0"),
+        F("facts.found_compute_capability", "8.9"),
+        F("status", "failed"),
+    ],
+    "p406-fastmot-python-logging-trt72-at-most-one-dimension-critical-parse-traceback-cut.log": [
+        F("errors ([TensorRT] ERROR, [CRITICAL], [   ERROR], the traceback cut before its exception)", 4, n_diag("error")),
+        F("TensorRT's error", True, has_diag("error", "at most one dimension may be inferred")),
+        F("the CRITICAL line", True, has_diag("error", "Failed to parse the ONNX file")),
+        F("the parser's assertion", True, has_diag("error", "Assertion failed: dims.nbDims == 4 || dims.nbDims == 5")),
+        F("traceback at its innermost frame", 1, n_diag("error", source="inference.py:63")),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p407-triton-glog-failed-load-ocr-tensorrt-backend-only-gpu-db-loaded-wrapped-backend-table.log": [
+        F("errors (the E line)", 1, n_diag("error")),
+        F("its source", 1, n_diag("error", source="model_lifecycle.cc:597")),
+        F("its message", True, has_diag("error", "TensorRT backend supports only GPU device")),
+        F("ocr failed", True, _failed("ocr")),
+        F("db ready", True, _ready("db")),
+        F("triton.backends", ["onnxruntime"]),  # the backend table's one complete row, wrapped over 3 lines
+        F("status", "failed"),
+    ],
+    "p408-paddleocr-ultra-infer-log-forwarded-error-code-3-destroying-runtime-paren-line-fp16.log": [
+        F("errors (the forwarded Error Code 3, its ')' line joined)", 1, n_diag("error")),
+        F("Error Code 3 at TensorRT's own source (ultra_infer's ::log is a logger callback)", 1,
+          n_diag("error", code="3", category="API Usage Error", source="runtime.cpp:346")),
+        F("its message", True, has_diag("error", "Destroying a runtime before destroying deserialized engines")),
+        F("warnings", 0, n_diag("warning")),
+        F("precisions", ["fp16"]),  # Inference backend config: precision='fp16' (the tensorrt backend)
+    ],
+    "p409-paddleocr-python-trt-oom-resize-physical-insufficient-workspace-error-code-4-traceback-cut.log": [
+        F("errors (3 [TRT] [E] + the traceback cut before its exception)", 4, n_diag("error")),
+        F("OutOfMemory at its source", 1, n_diag("error", code="2", category="OutOfMemory", source="virtualMemoryBuffer.cpp:140")),
+        F("code 4 errors", 2, n_diag("error", code="4")),
+        F("Error Code 4 at its source", 1, n_diag("error", code="4", category="Internal Error", source="optimizer.cpp:3867")),
+        F("insufficient workspace", True, has_diag("error", "due to insufficient workspace")),
+        F("traceback at its innermost frame", 1, n_diag("error", source="main.py:10")),
+        F("status", "failed"),
+    ],
+    "p410-polygraphy-verbose-onnxrt-input-metadata-traceback-cut-execute-runner.log": [
+        F("errors (the traceback cut before its exception)", 1, n_diag("error")),
+        F("at its innermost frame", 1, n_diag("error", source="comparator.py:142")),
+        F("no other diagnostics ([V] is verbose)", 1, lambda r: len(r.build.diagnostics)),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p411-tf-trt-op-requires-container-does-not-exist-trtengineop-cache-info-glog.log": [
+        F("warnings (the two W OP_REQUIRES lines)", 2, n_diag("warning")),
+        F("their message", True, has_diag("warning", "Container TF-TRT does not exist")),
+        F("errors (OP_REQUIRES failed is logged as a warning; INFO lines are information)", 0, n_diag("error")),
+        F("not failed", True, _not_failed),
+    ],
+    "p412-deepstream-gstd-xavier-nx-warn-deprecated-trt7-version-tag-invalid-state-deserialize-failed.log": [
+        F("errors (3 ERROR: [TRT]: + DeepStream's ERROR:)", 4, n_diag("error")),
+        F("serialization error", 1, n_diag("error", code="0", category="Serialization Error", source="coreReadArchive.cpp:38")),
+        F("INVALID_STATE kind", 1, n_diag("error", category="INVALID_STATE")),
+        F("INVALID_CONFIG kind", 1, n_diag("error", category="INVALID_CONFIG")),
+        F("warnings (Warn: deprecated + the gst WARN)", 2, n_diag("warning")),
+        F("the deprecation warning", True, has_diag("warning", "'threshold' parameter has been deprecated")),
+        F("engine_id", "resnet10.caffemodel_b4_fp16"),
+        F("status", "failed"),
+    ],
+    "p413-jetson-inference-trt713-invalid-engine-cache-size-zero-detectnet-exception.log": [
+        F("the empty cache file is an error", True, has_diag("error", "invalid engine cache file size (0 bytes)")),
+        F("detectNet's failure", True, has_diag("error", "detectNet -- failed to initialize")),
+        F("the Exception", 1, n_diag("error", code="Exception")),
+        F("its message", True, has_diag("error", "detectNet failed to load network")),
+        F("engine_id", "snapshot_iter_24000.caffemodel.1.1.7103.GPU.FP16"),
+        F("warnings", 0, n_diag("warning")),
+        F("status", "failed"),
+    ],
+    "p414-yolov8-tensorrt-cpp-tx2-unprefixed-memusage-loaded-13-mib-deserialization-microseconds.log": [
+        F("memory.engine_bytes", 13 * MiB),
+        F("phase_times_ms.engine_deserialize", 2294.905),  # Deserialization required 2294905 microseconds
+        F("memory.peak_gpu_bytes", 7602 * MiB),
+        F("memory.cpu_peak_bytes", 725 * MiB),
+        F("model", "yolov8n_seg"),  # --model yolov8n_seg.onnx
+        F("no diagnostics", 0, lambda r: len(r.build.diagnostics)),
+        F("not failed", True, _not_failed),
     ],
 }

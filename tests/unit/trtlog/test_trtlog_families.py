@@ -284,8 +284,9 @@ def test_round_h_families_in_forms_the_logs_do_not_show() -> None:
         now_ms=1,
     ).build
     sources = sorted((d.severity, d.source or "-", d.message) for d in b.diagnostics)
-    assert sources == [("error", "-", "failed to load 'detector' version 3: x"), ("error", "gstnvinfer.cpp:640", "start failed"),
-                       ("error", "inference_session.cc:1532", "own error"), ("warning", "-", "forwarded")]  # fmt: skip
+    assert sources == [("error", "gstnvinfer.cpp:640", "start failed"), ("error", "inference_session.cc:1532", "own error"),
+                       ("error", "model_lifecycle.cc:654", "failed to load 'detector' version 3: x"),  # Triton's own call site
+                       ("warning", "-", "forwarded")]  # fmt: skip
     assert b.triton is not None and b.triton.models_loading == ["detector:3"] and b.triton.models_failed == ["detector:3"]
     assert b.precisions == ["int8"]
     assert (b.trt_version, b.facts["trtllm_version"]) == ("8.6.1", "0.14.0.dev2024092400")
@@ -781,3 +782,29 @@ def test_round_s_families() -> None:
     # ... only where the figures read as a row: an average above the total or a share above 100% is not one
     for line in ("[06/21/2021-13:57:04] [I] conv1 [Convolution] 1.0 2.0 0.2", "[06/21/2021-13:57:04] [I] conv1 [Convolution] 9.0 2.0 150"):
         assert parse_log([line], now_ms=1).profile == [], line
+
+
+def test_round_u_forms_the_logs_do_not_show() -> None:
+    # a glog line names its own call site unless the file is a logger's (Triton's TensorRT backend forwards through logging.cc)
+    diags = parse_log(["E0526 16:43:07.4 1 model_lifecycle.cc:597] failed to load 'ocr'",
+                       "E0526 16:43:07.5 1 logging.cc:43] [TRT] forwarded", "E0526 16:43:07.6 1 trt_logger.cc:41] also"],
+                      now_ms=1).build.diagnostics  # fmt: skip
+    assert [(d.source, d.message) for d in diags] == [("model_lifecycle.cc:597", "failed to load 'ocr'"), (None, "forwarded"),
+                                                      (None, "also")]  # fmt: skip
+    # torch.distributed's "[rank0]:" in front of a traceback keeps the frames' indentation: one error at the innermost frame
+    cut = parse_log(["[rank0]: Traceback (most recent call last):", '[rank0]:   File "/app/server.py", line 22, in <module>',
+                     "[rank0]:     main()", '[rank0]:   File "/app/engine.py", line 7, in main'], now_ms=1).build  # fmt: skip
+    assert [(d.severity, d.source) for d in cut.diagnostics] == [("error", "engine.py:7")]
+    # "[rank]" without a number is not that prefix
+    assert parse_log(["[rank]: Traceback (most recent call last):"], now_ms=1).build.diagnostics == []
+    # a title-case "Warn:" is a warning; the word inside a sentence is not
+    assert [d.severity for d in parse_log(["Warn: 'threshold' parameter has been deprecated."], now_ms=1).build.diagnostics] == ["warning"]
+    assert parse_log(["We Warn: nothing"], now_ms=1).build.diagnostics == []
+    # a Triton backend table whose path column wraps the library's name still names the backend, its continuation nothing
+    rows = ["| onnxruntime | /opt/tritonserver/backends/onnxruntime/libtriton | {\"cmdline\":{\"auto-complete-config\":\"true\",\"min-c |",
+            "|             | _onnxruntime.so                                  | ompute-capability\":\"6.000000\"} |"]
+    triton = parse_log(["I0526 16:43:07.458305 1 server.cc:590] ", *rows], now_ms=1).build.triton
+    assert triton is not None and triton.backends == ["onnxruntime"]
+    # jetson-inference's unmarked "[TRT]    invalid engine cache file size (0 bytes)" is an error
+    diags = parse_log(["[TRT]    invalid engine cache file size (0 bytes)  networks/x.engine"], now_ms=1).build.diagnostics
+    assert [d.severity for d in diags] == ["error"]
